@@ -1,0 +1,43 @@
+// Config moves one way: raw (INI text → RawConfig, every value a string with its line) → validated → frozen.
+
+/** One key as read from the INI file, after `%(key)s` interpolation and continuation lines. */
+export interface RawValue {
+  value: string;
+  /** 1-based line where the key starts. */
+  line: number;
+  /** The section it was read from (`DEFAULT`, `mirror`, ...). */
+  section: string;
+}
+
+/** What the INI reader produces: sections → lower-cased keys → raw values. */
+export interface RawConfig {
+  file: string;
+  sections: ReadonlyMap<string, { line: number; values: ReadonlyMap<string, RawValue> }>;
+}
+
+/** The validated, frozen configuration. Paths are absolute; durations carry units. */
+export interface Config {
+  /** The file it was read from (absolute). */
+  readonly file: string;
+  readonly mirrorRoot: string;
+  /** Raw globs as written (for `check` and fingerprints); `!`-prefixed ones exclude. Empty = every project. */
+  readonly packageMatches: readonly string[];
+  /** Globs on file names. Empty = every file. */
+  readonly filenameMatches: readonly string[];
+  readonly cleanup: boolean;
+  readonly createIndexes: boolean;
+  readonly lockFile: string;
+  readonly logFile: string | null;
+  readonly verbose: boolean;
+  readonly baseUrl: URL | null;
+  /** Upstream Simple API base, always ending in '/'. May carry credentials: never log it unredacted. */
+  readonly indexUrl: URL;
+  readonly syncIntervalMs: number;
+  readonly workers: number;
+  /** Per-request connect and read (idle body) timeout. */
+  readonly timeoutMs: number;
+  /** Prometheus textfile-collector output, or null. */
+  readonly metricsFile: string | null;
+  /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
+  readonly warnings: readonly string[];
+}
