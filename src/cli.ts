@@ -1,0 +1,116 @@
+// Command line → what to do. Pure: no process.*, no I/O (main.ts does those).
+import { parseArgs } from 'node:util';
+
+export type Command = 'run' | 'sync' | 'check' | 'verify' | 'reindex';
+const COMMANDS: readonly Command[] = ['run', 'sync', 'check', 'verify', 'reindex'];
+
+export interface CliArgs {
+  readonly command: Command | 'help' | 'version';
+  /** CONFIG as given, or null (then $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg). */
+  readonly configPath: string | null;
+  readonly verbose: boolean;
+  /** z3c `-f FILE`: log to this file too (overrides log_filename). */
+  readonly logFile: string | null;
+  /** z3c `-c`: also log to the console (we always do; accepted for compatibility). */
+  readonly isConsole: boolean;
+  /** `verify --repair`. */
+  readonly repair: boolean;
+  /** Accepted-but-meaningless z3c options, one message each. */
+  readonly warnings: readonly string[];
+}
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+export const USAGE = `Usage: pypimirror <command> [CONFIG] [options]
+
+Commands:
+  run      sync now, then every sync_interval; reload on SIGHUP or when CONFIG changes
+  sync     one sync, then exit (for cron)
+  check    validate CONFIG and print the effective settings
+  verify   re-hash the tree against the recorded hashes (--repair re-downloads what is wrong)
+  reindex  rewrite every index page from the tree and the recorded state, offline
+
+CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg.
+
+Options:
+  -v, --verbose        debug logging
+  -f, --log-file FILE  also log to FILE (overrides log_filename)
+  -c, --console        also log to the console (always on; for z3c.pypimirror compatibility)
+      --repair         with verify: re-download files that are missing or wrong
+  -h, --help           show this help
+  -V, --version        show the version
+
+z3c.pypimirror forms: pypimirror CONFIG --initial-fetch|-I, --update-fetch|-U (= sync),
+--indexes-only|-i (= reindex); -d N, -e, -x are accepted and ignored with a warning.
+
+Exit codes: 0 ok; 1 finished, but some projects failed (verify: problems found);
+2 bad config or usage; 75 another run holds the lock.`;
+
+export function parseCli(argv: readonly string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        verbose: { type: 'boolean', short: 'v', default: false },
+        'log-file': { type: 'string', short: 'f' },
+        console: { type: 'boolean', short: 'c', default: false },
+        repair: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'V', default: false },
+        'initial-fetch': { type: 'boolean', short: 'I', default: false },
+        'update-fetch': { type: 'boolean', short: 'U', default: false },
+        'indexes-only': { type: 'boolean', short: 'i', default: false },
+        'fetch-since-days': { type: 'string', short: 'd' },
+        'follow-external-links': { type: 'boolean', short: 'e', default: false },
+        'follow-external-index-pages': { type: 'boolean', short: 'x', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values: v, positionals } = parsed;
+  const base = {
+    verbose: v.verbose === true,
+    logFile: v['log-file'] ?? null,
+    isConsole: v.console === true,
+    repair: v.repair === true,
+  };
+  if (v.help === true) return { ...base, command: 'help', configPath: null, warnings: [] };
+  if (v.version === true) return { ...base, command: 'version', configPath: null, warnings: [] };
+
+  const warnings: string[] = [];
+  if (v['fetch-since-days'] !== undefined) {
+    warnings.push('-d/--fetch-since-days has no effect: pypimirror tracks upstream serials instead');
+  }
+  if (v['follow-external-links'] === true || v['follow-external-index-pages'] === true) {
+    warnings.push('-e/-x (external links) have no effect: PEP 470 removed external hosting from PyPI');
+  }
+
+  const z3c = [
+    v['initial-fetch'] && 'sync',
+    v['update-fetch'] && 'sync',
+    v['indexes-only'] && 'reindex',
+  ].filter((c): c is Command => typeof c === 'string');
+  const [first, ...rest] = positionals;
+  if (first !== undefined && (COMMANDS as readonly string[]).includes(first)) {
+    if (z3c.length > 0) throw new UsageError(`-I/-U/-i cannot be combined with the command "${first}"`);
+    if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
+    if (base.repair && first !== 'verify') throw new UsageError('--repair goes with the verify command');
+    return { ...base, command: first as Command, configPath: rest[0] ?? null, warnings };
+  }
+  if (z3c.length > 0) {
+    if (new Set(z3c).size > 1)
+      throw new UsageError('choose one of --update-fetch/--initial-fetch and --indexes-only');
+    if (positionals.length > 1) throw new UsageError(`too many arguments: ${positionals.join(' ')}`);
+    return { ...base, command: z3c[0] as Command, configPath: first ?? null, warnings };
+  }
+  if (first === undefined) throw new UsageError('no command given');
+  throw new UsageError(
+    `unknown command "${first}" (expected one of ${COMMANDS.join(', ')}, or CONFIG with --update-fetch)`,
+  );
+}

@@ -1,0 +1,37 @@
+// What we keep per mirrored project under <root>/.pypimirror/projects/<name>.json. Types only.
+import type { ProjectStatus, UpstreamFile } from '../upstream/types.js';
+
+/** A file that is on disk in <root>/<project>/, verified, with what its page entry needs. */
+export interface LocalFile {
+  readonly filename: string;
+  /** sha256 of the bytes on disk (verified against upstream when it was fetched). */
+  readonly sha256: string;
+  readonly size: number;
+  /** The upstream entry's attributes (refreshed on every page fetch while the file is upstream). */
+  readonly url: string;
+  readonly upstreamHashes: Readonly<Record<string, string>>;
+  readonly requiresPython: string | null;
+  readonly yanked: string | null;
+  readonly uploadTime: string | null;
+  /** sha256 of <filename>.metadata when that file is on disk, else null. */
+  readonly metadataSha256: string | null;
+}
+
+export interface ProjectRecord {
+  readonly formatVersion: 1;
+  /** Normalised name = directory name. */
+  readonly name: string;
+  /** Name as upstream lists it (root page link text). */
+  readonly displayName: string;
+  readonly serial: number | null;
+  readonly etag: string | null;
+  readonly lastModified: string | null;
+  readonly status: ProjectStatus | null;
+  readonly statusReason: string | null;
+  /** PEP 700 versions from upstream (may be empty for HTML upstreams). */
+  readonly versions: readonly string[];
+  /** The whole upstream file list as last fetched: lets a scope change be re-planned without refetching. */
+  readonly upstreamFiles: readonly UpstreamFile[];
+  /** Files on disk, in page order. */
+  readonly files: readonly LocalFile[];
+}

@@ -1,0 +1,104 @@
+// State under <root>/.pypimirror/: one record per project (written right after its page) and state.json
+// (written last in a run). Every write is atomic, so a crash at any instant leaves the previous state.
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isNormalizedName } from '../plan/names.js';
+import { isNotFound, writeFileAtomic } from '../util/fs.js';
+import { recordPath, stateDir } from './layout.js';
+import type { ProjectRecord } from './record.js';
+
+export interface MirroredProject {
+  readonly displayName: string;
+  /** The serial the project was last synced at (null when upstream gives none). */
+  readonly serial: number | null;
+}
+
+export interface MirrorState {
+  readonly formatVersion: 1;
+  /** Fingerprint of what decides the mirror's content (index_url, globs, cleanup): a change re-plans all. */
+  readonly scopeKey: string | null;
+  /** Fingerprint of index_url alone: when it changes, stored ETags and serials mean nothing. */
+  readonly upstreamKey: string | null;
+  /** Global upstream serial at the last complete listing, when known. */
+  readonly lastSerial: number | null;
+  /** Number of projects in the last successful upstream listing (the shrink guard compares with it). */
+  readonly listingCount: number | null;
+  /** Projects that have a page in the tree. */
+  readonly projects: Readonly<Record<string, MirroredProject>>;
+  readonly lastRun: { readonly startedAt: string; readonly finishedAt: string; readonly ok: boolean } | null;
+}
+
+export const EMPTY_STATE: MirrorState = {
+  formatVersion: 1,
+  scopeKey: null,
+  upstreamKey: null,
+  lastSerial: null,
+  listingCount: null,
+  projects: {},
+  lastRun: null,
+};
+
+function statePath(root: string): string {
+  return join(stateDir(root), 'state.json');
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    if (err instanceof SyntaxError)
+      throw new Error(`${path}: corrupt state file: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export async function readState(root: string): Promise<MirrorState> {
+  const json = await readJson(statePath(root));
+  if (json === null) return EMPTY_STATE;
+  if (!isObject(json) || json['formatVersion'] !== 1 || !isObject(json['projects'])) {
+    throw new Error(`${statePath(root)}: not a pypimirror state file (formatVersion 1)`);
+  }
+  return json as unknown as MirrorState;
+}
+
+export async function writeState(root: string, state: MirrorState): Promise<void> {
+  await writeFileAtomic(statePath(root), `${JSON.stringify(state, null, 1)}\n`);
+}
+
+export async function readRecord(root: string, name: string): Promise<ProjectRecord | null> {
+  const json = await readJson(recordPath(root, name));
+  if (json === null) return null;
+  if (
+    !isObject(json) ||
+    json['formatVersion'] !== 1 ||
+    json['name'] !== name ||
+    !Array.isArray(json['files'])
+  ) {
+    throw new Error(`${recordPath(root, name)}: not a pypimirror project record for ${name}`);
+  }
+  return json as unknown as ProjectRecord;
+}
+
+export async function writeRecord(root: string, record: ProjectRecord): Promise<void> {
+  await writeFileAtomic(recordPath(root, record.name), `${JSON.stringify(record)}\n`);
+}
+
+export async function removeRecord(root: string, name: string): Promise<void> {
+  await rm(recordPath(root, name), { force: true });
+}
+
+/** Names of every project that has a record (for reindex and verify). */
+export async function listRecords(root: string): Promise<string[]> {
+  const dir = join(stateDir(root), 'projects');
+  await mkdir(dir, { recursive: true });
+  return (await readdir(dir))
+    .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+    .map((n) => n.slice(0, -'.json'.length))
+    .filter(isNormalizedName)
+    .sort();
+}

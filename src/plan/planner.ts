@@ -1,0 +1,103 @@
+// The planner: (upstream page, local record, filters) → what to download, keep, remove. Pure.
+import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import type { ProjectPage, UpstreamFile } from '../upstream/types.js';
+import type { Filters } from './filters.js';
+
+export interface ProjectPlan {
+  readonly name: string;
+  /** Selected upstream files that are not on disk with the upstream hash. */
+  readonly download: readonly UpstreamFile[];
+  /** Files on disk that stay, with attributes refreshed from upstream. */
+  readonly keep: readonly LocalFile[];
+  /** Files on disk that stay although no longer selected or upstream (cleanup off, or deletions held). */
+  readonly retain: readonly LocalFile[];
+  /** File names to delete from disk (with their .metadata) once the new page is written. */
+  readonly remove: readonly string[];
+  /** Kept files whose .metadata upstream now offers but we lack. */
+  readonly fetchMetadata: readonly UpstreamFile[];
+}
+
+export interface PlanOptions {
+  readonly cleanup: boolean;
+  /** False when deletions are on hold (listing failed or shrank): nothing is removed. */
+  readonly isDeletionAllowed: boolean;
+}
+
+/** The digest upstream gave for `algorithm`, or null. */
+function upstreamSha256(file: UpstreamFile): string | null {
+  return file.hashes['sha256'] ?? null;
+}
+
+/** Is the local copy the same file as the upstream entry? */
+function isSameFile(local: LocalFile, up: UpstreamFile): boolean {
+  const sha = upstreamSha256(up);
+  if (sha !== null) return sha === local.sha256;
+  // Without a sha256 upstream, compare the other digests we were given, then the size.
+  for (const [algo, hex] of Object.entries(up.hashes)) {
+    const mine = local.upstreamHashes[algo];
+    if (mine !== undefined) return mine === hex;
+  }
+  return up.size === null || up.size === local.size;
+}
+
+function refresh(local: LocalFile, up: UpstreamFile): LocalFile {
+  return {
+    ...local,
+    url: up.url,
+    upstreamHashes: up.hashes,
+    requiresPython: up.requiresPython,
+    yanked: up.yanked,
+    uploadTime: up.uploadTime,
+  };
+}
+
+/** A page that lists no files while we hold some is treated as suspect: no file of it is deleted. */
+export function isSuspectEmptyPage(page: ProjectPage, record: ProjectRecord | null): boolean {
+  return page.files.length === 0 && page.status !== 'quarantined' && (record?.files.length ?? 0) > 0;
+}
+
+export function planProject(
+  page: ProjectPage,
+  record: ProjectRecord | null,
+  filters: Filters,
+  opts: PlanOptions,
+): ProjectPlan {
+  const local = new Map((record?.files ?? []).map((f) => [f.filename, f]));
+  const canDelete = opts.cleanup && opts.isDeletionAllowed && !isSuspectEmptyPage(page, record);
+  const download: UpstreamFile[] = [];
+  const keep: LocalFile[] = [];
+  const fetchMetadata: UpstreamFile[] = [];
+  const seen = new Set<string>();
+  // A quarantined project (PEP 792) lists no files; its page must expose none either.
+  const upstreamFiles = page.status === 'quarantined' ? [] : page.files;
+  for (const up of upstreamFiles) {
+    if (seen.has(up.filename) || !filters.matchFile(up.filename)) continue;
+    seen.add(up.filename);
+    const have = local.get(up.filename);
+    if (have !== undefined && isSameFile(have, up)) {
+      keep.push(refresh(have, up));
+      if (have.metadataSha256 === null && up.coreMetadata !== null) fetchMetadata.push(up);
+    } else {
+      download.push(up);
+    }
+  }
+  const retain: LocalFile[] = [];
+  const remove: string[] = [];
+  const downloading = new Set(download.map((f) => f.filename));
+  for (const file of record?.files ?? []) {
+    if (seen.has(file.filename) && !downloading.has(file.filename)) continue; // kept
+    if (downloading.has(file.filename)) continue; // replaced in place by the download
+    if (canDelete) remove.push(file.filename);
+    else retain.push(file);
+  }
+  return { name: page.name, download, keep, retain, remove, fetchMetadata };
+}
+
+/** Page order: the upstream order of the page, then files no longer upstream in their old order. */
+export function orderFiles(page: ProjectPage, files: readonly LocalFile[]): LocalFile[] {
+  const rank = new Map(page.files.map((f, i) => [f.filename, i]));
+  return files
+    .map((f, i) => ({ f, key: rank.get(f.filename) ?? page.files.length + i }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.f);
+}

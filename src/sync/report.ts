@@ -1,0 +1,58 @@
+// What one sync did, for the summary line, the exit code, the status file and metrics.
+
+export interface ProjectFailure {
+  readonly project: string;
+  readonly reason: string;
+}
+
+export interface SyncReport {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  /** Selected projects considered this run (unchanged ones included). */
+  readonly projectsChecked: number;
+  /** Projects whose page was rewritten, added or removed. */
+  readonly projectsChanged: number;
+  readonly projectsRemoved: number;
+  readonly filesFetched: number;
+  readonly bytesFetched: number;
+  readonly filesRemoved: number;
+  readonly failures: readonly ProjectFailure[];
+  /** Projects whose upstream page was older than the serial that made us fetch it: retried next run. */
+  readonly deferred: readonly string[];
+  /** Why deletions were held this run, or null. */
+  readonly deletionsHeld: string | null;
+  readonly listingFailed: boolean;
+  readonly aborted: boolean;
+  /** Upstream requests made (pages, listing, files). */
+  readonly requests: number;
+}
+
+export function isReportOk(report: SyncReport): boolean {
+  return report.failures.length === 0 && !report.listingFailed && !report.aborted;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** The one summary line every sync ends with. */
+export function formatSummary(r: SyncReport): string {
+  const parts = [
+    `${r.projectsChecked} projects checked`,
+    `${r.projectsChanged} changed`,
+    `${r.filesFetched} files (${formatBytes(r.bytesFetched)}) fetched`,
+    `${r.filesRemoved} files and ${r.projectsRemoved} projects removed`,
+    `${r.failures.length} failed`,
+  ];
+  if (r.deferred.length > 0) parts.push(`${r.deferred.length} deferred (stale upstream page)`);
+  const head = r.aborted ? 'sync aborted' : isReportOk(r) ? 'sync finished' : 'sync finished with errors';
+  return `${head}: ${parts.join(', ')} in ${(r.durationMs / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import { compileFilters } from '../../../src/plan/filters.js';
+import { orderFiles, planProject } from '../../../src/plan/planner.js';
+import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
+
+const hex = (c: string): string => c.repeat(64);
+
+function up(filename: string, sha = hex('a'), over: Partial<UpstreamFile> = {}): UpstreamFile {
+  return {
+    filename,
+    url: `https://files.example/${filename}`,
+    hashes: { sha256: sha },
+    size: 10,
+    requiresPython: null,
+    yanked: null,
+    coreMetadata: null,
+    uploadTime: null,
+    ...over,
+  };
+}
+
+function local(filename: string, sha = hex('a'), over: Partial<LocalFile> = {}): LocalFile {
+  return {
+    filename,
+    sha256: sha,
+    size: 10,
+    url: `https://files.example/${filename}`,
+    upstreamHashes: { sha256: sha },
+    requiresPython: null,
+    yanked: null,
+    uploadTime: null,
+    metadataSha256: null,
+    ...over,
+  };
+}
+
+function page(files: UpstreamFile[], over: Partial<ProjectPage> = {}): ProjectPage {
+  return {
+    name: 'demo',
+    files,
+    versions: [],
+    serial: 5,
+    etag: null,
+    lastModified: null,
+    status: null,
+    statusReason: null,
+    ...over,
+  };
+}
+
+function rec(files: LocalFile[]): ProjectRecord {
+  return {
+    formatVersion: 1,
+    name: 'demo',
+    displayName: 'demo',
+    serial: 4,
+    etag: null,
+    lastModified: null,
+    status: null,
+    statusReason: null,
+    versions: [],
+    upstreamFiles: [],
+    files,
+  };
+}
+
+const all = compileFilters([], []);
+const onlyWheels = compileFilters([], ['*.whl']);
+const allowed = { cleanup: true, isDeletionAllowed: true };
+
+test('new project: every selected file is downloaded', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz'), up('demo-1.0-py3-none-any.whl')]),
+    null,
+    onlyWheels,
+    allowed,
+  );
+  assert.deepEqual(
+    plan.download.map((f) => f.filename),
+    ['demo-1.0-py3-none-any.whl'],
+  );
+  assert.deepEqual([plan.keep, plan.retain, plan.remove], [[], [], []]);
+});
+
+test('files on disk with the upstream hash are kept, not fetched again; attributes refreshed', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz', hex('a'), { yanked: 'bad', requiresPython: '>=3' })]),
+    rec([local('demo-1.0.tar.gz')]),
+    all,
+    allowed,
+  );
+  assert.deepEqual(plan.download, []);
+  assert.equal(plan.keep[0]?.yanked, 'bad');
+  assert.equal(plan.keep[0]?.requiresPython, '>=3');
+});
+
+test('a changed hash for the same name is downloaded again (replaced in place, not removed)', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz', hex('b'))]),
+    rec([local('demo-1.0.tar.gz')]),
+    all,
+    allowed,
+  );
+  assert.deepEqual(
+    plan.download.map((f) => f.filename),
+    ['demo-1.0.tar.gz'],
+  );
+  assert.deepEqual(plan.remove, []);
+});
+
+test('cleanup removes files gone upstream or no longer selected', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz'), up('demo-1.0-py3-none-any.whl')]),
+    rec([local('demo-0.9.tar.gz'), local('demo-1.0.tar.gz'), local('demo-1.0-py3-none-any.whl')]),
+    onlyWheels,
+    allowed,
+  );
+  assert.deepEqual(plan.remove, ['demo-0.9.tar.gz', 'demo-1.0.tar.gz']);
+  assert.deepEqual(
+    plan.keep.map((f) => f.filename),
+    ['demo-1.0-py3-none-any.whl'],
+  );
+});
+
+test('cleanup off, or deletions held: such files are retained', () => {
+  for (const opts of [
+    { cleanup: false, isDeletionAllowed: true },
+    { cleanup: true, isDeletionAllowed: false },
+  ]) {
+    const plan = planProject(
+      page([up('demo-1.0.tar.gz')]),
+      rec([local('demo-0.9.tar.gz'), local('demo-1.0.tar.gz')]),
+      all,
+      opts,
+    );
+    assert.deepEqual(plan.remove, []);
+    assert.deepEqual(
+      plan.retain.map((f) => f.filename),
+      ['demo-0.9.tar.gz'],
+    );
+  }
+});
+
+test('an empty upstream page never empties a mirrored project', () => {
+  const plan = planProject(page([]), rec([local('demo-1.0.tar.gz')]), all, allowed);
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(
+    plan.retain.map((f) => f.filename),
+    ['demo-1.0.tar.gz'],
+  );
+});
+
+test('a quarantined project exposes no files (PEP 792)', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz')], { status: 'quarantined' }),
+    rec([local('demo-1.0.tar.gz')]),
+    all,
+    allowed,
+  );
+  assert.deepEqual(plan.download, []);
+  assert.deepEqual(plan.remove, ['demo-1.0.tar.gz']);
+});
+
+test('metadata newly offered for a kept file is fetched', () => {
+  const plan = planProject(
+    page([up('demo-1.0-py3-none-any.whl', hex('a'), { coreMetadata: { sha256: hex('c') } })]),
+    rec([local('demo-1.0-py3-none-any.whl')]),
+    all,
+    allowed,
+  );
+  assert.deepEqual(
+    plan.fetchMetadata.map((f) => f.filename),
+    ['demo-1.0-py3-none-any.whl'],
+  );
+});
+
+test('without sha256 upstream, other digests decide identity', () => {
+  const md5Only = up('demo-1.0.tar.gz', hex('a'), { hashes: { md5: 'f'.repeat(32) } });
+  const same = local('demo-1.0.tar.gz', hex('a'), { upstreamHashes: { md5: 'f'.repeat(32) } });
+  assert.deepEqual(planProject(page([md5Only]), rec([same]), all, allowed).download, []);
+  const other = local('demo-1.0.tar.gz', hex('a'), { upstreamHashes: { md5: 'e'.repeat(32) } });
+  assert.equal(planProject(page([md5Only]), rec([other]), all, allowed).download.length, 1);
+});
+
+test('orderFiles: upstream order, then files no longer upstream', () => {
+  const p = page([up('b'), up('a')]);
+  assert.deepEqual(
+    orderFiles(p, [local('a'), local('old'), local('b')]).map((f) => f.filename),
+    ['b', 'a', 'old'],
+  );
+});
