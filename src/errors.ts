@@ -43,14 +43,20 @@ export function formatConfigIssue(issue: ConfigIssue): string {
   const where = issue.line === null ? issue.file : `${issue.file}:${issue.line}`;
   const section = issue.section === null ? '' : `[${issue.section}] `;
   const key = issue.key === null ? '' : issue.key;
-  const value = issue.value === null ? (issue.key === null ? '' : ' (missing)') : ` = ${JSON.stringify(issue.value)}`;
+  const value =
+    issue.value === null ? (issue.key === null ? '' : ' (missing)') : ` = ${JSON.stringify(issue.value)}`;
   const subject = `${section}${key}${value}`.trim();
   return subject === '' ? `${where}: ${issue.expected}` : `${where}: ${subject}: ${issue.expected}`;
 }
 
 export class ConfigError extends PypimirrorError<ConfigErrorCode> {
   readonly issues: readonly ConfigIssue[];
-  constructor(code: ConfigErrorCode, file: string, issues: readonly ConfigIssue[], options: ErrorOptions = {}) {
+  constructor(
+    code: ConfigErrorCode,
+    file: string,
+    issues: readonly ConfigIssue[],
+    options: ErrorOptions = {},
+  ) {
     const head = `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
     super(code, [head, ...issues.map((i) => `  ${formatConfigIssue(i)}`)].join('\n'), options);
     this.issues = issues;

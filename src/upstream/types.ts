@@ -67,7 +67,11 @@ export interface Upstream {
   /** The root listing. */
   fetchListing(signal: AbortSignal): Promise<ProjectListing>;
   /** A project page; with `conditional`, may answer NotModified. Throws UpstreamError UPSTREAM_NOT_FOUND on 404/410. */
-  fetchProject(name: string, conditional: ConditionalHeaders | null, signal: AbortSignal): Promise<ProjectPage | NotModified>;
+  fetchProject(
+    name: string,
+    conditional: ConditionalHeaders | null,
+    signal: AbortSignal,
+  ): Promise<ProjectPage | NotModified>;
   /**
    * Streams a file's body. The caller consumes `body` fully or destroys it.
    * Throws UpstreamError on non-2xx after retries.

@@ -1,0 +1,171 @@
+// Every config key in one table: its type, its default (as it would be written in the file) and its
+// meaning. validate.ts reads the defaults through the same parsers as the file's values; `check` and the
+// samples test read the table too. DESIGN.md "Config file" is the contract these rows follow.
+
+export const MIRROR_SECTION = 'mirror';
+/** ConfigParser's default section; the name is case-sensitive, as in Python. */
+export const DEFAULT_SECTION = 'DEFAULT';
+
+export type ConfigValueType = 'path' | 'globs' | 'boolean' | 'url' | 'duration' | 'integer';
+
+export interface ConfigKeySpec {
+  readonly type: ConfigValueType;
+  /** The default as written in the file; null when the key has none (required, or unset = off). */
+  readonly default: string | null;
+  readonly isRequired: boolean;
+  /** How the default reads in the README and in `check`. */
+  readonly defaultText: string;
+  readonly meaning: string;
+  /** Bounds: integers as they are, durations in milliseconds. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Durations end up in setTimeout, which fires at once for delays above 2^31-1 ms (24.8 days). */
+const MAX_DURATION_MS = 24 * 86_400_000;
+const MIN_DURATION_MS = 50;
+
+/** The keys pypimirror reads, in the order `check` prints them. */
+export const CONFIG_KEYS = {
+  mirror_file_path: {
+    type: 'path',
+    default: null,
+    isRequired: true,
+    defaultText: 'required',
+    meaning: "root of the tree, the web server's document root; relative to the config file's directory",
+  },
+  package_matches: {
+    type: 'globs',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every project)',
+    meaning:
+      'globs on project names, whitespace or newline separated, matched after PEP 503 normalisation ' +
+      '(`zope.*` matches `zope-interface`); a leading `!` excludes',
+  },
+  filename_matches: {
+    type: 'globs',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every file)',
+    meaning: 'globs on file names (`*.whl`, `*.tar.gz`)',
+  },
+  cleanup: {
+    type: 'boolean',
+    default: 'true',
+    isRequired: false,
+    defaultText: 'true',
+    meaning: 'remove files and projects that upstream dropped or the config no longer selects',
+  },
+  create_indexes: {
+    type: 'boolean',
+    default: 'true',
+    isRequired: false,
+    defaultText: 'true',
+    meaning: 'write index pages',
+  },
+  lock_file_name: {
+    type: 'path',
+    default: '.pypimirror.lock',
+    isRequired: false,
+    defaultText: '`.pypimirror.lock`',
+    meaning: 'lock file; a relative path is inside `mirror_file_path` (the z3c rule)',
+  },
+  log_filename: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning: "also log to this file; relative to the config file's directory",
+  },
+  verbose: {
+    type: 'boolean',
+    default: 'false',
+    isRequired: false,
+    defaultText: 'false',
+    meaning: 'debug logging',
+  },
+  base_url: {
+    type: 'url',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning: 'public http(s) URL of the mirror, shown on the root page and by `check` (links stay relative)',
+  },
+  index_url: {
+    type: 'url',
+    default: 'https://pypi.org/simple/',
+    isRequired: false,
+    defaultText: '`https://pypi.org/simple/`',
+    meaning: 'upstream Simple API base, http(s); may carry `user:password@` (never logged)',
+  },
+  sync_interval: {
+    type: 'duration',
+    default: '10m',
+    isRequired: false,
+    defaultText: '`10m`',
+    meaning: 'time between syncs in `run` (`30s`, `10m`, `1h30m`, `500ms`, `2d`; a plain number is seconds)',
+    min: MIN_DURATION_MS,
+    max: MAX_DURATION_MS,
+  },
+  workers: {
+    type: 'integer',
+    default: '8',
+    isRequired: false,
+    defaultText: '8',
+    meaning: "concurrent upstream requests, 1 to 64 (microrepo's `processes` is an alias)",
+    min: 1,
+    max: 64,
+  },
+  timeout: {
+    type: 'duration',
+    default: '30s',
+    isRequired: false,
+    defaultText: '`30s`',
+    meaning: 'connect timeout and read (idle) timeout of each upstream request',
+    min: MIN_DURATION_MS,
+    max: MAX_DURATION_MS,
+  },
+  metrics_file: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning: "Prometheus textfile-collector output; relative to the config file's directory",
+  },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Other tools' names for our keys: alias → key. Giving both is an error. */
+export const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = { processes: 'workers' };
+
+/** z3c.pypimirror keys that mean nothing now: accepted, warned about once, with the reason. */
+export const OBSOLETE_KEYS: Readonly<Record<string, string>> = {
+  external_links: 'has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
+  follow_external_index_pages:
+    'has no effect since PEP 470 (indexes no longer link to external pages); ignored',
+  fetch_since_days:
+    'has no effect: each run fetches exactly what changed upstream since the last one (serials); ignored',
+};
+
+/** ConfigParser.BOOLEAN_STATES; matched case-insensitively. */
+export const BOOLEAN_STATES: Readonly<Record<string, boolean>> = {
+  '1': true,
+  yes: true,
+  true: true,
+  on: true,
+  '0': false,
+  no: false,
+  false: false,
+  off: false,
+};
+
+/** Every key a complete sample config should mention: the keys, their aliases and the obsolete z3c keys. */
+export function listDocumentedKeys(): string[] {
+  return [...Object.keys(CONFIG_KEYS), ...Object.keys(KEY_ALIASES), ...Object.keys(OBSOLETE_KEYS)];
+}
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}

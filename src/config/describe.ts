@@ -1,0 +1,54 @@
+// The effective settings, for `pypimirror check`: INI that ConfigParser (and parse-ini.ts) reads back to the
+// same Config, credentials aside. Not built on `ini.encode`: it writes lists as `key[]=` lines and escapes
+// `;`/`#` with backslashes, neither of which ConfigParser understands (see parse-ini.ts).
+import { redactUrl } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+import { CONFIG_KEYS, MIRROR_SECTION } from './defaults.js';
+import type { ConfigKey } from './defaults.js';
+import type { Config } from './types.js';
+
+const INDENT = '    ';
+
+const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly string[] | null } = {
+  mirror_file_path: (cfg) => cfg.mirrorRoot,
+  package_matches: (cfg) => cfg.packageMatches,
+  filename_matches: (cfg) => cfg.filenameMatches,
+  cleanup: (cfg) => String(cfg.cleanup),
+  create_indexes: (cfg) => String(cfg.createIndexes),
+  lock_file_name: (cfg) => cfg.lockFile,
+  log_filename: (cfg) => cfg.logFile,
+  verbose: (cfg) => String(cfg.verbose),
+  base_url: (cfg) => (cfg.baseUrl === null ? null : redactUrl(cfg.baseUrl)),
+  index_url: (cfg) => redactUrl(cfg.indexUrl),
+  sync_interval: (cfg) => formatDuration(cfg.syncIntervalMs),
+  workers: (cfg) => String(cfg.workers),
+  timeout: (cfg) => formatDuration(cfg.timeoutMs),
+  metrics_file: (cfg) => cfg.metricsFile,
+};
+
+/**
+ * `[mirror]` and one `key = value` line per key, in the order of defaults.ts; lists as indented continuation
+ * lines, unset keys as `key =`, passwords in URLs hidden. Ends without a newline.
+ */
+export function describeConfig(cfg: Config): string {
+  const lines = [`[${MIRROR_SECTION}]`];
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const shown = SHOW[key](cfg);
+    if (shown === null) {
+      lines.push(`${key} =`);
+    } else if (typeof shown === 'string') {
+      lines.push(`${key} = ${escapeValue(shown)}`);
+    } else if (shown.some((item) => /^[#;]/.test(item))) {
+      // a continuation line starting with # or ; would read as a comment; lists split on spaces too
+      lines.push(`${key} = ${shown.map(escapeValue).join(' ')}`.trimEnd());
+    } else {
+      lines.push(`${key} =`, ...shown.map((item) => INDENT + escapeValue(item)));
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `%` starts an interpolation when read back: double it. */
+function escapeValue(value: string): string {
+  return value.replaceAll('%', '%%');
+}

@@ -1,0 +1,65 @@
+// The config file's edge: find it, read it, then parse (parse-ini.ts) and validate (validate.ts) it.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { parseIni } from './parse-ini.js';
+import { validateConfig } from './validate.js';
+import type { Config } from './types.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/pypimirror.cfg';
+export const CONFIG_PATH_ENV = 'PYPIMIRROR_CONFIG';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadOptions {
+  /** Directory a relative config path (and so every relative path in it) is resolved against. */
+  cwd: string;
+  /** Consulted only when `path` is undefined (see resolveConfigPath). */
+  env?: Env;
+}
+
+/** The config path: the command-line argument, else $PYPIMIRROR_CONFIG, else /etc/pypimirror.cfg. */
+export function resolveConfigPath(arg: string | undefined, env: Env): string {
+  if (arg !== undefined && arg !== '') return arg;
+  const fromEnv = env[CONFIG_PATH_ENV];
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_CONFIG_PATH;
+}
+
+/**
+ * Reads, parses and validates a config file. Throws ConfigError: CONFIG_NOT_FOUND when the file cannot be
+ * read, CONFIG_INVALID with every parse and validation problem at once. Messages name the file as given.
+ */
+export async function loadConfig(path: string | undefined, opts: LoadOptions): Promise<Config> {
+  const file = resolveConfigPath(path, opts.env ?? {});
+  const text = await readConfigText(file, opts.cwd);
+  const { raw, issues } = parseIni(text, file);
+  return validateConfig(raw, { cwd: opts.cwd, parseIssues: issues });
+}
+
+async function readConfigText(file: string, cwd: string): Promise<string> {
+  try {
+    return await readFile(resolve(cwd, file), 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const expected = describeReadFailure(code, cause);
+    const issue = { file, line: null, section: null, key: null, value: null, expected };
+    throw new ConfigError('CONFIG_NOT_FOUND', file, [issue], { cause });
+  }
+}
+
+function describeReadFailure(code: string | undefined, cause: unknown): string {
+  const hint =
+    `give the config file as an argument or in $${CONFIG_PATH_ENV} ` + `(default ${DEFAULT_CONFIG_PATH})`;
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return `cannot read the config file: it does not exist; ${hint}`;
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot read the config file: permission denied';
+    case 'EISDIR':
+      return `cannot read the config file: it is a directory; ${hint}`;
+    default:
+      return `cannot read the config file: ${cause instanceof Error ? cause.message : String(cause)}`;
+  }
+}

@@ -1,0 +1,261 @@
+// INI text → RawConfig, read the way Python's configparser.ConfigParser() (default settings) reads it, so
+// z3c.pypimirror files work unchanged. The rules (CPython's RawConfigParser._read, BasicInterpolation):
+// - `[name]` starts a section (case-sensitive name; the line must start with `[`; the first-to-last `]` span
+//   is the name). `[DEFAULT]` may appear more than once; any other section given twice is an error (strict).
+// - `key = value` or `key: value`, split at the first `=` or `:`; keys are lower-cased, both sides trimmed.
+//   A key given twice in one section is an error (strict). A key before any section header is an error.
+// - A line indented deeper than its key's line continues the value; blank lines inside a value are kept,
+//   trailing ones dropped. A line starting (after indentation) with `#` or `;` is a comment anywhere, also
+//   inside a multi-line value. Inline comments are NOT stripped: `a = 1 # one` has the value `1 # one`.
+// - `[DEFAULT]` keys are visible in every section; `%(key)s` is replaced by the key's value from the same
+//   section, else [DEFAULT] (key name case-insensitive, recursively, at most 10 levels); `%%` is a `%`.
+// Where we differ, on purpose: every problem is collected (ConfigParser stops at the first), a leading BOM
+// is ignored, and interpolation errors are reported for the values pypimirror reads (those of [mirror],
+// or of [DEFAULT] when there is no [mirror]); ConfigParser reports them when a value is read.
+//
+// What the `ini` package (v6) does and does not do for us: its `decode` gives no line numbers, joins no
+// continuation lines, knows no `%(key)s` interpolation and no [DEFAULT] inheritance, strips inline `;`/`#`
+// comments, turns `true`/`false` into booleans, and merges duplicate keys and sections silently: each of
+// which would change what a z3c file means or hide the line an error must name. Its `encode`/`safe` write
+// `key[]=` lists and backslash-escape `;` and `#`, which ConfigParser does not read back. So this reader,
+// and the writer in describe.ts, do not use it.
+import type { ConfigIssue } from '../errors.js';
+import { DEFAULT_SECTION, MIRROR_SECTION } from './defaults.js';
+import type { RawConfig, RawValue } from './types.js';
+
+export interface ParsedIni {
+  raw: RawConfig;
+  /** Syntax and interpolation problems, in line order. The keys at fault are left out of `raw`. */
+  issues: ConfigIssue[];
+}
+
+/** configparser.MAX_INTERPOLATION_DEPTH */
+const MAX_INTERPOLATION_DEPTH = 10;
+const SECTION_HEADER = /^\[([^\n]+)\]/;
+const OPTION = /^([^\n]*?)\s*[=:]\s*([^\n]*)$/;
+const REFERENCE = /^%\(([^)]+)\)s/;
+
+interface DraftEntry {
+  readonly key: string;
+  readonly line: number;
+  readonly section: string;
+  readonly parts: string[];
+}
+
+interface DraftSection {
+  readonly name: string;
+  readonly line: number;
+  readonly entries: Map<string, DraftEntry>;
+}
+
+/** Reads INI text. `file` is only used in issues (and kept in RawConfig.file); nothing is read from disk. */
+export function parseIni(text: string, file: string): ParsedIni {
+  const issues: ConfigIssue[] = [];
+  const sections = readSections(text, file, issues);
+  const raw: RawConfig = { file, sections: interpolateSections(sections, file, issues) };
+  issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return { raw, issues };
+}
+
+function readSections(text: string, file: string, issues: ConfigIssue[]): Map<string, DraftSection> {
+  const sections = new Map<string, DraftSection>();
+  const issue = (
+    line: number,
+    section: string | null,
+    key: string | null,
+    value: string | null,
+    expected: string,
+  ) => issues.push({ file, line, section, key, value, expected });
+  let current: DraftSection | null = null;
+  let entry: DraftEntry | null = null;
+  let indentLevel = 0;
+  let isHeaderlessReported = false;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  for (const [index, line] of lines.entries()) {
+    const lineNo = index + 1;
+    const stripped = line.trim();
+    if (stripped.startsWith('#') || stripped.startsWith(';')) continue;
+    if (stripped === '') {
+      entry?.parts.push('');
+      continue;
+    }
+    const indent = line.search(/\S/);
+    if (entry !== null && indent > indentLevel) {
+      entry.parts.push(stripped);
+      continue;
+    }
+    indentLevel = indent;
+    const header = SECTION_HEADER.exec(stripped);
+    if (header !== null) {
+      const name = header[1] ?? '';
+      const existing = sections.get(name);
+      if (existing !== undefined && name !== DEFAULT_SECTION) {
+        issue(lineNo, name, null, null, `duplicate section, first at line ${existing.line}`);
+        current = { name, line: lineNo, entries: new Map() }; // read on, but keep none of it
+      } else {
+        current = existing ?? { name, line: lineNo, entries: new Map() };
+        sections.set(name, current);
+      }
+      entry = null;
+      continue;
+    }
+    const option = OPTION.exec(stripped);
+    if (current === null) {
+      if (!isHeaderlessReported) {
+        const what = option === null ? `"${stripped}" ` : '';
+        const expected =
+          `${what}comes before any [section] header; ` +
+          `start the file with [${MIRROR_SECTION}] or [${DEFAULT_SECTION}]`;
+        issue(lineNo, null, option?.[1]?.toLowerCase() ?? null, option?.[2] ?? null, expected);
+        isHeaderlessReported = true;
+      }
+      continue;
+    }
+    if (option === null) {
+      const expected =
+        `cannot read line ${JSON.stringify(stripped)}: expected "key = value", "key: value", a [section] ` +
+        'header, a # or ; comment, or a continuation line indented deeper than its key';
+      issue(lineNo, current.name, null, null, expected);
+      continue; // like ConfigParser, the previous key may still continue on deeper lines
+    }
+    const key = (option[1] ?? '').toLowerCase();
+    const value = option[2] ?? '';
+    if (key === '') {
+      issue(
+        lineNo,
+        current.name,
+        null,
+        null,
+        `cannot read line ${JSON.stringify(stripped)}: the key name is empty`,
+      );
+      entry = null;
+      continue;
+    }
+    const first = current.entries.get(key);
+    entry = { key, line: lineNo, section: current.name, parts: [value] };
+    if (first !== undefined) {
+      issue(lineNo, current.name, key, value, `duplicate key, first set at line ${first.line}`);
+    } else {
+      current.entries.set(key, entry);
+    }
+  }
+  return sections;
+}
+
+type Expansion = { ok: true; value: string } | { ok: false; expected: string };
+
+/**
+ * Builds each section's view (its own keys over [DEFAULT]'s) and expands `%(key)s` in it. Problems are
+ * reported for the view pypimirror reads and left out of every view.
+ */
+function interpolateSections(
+  drafts: Map<string, DraftSection>,
+  file: string,
+  issues: ConfigIssue[],
+): Map<string, { line: number; values: Map<string, RawValue> }> {
+  const defaults = drafts.get(DEFAULT_SECTION)?.entries ?? new Map<string, DraftEntry>();
+  const readView = drafts.has(MIRROR_SECTION) ? MIRROR_SECTION : DEFAULT_SECTION;
+  const out = new Map<string, { line: number; values: Map<string, RawValue> }>();
+  for (const draft of drafts.values()) {
+    const view = new Map(draft.name === DEFAULT_SECTION ? defaults : [...defaults, ...draft.entries]);
+    const rawValues = new Map([...view].map(([key, e]) => [key, joinParts(e.parts)]));
+    const where =
+      draft.name === DEFAULT_SECTION ? `[${DEFAULT_SECTION}]` : `[${draft.name}] or [${DEFAULT_SECTION}]`;
+    const values = new Map<string, RawValue>();
+    for (const [key, e] of view) {
+      const value = rawValues.get(key) ?? '';
+      const result = expandValue(value, rawValues, where, 1);
+      if (result.ok) {
+        values.set(key, { value: result.value, line: e.line, section: e.section });
+      } else if (draft.name === readView) {
+        issues.push({ file, line: e.line, section: e.section, key, value, expected: result.expected });
+      }
+    }
+    out.set(draft.name, { line: draft.line, values });
+  }
+  return out;
+}
+
+/** ConfigParser joins a value's lines with '\n' and drops trailing blank lines (rstrip). */
+function joinParts(parts: readonly string[]): string {
+  return parts.join('\n').trimEnd();
+}
+
+/** BasicInterpolation._interpolate_some. */
+function expandValue(
+  text: string,
+  view: ReadonlyMap<string, string>,
+  where: string,
+  depth: number,
+  isSecret = false,
+): Expansion {
+  const mayHoldSecret = isSecret || text.includes('@');
+  if (depth > MAX_INTERPOLATION_DEPTH) {
+    return {
+      ok: false,
+      expected:
+        `%(...)s references nested deeper than ${MAX_INTERPOLATION_DEPTH} levels; ` +
+        'is there a reference loop?',
+    };
+  }
+  let out = '';
+  let rest = text;
+  while (rest !== '') {
+    const at = rest.indexOf('%');
+    if (at < 0) return { ok: true, value: out + rest };
+    out += rest.slice(0, at);
+    rest = rest.slice(at);
+    const next = rest.charAt(1);
+    if (next === '%') {
+      out += '%';
+      rest = rest.slice(2);
+    } else if (next === '(') {
+      const ref = REFERENCE.exec(rest);
+      if (ref === null) {
+        const at = quoteAt(mayHoldSecret, rest);
+        return {
+          ok: false,
+          expected: `bad interpolation reference${at}: expected %(name)s (%% for a literal %)`,
+        };
+      }
+      const name = (ref[1] ?? '').toLowerCase();
+      rest = rest.slice(ref[0].length);
+      const referenced = view.get(name);
+      if (referenced === undefined) {
+        return {
+          ok: false,
+          expected: `bad interpolation reference %(${ref[1]})s: no key "${name}" in ${where}`,
+        };
+      }
+      if (!referenced.includes('%')) {
+        out += referenced;
+        continue;
+      }
+      const inner = expandValue(referenced, view, where, depth + 1, mayHoldSecret);
+      if (!inner.ok) return inner;
+      out += inner.value;
+    } else {
+      return {
+        ok: false,
+        expected: `a lone %${quoteAt(mayHoldSecret, rest)}: expected %% for a literal %, or %(name)s`,
+      };
+    }
+  }
+  return { ok: true, value: out };
+}
+
+/** ` at "<rest of the line>"`, or '' when the value may hold credentials: never echo part of a password. */
+function quoteAt(mayHoldSecret: boolean, rest: string): string {
+  return mayHoldSecret ? '' : ` at ${JSON.stringify(rest.split('\n')[0])}`;
+}
+
+/**
+ * Hides credentials in text shown to users: `scheme://user:password@` and `user:password@` become `***@`.
+ * Text without '@' is returned unchanged.
+ */
+export function redactCredentials(text: string): string {
+  if (!text.includes('@')) return text;
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"/]*@/gi, '$1***@')
+    .replace(/(^|[\s"=])[^\s"/:@]+:[^\s"/]*@/g, '$1***@');
+}

@@ -1,0 +1,292 @@
+// RawConfig → frozen Config, collecting every problem (with file, line, key, value and what was expected)
+// before throwing one ConfigError. Pure: no file system; paths are resolved, never checked for existence.
+import path from 'node:path';
+import { ConfigError, formatConfigIssue, redactUrl } from '../errors.js';
+import type { ConfigIssue } from '../errors.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import {
+  BOOLEAN_STATES,
+  CONFIG_KEYS,
+  DEFAULT_SECTION,
+  KEY_ALIASES,
+  MIRROR_SECTION,
+  OBSOLETE_KEYS,
+  isConfigKey,
+} from './defaults.js';
+import type { ConfigKey, ConfigKeySpec } from './defaults.js';
+import { redactCredentials } from './parse-ini.js';
+import type { Config, RawConfig, RawValue } from './types.js';
+
+export interface ValidateOptions {
+  /** Directory a relative `raw.file` is resolved against. */
+  cwd: string;
+  /** Problems parseIni found; reported in the same ConfigError, before or between the validation ones. */
+  parseIssues?: readonly ConfigIssue[];
+}
+
+type Check<T> = { ok: true; value: T } | { ok: false; expected: string };
+
+const accept = <T>(value: T): Check<T> => ({ ok: true, value });
+const reject = <T>(expected: string): Check<T> => ({ ok: false, expected });
+
+const PROJECT_GLOB = /^[A-Za-z0-9._\-*?[\]!]+$/;
+const UNCLOSED_BRACKET = /\[[^\]]*$/;
+
+/**
+ * Checks a RawConfig and returns the frozen Config, or throws ConfigError('CONFIG_INVALID') listing every
+ * problem (parse problems included). `[mirror]` values win over `[DEFAULT]` ones.
+ */
+export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
+  const file = path.resolve(opts.cwd, raw.file);
+  const configDir = path.dirname(file);
+  const errors: ConfigIssue[] = [...(opts.parseIssues ?? [])];
+  const warnings: ConfigIssue[] = [];
+  const keysWithParseIssues = new Set(errors.map((i) => i.key));
+  const hasMirror = raw.sections.has(MIRROR_SECTION);
+  const mainSection = hasMirror ? MIRROR_SECTION : raw.sections.has(DEFAULT_SECTION) ? DEFAULT_SECTION : null;
+  const values = new Map([
+    ...(raw.sections.get(DEFAULT_SECTION)?.values ?? []),
+    ...((hasMirror && raw.sections.get(MIRROR_SECTION)?.values) || []),
+  ]);
+  const report = (
+    list: ConfigIssue[],
+    key: string,
+    v: RawValue | undefined,
+    expected: string,
+    value?: string,
+  ) =>
+    list.push({
+      file: raw.file,
+      line: v?.line ?? null,
+      section: v?.section ?? mainSection,
+      key,
+      value: value ?? v?.value ?? null,
+      expected,
+    });
+
+  /** Reads one key (or its alias) through `check`: missing → the default; bad → reported, null. */
+  function read<T>(key: ConfigKey, check: (text: string) => Check<T>): T | null {
+    const spec: ConfigKeySpec = CONFIG_KEYS[key];
+    const alias = Object.keys(KEY_ALIASES).find((a) => KEY_ALIASES[a] === key && values.has(a));
+    const name = values.has(key) || alias === undefined ? key : alias;
+    const v = values.get(name);
+    const isUnset = v === undefined || (spec.default === null && !spec.isRequired && v.value.trim() === '');
+    if (isUnset) {
+      if (spec.isRequired && !keysWithParseIssues.has(key)) report(errors, key, v, describeRequired(key));
+      if (spec.default === null) return null;
+      const fallback = check(spec.default);
+      if (!fallback.ok) throw new Error(`defaults.ts: bad default for ${key}: ${fallback.expected}`);
+      return fallback.value;
+    }
+    const result = check(v.value);
+    if (result.ok) return result.value;
+    const shown = spec.type === 'url' && v.value.includes('@') ? redactUrl(v.value.trim()) : v.value;
+    report(errors, name, v, result.expected + describeInlineComment(v.value), shown);
+    return null;
+  }
+
+  function readGlobs(key: ConfigKey, checkGlob: (glob: string) => string | null): string[] {
+    const v = values.get(key);
+    const globs = (v?.value ?? '').split(/\s+/).filter((g) => g !== '');
+    for (const glob of globs) {
+      const expected = checkGlob(glob);
+      if (expected !== null) report(errors, key, v, expected, glob);
+    }
+    return globs;
+  }
+
+  const readBoolean = (key: ConfigKey) => read(key, checkBoolean) ?? false;
+  const readDuration = (key: ConfigKey) => read(key, (text) => checkDuration(text, CONFIG_KEYS[key])) ?? 0;
+  const readPath = (key: ConfigKey, base: string | null) =>
+    read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
+
+  const mirrorRoot = readPath('mirror_file_path', configDir);
+  const packageMatches = readGlobs('package_matches', checkProjectGlob);
+  const filenameMatches = readGlobs('filename_matches', checkFilenameGlob);
+  const cleanup = readBoolean('cleanup');
+  const createIndexes = readBoolean('create_indexes');
+  const lockFile = readPath('lock_file_name', mirrorRoot);
+  const logFile = readPath('log_filename', configDir);
+  const verbose = readBoolean('verbose');
+  const baseUrl = read('base_url', (text) => checkHttpUrl(text, false));
+  const indexUrl = read('index_url', (text) => checkHttpUrl(text, true));
+  const syncIntervalMs = readDuration('sync_interval');
+  const workers = read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers));
+  const timeoutMs = readDuration('timeout');
+  const metricsFile = readPath('metrics_file', configDir);
+
+  for (const [alias, key] of Object.entries(KEY_ALIASES)) {
+    const [v, first] = [values.get(alias), values.get(key)];
+    if (v === undefined || first === undefined) continue;
+    report(errors, alias, v, `is another name for ${key}, which is also set (line ${first.line}); keep one`);
+  }
+  for (const [key, v] of values) {
+    if (isConfigKey(key) || Object.hasOwn(KEY_ALIASES, key)) continue;
+    const reason = OBSOLETE_KEYS[key];
+    if (reason !== undefined) report(warnings, key, v, reason);
+    else
+      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${suggestKey(key)}, ignored` });
+  }
+  for (const [name, section] of raw.sections) {
+    if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
+    const guess = [MIRROR_SECTION, DEFAULT_SECTION].find(
+      (s) => s.toLowerCase() === name.trim().toLowerCase(),
+    );
+    const hint =
+      guess === undefined
+        ? `pypimirror reads [${MIRROR_SECTION}] and [${DEFAULT_SECTION}]`
+        : `did you mean [${guess}]?`;
+    const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
+    warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
+  }
+  if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
+    const expected = 'sends its password in clear text over http; use https';
+    report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
+  }
+
+  if (
+    errors.length > 0 ||
+    mirrorRoot === null ||
+    lockFile === null ||
+    indexUrl === null ||
+    workers === null
+  ) {
+    throw new ConfigError('CONFIG_INVALID', raw.file, arrangeIssues(errors));
+  }
+  return Object.freeze({
+    file,
+    mirrorRoot,
+    packageMatches: Object.freeze(packageMatches),
+    filenameMatches: Object.freeze(filenameMatches),
+    cleanup,
+    createIndexes,
+    lockFile,
+    logFile,
+    verbose,
+    baseUrl,
+    indexUrl,
+    syncIntervalMs,
+    workers,
+    timeoutMs,
+    metricsFile,
+    warnings: Object.freeze(arrangeIssues(warnings).map(formatConfigIssue)),
+  });
+}
+
+function locate(file: string, v: RawValue): Omit<ConfigIssue, 'expected'> {
+  return { file, line: v.line, section: v.section, key: null, value: null };
+}
+
+function describeRequired(key: ConfigKey): string {
+  const where = `in [${MIRROR_SECTION}] or [${DEFAULT_SECTION}]`;
+  return key === 'mirror_file_path'
+    ? `required: the mirror's root directory, e.g. ${key} = /srv/pypi, ${where}`
+    : `required ${where}`;
+}
+
+/** ConfigParser keeps `# ...` after a value; say so when a bad value looks like it has a comment. */
+function describeInlineComment(value: string): string {
+  return /\s[#;]/.test(value) ? ' (a comment must be on a line of its own)' : '';
+}
+
+function checkSingle(text: string, what: string): Check<string> {
+  const value = text.trim();
+  if (value === '') return reject(`expected ${what}`);
+  if (value.includes('\n')) return reject(`expected ${what} on one line`);
+  return accept(value);
+}
+
+function checkPath(text: string, base: string): Check<string> {
+  const single = checkSingle(text, 'a path');
+  if (!single.ok) return single;
+  if (single.value.includes('\0')) return reject('expected a path without NUL characters');
+  return accept(path.resolve(base, single.value));
+}
+
+function checkBoolean(text: string): Check<boolean> {
+  const state = BOOLEAN_STATES[text.trim().toLowerCase()];
+  return state === undefined ? reject('expected true/false, yes/no, on/off or 1/0') : accept(state);
+}
+
+function checkInteger(text: string, spec: ConfigKeySpec): Check<number> {
+  const n = /^\d{1,9}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
+  return n >= min && n <= max ? accept(n) : reject(`expected a whole number from ${min} to ${max}`);
+}
+
+function checkDuration(text: string, spec: ConfigKeySpec): Check<number> {
+  const ms = parseDuration(text);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
+  if (ms !== null && ms >= min && ms <= max) return accept(ms);
+  const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
+  return reject(`expected a duration ${range}, like 30s, 10m or 1h30m (a plain number is seconds)`);
+}
+
+/** An http(s) URL. `isIndex`: the upstream Simple API base, which must have no query and gets a final '/'. */
+function checkHttpUrl(text: string, isIndex: boolean): Check<URL> {
+  const single = checkSingle(text, 'an http:// or https:// URL');
+  if (!single.ok) return single;
+  let url: URL;
+  try {
+    url = new URL(single.value);
+  } catch {
+    const hint = /^[a-z][a-z0-9+.-]*:/i.test(single.value) ? '' : ' (this one has no scheme)';
+    return reject(`expected an http:// or https:// URL${hint}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
+  }
+  if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
+  if (isIndex && (url.search !== '' || url.hash !== ''))
+    return reject('expected a URL without ?query or #fragment');
+  if (isIndex && !url.pathname.endsWith('/')) url.pathname += '/';
+  return accept(url);
+}
+
+function checkProjectGlob(glob: string): string | null {
+  const body = glob.startsWith('!') ? glob.slice(1) : glob;
+  if (body === '') return 'expected a glob after "!" (like !*-dev), with no space between';
+  if (body.startsWith('!')) return 'expected a single leading "!" to exclude';
+  if (!PROJECT_GLOB.test(body)) {
+    const allowed = 'letters, digits, ".", "_", "-" and the glob characters * ? [ ] !';
+    return `expected a glob on project names: ${allowed}`;
+  }
+  return UNCLOSED_BRACKET.test(body) ? 'expected "]" to close "["' : null;
+}
+
+function checkFilenameGlob(glob: string): string | null {
+  if (/[/\\]/.test(glob)) return 'expected a glob on file names, without "/" or "\\"';
+  return UNCLOSED_BRACKET.test(glob) ? 'expected "]" to close "["' : null;
+}
+
+function suggestKey(key: string): string {
+  const known = [...Object.keys(CONFIG_KEYS), ...Object.keys(KEY_ALIASES)];
+  const best = known.find((k) => measureEditDistance(k, key) <= 2);
+  return best === undefined ? '' : ` (did you mean ${best}?)`;
+}
+
+function measureEditDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** Credentials hidden, duplicates dropped, in line order (issues without a line, like missing keys, last). */
+function arrangeIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues
+    .map((i) => ({
+      ...i,
+      value: i.value === null ? null : redactCredentials(i.value),
+      expected: redactCredentials(i.expected),
+    }))
+    .filter((i) => !seen.has(formatConfigIssue(i)) && seen.add(formatConfigIssue(i)))
+    .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+}

@@ -1,0 +1,147 @@
+// Builds the undici dispatcher: keep-alive pools (connections per origin = workers), timeouts, proxies from the
+// environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env) and redirects.
+// It makes no decisions about statuses or retries (simple-api.ts does).
+import { readFileSync } from 'node:fs';
+import { TextDecoder } from 'node:util';
+import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
+import { redactUrl } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export const MAX_REDIRECTIONS = 5;
+export const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface HttpOptions {
+  /** Connect, headers and body (between chunks) timeout. */
+  readonly timeoutMs: number;
+  /** Parallel connections per origin. */
+  readonly workers: number;
+  readonly log: Logger;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and lower-case forms; lower-case wins, as in curl and undici). */
+  readonly env: Env;
+  /** Default: userAgent(packageVersion()). */
+  readonly userAgent?: string;
+  /** Idle keep-alive socket lifetime; undici's 4 s by default, tests pass ~10 ms. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+export interface Http {
+  /** Send requests with `request(url, { dispatcher, ... })`; redirects (max 5) are followed. */
+  readonly dispatcher: Dispatcher;
+  readonly userAgent: string;
+  /** Closes every pool (in-flight requests finish first). */
+  close(): Promise<void>;
+}
+
+let version: string | null = null;
+
+/** This package's version, read from package.json once (`0.0.0` if it cannot be read). */
+export function packageVersion(): string {
+  if (version === null) {
+    try {
+      // The compiled file, dist/src/upstream/http.js, is three levels below the package root.
+      const pkg: unknown = JSON.parse(
+        readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+      );
+      const v = typeof pkg === 'object' && pkg !== null ? (pkg as { version?: unknown }).version : undefined;
+      version = typeof v === 'string' ? v : '0.0.0';
+    } catch {
+      version = '0.0.0';
+    }
+  }
+  return version;
+}
+
+/** `pypimirror/<version> (+https://github.com/pypimirror/pypimirror) node/<version>`. */
+export function userAgent(pkgVersion: string = packageVersion()): string {
+  return `pypimirror/${pkgVersion} (+${PROJECT_URL}) node/${process.versions.node}`;
+}
+
+function pick(env: Env, name: string): string {
+  return env[name.toLowerCase()] ?? env[name] ?? '';
+}
+
+/** The proxy settings taken from `env`; empty strings mean "none" (and stop undici reading process.env). */
+export function proxySettings(env: Env): { httpProxy: string; httpsProxy: string; noProxy: string } {
+  // Like undici, an https request uses HTTP_PROXY when HTTPS_PROXY is unset.
+  return {
+    httpProxy: pick(env, 'HTTP_PROXY'),
+    httpsProxy: pick(env, 'HTTPS_PROXY'),
+    noProxy: pick(env, 'NO_PROXY'),
+  };
+}
+
+export function createHttp(opts: HttpOptions): Http {
+  if (!Number.isInteger(opts.workers) || opts.workers < 1) {
+    throw new TypeError(`Expected workers to be an integer ≥ 1, got ${opts.workers}`);
+  }
+  if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) {
+    throw new TypeError(`Expected timeoutMs to be a number > 0, got ${opts.timeoutMs}`);
+  }
+  const proxies = proxySettings(opts.env);
+  const agent = new EnvHttpProxyAgent({
+    ...proxies,
+    connections: opts.workers,
+    connect: { timeout: opts.timeoutMs },
+    // Through a proxy the tunnel replaces `connect`; these carry the timeout to the proxy and the TLS inside it.
+    proxyTls: { timeout: opts.timeoutMs },
+    requestTls: { timeout: opts.timeoutMs },
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    ...(opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: opts.keepAliveTimeoutMs }),
+  });
+  // The redirect handler drops Authorization, Cookie and Proxy-Authorization when the origin changes.
+  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  opts.log.debug('http client ready', {
+    workers: opts.workers,
+    timeoutMs: opts.timeoutMs,
+    httpProxy: proxies.httpProxy === '' ? null : redactUrl(proxies.httpProxy),
+    httpsProxy: proxies.httpsProxy === '' ? null : redactUrl(proxies.httpsProxy),
+    noProxy: proxies.noProxy === '' ? null : proxies.noProxy,
+  });
+  return {
+    dispatcher,
+    userAgent: opts.userAgent ?? userAgent(),
+    close: () => agent.close(),
+  };
+}
+
+// Response helpers shared by the Simple API and XML-RPC code.
+export type Response = Dispatcher.ResponseData;
+
+export function header(res: Response, name: string): string | null {
+  const v = res.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? null;
+}
+
+export function readSerial(res: Response): number | null {
+  const v = header(res, 'x-pypi-last-serial')?.trim() ?? '';
+  return /^\d{1,15}$/.test(v) ? Number(v) : null;
+}
+
+/** The URL that answered, after redirects (relative links resolve against it). */
+export function finalUrl(res: Response, url: URL): URL {
+  const history = (res.context as { history?: unknown } | undefined)?.history;
+  const last: unknown = Array.isArray(history) ? history.at(-1) : undefined;
+  return last instanceof URL ? last : url;
+}
+
+export function decoderFor(contentType: string | null): TextDecoder {
+  const charset = /;\s*charset="?([^";\s]+)/i.exec(contentType ?? '')?.[1] ?? 'utf-8';
+  try {
+    return new TextDecoder(charset);
+  } catch {
+    return new TextDecoder('utf-8');
+  }
+}
+
+/** Splits `user:pass@` off a URL into a Basic Authorization value. */
+export function splitCredentials(input: URL): { url: URL; auth: string | null } {
+  const url = new URL(input.href);
+  if (url.username === '' && url.password === '') return { url, auth: null };
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return { url, auth: `Basic ${Buffer.from(pair).toString('base64')}` };
+}

@@ -1,0 +1,300 @@
+// The Upstream (types.ts) over the Simple API (PROTOCOL.md §1-§3): content negotiation, conditional requests,
+// serial headers, Basic auth for the index origin, retries; statuses and undici errors become UpstreamErrors.
+// Aborts: every method rejects with UpstreamError 'UPSTREAM_ABORTED' (cause = signal.reason); a body stream
+// returned by fetchFile is destroyed with signal.reason (undici), which toUpstreamError maps the same way.
+import type { Readable } from 'node:stream';
+import { request } from 'undici';
+import { UpstreamError, redactUrl } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { decodeListingJson, decodeProjectJson, payloadError, type Decoded } from './decode.js';
+import { createListingHtmlParser, parseProjectHtml } from './html.js';
+import {
+  decoderFor,
+  finalUrl,
+  header,
+  readSerial,
+  splitCredentials,
+  type Http,
+  type Response,
+} from './http.js';
+import {
+  DEFAULT_MAX_DELAY_MS,
+  DEFAULT_MIN_DELAY_MS,
+  DEFAULT_RETRIES,
+  toUpstreamError,
+  withRetries,
+} from './retry.js';
+import type {
+  ConditionalHeaders,
+  ListedProject,
+  NotModified,
+  ProjectListing,
+  ProjectPage,
+  Upstream,
+} from './types.js';
+import {
+  encodeMethodCall,
+  isMethodNotFound,
+  pageChangelog,
+  parseMethodResponse,
+  type Changelog,
+  type XmlRpcValue,
+} from './xmlrpc.js';
+
+export const ACCEPT =
+  'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
+const HTML_TYPES: readonly string[] = ['application/vnd.pypi.simple.v1+html', 'text/html'];
+
+export interface UpstreamOptions {
+  /** The Simple API base, e.g. `https://pypi.org/simple/`; `user:pass@` becomes Basic auth for its origin. */
+  readonly indexUrl: URL;
+  readonly http: Pick<Http, 'dispatcher' | 'userAgent'>;
+  readonly log: Logger;
+  /** Retries after the first attempt (default 4); delays from minDelayMs (500) doubling up to maxDelayMs (30 s). */
+  readonly retries?: number;
+  readonly minDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** PyPI returns at most 50 000 changelog rows per call; a shorter page ends the paging. */
+  readonly changelogPageSize?: number;
+  /** Paging stops after this many calls (default 100); the caller resumes from the last row's serial. */
+  readonly changelogMaxPages?: number;
+}
+
+export interface SimpleUpstream extends Upstream {
+  /** PyPI XML-RPC `changelog_since_serial`, paged; `supported: false` when the upstream lacks it. */
+  fetchChangelogSince(serial: number, signal: AbortSignal): Promise<Changelog>;
+}
+
+/** A non-2xx answer; carries Retry-After for the retry loop. Its `code` is UPSTREAM_STATUS. */
+export class UpstreamStatusError extends UpstreamError {
+  readonly retryAfter: string | null;
+  constructor(url: string, status: number, retryAfter: string | null) {
+    super('UPSTREAM_STATUS', `${url}: HTTP ${status}`, { url, status });
+    this.name = 'UpstreamError';
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
+  const { log } = opts;
+  const split = splitCredentials(opts.indexUrl);
+  const base = split.url;
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  base.search = '';
+  base.hash = '';
+  const retry = {
+    retries: opts.retries ?? DEFAULT_RETRIES,
+    minMs: opts.minDelayMs ?? DEFAULT_MIN_DELAY_MS,
+    maxMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+    log,
+  };
+  const pageSize = opts.changelogPageSize ?? 50_000;
+  const maxPages = opts.changelogMaxPages ?? 100;
+
+  function send(
+    url: URL,
+    signal: AbortSignal,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<Response> {
+    const creds = splitCredentials(url);
+    const auth = creds.auth ?? (creds.url.origin === base.origin ? split.auth : null);
+    return request(creds.url, {
+      dispatcher: opts.http.dispatcher,
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        'user-agent': opts.http.userAgent,
+        'accept-encoding': 'identity',
+        ...(auth === null ? {} : { authorization: auth }),
+        ...headers,
+      },
+      signal,
+      ...(body === undefined ? {} : { body }),
+    });
+  }
+
+  /** Runs one logical request with retries; every failure leaves as an UpstreamError (bugs excepted). */
+  async function attempt<T>(url: URL, method: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const describe = `${method} ${redactUrl(url)}`;
+    try {
+      return await withRetries(fn, { ...retry, signal, describe });
+    } catch (err) {
+      throw toUpstreamError(err, url, signal);
+    }
+  }
+
+  async function fail(res: Response, url: URL): Promise<never> {
+    await res.body.dump();
+    throw new UpstreamStatusError(redactUrl(url), res.statusCode, header(res, 'retry-after'));
+  }
+
+  async function ensureOk(res: Response, url: URL): Promise<void> {
+    if (res.statusCode < 200 || res.statusCode > 299) await fail(res, url);
+    const encoding = header(res, 'content-encoding')?.trim().toLowerCase() ?? 'identity';
+    if (encoding !== 'identity' && encoding !== '') {
+      await res.body.dump();
+      throw payloadError(url, `unexpected Content-Encoding "${encoding}" (identity was asked for)`);
+    }
+  }
+
+  /** 'json' or 'html' by the Content-Type; anything else is UPSTREAM_PAYLOAD. */
+  async function pageKind(res: Response, url: URL): Promise<'json' | 'html'> {
+    const type = header(res, 'content-type');
+    const media = type?.split(';')[0]?.trim().toLowerCase() ?? '';
+    if (media === JSON_TYPE) return 'json';
+    if (HTML_TYPES.includes(media)) return 'html';
+    await res.body.dump();
+    throw payloadError(url, type === null ? 'no Content-Type' : `unsupported Content-Type "${type}"`);
+  }
+
+  async function readJson(res: Response, url: URL): Promise<unknown> {
+    const text = await res.body.text();
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw payloadError(url, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+  }
+
+  function report<T>(decoded: Decoded<T>, url: URL): T {
+    const shown = decoded.warnings.slice(0, 20);
+    for (const warning of shown) log.warn('upstream page problem', { url: redactUrl(url), warning });
+    if (decoded.warnings.length > shown.length) {
+      log.warn('upstream page problems not shown', {
+        url: redactUrl(url),
+        more: decoded.warnings.length - shown.length,
+      });
+    }
+    return decoded.value;
+  }
+
+  async function fetchListing(signal: AbortSignal): Promise<ProjectListing> {
+    return attempt(base, 'GET', signal, async () => {
+      const res = await send(base, signal, { accept: ACCEPT });
+      await ensureOk(res, base);
+      const kind = await pageKind(res, base);
+      const at = finalUrl(res, base);
+      if (kind === 'json') {
+        const listing = report(decodeListingJson(await readJson(res, at), at), at);
+        return { ...listing, serial: listing.serial ?? readSerial(res) };
+      }
+      const projects: ListedProject[] = [];
+      const parser = createListingHtmlParser((p) => projects.push(p), at);
+      const decoder = decoderFor(header(res, 'content-type'));
+      for await (const chunk of res.body) parser.write(decoder.decode(chunk as Buffer, { stream: true }));
+      parser.write(decoder.decode());
+      parser.end();
+      report({ value: null, warnings: parser.warnings }, at);
+      return { projects, serial: readSerial(res), format: 'html' };
+    });
+  }
+
+  async function fetchProject(
+    name: string,
+    conditional: ConditionalHeaders | null,
+    signal: AbortSignal,
+  ): Promise<ProjectPage | NotModified> {
+    if (!isValidProjectName(name)) throw new TypeError(`Not a valid project name: ${JSON.stringify(name)}`);
+    const normalized = normalizeName(name);
+    const url = new URL(`${normalized}/`, base);
+    const headers: Record<string, string> = { accept: ACCEPT };
+    if (conditional?.etag != null) headers['if-none-match'] = conditional.etag;
+    if (conditional?.lastModified != null) headers['if-modified-since'] = conditional.lastModified;
+    return attempt(url, 'GET', signal, async () => {
+      const res = await send(url, signal, headers);
+      if (res.statusCode === 304 && conditional !== null) {
+        await res.body.dump();
+        return { notModified: true, serial: readSerial(res) };
+      }
+      if (res.statusCode === 404 || res.statusCode === 410) {
+        await res.body.dump();
+        throw new UpstreamError('UPSTREAM_NOT_FOUND', `${redactUrl(url)}: HTTP ${res.statusCode}`, {
+          url: redactUrl(url),
+          status: res.statusCode,
+        });
+      }
+      await ensureOk(res, url);
+      const kind = await pageKind(res, url);
+      const at = finalUrl(res, url);
+      const body =
+        kind === 'json'
+          ? report(decodeProjectJson(await readJson(res, at), at, normalized), at)
+          : report(
+              parseProjectHtml(
+                decoderFor(header(res, 'content-type')).decode(await res.body.bytes()),
+                at,
+                normalized,
+              ),
+              at,
+            );
+      return {
+        ...body,
+        serial: readSerial(res),
+        etag: header(res, 'etag'),
+        lastModified: header(res, 'last-modified'),
+      };
+    });
+  }
+
+  async function fetchFile(
+    url: string,
+    signal: AbortSignal,
+  ): Promise<{ body: Readable; size: number | null }> {
+    const target = new URL(url);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+      throw payloadError(target, 'not an http(s) URL');
+    }
+    return attempt(target, 'GET', signal, async () => {
+      const res = await send(target, signal, { accept: '*/*' });
+      await ensureOk(res, target);
+      const length = header(res, 'content-length')?.trim() ?? '';
+      return { body: res.body, size: /^\d{1,15}$/.test(length) ? Number(length) : null };
+    });
+  }
+
+  /** One XML-RPC call to `<origin>/pypi`; null when the endpoint or method does not exist. */
+  async function callXmlRpc(
+    method: string,
+    params: number[],
+    signal: AbortSignal,
+  ): Promise<{ value: XmlRpcValue } | null> {
+    const url = new URL('/pypi', base.origin);
+    return attempt(url, 'POST', signal, async () => {
+      const res = await send(
+        url,
+        signal,
+        { 'content-type': 'text/xml', accept: 'text/xml' },
+        encodeMethodCall(method, params),
+      );
+      if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501) {
+        await res.body.dump();
+        return null;
+      }
+      await ensureOk(res, url);
+      let parsed;
+      try {
+        parsed = parseMethodResponse(await res.body.text());
+      } catch (err) {
+        throw payloadError(
+          url,
+          `XML-RPC ${method}: ${err instanceof Error ? err.message : String(err)}`,
+          err,
+        );
+      }
+      if (!('fault' in parsed)) return parsed;
+      if (isMethodNotFound(parsed.fault)) return null;
+      if (/too ?many ?requests|\b429\b/i.test(parsed.fault.message))
+        throw new UpstreamStatusError(redactUrl(url), 429, null);
+      throw payloadError(url, `XML-RPC ${method} fault ${parsed.fault.code}: ${parsed.fault.message}`);
+    });
+  }
+
+  function fetchChangelogSince(serial: number, signal: AbortSignal): Promise<Changelog> {
+    const call = (since: number) => callXmlRpc('changelog_since_serial', [since], signal);
+    return pageChangelog(call, serial, { pageSize, maxPages, url: new URL('/pypi', base.origin) });
+  }
+
+  return { fetchListing, fetchProject, fetchFile, fetchChangelogSince };
+}
