@@ -11,6 +11,23 @@ export interface MirroredProject {
   readonly displayName: string;
   /** The serial the project was last synced at (null when upstream gives none). */
   readonly serial: number | null;
+  /** Selected, but no file of it is: it has a record (for serials and ETags) and no page. */
+  readonly isEmpty?: boolean;
+}
+
+/** What change discovery remembers between runs (src/sync/discover.ts). */
+export interface DiscoveryState {
+  /** How the last run learned what changed: changelog, listing-serial, conditional, literal, mirrored-only. */
+  readonly mode: string;
+  /** When XML-RPC `changelog_since_serial` was last found missing (ISO 8601); re-probed after a day. */
+  readonly changelogUnsupportedAt: string | null;
+  /** Validators of the last root listing read in full, for a conditional listing request. */
+  readonly listingEtag: string | null;
+  readonly listingLastModified: string | null;
+  /** Projects that failed or whose page was stale, with the serial wanted: fetched again next run. */
+  readonly pending: Readonly<Record<string, MirroredProject>>;
+  /** Deletions were held last run: the next run reads the listing (or every literal page) to decide again. */
+  readonly isListingDue: boolean;
 }
 
 export interface MirrorState {
@@ -23,9 +40,11 @@ export interface MirrorState {
   readonly lastSerial: number | null;
   /** Number of projects in the last successful upstream listing (the shrink guard compares with it). */
   readonly listingCount: number | null;
-  /** Projects that have a page in the tree. */
+  /** Selected projects synced so far: those with a page, and those with no selected file (isEmpty). */
   readonly projects: Readonly<Record<string, MirroredProject>>;
   readonly lastRun: { readonly startedAt: string; readonly finishedAt: string; readonly ok: boolean } | null;
+  /** Absent in state files written before change discovery remembered anything. */
+  readonly discovery?: DiscoveryState;
 }
 
 export const EMPTY_STATE: MirrorState = {

@@ -1,11 +1,10 @@
 // Verified file store: stream into a hidden temp file beside the target, hash while streaming, check size
 // and digest against upstream, fsync, rename into place. A file that fails is never published.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { IntegrityError } from '../errors.js';
+import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
 import { isNotFound, tempPathFor } from '../util/fs.js';
 
@@ -35,33 +34,6 @@ export function chooseVerification(
   return null;
 }
 
-/** Hashes and counts bytes passing through; fails as soon as more than `maxBytes` arrive. */
-class Meter extends Transform {
-  bytes = 0;
-  readonly sha256: Hash = createHash('sha256');
-  readonly check: Hash | null;
-  constructor(
-    checkAlgo: string | null,
-    private readonly maxBytes: number | null,
-    private readonly label: string,
-  ) {
-    super();
-    this.check = checkAlgo === null || checkAlgo === 'sha256' ? null : createHash(checkAlgo);
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.maxBytes !== null && this.bytes > this.maxBytes) {
-      done(
-        new IntegrityError('INTEGRITY_SIZE', `${this.label}: more than the expected ${this.maxBytes} bytes`),
-      );
-      return;
-    }
-    this.sha256.update(chunk);
-    this.check?.update(chunk);
-    done(null, chunk);
-  }
-}
-
 /**
  * Downloads `url` to `target`, verified. On any failure (network, size, digest, abort) the temp file is
  * removed and `target` is untouched.
@@ -84,41 +56,44 @@ export async function downloadVerified(
     );
   }
   const temp = tempPathFor(target);
-  const meter = new Meter(check?.algo ?? null, expected.size, label);
   const handle = await open(temp, 'w', 0o644);
   try {
-    await pipeline(body, meter, handle.createWriteStream({ autoClose: false }), { signal });
-    const sha256 = meter.sha256.digest('hex');
-    if (expected.size !== null && meter.bytes !== expected.size) {
-      throw new IntegrityError(
-        'INTEGRITY_SIZE',
-        `${label}: got ${meter.bytes} bytes, expected ${expected.size}`,
-      );
+    const sha = createHash('sha256');
+    const other = check === null || check.algo === 'sha256' ? null : createHash(check.algo);
+    let bytes = 0;
+    // A plain loop rather than pipeline(): the handle must stay open for the fsync before the rename.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (expected.size !== null && bytes > expected.size) {
+        throw new IntegrityError('INTEGRITY_SIZE', `${label}: more than the expected ${expected.size} bytes`);
+      }
+      sha.update(chunk);
+      other?.update(chunk);
+      await handle.write(chunk);
     }
-    if (announced !== null && meter.bytes !== announced) {
-      throw new IntegrityError(
-        'INTEGRITY_SIZE',
-        `${label}: got ${meter.bytes} bytes of ${announced} announced`,
-      );
+    signal.throwIfAborted();
+    const sha256 = sha.digest('hex');
+    if (expected.size !== null && bytes !== expected.size) {
+      throw new IntegrityError('INTEGRITY_SIZE', `${label}: got ${bytes} bytes, expected ${expected.size}`);
+    }
+    if (announced !== null && bytes !== announced) {
+      throw new IntegrityError('INTEGRITY_SIZE', `${label}: got ${bytes} bytes of ${announced} announced`);
     }
     if (check !== null) {
-      const got = check.algo === 'sha256' ? sha256 : (meter.check as Hash).digest('hex');
+      const got = other === null ? sha256 : other.digest('hex');
       if (got !== check.hex) {
-        throw new IntegrityError(
-          'INTEGRITY_HASH',
-          `${label}: ${check.algo} is ${got}, expected ${check.hex}`,
-        );
+        throw new IntegrityError('INTEGRITY_HASH', `${label}: ${check.algo} is ${got}, expected ${check.hex}`);
       }
     }
     await handle.sync();
     await handle.close();
     await rename(temp, target);
-    return { sha256, size: meter.bytes, verifiedWith: check?.algo ?? null };
+    return { sha256, size: bytes, verifiedWith: check?.algo ?? null };
   } catch (err) {
     body.destroy();
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw err;
+    throw toUpstreamError(err, url, signal);
   }
 }
 

@@ -1,0 +1,97 @@
+// The command line as a user meets it: help, version, check, exit codes, z3c forms, reindex.
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CONFIG_KEYS } from '../../src/config/defaults.js';
+import { startStandardUpstream } from '../helpers/standard-catalogue.js';
+import { repoRoot } from '../helpers/repo-root.js';
+import { runCli } from '../helpers/run-cli.js';
+import { SAMPLE_CONFIG, writeSampleConfig } from '../helpers/sample-config.js';
+import { makeTempDir } from '../helpers/tree.js';
+
+test('--help and --version work with any command', async () => {
+  const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  for (const args of [['--help'], ['sync', '--help'], ['-h']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: pypimirror <command> \[CONFIG\] \[options\]/);
+  }
+  for (const args of [['--version'], ['check', '-V']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `pypimirror ${pkg.version}\n`);
+  }
+});
+
+test('usage errors exit 2 with the reason and the usage', async () => {
+  const r = await runCli(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^pypimirror: unknown command "frobnicate"/);
+  assert.match(r.stderr, /Usage:/);
+  assert.equal((await runCli([])).code, 2);
+  assert.equal((await runCli(['sync', '--bogus'])).code, 2);
+  assert.match((await runCli(['x.cfg', '-U', '-i'])).stderr, /choose one of/);
+});
+
+test('check prints the effective settings of the sample, which documents every key and warns of nothing', async () => {
+  const r = await runCli(['check', SAMPLE_CONFIG]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '', 'the sample has no unknown or obsolete key');
+  const sample = await readFile(SAMPLE_CONFIG, 'utf8');
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    assert.match(r.stdout, new RegExp(`^${key} =`, 'm'), `check prints ${key}`);
+    // Each key in the sample is set, and the line above it (its block) is a comment saying what it is.
+    assert.match(sample, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${key} =`), `the sample documents ${key}`);
+  }
+  assert.match(r.stdout, /# would mirror from https:\/\/pypi\.org\/simple\/ into \/srv\/pypimirror:/);
+  assert.match(r.stdout, /except projects matching: zope\.app\.\*/);
+});
+
+test('check and sync exit 2 on a bad config, naming file, line, key, value and what was expected', async (t) => {
+  const dir = await makeTempDir(t);
+  const config = join(dir, 'bad.cfg');
+  await writeFile(config, '[mirror]\nmirror_file_path = /tmp/x\nworkers = eight\ncleanup = maybe\n');
+  const expected = `pypimirror: ${config}: 2 problems
+  ${config}:3: [mirror] workers = "eight": expected a whole number from 1 to 64
+  ${config}:4: [mirror] cleanup = "maybe": expected true/false, yes/no, on/off or 1/0
+`;
+  for (const command of ['check', 'sync']) {
+    const r = await runCli([command, config]);
+    assert.equal(r.code, 2, command);
+    assert.equal(r.stderr, expected, command);
+  }
+  const missing = await runCli(['sync'], { env: { PYPIMIRROR_CONFIG: join(dir, 'nope.cfg') } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.cfg: cannot read the config file: it does not exist/);
+});
+
+test('sync exits 1 when a project failed, 0 once the next run healed it; reindex rebuilds pages offline', async (t) => {
+  const { fake } = await startStandardUpstream();
+  t.after(() => fake.close());
+  const dir = await makeTempDir(t);
+  const root = join(dir, 'mirror');
+  const config = await writeSampleConfig(dir, {
+    mirror_file_path: root,
+    index_url: fake.url,
+    package_matches: 'demo-* foo_bar',
+    log_filename: null,
+    metrics_file: null,
+  });
+  fake.fail('/simple/demo-lib/', { status: 500 });
+  const failed = await runCli(['sync', config]);
+  assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /sync finished with errors: .* 1 failed in /);
+  assert.match(failed.stdout, /project failed; its previous page stays project=demo-lib/);
+  fake.clearFaults();
+  const healed = await runCli(['sync', config]);
+  assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+
+  const pages = ['index.html', 'index.v1_json', 'demo-lib/index.html', 'demo-lib/index.v1_json'];
+  const before = await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8')));
+  await Promise.all(pages.map((p) => rm(join(root, p))));
+  await fake.close();
+  const reindex = await runCli([config, '--indexes-only']);
+  assert.equal(reindex.code, 0, reindex.stdout + reindex.stderr);
+  assert.deepEqual(await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8'))), before);
+});

@@ -1,0 +1,26 @@
+// A valid Config for in-process tests, without going through a file.
+import type { Config } from '../../src/config/types.js';
+
+export function makeConfig(
+  over: Partial<Omit<Config, 'indexUrl'>> & { mirrorRoot: string; indexUrl: URL | string },
+): Config {
+  const { indexUrl, ...rest } = over;
+  return Object.freeze({
+    file: '/test/pypimirror.cfg',
+    packageMatches: [],
+    filenameMatches: [],
+    cleanup: true,
+    createIndexes: true,
+    lockFile: `${over.mirrorRoot}/.pypimirror.lock`,
+    logFile: null,
+    verbose: false,
+    baseUrl: null,
+    syncIntervalMs: 600_000,
+    workers: 4,
+    timeoutMs: 5_000,
+    metricsFile: null,
+    warnings: [],
+    ...rest,
+    indexUrl: typeof indexUrl === 'string' ? new URL(indexUrl) : indexUrl,
+  });
+}

@@ -1,0 +1,68 @@
+// In-process sync against a fake upstream: the real client, store and planner, a temp mirror root.
+import type { TestContext } from 'node:test';
+import type { Config } from '../../src/config/types.js';
+import type { SyncReport } from '../../src/sync/report.js';
+import { runSync } from '../../src/sync/run.js';
+import { createHttp } from '../../src/upstream/http.js';
+import { createUpstream } from '../../src/upstream/simple-api.js';
+import { type CaptureLogger, createCaptureLogger } from './capture-logger.js';
+import { makeConfig } from './config.js';
+import { buildSdist, buildWheel } from './dist-builder.js';
+import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.js';
+import { makeTempDir } from './tree.js';
+
+export interface Harness {
+  readonly fake: FakeUpstream;
+  readonly root: string;
+  readonly log: CaptureLogger;
+  /** One sync with the given config overrides; a fresh client each time, retries fast. */
+  sync(over?: Partial<Config>, signal?: AbortSignal): Promise<SyncReport>;
+  config(over?: Partial<Config>): Config;
+}
+
+export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOptions = {}): Promise<Harness> {
+  const fake = await startFakeUpstream(fakeOptions);
+  t.after(() => fake.close());
+  const root = await makeTempDir(t);
+  const log = createCaptureLogger();
+  const config = (over: Partial<Config> = {}): Config =>
+    makeConfig({ mirrorRoot: root, indexUrl: fake.url, ...over });
+  return {
+    fake,
+    root,
+    log,
+    config,
+    async sync(over = {}, signal = new AbortController().signal) {
+      const cfg = config(over);
+      const http = createHttp({ timeoutMs: cfg.timeoutMs, workers: cfg.workers, log, env: {}, keepAliveTimeoutMs: 10 });
+      try {
+        const upstream = createUpstream({ indexUrl: cfg.indexUrl, http, log, retries: 2, minDelayMs: 1, maxDelayMs: 5 });
+        return await runSync({ upstream, log, retry: { retries: 2, minMs: 1, maxMs: 5 } }, cfg, signal);
+      } finally {
+        await http.close();
+      }
+    },
+  };
+}
+
+/**
+ * A small catalogue: demo-app → demo-lib>=1.0 → foo_bar; Zope.Interface with wheel + sdist + zip;
+ * a yanked file; requires-python; names that need normalising.
+ */
+export function seedCatalogue(fake: FakeUpstream): void {
+  fake.addProject('foo_bar', [buildWheel({ name: 'foo_bar', version: '1.0' }), buildSdist({ name: 'foo_bar', version: '1.0' })]);
+  fake.addProject('demo-lib', [
+    buildWheel({ name: 'demo-lib', version: '1.0', requiresDist: ['foo_bar'] }),
+    buildWheel({ name: 'demo-lib', version: '0.9', requiresDist: ['foo_bar'] }),
+  ]);
+  fake.yank('demo-lib', 'demo_lib-0.9-py3-none-any.whl', 'broken <build>');
+  fake.addProject('demo-app', [
+    buildWheel({ name: 'demo-app', version: '2.0', requiresDist: ['demo-lib>=1.0'], requiresPython: '>=3.8' }),
+  ]);
+  fake.addProject('Zope.Interface', [
+    buildWheel({ name: 'Zope.Interface', version: '5.0' }),
+    buildSdist({ name: 'Zope.Interface', version: '5.0' }),
+    buildSdist({ name: 'Zope.Interface', version: '4.0', format: 'zip' }),
+  ]);
+  fake.addProject('unrelated', [buildWheel({ name: 'unrelated', version: '1.0' })]);
+}
