@@ -1,6 +1,13 @@
 // The winston-backed Logger (src/log.ts is the interface). Console lines are journal-friendly: no colours
 // and no timestamps when stdout is not a terminal or JOURNAL_STREAM is set, with an sd-daemon `<N>`
 // priority prefix under journald so `journalctl -p warning` works. The log file gets timestamps.
+//
+// Log rotation is logrotate's job (samples/logrotate): the file is opened in append mode and reopened by
+// reopen(), which `run` calls on SIGHUP, so a rotated file is let go of at once. A short-lived `sync`
+// opens the file anew each time.
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { LogFields, Logger, LogLevel } from './log.js';
 
@@ -31,49 +38,134 @@ export function formatLine(message: string, fields: LogFields): string {
   return pairs.length === 0 ? message : `${message} ${pairs.join(' ')}`;
 }
 
-const SPLAT = Symbol.for('splat');
-
+/** The caller's fields of a log entry: everything but winston's own properties. */
 function fieldsOf(info: winston.Logform.TransformableInfo): LogFields {
-  const {
-    level: _l,
-    message: _m,
-    timestamp: _t,
-    [SPLAT]: _s,
-    ...rest
-  } = info as Record<string | symbol, unknown>;
-  return rest as LogFields;
+  const fields: LogFields = {};
+  for (const [key, value] of Object.entries(info)) {
+    if (key !== 'level' && key !== 'message' && key !== 'timestamp') fields[key] = value;
+  }
+  return fields;
 }
 
-export function createLogger(opts: LoggerOptions): { logger: Logger; close(): Promise<void> } {
+export interface LoggerHandle {
+  readonly logger: Logger;
+  /** Reopens the log file (after logrotate moved it). */
+  reopen(): void;
+  /** Applies a reloaded config's `verbose` and `log_filename`. */
+  configure(opts: { readonly verbose: boolean; readonly logFile: string | null }): void;
+  /** Flushes and closes the log file. */
+  close(): Promise<void>;
+}
+
+/**
+ * The log file as a stream that can be reopened or pointed elsewhere while winston writes to it. Lines are
+ * dropped while no file is set, or after the file could not be opened (until the next reopen).
+ */
+class ReopenableFile extends Writable {
+  private path: string | null;
+  private out: WriteStream | null = null;
+  private readonly onError: (path: string, err: Error) => void;
+
+  constructor(path: string | null, onError: (path: string, err: Error) => void) {
+    super({ decodeStrings: false });
+    this.path = path;
+    this.onError = onError;
+    this.open();
+  }
+
+  get currentPath(): string | null {
+    return this.path;
+  }
+
+  private open(): void {
+    const path = this.path;
+    if (path === null) return;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch {
+      // createWriteStream reports it.
+    }
+    const out = createWriteStream(path, { flags: 'a', mode: 0o640 });
+    out.on('error', (err) => {
+      if (this.out === out) this.out = null;
+      this.onError(path, err);
+    });
+    this.out = out;
+  }
+
+  reopen(): void {
+    const old = this.out;
+    this.out = null;
+    this.open();
+    old?.end();
+  }
+
+  setPath(path: string | null): void {
+    if (path === this.path) return;
+    this.path = path;
+    this.reopen();
+  }
+
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.out?.write(chunk as string | Buffer);
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const out = this.out;
+    this.out = null;
+    if (out === null || out.closed) return callback();
+    out.once('close', () => callback());
+    out.end();
+  }
+}
+
+function waitFor(emitter: NodeJS.EventEmitter, event: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    emitter.once(event, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function createLogger(opts: LoggerOptions): LoggerHandle {
   const isJournal = opts.env['JOURNAL_STREAM'] !== undefined && opts.env['JOURNAL_STREAM'] !== '';
   const isPlain = isJournal || !opts.isTty;
-  const consoleFormat = winston.format.printf((info) => {
-    const line = formatLine(String(info.message), fieldsOf(info));
-    if (isJournal) return `<${SYSLOG_PRIORITY[info.level] ?? 6}>${line}`;
-    if (isPlain) return `${info.level}: ${line}`;
-    return `${String(info['timestamp'])} ${info.level}: ${line}`;
+  const renderConsole = (level: string, line: string, timestamp: string): string => {
+    if (isJournal) return `<${SYSLOG_PRIORITY[level] ?? 6}>${line}`;
+    if (isPlain) return `${level}: ${line}`;
+    return `${timestamp} ${level}: ${line}`;
+  };
+  const consoleStream = opts.stream ?? process.stdout;
+  const consoleFormat = winston.format.printf((info) =>
+    renderConsole(info.level, formatLine(String(info.message), fieldsOf(info)), String(info['timestamp'])),
+  );
+  const consoleTransport = new winston.transports.Stream({
+    stream: consoleStream,
+    format: isPlain ? consoleFormat : winston.format.combine(winston.format.timestamp(), consoleFormat),
   });
-  const transports: winston.transport[] = [
-    new winston.transports.Stream({
-      stream: opts.stream ?? process.stdout,
-      format: isPlain ? consoleFormat : winston.format.combine(winston.format.timestamp(), consoleFormat),
-    }),
-  ];
-  if (opts.logFile !== null) {
-    transports.push(
-      new winston.transports.File({
-        filename: opts.logFile,
-        format: winston.format.combine(
-          winston.format.timestamp(),
-          winston.format.printf(
-            (info) =>
-              `${String(info['timestamp'])} ${info.level}: ${formatLine(String(info.message), fieldsOf(info))}`,
-          ),
-        ),
-      }),
-    );
-  }
-  const w = winston.createLogger({ level: opts.verbose ? 'debug' : 'info', transports });
+  // Said on the console only: the file is what failed.
+  const file = new ReopenableFile(opts.logFile, (path, err) => {
+    const line = formatLine('cannot write the log file', { file: path, error: err.message });
+    consoleStream.write(`${renderConsole('error', line, new Date().toISOString())}\n`);
+  });
+  const fileTransport = new winston.transports.Stream({
+    stream: file,
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.printf(
+        (info) =>
+          `${String(info['timestamp'])} ${info.level}: ${formatLine(String(info.message), fieldsOf(info))}`,
+      ),
+    ),
+  });
+  const w = winston.createLogger({
+    level: opts.verbose ? 'debug' : 'info',
+    transports: [consoleTransport, fileTransport],
+  });
   const wrap = (base: LogFields): Logger => {
     const emit = (level: LogLevel) => (msg: string, fields?: LogFields) =>
       w.log(level, msg, { ...base, ...fields });
@@ -85,17 +177,27 @@ export function createLogger(opts: LoggerOptions): { logger: Logger; close(): Pr
       child: (fields) => wrap({ ...base, ...fields }),
     };
   };
+  let isClosed = false;
   return {
     logger: wrap({}),
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Wait for the file transport to flush before the process exits.
-        const files = transports.filter((t) => t instanceof winston.transports.File);
-        if (files.length === 0) return resolve();
-        let pending = files.length;
-        for (const t of files) t.on('finish', () => --pending === 0 && resolve());
-        w.end();
-        setTimeout(resolve, 2000).unref();
-      }),
+    reopen: () => {
+      if (!isClosed) file.reopen();
+    },
+    configure: ({ verbose, logFile }) => {
+      if (isClosed) return;
+      w.level = verbose ? 'debug' : 'info';
+      file.setPath(logFile);
+    },
+    close: async () => {
+      if (isClosed) return;
+      isClosed = true;
+      // Every line winston holds reaches the file stream, then the file is flushed and closed.
+      const transportDone = waitFor(fileTransport, 'finish', 2000);
+      w.end();
+      await transportDone;
+      const fileDone = waitFor(file, 'finish', 2000);
+      file.end();
+      await fileDone;
+    },
   };
 }

@@ -1,0 +1,195 @@
+// The commands, wired from their dependencies. main.ts builds the logger and config; this builds the rest.
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/types.js';
+import type { Command } from './cli.js';
+import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './daemon.js';
+import { redactUrl } from './errors.js';
+import type { Logger } from './log.js';
+import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
+import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
+import { listRecords, readRecord } from './mirror/state.js';
+import { compileFilters } from './plan/filters.js';
+import { createHttp } from './upstream/http.js';
+import { createUpstream } from './upstream/simple-api.js';
+import { writeFileAtomic } from './util/fs.js';
+
+export interface CommandDeps {
+  readonly configPath: string;
+  readonly log: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly version: string;
+  readonly isTty: boolean;
+  /** Relative paths in a reloaded config resolve against this (as at start). */
+  readonly cwd: string;
+  /** The log file's controls: reopen after rotation, re-apply a reloaded config's verbose/log_filename. */
+  readonly logControl?: {
+    reopen(): void;
+    configure(cfg: Config): void;
+  };
+}
+
+/** Exit codes (DESIGN.md "Commands"). */
+export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75 } as const;
+
+/** A graceful stop that takes longer than this ends the process anyway (systemd allows 30 s). */
+const STOP_DEADLINE_MS = 9_000;
+
+/** "What would be mirrored", for `check`. */
+export function describeSelection(cfg: Config): string {
+  const includes = cfg.packageMatches.filter((g) => !g.startsWith('!'));
+  const excludes = cfg.packageMatches.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
+  const literal = compileFilters(cfg.packageMatches, cfg.filenameMatches).literalProjects;
+  const lines = [
+    `# would mirror from ${redactUrl(cfg.indexUrl)} into ${cfg.mirrorRoot}:`,
+    includes.length === 0 ? '#   every project' : `#   projects matching: ${includes.join(' ')}`,
+  ];
+  if (excludes.length > 0) lines.push(`#   except projects matching: ${excludes.join(' ')}`);
+  lines.push(
+    cfg.filenameMatches.length === 0
+      ? '#   every file'
+      : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
+  );
+  if (literal !== null)
+    lines.push(`#   (literal names: the root listing is not needed: ${literal.join(' ')})`);
+  if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
+  return lines.join('\n');
+}
+
+export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
+  switch (command) {
+    case 'sync':
+      return runSyncCommand(cfg, deps);
+    case 'reindex':
+      return reindex(cfg, deps.log);
+    case 'run':
+      return runDaemonCommand(cfg, deps);
+    case 'check':
+      // main.ts answers `check` itself, before any logger exists.
+      return EXIT.OK;
+    case 'verify':
+      deps.log.error(`the ${command} command is not available in this build`);
+      return 2;
+  }
+}
+
+/**
+ * Aborts on the first SIGINT/SIGTERM (the graceful stop must end within STOP_DEADLINE_MS, or the process
+ * exits 1); a second signal exits at once, with 128 + the signal number.
+ */
+export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      log.warn(`second ${name}: exiting now`);
+      process.exit(128 + (constants.signals[name] ?? 0));
+    }
+    log.warn(`${name} received: stopping after cleaning up in-flight downloads`);
+    setTimeout(() => {
+      log.error(`graceful stop took longer than ${STOP_DEADLINE_MS / 1000} s: exiting now`);
+      process.exit(EXIT.FAILED);
+    }, STOP_DEADLINE_MS).unref();
+    controller.abort(new Error(`${name} received`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** An upstream client for one config: its own connection pools, closed when the config replaces it. */
+export function createClient(
+  cfg: Config,
+  deps: Pick<CommandDeps, 'log' | 'env' | 'version'>,
+): UpstreamClient {
+  const http = createHttp({
+    timeoutMs: cfg.timeoutMs,
+    workers: cfg.workers,
+    userAgent: `pypimirror/${deps.version}`,
+    log: deps.log,
+    env: deps.env,
+  });
+  const upstream = createUpstream({ indexUrl: cfg.indexUrl, http, log: deps.log });
+  return { upstream, close: () => http.close() };
+}
+
+/** `sync`: one run under the lock. 0 ok (or stopped by a signal), 1 some projects failed, 75 lock held. */
+async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const { signal, dispose } = abortOnSignals(deps.log);
+  const client = createClient(cfg, deps);
+  try {
+    const outcome = await runLockedSync(
+      { log: deps.log, upstream: client.upstream, command: 'sync', version: deps.version },
+      cfg,
+      signal,
+      () => null,
+    );
+    switch (outcome.kind) {
+      case 'locked':
+        deps.log.error(outcome.error.message);
+        return EXIT.LOCKED;
+      case 'no-lock':
+        return EXIT.FAILED;
+      case 'ran':
+        if (outcome.result === 'ok') return EXIT.OK;
+        return outcome.result === 'aborted' && signal.aborted ? EXIT.OK : EXIT.FAILED;
+    }
+  } finally {
+    dispose();
+    await client.close();
+  }
+}
+
+/** `run`: the daemon until SIGTERM/SIGINT (then 0). SIGHUP reopens the log file and reloads the config. */
+async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const { signal, dispose } = abortOnSignals(deps.log);
+  let daemon: Daemon | null = null;
+  const onHangup = (): void => {
+    deps.logControl?.reopen();
+    deps.log.info('SIGHUP received: log file reopened');
+    daemon?.reload('SIGHUP');
+  };
+  process.on('SIGHUP', onHangup);
+  try {
+    daemon = startDaemon(
+      cfg,
+      {
+        log: deps.log,
+        version: deps.version,
+        configPath: deps.configPath,
+        loadConfig: (path) => loadConfig(path, { cwd: deps.cwd }),
+        createClient: (c) => createClient(c, deps),
+        onConfigApplied: (c) => deps.logControl?.configure(c),
+      },
+      signal,
+    );
+    await daemon.done;
+    return EXIT.OK;
+  } finally {
+    process.off('SIGHUP', onHangup);
+    dispose();
+  }
+}
+
+/** Rewrites every page from the records, offline (`reindex`, z3c `-i`). The records are the truth. */
+export async function reindex(cfg: Config, log: Logger): Promise<number> {
+  const entries = [];
+  for (const name of await listRecords(cfg.mirrorRoot)) {
+    const record = await readRecord(cfg.mirrorRoot, name);
+    if (record === null || record.files.length === 0) continue; // no file selected: no page
+    const dir = projectDir(cfg.mirrorRoot, name);
+    await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record));
+    await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record));
+    entries.push({ name, displayName: record.displayName });
+  }
+  await writeFileAtomic(join(cfg.mirrorRoot, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
+  await writeFileAtomic(join(cfg.mirrorRoot, INDEX_JSON), renderRootJson(entries));
+  log.info('reindex finished', { projects: entries.length });
+  return 0;
+}

@@ -1,0 +1,296 @@
+// The run lock: held, refused with the holder named, taken over from a dead or stale holder, lost; and
+// across processes: `run` and `sync` never sync at once, a holder killed with -9 does not block the mirror.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { LockError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { acquireRunLock, ownerPath, type RunLock } from '../../src/mirror/lock.js';
+import { createCaptureLogger } from '../helpers/capture-logger.js';
+import { startCli } from '../helpers/cli-process.js';
+import { renderConfig } from '../helpers/daemon-config.js';
+import { buildWheel } from '../helpers/dist-builder.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { repoRoot } from '../helpers/repo-root.js';
+import { runCli } from '../helpers/run-cli.js';
+import { seedCatalogue } from '../helpers/sync-harness.js';
+import { makeTempDir } from '../helpers/tree.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const LOCK_MODULE = pathToFileURL(join(repoRoot, 'dist/src/mirror/lock.js')).href;
+const LOG_MODULE = pathToFileURL(join(repoRoot, 'dist/src/log.js')).href;
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  assert.ok(child.pid !== undefined);
+  return child.pid;
+}
+
+/** A lock directory as a killed holder leaves it, with its owner file. */
+async function leaveLock(lockFile: string, owner: { pid: number; host: string }, ageMs = 0): Promise<void> {
+  await mkdir(lockFile, { recursive: true });
+  await writeFile(ownerPath(lockFile), JSON.stringify({ ...owner, since: '2026-01-01T00:00:00Z' }));
+  const when = new Date(Date.now() - ageMs);
+  await utimes(lockFile, when, when);
+}
+
+function held(lockFile: string): Promise<RunLock> {
+  return acquireRunLock({ lockFile, log: silentLogger, onLost: () => {} });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('run lock, in one process', () => {
+  it('is held until released, with its holder recorded beside it', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, 'sub', '.pypimirror.lock');
+    const lock = await held(lockFile);
+    assert.ok((await stat(lockFile)).isDirectory());
+    const owner = JSON.parse(await readFile(ownerPath(lockFile), 'utf8')) as Record<string, unknown>;
+    assert.equal(owner['pid'], process.pid);
+    assert.equal(owner['host'], hostname());
+    assert.match(String(owner['since']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    await lock.release();
+    await lock.release();
+    assert.equal(await exists(lockFile), false);
+    assert.equal(await exists(ownerPath(lockFile)), false);
+  });
+
+  it('is refused while held, naming the holder', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const first = await held(lockFile);
+    t.after(() => first.release());
+    await assert.rejects(held(lockFile), (err: unknown) => {
+      assert.ok(err instanceof LockError);
+      assert.equal(err.code, 'LOCK_HELD');
+      assert.equal(err.holder?.pid, process.pid);
+      assert.equal(
+        err.message,
+        `another pypimirror run holds the lock ${lockFile}: pid ${process.pid} on host ${hostname()} ` +
+          `since ${first.holder.since} (last refreshed 0 s ago)`,
+      );
+      return true;
+    });
+  });
+
+  it('is taken over at once from a dead process of this host', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const pid = await deadPid();
+    await leaveLock(lockFile, { pid, host: hostname() });
+    const log = createCaptureLogger();
+    const lock = await acquireRunLock({ lockFile, log, onLost: () => {} });
+    t.after(() => lock.release());
+    assert.equal(log.find('taking over the run lock').length, 1);
+    assert.equal(log.find('taking over')[0]?.fields['pid'], pid);
+    const owner = JSON.parse(await readFile(ownerPath(lockFile), 'utf8')) as { pid: number };
+    assert.equal(owner.pid, process.pid);
+  });
+
+  it('waits for staleness when the holder is on another host', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    await leaveLock(lockFile, { pid: 1, host: 'build-elsewhere' });
+    await assert.rejects(
+      acquireRunLock({ lockFile, log: silentLogger, onLost: () => {}, staleMs: 2000 }),
+      /pid 1 on host build-elsewhere since 2026-01-01T00:00:00Z/,
+    );
+    // Not refreshed for longer than staleMs: the holder is gone, whoever it was.
+    const old = new Date(Date.now() - 5000);
+    await utimes(lockFile, old, old);
+    const lock = await acquireRunLock({ lockFile, log: silentLogger, onLost: () => {}, staleMs: 2000 });
+    await lock.release();
+  });
+
+  it('gives a dead holder lock to exactly one of many who race for it', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    await leaveLock(lockFile, { pid: await deadPid(), host: hostname() });
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => held(lockFile)));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === 'rejected') assert.equal((r.reason as LockError).code, 'LOCK_HELD');
+    }
+    await (won[0] as PromiseFulfilledResult<RunLock>).value.release();
+  });
+
+  it('gives a dead holder lock to exactly one of many processes', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    await leaveLock(lockFile, { pid: await deadPid(), host: hostname() });
+    const script = `
+      const { acquireRunLock } = await import(${JSON.stringify(LOCK_MODULE)});
+      const { silentLogger } = await import(${JSON.stringify(LOG_MODULE)});
+      try {
+        const lock = await acquireRunLock({ lockFile: ${JSON.stringify(lockFile)}, log: silentLogger, onLost() {} });
+        console.log('won');
+        await new Promise((r) => setTimeout(r, 1000));
+        await lock.release();
+      } catch (err) { console.log(err.code); }`;
+    const outputs = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        t.after(() => child.kill('SIGKILL'));
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        await once(child, 'exit');
+        return out.trim();
+      }),
+    );
+    assert.deepEqual(outputs.sort(), ['LOCK_HELD', 'LOCK_HELD', 'LOCK_HELD', 'won']);
+  });
+
+  it('reports a lost lock once, and release is then a no-op', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const lost: LockError[] = [];
+    const lock = await acquireRunLock({
+      lockFile,
+      log: silentLogger,
+      staleMs: 2000,
+      updateMs: 1000,
+      onLost: (err) => lost.push(err),
+    });
+    // Someone removes the lock (a takeover, an admin): the next refresh notices.
+    const { rmdir } = await import('node:fs/promises');
+    await rmdir(lockFile);
+    await waitFor('the lock to be reported lost', () => lost.length > 0, { timeoutMs: 5000 });
+    assert.equal(lost[0]?.code, 'LOCK_LOST');
+    await lock.release();
+    assert.equal(lost.length, 1);
+  });
+});
+
+async function startBigDownload(t: TestContext) {
+  const fake = await startFakeUpstream();
+  t.after(() => fake.close());
+  fake.addProject('bigproj', [buildWheel({ name: 'bigproj', version: '0.1' })]);
+  const big = await fake.addBigFile('bigproj', 'bigproj-1.0.tar.gz', 8 * 1024 * 1024);
+  // The first download crawls (about 16 s); later ones are quick.
+  fake.throttle((p) => p.endsWith(big.filename), 512 * 1024, { times: 1 });
+  const dir = await makeTempDir(t);
+  const root = join(dir, 'mirror');
+  const config = join(dir, 'pypimirror.cfg');
+  await writeFile(
+    config,
+    renderConfig({
+      mirror_file_path: root,
+      index_url: fake.url,
+      package_matches: 'bigproj',
+      sync_interval: '1h',
+    }),
+  );
+  return { fake, root, config, big };
+}
+
+async function listTemps(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.name.endsWith('.tmp')) found.push(join(d, e.name));
+    }
+  };
+  await walk(root);
+  return found;
+}
+
+describe('run lock, across processes', () => {
+  it('a `run` killed with -9 does not block the next `sync`', async (t) => {
+    const { fake, root, config, big } = await startBigDownload(t);
+    const daemon = startCli(t, ['run', config]);
+    await fake.waitForRequest((r) => r.path.endsWith(big.filename) && r.bytesSent > 0, 10_000);
+    await waitFor('a temp file', async () => (await listTemps(root)).length > 0);
+    daemon.kill('SIGKILL');
+    await daemon.waitForExit();
+    assert.ok(await exists(join(root, '.pypimirror.lock')), 'kill -9 leaves the lock behind');
+
+    const started = performance.now();
+    const sync = await runCli(['sync', config], { timeoutMs: 30_000 });
+    const elapsed = performance.now() - started;
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    assert.match(sync.stdout, /taking over the run lock of a process that no longer exists/);
+    assert.ok(elapsed < 15_000, `sync took ${elapsed} ms`);
+    assert.deepEqual(await listTemps(root), []);
+    assert.ok(await exists(join(root, 'bigproj', big.filename)));
+    assert.equal(await exists(join(root, '.pypimirror.lock')), false);
+  });
+
+  it('`sync` exits 75 naming the holder while another run holds the lock', async (t) => {
+    const dir = await makeTempDir(t);
+    const root = join(dir, 'mirror');
+    const config = join(dir, 'pypimirror.cfg');
+    await writeFile(
+      config,
+      renderConfig({ mirror_file_path: root, index_url: 'http://127.0.0.1:9/simple/' }),
+    );
+    const lock = await held(join(root, '.pypimirror.lock'));
+    t.after(() => lock.release());
+    const result = await runCli(['sync', config], { timeoutMs: 20_000 });
+    assert.equal(result.code, 75, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `another pypimirror run holds the lock ${root}/\\.pypimirror\\.lock: pid ${process.pid} on host ` +
+          `${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ`,
+      ),
+    );
+  });
+
+  it('two `run` daemons and a `sync` on one config never sync at once', async (t) => {
+    // Every response takes 120 ms and each run has one worker, so a run's requests never overlap each
+    // other: any overlap in the upstream's request log would be two runs at once.
+    const fake = await startFakeUpstream({ latencyMs: 120 });
+    t.after(() => fake.close());
+    seedCatalogue(fake);
+    const dir = await makeTempDir(t);
+    const config = join(dir, 'pypimirror.cfg');
+    const log = join(dir, 'pypimirror.log');
+    await writeFile(
+      config,
+      renderConfig({
+        mirror_file_path: join(dir, 'mirror'),
+        index_url: fake.url,
+        package_matches: 'foo* demo-* zope.*',
+        sync_interval: '100ms',
+        workers: '1',
+        log_filename: log,
+      }),
+    );
+    const a = startCli(t, ['run', config]);
+    const b = startCli(t, ['run', config]);
+    await Promise.all([a.waitForOutput(/sync finished/), b.waitForOutput(/sync finished/, 15_000)]);
+    const sync = await runCli(['sync', config], { timeoutMs: 20_000 });
+    assert.ok(sync.code === 0 || sync.code === 75, `sync exit ${sync.code}: ${sync.stdout}`);
+    await waitFor('both daemons to meet the lock', () =>
+      /trying again at the next tick/.test(a.output() + b.output()),
+    );
+    a.kill();
+    b.kill();
+    assert.equal((await a.waitForExit()).code, 0);
+    assert.equal((await b.waitForExit()).code, 0);
+
+    assert.equal(fake.maxConcurrent(), 1, 'two runs talked to the upstream at the same time');
+    const finished = (a.output() + b.output() + sync.stdout).match(/sync finished/g) ?? [];
+    assert.ok(finished.length >= 3, `${finished.length} syncs`);
+    // Both daemons write the one log file: a summary line per run, with timestamps.
+    const text = await readFile(log, 'utf8');
+    assert.match(text, /^\d{4}-\d\d-\d\dT[\d:.]+Z info: sync finished: \d+ projects checked/m);
+  });
+});
