@@ -5,17 +5,21 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import type { Command } from './cli.js';
 import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './daemon.js';
-import { redactUrl } from './errors.js';
+import { LockError, redactUrl } from './errors.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
+import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
 import { compileFilters } from './plan/filters.js';
 import { createHttp } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import { writeFileAtomic } from './util/fs.js';
+import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 
 export interface CommandDeps {
+  /** `verify --repair`. */
+  readonly repair?: boolean;
   readonly configPath: string;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -62,16 +66,56 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
     case 'sync':
       return runSyncCommand(cfg, deps);
     case 'reindex':
-      return reindex(cfg, deps.log);
+      return withRunLock(cfg, deps.log, () => reindex(cfg, deps.log));
     case 'run':
       return runDaemonCommand(cfg, deps);
     case 'check':
       // main.ts answers `check` itself, before any logger exists.
       return EXIT.OK;
     case 'verify':
-      deps.log.error(`the ${command} command is not available in this build`);
-      return 2;
+      return runVerifyCommand(cfg, deps);
   }
+}
+
+/** Runs `fn` under the run lock, so no sync changes the tree meanwhile; EXIT.LOCKED if another run holds it. */
+async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>): Promise<number> {
+  let lock: RunLock;
+  try {
+    lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
+  } catch (err) {
+    if (err instanceof LockError && err.code === 'LOCK_HELD') {
+      log.error(err.message);
+      return EXIT.LOCKED;
+    }
+    throw err;
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * `verify [--repair]`: re-hash the tree under the run lock. With --repair, the bad files leave their
+ * records and a sync fetches them again: 0 once healed.
+ */
+async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const stop = abortOnSignals(deps.log);
+  let problems: VerifyProblem[] = [];
+  let code: number;
+  try {
+    code = await withRunLock(cfg, deps.log, async () => {
+      problems = await verifyTree(cfg, deps.log, stop.signal);
+      if (problems.length > 0 && deps.repair === true) await forgetBadFiles(cfg, problems);
+      return problems.length === 0 ? EXIT.OK : EXIT.FAILED;
+    });
+  } finally {
+    stop.dispose();
+  }
+  if (code !== EXIT.FAILED || deps.repair !== true) return code;
+  deps.log.info('repairing: a sync fetches the missing or wrong files again', { files: problems.length });
+  return runSyncCommand(cfg, deps);
 }
 
 /**

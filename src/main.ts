@@ -73,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
       version: readVersion(),
       isTty: process.stdout.isTTY === true,
       cwd: process.cwd(),
+      repair: args.repair,
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
     });
   } catch (err) {

@@ -95,3 +95,29 @@ test('sync exits 1 when a project failed, 0 once the next run healed it; reindex
   assert.equal(reindex.code, 0, reindex.stdout + reindex.stderr);
   assert.deepEqual(await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8'))), before);
 });
+
+test('verify exits 1 on a damaged tree; verify --repair fetches the damaged file again and exits 0', async (t) => {
+  const { fake } = await startStandardUpstream();
+  t.after(() => fake.close());
+  const dir = await makeTempDir(t);
+  const root = join(dir, 'mirror');
+  const config = await writeSampleConfig(dir, {
+    mirror_file_path: root,
+    index_url: fake.url,
+    package_matches: 'foo_bar',
+    log_filename: null,
+    metrics_file: null,
+  });
+  assert.equal((await runCli(['sync', config])).code, 0);
+  assert.equal((await runCli(['verify', config])).code, 0);
+  const file = join(root, 'foo-bar/foo_bar-1.0.tar.gz');
+  const good = await readFile(file);
+  await writeFile(file, Buffer.concat([good.subarray(0, 10), Buffer.from('x'), good.subarray(11)]));
+  const found = await runCli(['verify', config]);
+  assert.equal(found.code, 1);
+  assert.match(found.stdout, /verify: sha256 .*file=foo_bar-1\.0\.tar\.gz/);
+  const repaired = await runCli(['verify', config, '--repair']);
+  assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+  assert.deepEqual(await readFile(file), good);
+  assert.equal((await runCli(['verify', config])).code, 0);
+});
