@@ -43,7 +43,7 @@ export type ProjectOutcome =
       bytesFetched: number;
       filesRemoved: number;
     }
-  | { kind: 'empty'; filesRemoved: number } // nothing selected: the project has no page
+  | { kind: 'empty'; record: ProjectRecord } // no file selected: a record (for serials/ETags), no page
   | { kind: 'gone' } // upstream answered 404
   | { kind: 'stale'; pageSerial: number; wantedSerial: number }
   | { kind: 'failed'; reason: string };
@@ -85,6 +85,10 @@ export async function syncProject(
     const answer = await ctx.pool.run(name, () => upstream.fetchProject(name, conditional, signal));
     if ('notModified' in answer) {
       if (record === null) throw new Error('upstream answered 304 to an unconditional request');
+      // A 304 from a lagging cache is as stale as an old page (PROTOCOL.md §3): it must not pass for current.
+      if (wantedSerial !== null && answer.serial !== null && answer.serial < wantedSerial) {
+        return { kind: 'stale', pageSerial: answer.serial, wantedSerial };
+      }
       if (!isRescoped && (await isTreeIntact(cfg.mirrorRoot, record))) return { kind: 'unchanged', record };
       page = pageFromRecord(record, answer.serial);
     } else {
@@ -136,9 +140,12 @@ async function applyPage(
     if ((await fileSize(filePath(root, page.name, file.filename))) === file.size) keep.push(file);
     else download.push(byName.get(file.filename) as UpstreamFile);
   }
-  const selectedCount = keep.length + download.length + plan.retain.length;
-  if (selectedCount === 0 && (record === null || plan.remove.length === record.files.length)) {
-    return { kind: 'empty', filesRemoved: 0 };
+  if (keep.length + download.length + plan.retain.length === 0) {
+    // Remembered like any project, so unchanged serials and ETags spare its page next time; the run
+    // removes its directory (if it had one) after the root page stops linking it.
+    const empty = nextRecord(page, displayName, []);
+    await writeRecord(root, empty);
+    return { kind: 'empty', record: empty };
   }
 
   await mkdir(dir, { recursive: true });
@@ -179,20 +186,7 @@ async function applyPage(
     return { kind: 'failed', reason: errors.join('; ') };
   }
 
-  const files = orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]);
-  const next: ProjectRecord = {
-    formatVersion: 1,
-    name: page.name,
-    displayName,
-    serial: page.serial,
-    etag: page.etag,
-    lastModified: page.lastModified,
-    status: page.status,
-    statusReason: page.statusReason,
-    versions: page.versions,
-    upstreamFiles: page.files,
-    files,
-  };
+  const next = nextRecord(page, displayName, orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]));
   if (cfg.createIndexes) {
     // HTML first: a directory must never offer JSON without HTML (PROTOCOL.md §2).
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(next));
@@ -207,6 +201,22 @@ async function applyPage(
   if (filesRemoved > 0) await syncDir(dir);
   for (const filename of plan.remove) log.info('file removed', { project: page.name, file: filename });
   return { kind: 'synced', record: next, filesFetched, bytesFetched, filesRemoved };
+}
+
+function nextRecord(page: ProjectPage, displayName: string, files: LocalFile[]): ProjectRecord {
+  return {
+    formatVersion: 1,
+    name: page.name,
+    displayName,
+    serial: page.serial,
+    etag: page.etag,
+    lastModified: page.lastModified,
+    status: page.status,
+    statusReason: page.statusReason,
+    versions: page.versions,
+    upstreamFiles: page.files,
+    files,
+  };
 }
 
 export function emptyRecord(name: string, displayName: string): ProjectRecord {

@@ -10,10 +10,10 @@ import type { ProjectRecord } from '../mirror/record.js';
 import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
 import { type MirroredProject, readRecord, readState, removeRecord, writeState } from '../mirror/state.js';
 import { compileFilters } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { ProjectListing, Upstream } from '../upstream/types.js';
+import type { Upstream } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, mapLimit } from '../util/pool.js';
+import { type Candidate, discover, settleDiscovery } from './discover.js';
 import { type ProjectContext, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
@@ -42,24 +42,6 @@ function upstreamKey(cfg: Config): string {
   return createHash('sha256').update(cfg.indexUrl.href).digest('hex').slice(0, 32);
 }
 
-/** Why deletions must wait this run (DESIGN.md "One sync" 7), or null when they may go ahead. */
-export function holdDeletions(listing: ProjectListing | null, previousCount: number | null): string | null {
-  if (listing === null) return 'the upstream listing could not be fetched';
-  const count = listing.projects.length;
-  if (count === 0) return 'the upstream listing was empty';
-  if (previousCount !== null && count < previousCount / 2) {
-    return `the upstream listing shrank from ${previousCount} to ${count} projects (more than half)`;
-  }
-  return null;
-}
-
-interface Candidate {
-  readonly name: string;
-  readonly displayName: string;
-  /** Serial the listing gave for it, or null. */
-  readonly serial: number | null;
-}
-
 export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal): Promise<SyncReport> {
   const now = deps.now ?? (() => new Date());
   const started = now();
@@ -77,40 +59,22 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
   let requests = 0;
 
   // 1. Discovery.
-  let listing: ProjectListing | null = null;
-  try {
-    requests++;
-    listing = await deps.upstream.fetchListing(signal);
-  } catch (err) {
-    signal.throwIfAborted();
-    log.error('upstream listing failed', { error: err instanceof Error ? err.message : String(err) });
-  }
-  const deletionsHeld = holdDeletions(listing, state.listingCount);
-  const selected = new Map<string, Candidate>();
-  for (const p of listing?.projects ?? []) {
-    const name = normalizeName(p.name);
-    if (!selected.has(name) && filters.matchProject(name)) {
-      selected.set(name, { name, displayName: p.name, serial: p.serial });
-    }
-  }
+  const found = await discover({
+    upstream: deps.upstream,
+    log,
+    cfg,
+    state,
+    filters,
+    isRescoped,
+    isUpstreamChanged,
+    signal,
+    now: started,
+  });
+  const { selected, toSync, deletionsHeld } = found;
+  requests += found.requests;
   const mirrored = new Map<string, MirroredProject>(Object.entries(state.projects));
-  if (listing === null) {
-    // Without a listing, still refresh what we have (conditionally), but add and delete nothing.
-    for (const [name, p] of mirrored) {
-      if (filters.matchProject(name)) selected.set(name, { name, displayName: p.displayName, serial: null });
-    }
-  }
-  const toSync: Candidate[] = [];
-  for (const c of selected.values()) {
-    const previous = mirrored.get(c.name);
-    const isUnchanged =
-      !isRescoped && previous !== undefined && c.serial !== null && previous.serial === c.serial;
-    if (!isUnchanged) toSync.push(c);
-  }
-  const toRemove = [...mirrored.keys()].filter((name) => !selected.has(name));
   log.info('sync started', {
-    upstream: listing?.format ?? 'unavailable',
-    listed: listing?.projects.length ?? 0,
+    discovery: found.mode,
     selected: selected.size,
     toCheck: toSync.length,
     isRescoped,
@@ -137,7 +101,11 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
   const projects = new Map(mirrored);
   const failures: ProjectFailure[] = [];
   const deferred: string[] = [];
+  const retryLater: Candidate[] = [];
+  const gone: string[] = [];
   const removals = new Set<string>();
+  /** Projects whose every file left the selection: their directory goes after the root page. */
+  const emptied = new Map<string, number>();
   let projectsChanged = 0;
   let filesFetched = 0;
   let bytesFetched = 0;
@@ -145,7 +113,8 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
   let isAborted = false;
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
     const serial = Math.max(c.serial ?? -1, record.serial ?? -1);
-    projects.set(c.name, { displayName: c.displayName, serial: serial < 0 ? null : serial });
+    const entry = { displayName: c.displayName, serial: serial < 0 ? null : serial };
+    projects.set(c.name, record.files.length === 0 ? { ...entry, isEmpty: true } : entry);
   };
   // A project that failed or was deferred is fetched again next run, whatever the serials say.
   const forgetSerial = (name: string): void => {
@@ -170,20 +139,27 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
           log.info('project synced', { project: c.name, files: outcome.record.files.length });
           break;
         case 'empty':
-          if (record !== null) removals.add(c.name);
-          else log.debug('no file selected; project not mirrored', { project: c.name });
+          keepProject(outcome.record, c);
+          if ((record?.files.length ?? 0) > 0) {
+            emptied.set(c.name, record?.files.length ?? 0);
+            projectsChanged++;
+          }
+          log.debug('no file selected; the project has no page', { project: c.name });
           break;
         case 'gone':
+          gone.push(c.name);
           if (record !== null || mirrored.has(c.name)) removals.add(c.name);
           else log.warn('project listed upstream but its page is missing', { project: c.name });
           break;
         case 'stale':
           forgetSerial(c.name);
+          retryLater.push(c);
           deferred.push(c.name);
           log.warn('upstream page is stale; retrying next run', { project: c.name, ...outcome });
           break;
         case 'failed':
           forgetSerial(c.name);
+          retryLater.push(c);
           failures.push({ project: c.name, reason: outcome.reason });
           log.error('project failed; its previous page stays', { project: c.name, error: outcome.reason });
           break;
@@ -193,7 +169,14 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     if (!signal.aborted) throw err;
     isAborted = true;
   }
-  for (const name of toRemove) removals.add(name);
+  for (const name of found.toRemove) removals.add(name);
+  // Literal mode: when every project answered 404 at once, the upstream must show it is healthy first.
+  let held = deletionsHeld;
+  if (held === null && !isAborted) {
+    const check = await found.checkGone(gone, signal);
+    requests += check.requests;
+    held = check.held;
+  }
 
   // 3. Removals (cleanup), root page, then removal of directories the root page no longer links.
   const removed: string[] = [];
@@ -202,8 +185,8 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
       log.info('cleanup is off; projects no longer selected or upstream are kept', {
         projects: [...removals],
       });
-    } else if (deletionsHeld !== null) {
-      log.warn(`deletions held: ${deletionsHeld}`, { projects: removals.size });
+    } else if (held !== null) {
+      log.warn(`deletions held: ${held}`, { projects: removals.size });
     } else {
       for (const name of removals) {
         projects.delete(name);
@@ -212,6 +195,7 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     }
   }
   const entries: RootEntry[] = [...projects.entries()]
+    .filter(([, p]) => p.isEmpty !== true)
     .map(([name, p]) => ({ name, displayName: p.displayName }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const isRootChanged =
@@ -227,6 +211,11 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     await removeRecord(root, name);
     log.info('project removed', { project: name });
   }
+  for (const [name, count] of emptied) {
+    filesRemoved += count;
+    await rm(projectDir(root, name), { recursive: true, force: true });
+    log.info('no file of the project is selected any more; its page and files are removed', { project: name });
+  }
   const finished = now();
   const report: SyncReport = {
     startedAt: started.toISOString(),
@@ -240,8 +229,8 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     filesRemoved,
     failures,
     deferred,
-    deletionsHeld: removals.size > 0 ? deletionsHeld : null,
-    listingFailed: listing === null,
+    deletionsHeld: removals.size > 0 ? held : null,
+    listingFailed: found.isListingFailed,
     aborted: isAborted,
     requests,
   };
@@ -249,10 +238,17 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     formatVersion: 1,
     scopeKey: isAborted ? state.scopeKey : scopeKey,
     upstreamKey: upKey,
-    lastSerial: listing?.serial ?? state.lastSerial,
-    listingCount: listing === null ? state.listingCount : listing.projects.length,
+    // An interrupted run keeps the old serial, so the changes it did not reach are found again.
+    lastSerial: (isAborted ? null : found.lastSerial) ?? state.lastSerial,
+    listingCount: found.listingCount ?? state.listingCount,
     projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
     lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
+    discovery: settleDiscovery(found, state, {
+      projects,
+      retryLater,
+      isAborted,
+      isDeletionHeld: removals.size > 0 && held !== null,
+    }),
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;

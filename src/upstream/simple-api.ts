@@ -7,8 +7,9 @@ import { request } from 'undici';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isValidProjectName, normalizeName } from '../plan/names.js';
-import { decodeListingJson, decodeProjectJson, payloadError, type Decoded } from './decode.js';
+import { decodeProjectJson, payloadError, type Decoded } from './decode.js';
 import { createListingHtmlParser, parseProjectHtml } from './html.js';
+import { createListingJsonParser } from './listing-stream.js';
 import {
   decoderFor,
   finalUrl,
@@ -26,8 +27,11 @@ import {
   withRetries,
 } from './retry.js';
 import type {
+  ChangelogResult,
   ConditionalHeaders,
   ListedProject,
+  ListingSummary,
+  ListingVisitor,
   NotModified,
   ProjectListing,
   ProjectPage,
@@ -38,7 +42,6 @@ import {
   isMethodNotFound,
   pageChangelog,
   parseMethodResponse,
-  type Changelog,
   type XmlRpcValue,
 } from './xmlrpc.js';
 
@@ -62,10 +65,8 @@ export interface UpstreamOptions {
   readonly changelogMaxPages?: number;
 }
 
-export interface SimpleUpstream extends Upstream {
-  /** PyPI XML-RPC `changelog_since_serial`, paged; `supported: false` when the upstream lacks it. */
-  fetchChangelogSince(serial: number, signal: AbortSignal): Promise<Changelog>;
-}
+/** The Upstream over the Simple API (fetchChangelogSince is now part of Upstream itself). */
+export type SimpleUpstream = Upstream;
 
 /** A non-2xx answer; carries Retry-After for the retry loop. Its `code` is UPSTREAM_STATUS. */
 export class UpstreamStatusError extends UpstreamError {
@@ -170,25 +171,65 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     return decoded.value;
   }
 
-  async function fetchListing(signal: AbortSignal): Promise<ProjectListing> {
+  /**
+   * Streams the root listing into `visitor`: JSON through the streaming parser (listing-stream.ts), HTML
+   * through the streaming root-page parser; nothing but the current entry is held.
+   */
+  async function streamListing(
+    visitor: ListingVisitor,
+    conditional: ConditionalHeaders | null,
+    signal: AbortSignal,
+  ): Promise<ListingSummary | NotModified> {
+    const headers: Record<string, string> = { accept: ACCEPT };
+    if (conditional?.etag != null) headers['if-none-match'] = conditional.etag;
+    if (conditional?.lastModified != null) headers['if-modified-since'] = conditional.lastModified;
     return attempt(base, 'GET', signal, async () => {
-      const res = await send(base, signal, { accept: ACCEPT });
+      visitor.restart();
+      const res = await send(base, signal, headers);
+      if (res.statusCode === 304 && conditional !== null) {
+        await res.body.dump();
+        return { notModified: true, serial: readSerial(res) };
+      }
       await ensureOk(res, base);
       const kind = await pageKind(res, base);
       const at = finalUrl(res, base);
-      if (kind === 'json') {
-        const listing = report(decodeListingJson(await readJson(res, at), at), at);
-        return { ...listing, serial: listing.serial ?? readSerial(res) };
-      }
-      const projects: ListedProject[] = [];
-      const parser = createListingHtmlParser((p) => projects.push(p), at);
+      let count = 0;
+      const deliver = (p: ListedProject): void => {
+        count++;
+        visitor.project(p);
+      };
+      const jsonParser = kind === 'json' ? createListingJsonParser(deliver, at) : null;
+      const parser = jsonParser ?? createListingHtmlParser(deliver, at);
       const decoder = decoderFor(header(res, 'content-type'));
-      for await (const chunk of res.body) parser.write(decoder.decode(chunk as Buffer, { stream: true }));
-      parser.write(decoder.decode());
-      parser.end();
+      try {
+        for await (const chunk of res.body) parser.write(decoder.decode(chunk as Buffer, { stream: true }));
+        parser.write(decoder.decode());
+        parser.end();
+      } catch (err) {
+        res.body.destroy();
+        throw err;
+      }
       report({ value: null, warnings: parser.warnings }, at);
-      return { projects, serial: readSerial(res), format: 'html' };
+      const bodySerial = jsonParser?.serial ?? null;
+      return {
+        count,
+        serial: bodySerial ?? readSerial(res),
+        format: kind,
+        etag: header(res, 'etag'),
+        lastModified: header(res, 'last-modified'),
+      };
     });
+  }
+
+  async function fetchListing(signal: AbortSignal): Promise<ProjectListing> {
+    let projects: ListedProject[] = [];
+    const visitor: ListingVisitor = {
+      project: (p) => void projects.push(p),
+      restart: () => void (projects = []),
+    };
+    const summary = await streamListing(visitor, null, signal);
+    if ('notModified' in summary) throw new Error('unconditional listing answered 304');
+    return { projects, serial: summary.serial, format: summary.format };
   }
 
   async function fetchProject(
@@ -291,10 +332,41 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     });
   }
 
-  function fetchChangelogSince(serial: number, signal: AbortSignal): Promise<Changelog> {
-    const call = (since: number) => callXmlRpc('changelog_since_serial', [since], signal);
-    return pageChangelog(call, serial, { pageSize, maxPages, url: new URL('/pypi', base.origin) });
+  async function fetchChangelogSince(
+    serial: number,
+    signal: AbortSignal,
+    options: { readonly maxPages?: number } = {},
+  ): Promise<ChangelogResult> {
+    const pages = options.maxPages ?? maxPages;
+    let requests = 0;
+    let lastBatch = 0;
+    const call = async (since: number): Promise<{ value: XmlRpcValue } | null> => {
+      requests++;
+      const result = await callXmlRpc('changelog_since_serial', [since], signal);
+      lastBatch = result !== null && Array.isArray(result.value) ? result.value.length : 0;
+      return result;
+    };
+    const log = await pageChangelog(call, serial, {
+      pageSize,
+      maxPages: pages,
+      url: new URL('/pypi', base.origin),
+    });
+    if (!log.supported) return log;
+    return { ...log, requests, isTruncated: requests >= pages && lastBatch >= pageSize };
   }
 
-  return { fetchListing, fetchProject, fetchFile, fetchChangelogSince };
+  async function fetchLastSerial(signal: AbortSignal): Promise<number | null> {
+    const url = new URL('/pypi', base.origin);
+    const result = await callXmlRpc('changelog_last_serial', [], signal);
+    if (result === null) return null;
+    if (!Number.isSafeInteger(result.value) || (result.value as number) < 0) {
+      throw payloadError(
+        url,
+        `changelog_last_serial: expected an integer ≥ 0, got ${JSON.stringify(result.value)}`,
+      );
+    }
+    return result.value as number;
+  }
+
+  return { fetchListing, streamListing, fetchProject, fetchFile, fetchChangelogSince, fetchLastSerial };
 }

@@ -1,5 +1,6 @@
 // What the upstream client hands to the rest of the program: decoded, validated, URLs absolute.
 import type { Readable } from 'node:stream';
+import type { Changelog } from './xmlrpc.js';
 
 export interface UpstreamFile {
   readonly filename: string;
@@ -57,6 +58,34 @@ export interface ProjectListing {
   readonly format: 'json' | 'html';
 }
 
+/** What a streamed root listing reports once its last project has been delivered. */
+export interface ListingSummary {
+  /** Projects delivered to the visitor (valid names only). */
+  readonly count: number;
+  /** Global serial (`meta._last-serial` or X-PyPI-Last-Serial), or null. */
+  readonly serial: number | null;
+  readonly format: 'json' | 'html';
+  /** Validators for a conditional listing next time. */
+  readonly etag: string | null;
+  readonly lastModified: string | null;
+}
+
+/** Receives a root listing project by project, so that nobody has to hold 700 000 entries. */
+export interface ListingVisitor {
+  /** One listed project, in listing order. */
+  project(project: ListedProject): void;
+  /** A retry starts the listing again from its first project: forget what was delivered so far. */
+  restart(): void;
+}
+
+/** A `changelog_since_serial` result, with what the paging cost. */
+export interface ChangelogResult extends Changelog {
+  /** XML-RPC calls made (absent when unsupported). */
+  readonly requests?: number;
+  /** True when paging stopped at `maxPages` with more rows to come: resume from the last row's serial. */
+  readonly isTruncated?: boolean;
+}
+
 export interface ConditionalHeaders {
   readonly etag: string | null;
   readonly lastModified: string | null;
@@ -64,8 +93,28 @@ export interface ConditionalHeaders {
 
 /** The upstream seen by the sync: everything async takes an AbortSignal. */
 export interface Upstream {
-  /** The root listing. */
+  /** The root listing, whole (small indexes and tests; discovery uses streamListing). */
   fetchListing(signal: AbortSignal): Promise<ProjectListing>;
+  /**
+   * The root listing, streamed project by project into `visitor` with bounded memory (PyPI's is 700 000
+   * projects). With `conditional`, may answer NotModified (the listing is unchanged since those validators).
+   */
+  streamListing(
+    visitor: ListingVisitor,
+    conditional: ConditionalHeaders | null,
+    signal: AbortSignal,
+  ): Promise<ListingSummary | NotModified>;
+  /**
+   * PyPI XML-RPC `changelog_since_serial(serial)`, paged past the 50 000-row cap; `supported: false` when the
+   * upstream has no XML-RPC endpoint or no such method. Stops after `maxPages` calls (isTruncated).
+   */
+  fetchChangelogSince(
+    serial: number,
+    signal: AbortSignal,
+    options?: { readonly maxPages?: number },
+  ): Promise<ChangelogResult>;
+  /** PyPI XML-RPC `changelog_last_serial()`: the global serial now, or null when the upstream lacks it. */
+  fetchLastSerial(signal: AbortSignal): Promise<number | null>;
   /** A project page; with `conditional`, may answer NotModified. Throws UpstreamError UPSTREAM_NOT_FOUND on 404/410. */
   fetchProject(
     name: string,

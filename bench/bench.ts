@@ -1,0 +1,502 @@
+// `npm run bench`: how much a sync costs upstream, and how close it comes to what the link allows.
+// Starts the fake upstream with a round-trip delay and a PyPI-like shape, runs each scenario as a real sync in
+// a child process (its own peak RSS), and prints upstream requests, bytes, wall seconds, peak RSS and the lower
+// bound (requests × delay ÷ workers + bytes ÷ loopback bandwidth measured with curl). Not a test: nothing here
+// fails a build. See README "Benchmark: how to read it".
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { makeConfig } from '../test/helpers/config.js';
+import { type FakeUpstream, type FileInput, startFakeUpstream } from '../test/helpers/fake-upstream.js';
+import type { SyncChildRequest, SyncChildResult } from '../test/helpers/sync-child.js';
+import { compileFilters } from '../src/plan/filters.js';
+import { computeScopeKey } from '../src/sync/run.js';
+import { createListingJsonParser } from '../src/upstream/listing-stream.js';
+import { startBigListing } from './listing-server.js';
+
+const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
+const MiB = 1024 * 1024;
+
+interface Options {
+  readonly delayMs: number;
+  readonly projects: number;
+  readonly files: number;
+  readonly bigBytes: number;
+  readonly listing: number;
+  readonly mirrored: number;
+  readonly globs: number;
+  readonly workers: number;
+  readonly k: number;
+  readonly out: string;
+  readonly isPlainSkipped: boolean;
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      'delay-ms': { type: 'string', default: '20' },
+      projects: { type: 'string', default: '300' },
+      files: { type: 'string', default: '5000' },
+      'big-mib': { type: 'string', default: '1024' },
+      listing: { type: 'string', default: '700000' },
+      mirrored: { type: 'string', default: '10000' },
+      globs: { type: 'string', default: '50' },
+      workers: { type: 'string', default: '8' },
+      k: { type: 'string', default: '10' },
+      out: { type: 'string', default: 'bench-results.json' },
+      'skip-plain': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(
+      'npm run bench -- [--delay-ms 20] [--projects 300] [--files 5000] [--big-mib 1024] [--listing 700000]\n' +
+        '                 [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n',
+    );
+    process.exit(0);
+  }
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: expected a number ≥ 0, got ${v}`);
+    return n;
+  };
+  return {
+    delayMs: num('delay-ms', values['delay-ms']),
+    projects: num('projects', values.projects),
+    files: num('files', values.files),
+    bigBytes: Math.round(num('big-mib', values['big-mib']) * MiB),
+    listing: num('listing', values.listing),
+    mirrored: num('mirrored', values.mirrored),
+    globs: num('globs', values.globs),
+    workers: Math.max(1, num('workers', values.workers)),
+    k: num('k', values.k),
+    out: values.out ?? 'bench-results.json',
+    isPlainSkipped: values['skip-plain'] === true,
+  };
+}
+
+// ---- the shape ----------------------------------------------------------------------------------------
+
+/** Deterministic pseudo-random numbers (a tiny LCG), so every run mirrors the same bytes. */
+function makeRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+interface Shape {
+  readonly projects: readonly string[];
+  readonly files: readonly { project: string; input: FileInput }[];
+  readonly bytes: number;
+}
+
+/** `projects` projects sharing `files` wheels of 1–40 KiB. */
+function makeShape(o: Options): Shape {
+  const random = makeRandom(42);
+  const pool = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(random() * 256);
+  const projects = Array.from({ length: o.projects }, (_, i) => `bench-p${String(i).padStart(3, '0')}`);
+  const files: { project: string; input: FileInput }[] = [];
+  let bytes = 0;
+  for (let f = 0; f < o.files; f++) {
+    const project = projects[f % projects.length] as string;
+    const size = 1024 + Math.floor(random() * 39 * 1024);
+    const body = Buffer.alloc(size);
+    const at = Math.floor(random() * (pool.length - size));
+    pool.copy(body, 0, at, at + size);
+    body.writeUInt32BE(f, 0); // every file distinct
+    const version = `1.${Math.floor(f / projects.length)}`;
+    files.push({
+      project,
+      input: { filename: `${project.replace(/-/g, '_')}-${version}-py3-none-any.whl`, bytes: body },
+    });
+    bytes += size;
+  }
+  return { projects, files, bytes };
+}
+
+function seed(fake: FakeUpstream, shape: Shape): void {
+  for (const name of shape.projects) fake.addProject(name);
+  for (const { project, input } of shape.files) fake.addFile(project, input);
+}
+
+// ---- measuring ----------------------------------------------------------------------------------------
+
+interface Row {
+  readonly scenario: string;
+  readonly requests: number;
+  readonly bytes: number;
+  /** runSync alone, inside the child. */
+  readonly wallSeconds: number;
+  /** The child process from spawn to exit (node start-up included). */
+  readonly processSeconds: number;
+  readonly peakRssMiB: number;
+  /** CPU seconds the sync used (user + system), inside the child. */
+  readonly cpuSeconds: number;
+  readonly lowerBoundSeconds: number;
+  readonly target: string;
+  readonly result: string;
+  readonly isMet: boolean | null;
+  readonly notes?: Readonly<Record<string, unknown>>;
+}
+
+async function runChild(
+  request: SyncChildRequest,
+): Promise<{ result: SyncChildResult; processSeconds: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(request)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const processSeconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`sync child exited with ${code}: ${out}`);
+  return { result: JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as SyncChildResult, processSeconds };
+}
+
+/** Download speed of `url` as curl sees it (bytes/s), to /dev/null and to a file beside the mirrors. */
+async function curlSpeed(url: string, file: string): Promise<{ devNull: number; toFile: number } | null> {
+  const run = promisify(execFile);
+  const speed = async (target: string): Promise<number> => {
+    const { stdout } = await run('curl', ['-s', '-o', target, '-w', '%{speed_download}', url], {
+      maxBuffer: MiB,
+    });
+    return Number(stdout.trim());
+  };
+  try {
+    await speed('/dev/null'); // warm-up
+    const devNull = Math.max(await speed('/dev/null'), await speed('/dev/null'));
+    const toFile = await speed(file);
+    await rm(file, { force: true });
+    return { devNull, toFile };
+  } catch {
+    return null;
+  }
+}
+
+function fmtBytes(n: number): string {
+  if (n >= 1024 * MiB) return `${(n / 1024 / MiB).toFixed(2)} GiB`;
+  if (n >= MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function printTable(rows: readonly Row[]): void {
+  const header = [
+    'scenario',
+    'requests',
+    'bytes',
+    'wall s',
+    'process s',
+    'cpu s',
+    'peak RSS',
+    'lower bound s',
+    'target',
+    'result',
+  ];
+  const lines = rows.map((r) => [
+    r.scenario,
+    String(r.requests),
+    fmtBytes(r.bytes),
+    r.wallSeconds.toFixed(2),
+    r.processSeconds.toFixed(2),
+    r.cpuSeconds.toFixed(2),
+    `${r.peakRssMiB.toFixed(0)} MiB`,
+    r.lowerBoundSeconds.toFixed(2),
+    r.target,
+    `${r.isMet === null ? '' : r.isMet ? 'MET ' : 'MISSED '}${r.result}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const show = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  process.stdout.write(`${show(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+  for (const l of lines) process.stdout.write(`${show(l)}\n`);
+}
+
+// ---- scenarios ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const o = readOptions();
+  const work = await mkdtemp(join(tmpdir(), 'pypimirror-bench-'));
+  const rows: Row[] = [];
+  const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+  const seconds = (requests: number, bytes: number, bandwidth: number): number =>
+    (requests * o.delayMs) / 1000 / o.workers + bytes / bandwidth;
+  const fakes: FakeUpstream[] = [];
+  try {
+    log(
+      `shape: ${o.projects} projects, ${o.files} files of 1–40 KiB, one file of ${fmtBytes(o.bigBytes)}; delay ${o.delayMs} ms; workers ${o.workers}`,
+    );
+    const shape = makeShape(o);
+    const fake = await startFakeUpstream({ latencyMs: o.delayMs });
+    fakes.push(fake);
+    seed(fake, shape);
+    const bigName = 'bench_huge-1.0-py3-none-any.whl';
+    if (o.bigBytes > 0) await fake.addBigFile('bench-huge', bigName, o.bigBytes);
+
+    // Loopback bandwidth, as curl gets it from the same server.
+    let bandwidth = 1024 * MiB;
+    let curl: { devNull: number; toFile: number } | null = null;
+    if (o.bigBytes > 0) {
+      log('measuring loopback bandwidth with curl');
+      curl = await curlSpeed(fake.fileUrl('bench-huge', bigName), join(work, 'curl.out'));
+      if (curl !== null) bandwidth = curl.devNull;
+      else log('curl not available: assuming 1 GiB/s');
+    }
+    log(
+      `loopback: ${fmtBytes(bandwidth)}/s (curl to /dev/null), ${curl === null ? '?' : fmtBytes(curl.toFile)}/s (curl to a file)`,
+    );
+
+    const base = { workers: o.workers, timeoutMs: 60_000 };
+    const measure = async (
+      scenario: string,
+      target: FakeUpstream,
+      request: SyncChildRequest,
+      judge: (r: {
+        requests: number;
+        bytes: number;
+        wall: number;
+        lower: number;
+        result: SyncChildResult;
+        statuses: number[];
+      }) => Pick<Row, 'target' | 'result' | 'isMet'> & { notes?: Record<string, unknown> },
+    ): Promise<SyncChildResult> => {
+      target.resetLog();
+      log(scenario);
+      const { result, processSeconds } = await runChild(request);
+      const requests = target.requests.length;
+      const bytes = target.bytesSent();
+      const lower = seconds(requests, bytes, bandwidth);
+      const statuses = target.requests.map((r) => r.status);
+      const verdict = judge({ requests, bytes, wall: result.wallMs / 1000, lower, result, statuses });
+      rows.push({
+        scenario,
+        requests,
+        bytes,
+        wallSeconds: result.wallMs / 1000,
+        processSeconds,
+        peakRssMiB: result.maxRssBytes / MiB,
+        cpuSeconds: result.cpuSeconds,
+        lowerBoundSeconds: lower,
+        ...verdict,
+      });
+      if (result.report.failures.length > 0)
+        log(`  failures: ${JSON.stringify(result.report.failures.slice(0, 3))}`);
+      return result;
+    };
+
+    // 1-3. PyPI-like upstream: first sync, no-op, K changes.
+    const mirrorA = join(work, 'mirror-pypi');
+    const requestA: SyncChildRequest = {
+      ...base,
+      mirrorRoot: mirrorA,
+      indexUrl: fake.url,
+      packageMatches: ['bench-p*'],
+    };
+    await measure('first sync (PyPI-like)', fake, requestA, ({ wall, lower }) => ({
+      target: '≤ 1.3 × lower bound',
+      result: `${(wall / lower).toFixed(2)} × lower bound`,
+      isMet: wall <= 1.3 * lower,
+    }));
+    await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests }) => ({
+      target: '≤ 2 requests',
+      result: `${requests} request(s)`,
+      isMet: requests <= 2,
+    }));
+    const changed = shape.projects.slice(0, o.k);
+    for (const [i, project] of changed.entries()) {
+      const bytes = Buffer.alloc(20_000, i + 1);
+      fake.addFile(project, { filename: `${project.replace(/-/g, '_')}-9.0-py3-none-any.whl`, bytes });
+    }
+    const expectedK = 1 + o.k + o.k;
+    await measure(`resync after K=${o.k} projects changed`, fake, requestA, ({ requests }) => ({
+      target: `1 + K pages + K new files = ${expectedK}`,
+      result: `${requests} request(s)`,
+      isMet: requests === expectedK,
+    }));
+
+    // 4-5. Plain PEP 503 index (HTML only, no serials, no XML-RPC): first sync and no-op.
+    if (!o.isPlainSkipped) {
+      const plain = await startFakeUpstream({ latencyMs: o.delayMs, formats: 'html-only', xmlrpc: false });
+      fakes.push(plain);
+      seed(plain, shape);
+      const requestB: SyncChildRequest = {
+        ...base,
+        mirrorRoot: join(work, 'mirror-plain'),
+        indexUrl: plain.url,
+        packageMatches: ['bench-p*'],
+      };
+      await measure('first sync (plain index)', plain, requestB, ({ wall, lower }) => ({
+        target: '(reference)',
+        result: `${(wall / lower).toFixed(2)} × lower bound`,
+        isMet: null,
+      }));
+      await measure('no-op resync (plain index)', plain, requestB, ({ requests, statuses }) => {
+        const other = statuses.filter((s) => s !== 304).length;
+        return { target: 'only 304s', result: `${requests} requests, ${other} not 304`, isMet: other === 0 };
+      });
+      await plain.close();
+    }
+
+    // 6. The big file: one project, literal name.
+    if (o.bigBytes > 0) {
+      const requestC: SyncChildRequest = {
+        ...base,
+        mirrorRoot: join(work, 'mirror-big'),
+        indexUrl: fake.url,
+        packageMatches: ['bench-huge'],
+      };
+      await measure(`${fmtBytes(o.bigBytes)} download`, fake, requestC, ({ bytes, wall }) => {
+        const speed = bytes / wall;
+        const ratio = curl === null ? NaN : speed / curl.devNull;
+        return {
+          target: '≥ 0.9 × curl',
+          result: `${fmtBytes(speed)}/s = ${ratio.toFixed(2)} × curl (/dev/null), ${curl === null ? '?' : (speed / curl.toFile).toFixed(2)} × curl (to a file)`,
+          isMet: Number.isFinite(ratio) ? ratio >= 0.9 : null,
+        };
+      });
+    }
+    await fake.close();
+
+    // 7-8. PyPI-sized root listing, 10 000 of its projects mirrored.
+    if (o.listing > 0) {
+      log(`building a ${o.listing}-project listing`);
+      const listing = await startBigListing(o.listing, o.mirrored, o.globs, o.delayMs);
+      try {
+        const parseFilter = measureParseAndFilter(listing.body, listing.globs);
+        log(
+          `in-process: listing parsed in ${parseFilter.parseMs.toFixed(0)} ms, parsed + filtered through ${o.globs} globs in ${parseFilter.totalMs.toFixed(0)} ms (${parseFilter.selected} selected)`,
+        );
+        const mirrorE = join(work, 'mirror-listing');
+        const requestE: SyncChildRequest = {
+          ...base,
+          mirrorRoot: mirrorE,
+          indexUrl: listing.url,
+          packageMatches: listing.globs,
+        };
+        const scopeKey = computeScopeKey(
+          makeConfig({ mirrorRoot: mirrorE, indexUrl: listing.url, packageMatches: listing.globs, ...base }),
+        );
+        const measureListing = async (
+          scenario: string,
+          viaChangelog: boolean,
+          judge: (wall: number, rss: number, requests: number) => Pick<Row, 'target' | 'result' | 'isMet'>,
+        ): Promise<void> => {
+          await writeSyntheticState(mirrorE, scopeKey, listing.selected, listing.lastSerial, viaChangelog);
+          const before = { ...listing.stats };
+          log(scenario);
+          const { result, processSeconds } = await runChild(requestE);
+          const requests = listing.stats.requests - before.requests;
+          const bytes = listing.stats.bytes - before.bytes;
+          const wall = result.wallMs / 1000;
+          const rss = result.maxRssBytes / MiB;
+          rows.push({
+            scenario,
+            requests,
+            bytes,
+            wallSeconds: wall,
+            processSeconds,
+            peakRssMiB: rss,
+            cpuSeconds: result.cpuSeconds,
+            lowerBoundSeconds: seconds(requests, bytes, bandwidth),
+            ...judge(wall, rss, requests),
+            notes: { checked: result.report.projectsChecked, toCheck: result.report.projectsChanged },
+          });
+        };
+        await measureListing(
+          `root listing of ${o.listing} projects, ${o.mirrored} mirrored`,
+          false,
+          (_wall, rss) => ({
+            target: 'peak RSS ≤ 150 MiB',
+            result: `${rss.toFixed(0)} MiB; parse+filter in-process ${(parseFilter.totalMs / 1000).toFixed(2)} s`,
+            isMet: rss <= 150,
+          }),
+        );
+        await measureListing(
+          `no-op resync, ${o.mirrored} mirrored (changelog)`,
+          true,
+          (wall, _rss, requests) => ({
+            target: '≤ 2 requests, < 1 s',
+            result: `${requests} request(s), ${wall.toFixed(2)} s`,
+            isMet: requests <= 2 && wall < 1,
+          }),
+        );
+      } finally {
+        await listing.close();
+      }
+    }
+  } finally {
+    for (const f of fakes) await f.close();
+    await rm(work, { recursive: true, force: true });
+  }
+
+  process.stdout.write('\n');
+  printTable(rows);
+  const out = {
+    date: new Date().toISOString(),
+    node: process.version,
+    options: o,
+    rows,
+  };
+  await writeFile(o.out, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`\nresults written to ${o.out}\n`);
+}
+
+/** In-process: the listing through the streaming parser in 64 KiB pieces, each name through the globs. */
+function measureParseAndFilter(
+  body: Buffer,
+  globs: readonly string[],
+): { parseMs: number; totalMs: number; selected: number } {
+  const text = body.toString('utf8');
+  const feed = (onName: (name: string) => void): number => {
+    const started = performance.now();
+    const parser = createListingJsonParser((p) => onName(p.name));
+    for (let at = 0; at < text.length; at += 65_536) parser.write(text.slice(at, at + 65_536));
+    parser.end();
+    return performance.now() - started;
+  };
+  const parseMs = feed(() => {});
+  const filters = compileFilters(globs, []);
+  let selected = 0;
+  const totalMs = feed((name) => {
+    if (filters.matchProject(name)) selected++;
+  });
+  return { parseMs, totalMs, selected };
+}
+
+/** A mirror state as if `selected` were synced at their listing serials (no pages needed: nothing changes). */
+async function writeSyntheticState(
+  root: string,
+  scopeKey: string,
+  selected: ReadonlyMap<string, { displayName: string; serial: number }>,
+  lastSerial: number,
+  viaChangelog: boolean,
+): Promise<void> {
+  await mkdir(join(root, '.pypimirror', 'projects'), { recursive: true });
+  const projects: Record<string, { displayName: string; serial: number }> = {};
+  for (const [name, p] of [...selected.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) projects[name] = p;
+  const now = new Date().toISOString();
+  const state = {
+    formatVersion: 1,
+    scopeKey,
+    upstreamKey: null,
+    lastSerial,
+    listingCount: null,
+    projects,
+    lastRun: { startedAt: now, finishedAt: now, ok: true },
+    discovery: {
+      mode: viaChangelog ? 'changelog' : 'listing-serial',
+      // Not via the changelog: as if the upstream had said it has none (so the listing is read at once).
+      changelogUnsupportedAt: viaChangelog ? null : now,
+      listingEtag: null,
+      listingLastModified: null,
+      pending: {},
+      isListingDue: false,
+    },
+  };
+  await writeFile(join(root, '.pypimirror', 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+}
+
+await main();

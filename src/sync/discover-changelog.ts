@@ -1,0 +1,99 @@
+// Change discovery from PyPI's XML-RPC journal (PROTOCOL.md §3): changelog_since_serial(lastSerial), paged past
+// the 50 000-row cap, folded into one change per selected project. One call when nothing changed.
+import { isValidProjectName, normalizeName } from '../plan/names.js';
+import {
+  CHANGELOG_MAX_PAGES,
+  type Candidate,
+  type Discovery,
+  errorText,
+  memoOf,
+  noGoneCheck,
+  type Run,
+  selectMirrored,
+} from './discover-shared.js';
+
+/** Changes since `since`, or null when the changelog cannot say (unsupported, failed, too long, mass removal). */
+export async function discoverChangelog(run: Run, since: number): Promise<Discovery | null> {
+  const { upstream, log, state, filters, signal } = run.input;
+  let result;
+  try {
+    result = await upstream.fetchChangelogSince(since, signal, { maxPages: CHANGELOG_MAX_PAGES });
+  } catch (err) {
+    signal.throwIfAborted();
+    run.requests++;
+    log.warn('upstream changelog failed; falling back', { since, error: errorText(err) });
+    return null;
+  }
+  run.requests += result.requests ?? 1;
+  if (!result.supported) {
+    run.changelogUnsupportedAt = run.now.toISOString();
+    log.info('upstream has no XML-RPC changelog; falling back (asked again in a day)');
+    return null;
+  }
+  if (result.isTruncated === true) {
+    log.info('upstream changelog is too long to page through; falling back', { since });
+    return null;
+  }
+  run.changelogUnsupportedAt = null;
+  // Fold the rows (ordered by serial) into the last event per selected project.
+  let lastSerial = since;
+  const changes = new Map<string, { displayName: string; serial: number; isRemoved: boolean }>();
+  for (const row of result.rows) {
+    if (row.serial > lastSerial) lastSerial = row.serial;
+    if (!isValidProjectName(row.name)) continue;
+    const name = normalizeName(row.name);
+    if (!filters.matchNormalizedProject(name)) continue;
+    changes.set(name, {
+      displayName: row.name,
+      serial: row.serial,
+      isRemoved: row.action === 'remove project',
+    });
+  }
+  const mirrored = state.projects;
+  const selected = selectMirrored(state, filters);
+  const toSync = new Map<string, Candidate>();
+  const removed = new Set<string>();
+  for (const [name, change] of changes) {
+    const known = mirrored[name];
+    if (change.isRemoved) {
+      // The journal is authoritative: no page to fetch. Deletion goes through the normal cleanup path.
+      if (selected.delete(name)) removed.add(name);
+      continue;
+    }
+    if (known !== undefined && known.serial !== null && known.serial >= change.serial) continue;
+    const candidate = { name, displayName: known?.displayName ?? change.displayName, serial: change.serial };
+    selected.set(name, candidate);
+    toSync.set(name, candidate);
+  }
+  const mirroredCount = Object.keys(mirrored).length;
+  if (removed.size >= 2 && removed.size > mirroredCount / 2) {
+    log.warn('upstream changelog removes most mirrored projects; checking before deleting', {
+      removed: removed.size,
+      mirrored: mirroredCount,
+    });
+    return null;
+  }
+  // Last run's failures and stale pages (at the serial wanted then), and projects whose serial was forgotten.
+  for (const [name, p] of Object.entries(run.previous.pending)) {
+    if (toSync.has(name) || changes.get(name)?.isRemoved === true || !filters.matchNormalizedProject(name)) {
+      continue;
+    }
+    const candidate = { name, displayName: p.displayName, serial: p.serial };
+    selected.set(name, candidate);
+    toSync.set(name, candidate);
+  }
+  for (const c of selected.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
+  return {
+    mode: 'changelog',
+    selected,
+    toSync: [...toSync.values()],
+    toRemove: Object.keys(mirrored).filter((name) => !selected.has(name)),
+    deletionsHeld: null,
+    isListingFailed: false,
+    listingCount: null,
+    lastSerial,
+    requests: run.requests,
+    memo: memoOf(run),
+    checkGone: noGoneCheck,
+  };
+}

@@ -1,0 +1,126 @@
+// Change discovery's shared vocabulary (see discover.ts): what a discovery returns, the working state of one
+// discovery, and the helpers every mode uses.
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { DiscoveryState, MirrorState } from '../mirror/state.js';
+import type { Filters } from '../plan/filters.js';
+import type { Upstream } from '../upstream/types.js';
+
+export interface Candidate {
+  readonly name: string;
+  readonly displayName: string;
+  /** The serial upstream says the project is at (listing or changelog), or null when unknown. */
+  readonly serial: number | null;
+}
+
+export type DiscoveryMode = 'changelog' | 'listing-serial' | 'conditional' | 'literal' | 'mirrored-only';
+
+/** Changelog support is asked about again this long after an upstream said it has none. */
+export const CHANGELOG_REPROBE_MS = 24 * 60 * 60 * 1000;
+/** More changelog pages than this (50 000 rows each on PyPI) and one listing is cheaper. */
+export const CHANGELOG_MAX_PAGES = 2;
+
+export interface Discovery {
+  readonly mode: DiscoveryMode;
+  /** Every selected project known this run (for the count of projects checked). */
+  readonly selected: ReadonlyMap<string, Candidate>;
+  /** Selected projects whose page must be fetched (conditionally when we hold an ETag). */
+  readonly toSync: readonly Candidate[];
+  /** Mirrored projects no longer selected or no longer upstream. */
+  readonly toRemove: readonly string[];
+  /** Why deletions must wait this run, or null. */
+  readonly deletionsHeld: string | null;
+  readonly isListingFailed: boolean;
+  /** For state.json: the listing's size and the global serial (null = keep the previous value). */
+  readonly listingCount: number | null;
+  readonly lastSerial: number | null;
+  /** Upstream requests discovery made. */
+  readonly requests: number;
+  /** What the next run's state.discovery starts from (settleDiscovery completes it). */
+  readonly memo: DiscoveryMemo;
+  /**
+   * After the pages were fetched, given the projects that answered 404: why deletions must wait, or null.
+   * Literal mode only: when every literal project 404s at once, the upstream must first show it is healthy.
+   */
+  checkGone(gone: readonly string[], signal: AbortSignal): Promise<{ held: string | null; requests: number }>;
+}
+
+export interface DiscoveryMemo {
+  readonly changelogUnsupportedAt: string | null;
+  readonly listingEtag: string | null;
+  readonly listingLastModified: string | null;
+}
+
+export interface DiscoverInput {
+  readonly upstream: Upstream;
+  readonly log: Logger;
+  readonly cfg: Config;
+  readonly state: MirrorState;
+  readonly filters: Filters;
+  /** The scope changed since the last run: every selected project is re-planned. */
+  readonly isRescoped: boolean;
+  readonly signal: AbortSignal;
+  /** Stored ETags and serials belong to another upstream. */
+  readonly isUpstreamChanged?: boolean;
+  readonly now?: Date;
+}
+
+/** Why deletions must wait (DESIGN.md "One sync" 7), or null when they may go ahead. */
+export function holdDeletions(listedCount: number | null, previousCount: number | null): string | null {
+  if (listedCount === null) return 'the upstream listing could not be fetched';
+  if (listedCount === 0) return 'the upstream listing was empty';
+  if (previousCount !== null && listedCount < previousCount / 2) {
+    return `the upstream listing shrank from ${previousCount} to ${listedCount} projects (more than half)`;
+  }
+  return null;
+}
+
+export const NO_DISCOVERY_STATE: DiscoveryState = {
+  mode: 'none',
+  changelogUnsupportedAt: null,
+  listingEtag: null,
+  listingLastModified: null,
+  pending: {},
+  isListingDue: false,
+};
+
+export const noGoneCheck = async (): Promise<{ held: null; requests: number }> => ({
+  held: null,
+  requests: 0,
+});
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Working state of one discovery. */
+export interface Run {
+  readonly input: DiscoverInput;
+  readonly previous: DiscoveryState;
+  readonly now: Date;
+  changelogUnsupportedAt: string | null;
+  requests: number;
+}
+
+export function isChangelogWorthAsking(run: Run): boolean {
+  const at = run.changelogUnsupportedAt;
+  return at === null || !(run.now.getTime() - Date.parse(at) < CHANGELOG_REPROBE_MS);
+}
+
+export function memoOf(run: Run): DiscoveryMemo {
+  return {
+    changelogUnsupportedAt: run.changelogUnsupportedAt,
+    listingEtag: run.previous.listingEtag,
+    listingLastModified: run.previous.listingLastModified,
+  };
+}
+
+export function selectMirrored(state: MirrorState, filters: Filters): Map<string, Candidate> {
+  const selected = new Map<string, Candidate>();
+  for (const [name, p] of Object.entries(state.projects)) {
+    if (filters.matchNormalizedProject(name)) {
+      selected.set(name, { name, displayName: p.displayName, serial: p.serial });
+    }
+  }
+  return selected;
+}

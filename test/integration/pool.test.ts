@@ -1,0 +1,83 @@
+// One pool of `workers` upstream requests serves the pages and files of every project, taking turns between
+// projects: a project with many files does not hold back a small one. Asserted on the order and overlap of
+// requests in the fake's log, never on time.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startDiscoveryHarness } from '../helpers/discovery-harness.js';
+
+function dist(project: string, version: string): { filename: string; bytes: Buffer } {
+  return {
+    filename: `${project.replace(/-/g, '_')}-${version}-py3-none-any.whl`,
+    bytes: Buffer.from(`${project} ${version} `.repeat(200)),
+  };
+}
+
+test('pages and files share one pool of `workers` slots, and small projects are not held back by a big one', async (t) => {
+  // A little latency so that requests overlap and queue.
+  const h = await startDiscoveryHarness(t, { fake: { latencyMs: 3 } });
+  const versions = Array.from({ length: 40 }, (_, i) => `1.${i}`);
+  // `aaa-big` sorts first: it is the first project the run starts.
+  h.fake.addProject(
+    'aaa-big',
+    versions.map((v) => dist('aaa-big', v)),
+  );
+  const small = ['zzz-small-1', 'zzz-small-2', 'zzz-small-3'];
+  for (const name of small) h.fake.addProject(name, [dist(name, '1.0')]);
+  h.take();
+  const report = await h.sync({ workers: 2 });
+  assert.equal(report.failures.length, 0);
+  assert.equal(report.filesFetched, 43);
+
+  const log = h.fake.requests;
+  const isPage = (path: string): boolean => /^\/simple\/[^/]+\/$/.test(path);
+  const isFile = (path: string): boolean => path.startsWith('/files/');
+  // One pool: never more than `workers` requests at once, pages and files together (the listing comes first).
+  assert.equal(
+    h.fake.maxConcurrent((r) => isPage(r.path) || isFile(r.path)),
+    2,
+  );
+  assert.equal(h.fake.maxConcurrent(), 2);
+
+  const bigFiles = log.filter((r) => r.path.startsWith('/files/aaa-big/'));
+  assert.equal(bigFiles.length, 40);
+  // Round-robin between projects: every small project's page and file arrive before the big project's 8th
+  // file, although all 40 big files were queued before them.
+  const eighthBig = log.indexOf(bigFiles[7] as (typeof log)[number]);
+  for (const name of small) {
+    const page = log.findIndex((r) => r.path === `/simple/${name}/`);
+    const file = log.findIndex((r) => r.path.startsWith(`/files/${name}/`));
+    assert.ok(page >= 0 && file >= 0, name);
+    assert.ok(
+      file < eighthBig,
+      `${name}'s file (request #${file}) waited behind the big project (#${eighthBig})`,
+    );
+  }
+  // And the big project's downloads began before the small projects were done: nobody waits for a whole project.
+  const firstBig = log.indexOf(bigFiles[0] as (typeof log)[number]);
+  const lastSmallFile = Math.max(
+    ...small.map((n) => log.findIndex((r) => r.path.startsWith(`/files/${n}/`))),
+  );
+  assert.ok(firstBig < lastSmallFile);
+});
+
+test('with one worker, the projects take turns', async (t) => {
+  const h = await startDiscoveryHarness(t);
+  h.fake.addProject(
+    'aaa-big',
+    ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5'].map((v) => dist('aaa-big', v)),
+  );
+  h.fake.addProject('zzz-small', [dist('zzz-small', '1.0'), dist('zzz-small', '2.0')]);
+  h.take();
+  await h.sync({ workers: 1 });
+  const order = h.fake.requests
+    .filter((r) => r.path !== '/simple/')
+    .map((r) => (r.path.includes('aaa-big') || r.path.includes('aaa_big') ? 'big' : 'small'));
+  assert.equal(h.fake.maxConcurrent(), 1);
+  // First come first served would put both small files after the six big ones; taking turns serves them
+  // between (a project may get two turns in a row while the other plans its downloads).
+  const smallAt = order.flatMap((who, i) => (who === 'small' ? [i] : []));
+  const bigAt = order.flatMap((who, i) => (who === 'big' ? [i] : []));
+  assert.equal(smallAt.length, 3, 'page and two files');
+  assert.equal(bigAt.length, 7, 'page and six files');
+  assert.ok((smallAt.at(-1) ?? 99) < (bigAt[5] ?? -1), order.join(' '));
+});
