@@ -15,7 +15,10 @@ export default tseslint.config(
   {
     files: ['src/plan/**/*.ts', 'src/config/validate.ts', 'src/mirror/layout.ts', 'src/mirror/render.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ioModules.map((name) => ({ name, message: 'pure module: no I/O' })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: ioModules.map((name) => ({ name, message: 'pure module: no I/O' })) },
+      ],
     },
   },
 );

@@ -11,8 +11,7 @@ import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
-import { compileFilters } from './plan/filters.js';
-import { createHttp } from './upstream/http.js';
+import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
@@ -44,7 +43,6 @@ const STOP_DEADLINE_MS = 9_000;
 export function describeSelection(cfg: Config): string {
   const includes = cfg.packageMatches.filter((g) => !g.startsWith('!'));
   const excludes = cfg.packageMatches.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
-  const literal = compileFilters(cfg.packageMatches, cfg.filenameMatches).literalProjects;
   const lines = [
     `# would mirror from ${redactUrl(cfg.indexUrl)} into ${cfg.mirrorRoot}:`,
     includes.length === 0 ? '#   every project' : `#   projects matching: ${includes.join(' ')}`,
@@ -55,8 +53,6 @@ export function describeSelection(cfg: Config): string {
       ? '#   every file'
       : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
   );
-  if (literal !== null)
-    lines.push(`#   (literal names: the root listing is not needed: ${literal.join(' ')})`);
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
   return lines.join('\n');
 }
@@ -155,7 +151,7 @@ export function createClient(
   const http = createHttp({
     timeoutMs: cfg.timeoutMs,
     workers: cfg.workers,
-    userAgent: `pypimirror/${deps.version}`,
+    userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
     log: deps.log,
     env: deps.env,
   });

@@ -9,6 +9,8 @@ import { ConfigError, LockError } from './errors.js';
 import type { Logger } from './log.js';
 import { createLogger } from './logger.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
+import { readState } from './mirror/state.js';
+import { describeDiscovery } from './sync/discover.js';
 
 export { EXIT };
 
@@ -50,7 +52,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.command === 'check') {
     for (const w of [...args.warnings, ...cfg.warnings]) process.stderr.write(`warning: ${w}\n`);
-    process.stdout.write(`# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n`);
+    // The discovery line says how changes will be found, and what the last run used (from the state).
+    const state = await readState(cfg.mirrorRoot).catch(() => null);
+    const discovery = describeDiscovery(cfg, state).join('\n');
+    process.stdout.write(
+      `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
+    );
     return EXIT.OK;
   }
   // -v and -f on the command line win over the config, at start and after each reload.

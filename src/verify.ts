@@ -33,9 +33,19 @@ export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal):
         const got = await hashFile(p, signal);
         if (got === null) problems.push({ project: name, file: shown, problem: 'missing', detail: p });
         else if (size !== null && got.size !== size) {
-          problems.push({ project: name, file: shown, problem: 'size', detail: `${got.size} bytes, expected ${size}` });
+          problems.push({
+            project: name,
+            file: shown,
+            problem: 'size',
+            detail: `${got.size} bytes, expected ${size}`,
+          });
         } else if (got.sha256 !== sha256) {
-          problems.push({ project: name, file: shown, problem: 'sha256', detail: `${got.sha256}, expected ${sha256}` });
+          problems.push({
+            project: name,
+            file: shown,
+            problem: 'sha256',
+            detail: `${got.sha256}, expected ${sha256}`,
+          });
         }
       }
     }

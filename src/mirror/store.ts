@@ -11,6 +11,9 @@ import { isNotFound, tempPathFor } from '../util/fs.js';
 /** Digests we can check, best first (hashlib names, as they appear in PEP 503 fragments and PEP 691). */
 const VERIFY_ALGORITHMS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;
 
+/** Bytes gathered before one writev: large enough to amortise the syscall, small enough to bound memory. */
+const WRITE_BATCH_BYTES = 1 << 20;
+
 export interface Expected {
   readonly hashes: Readonly<Record<string, string>>;
   readonly size: number | null;
@@ -61,7 +64,20 @@ export async function downloadVerified(
     const sha = createHash('sha256');
     const other = check === null || check.algo === 'sha256' ? null : createHash(check.algo);
     let bytes = 0;
-    // A plain loop rather than pipeline(): the handle must stay open for the fsync before the rename.
+    // Reading and hashing overlap with writing: chunks gather into batches of WRITE_BATCH_BYTES, and one
+    // batch is written (writev) while the next one fills. One write in flight keeps the file in order.
+    // (Not pipeline(): the handle must stay open for the fsync before the rename.)
+    let writing: Promise<unknown> = Promise.resolve();
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = async (): Promise<void> => {
+      await writing;
+      const chunks = batch;
+      batch = [];
+      batchBytes = 0;
+      writing = handle.writev(chunks);
+      writing.catch(() => {}); // awaited before the next batch or at the end
+    };
     for await (const chunk of body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (expected.size !== null && bytes > expected.size) {
@@ -69,8 +85,12 @@ export async function downloadVerified(
       }
       sha.update(chunk);
       other?.update(chunk);
-      await handle.write(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush();
     }
+    await flush();
+    await writing;
     signal.throwIfAborted();
     const sha256 = sha.digest('hex');
     if (expected.size !== null && bytes !== expected.size) {
@@ -82,7 +102,10 @@ export async function downloadVerified(
     if (check !== null) {
       const got = other === null ? sha256 : other.digest('hex');
       if (got !== check.hex) {
-        throw new IntegrityError('INTEGRITY_HASH', `${label}: ${check.algo} is ${got}, expected ${check.hex}`);
+        throw new IntegrityError(
+          'INTEGRITY_HASH',
+          `${label}: ${check.algo} is ${got}, expected ${check.hex}`,
+        );
       }
     }
     await handle.sync();

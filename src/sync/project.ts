@@ -73,6 +73,8 @@ export async function syncProject(
   wantedSerial: number | null,
   record: ProjectRecord | null,
   isRescoped: boolean,
+  /** Called once the project has its plan and is about to download: the caller may start another. */
+  onPlanned: () => void = () => {},
 ): Promise<ProjectOutcome> {
   const { cfg, upstream, signal } = ctx;
   const conditional =
@@ -103,7 +105,7 @@ export async function syncProject(
     return { kind: 'stale', pageSerial: page.serial, wantedSerial };
   }
   try {
-    return await applyPage(ctx, page, displayName, record);
+    return await applyPage(ctx, page, displayName, record, onPlanned);
   } catch (err) {
     if (signal.aborted) throw err;
     return { kind: 'failed', reason: describeError(err) };
@@ -121,6 +123,7 @@ async function applyPage(
   page: ProjectPage,
   displayName: string,
   record: ProjectRecord | null,
+  onPlanned: () => void,
 ): Promise<ProjectOutcome> {
   const { cfg, log, signal } = ctx;
   const root = cfg.mirrorRoot;
@@ -150,6 +153,7 @@ async function applyPage(
 
   await mkdir(dir, { recursive: true });
   await removeTempFiles(dir);
+  onPlanned();
   const results = await Promise.allSettled(download.map((file) => fetchFile(ctx, page.name, file, record)));
   const fetched: LocalFile[] = [];
   const errors: string[] = [];

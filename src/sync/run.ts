@@ -1,6 +1,7 @@
 // One sync run (DESIGN.md "One sync"): discover → sync changed projects through one fair pool →
 // root page → state. The caller holds the run lock.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
@@ -12,12 +13,18 @@ import { type MirroredProject, readRecord, readState, removeRecord, writeState }
 import { compileFilters } from '../plan/filters.js';
 import type { Upstream } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
-import { createPool, mapLimit } from '../util/pool.js';
+import { createPool, forEachWindowed } from '../util/pool.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
 import { type ProjectContext, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import { formatSummary, isReportOk, type ProjectFailure, type SyncReport } from './report.js';
+
+/**
+ * Projects past their page fetch whose files are still downloading, at most: each holds only its plan,
+ * and they all take turns in the one pool. Bounds memory on a first sync of a very large selection.
+ */
+const MAX_PROJECTS_IN_FLIGHT = 1000;
 
 export interface SyncDeps {
   readonly upstream: Upstream;
@@ -42,7 +49,22 @@ function upstreamKey(cfg: Config): string {
   return createHash('sha256').update(cfg.indexUrl.href).digest('hex').slice(0, 32);
 }
 
-export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal): Promise<SyncReport> {
+export async function runSync(deps: SyncDeps, cfg: Config, outer: AbortSignal): Promise<SyncReport> {
+  // The run's own signal: every request in flight listens to it (pool slots, retries, file reads), more
+  // than EventTarget's default warning threshold of 10 with `workers` above 8 or so.
+  const runCtl = new AbortController();
+  setMaxListeners(0, runCtl.signal);
+  const onAbort = (): void => runCtl.abort(outer.reason);
+  if (outer.aborted) onAbort();
+  else outer.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await runSyncWith(deps, cfg, runCtl.signal);
+  } finally {
+    outer.removeEventListener('abort', onAbort);
+  }
+}
+
+async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Promise<SyncReport> {
   const now = deps.now ?? (() => new Date());
   const started = now();
   const log = deps.log;
@@ -122,10 +144,10 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
     if (previous !== undefined) projects.set(name, { ...previous, serial: null });
   };
   try {
-    await mapLimit(toSync, cfg.workers * 4, async (c) => {
+    await forEachWindowed(toSync, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       const record = await readRecord(root, c.name);
-      const outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped);
+      const outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
       switch (outcome.kind) {
         case 'unchanged':
           keepProject(outcome.record, c);
@@ -214,7 +236,9 @@ export async function runSync(deps: SyncDeps, cfg: Config, signal: AbortSignal):
   for (const [name, count] of emptied) {
     filesRemoved += count;
     await rm(projectDir(root, name), { recursive: true, force: true });
-    log.info('no file of the project is selected any more; its page and files are removed', { project: name });
+    log.info('no file of the project is selected any more; its page and files are removed', {
+      project: name,
+    });
   }
   const finished = now();
   const report: SyncReport = {

@@ -56,20 +56,65 @@ export function createPool(size: number): Pool {
   };
 }
 
-/** Maps `items` through `fn` with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let index = 0;
-  const worker = async (): Promise<void> => {
-    while (index < items.length) {
-      const i = index++;
-      results[i] = await fn(items[i] as T);
-    }
+/** A counting semaphore. */
+function createSemaphore(limit: number): { acquire(): Promise<void>; release(): void } {
+  let free = limit;
+  const waiting: (() => void)[] = [];
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    release: () => {
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else free++;
+    },
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+}
+
+/**
+ * Runs `fn` for every item with two windows: at most `startLimit` items in their first phase (until
+ * `fn` calls `started()`, or ends), and at most `totalLimit` in flight in all. For the sync: reading a
+ * record and fetching a page are the first phase; once a project has its plan it frees its start slot
+ * and downloads in the shared pool, so a small project never waits for a big one's files to finish.
+ * Rejects with the first error once every started item has settled.
+ */
+export async function forEachWindowed<T>(
+  items: Iterable<T>,
+  startLimit: number,
+  totalLimit: number,
+  fn: (item: T, started: () => void) => Promise<void>,
+): Promise<void> {
+  const starting = createSemaphore(startLimit);
+  const inFlight = createSemaphore(Math.max(totalLimit, startLimit));
+  const running = new Set<Promise<void>>();
+  let firstError: { error: unknown } | null = null;
+  for (const item of items) {
+    if (firstError !== null) break;
+    await inFlight.acquire();
+    await starting.acquire();
+    let isStarted = false;
+    const started = (): void => {
+      if (!isStarted) {
+        isStarted = true;
+        starting.release();
+      }
+    };
+    const task: Promise<void> = fn(item, started)
+      .catch((error: unknown) => {
+        firstError ??= { error };
+      })
+      .finally(() => {
+        started();
+        inFlight.release();
+        running.delete(task);
+      });
+    running.add(task);
+  }
+  await Promise.all(running);
+  if (firstError !== null) throw (firstError as { error: unknown }).error;
 }

@@ -46,6 +46,10 @@ test('check prints the effective settings of the sample, which documents every k
   }
   assert.match(r.stdout, /# would mirror from https:\/\/pypi\.org\/simple\/ into \/srv\/pypimirror:/);
   assert.match(r.stdout, /except projects matching: zope\.app\.\*/);
+  assert.match(
+    r.stdout,
+    /^# discovery: automatic: XML-RPC changelog when the upstream answers it, .*last run used: no run yet$/m,
+  );
 });
 
 test('check and sync exit 2 on a bad config, naming file, line, key, value and what was expected', async (t) => {
@@ -86,6 +90,7 @@ test('sync exits 1 when a project failed, 0 once the next run healed it; reindex
   fake.clearFaults();
   const healed = await runCli(['sync', config]);
   assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+  assert.match((await runCli(['check', config])).stdout, /^# discovery: automatic: .*last run used: /m);
 
   const pages = ['index.html', 'index.v1_json', 'demo-lib/index.html', 'demo-lib/index.v1_json'];
   const before = await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8')));

@@ -26,9 +26,18 @@ test('sync with the sample config, then pip installs demo-app and its dependenci
   });
   const sync = await runCli(['sync', config]);
   assert.equal(sync.code, 0, sync.stdout + sync.stderr);
-  assert.match(sync.stdout, /sync finished: 4 projects checked, 4 changed, \d+ files .* fetched, 0 files and 0 projects removed, 0 failed in /);
-  assert.match(await readFile(join(dir, 'pypimirror.log'), 'utf8'), /^\d{4}-\d\d-\d\dT[\d:.]+Z info: sync finished: /m);
+  assert.match(
+    sync.stdout,
+    /sync finished: 4 projects checked, 4 changed, \d+ files .* fetched, 0 files and 0 projects removed, 0 failed in /,
+  );
+  assert.match(
+    await readFile(join(dir, 'pypimirror.log'), 'utf8'),
+    /^\d{4}-\d\d-\d\dT[\d:.]+Z info: sync finished: /m,
+  );
   assert.ok((await listTree(root)).includes('foo-bar/index.html'));
+  for (const r of fake.requests) {
+    assert.match(String(r.headers['user-agent']), /^pypimirror\/\d+\.\d+\.\d+ \(\+https:\/\/\S+\) node\/\d+/);
+  }
 
   const install = async (indexUrl: string, name: string): Promise<void> => {
     const target = join(dir, `target-${name}`);
@@ -110,13 +119,18 @@ index_url = ${fake.url}
   const first = await runCli([config, '--initial-fetch']);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   assert.match(first.stdout, /external_links/);
-  assert.deepEqual((await listTree(join(dir, 'mirror'))).filter((f) => !f.endsWith('index.html') && !f.endsWith('index.v1_json')), [
-    'foo-bar/foo_bar-1.0.tar.gz',
-    'foo-bar/foo_bar-1.1.zip',
-    'foo-bar/foo_bar-2.0.tar.gz',
-    'zope-interface/zope_interface-5.0.tar.gz',
-    'zope-interface/zope_interface-5.1.tar.gz',
-  ]);
+  assert.deepEqual(
+    (await listTree(join(dir, 'mirror'))).filter(
+      (f) => !f.endsWith('index.html') && !f.endsWith('index.v1_json'),
+    ),
+    [
+      'foo-bar/foo_bar-1.0.tar.gz',
+      'foo-bar/foo_bar-1.1.zip',
+      'foo-bar/foo_bar-2.0.tar.gz',
+      'zope-interface/zope_interface-5.0.tar.gz',
+      'zope-interface/zope_interface-5.1.tar.gz',
+    ],
+  );
   assert.match(await readFile(join(dir, 'mirror/index.html'), 'utf8'), /http:\/\/your-host\.com\/index/);
   const again = await runCli([config, '-U', '-v']);
   assert.equal(again.code, 0, again.stdout + again.stderr);

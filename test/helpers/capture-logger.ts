@@ -23,6 +23,7 @@ export function createCaptureLogger(records: LogRecord[] = [], base: LogFields =
     info: emit('info'),
     debug: emit('debug'),
     child: (fields) => createCaptureLogger(records, { ...base, ...fields }),
-    find: (text, level) => records.filter((r) => r.msg.includes(text) && (level === undefined || r.level === level)),
+    find: (text, level) =>
+      records.filter((r) => r.msg.includes(text) && (level === undefined || r.level === level)),
   };
 }

@@ -19,7 +19,10 @@ export function renderSampleConfig(values: Readonly<Record<string, string | null
   return text;
 }
 
-export async function writeSampleConfig(dir: string, values: Readonly<Record<string, string | null>>): Promise<string> {
+export async function writeSampleConfig(
+  dir: string,
+  values: Readonly<Record<string, string | null>>,
+): Promise<string> {
   const path = join(dir, 'pypimirror.cfg');
   await writeFile(path, renderSampleConfig(values));
   return path;

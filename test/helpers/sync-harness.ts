@@ -34,9 +34,22 @@ export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOpti
     config,
     async sync(over = {}, signal = new AbortController().signal) {
       const cfg = config(over);
-      const http = createHttp({ timeoutMs: cfg.timeoutMs, workers: cfg.workers, log, env: {}, keepAliveTimeoutMs: 10 });
+      const http = createHttp({
+        timeoutMs: cfg.timeoutMs,
+        workers: cfg.workers,
+        log,
+        env: {},
+        keepAliveTimeoutMs: 10,
+      });
       try {
-        const upstream = createUpstream({ indexUrl: cfg.indexUrl, http, log, retries: 2, minDelayMs: 1, maxDelayMs: 5 });
+        const upstream = createUpstream({
+          indexUrl: cfg.indexUrl,
+          http,
+          log,
+          retries: 2,
+          minDelayMs: 1,
+          maxDelayMs: 5,
+        });
         return await runSync({ upstream, log, retry: { retries: 2, minMs: 1, maxMs: 5 } }, cfg, signal);
       } finally {
         await http.close();
@@ -50,14 +63,22 @@ export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOpti
  * a yanked file; requires-python; names that need normalising.
  */
 export function seedCatalogue(fake: FakeUpstream): void {
-  fake.addProject('foo_bar', [buildWheel({ name: 'foo_bar', version: '1.0' }), buildSdist({ name: 'foo_bar', version: '1.0' })]);
+  fake.addProject('foo_bar', [
+    buildWheel({ name: 'foo_bar', version: '1.0' }),
+    buildSdist({ name: 'foo_bar', version: '1.0' }),
+  ]);
   fake.addProject('demo-lib', [
     buildWheel({ name: 'demo-lib', version: '1.0', requiresDist: ['foo_bar'] }),
     buildWheel({ name: 'demo-lib', version: '0.9', requiresDist: ['foo_bar'] }),
   ]);
   fake.yank('demo-lib', 'demo_lib-0.9-py3-none-any.whl', 'broken <build>');
   fake.addProject('demo-app', [
-    buildWheel({ name: 'demo-app', version: '2.0', requiresDist: ['demo-lib>=1.0'], requiresPython: '>=3.8' }),
+    buildWheel({
+      name: 'demo-app',
+      version: '2.0',
+      requiresDist: ['demo-lib>=1.0'],
+      requiresPython: '>=3.8',
+    }),
   ]);
   fake.addProject('Zope.Interface', [
     buildWheel({ name: 'Zope.Interface', version: '5.0' }),

@@ -81,3 +81,35 @@ test('with one worker, the projects take turns', async (t) => {
   assert.equal(bigAt.length, 7, 'page and six files');
   assert.ok((smallAt.at(-1) ?? 99) < (bigAt[5] ?? -1), order.join(' '));
 });
+
+test('a small project is not held back by more big projects than the planning window', async (t) => {
+  // workers = 1 → a planning window of 4 projects; six big projects come first, the small one last.
+  const h = await startDiscoveryHarness(t);
+  const bigs = ['aa1', 'aa2', 'aa3', 'aa4', 'aa5', 'aa6'];
+  for (const name of bigs)
+    h.fake.addProject(
+      name,
+      ['1.0', '1.1', '1.2', '1.3', '1.4'].map((v) => dist(name, v)),
+    );
+  h.fake.addProject('zzz-small', [dist('zzz-small', '1.0')]);
+  h.take();
+  const report = await h.sync({ workers: 1 });
+  assert.equal(report.filesFetched, 31);
+  const log = h.fake.requests;
+  const smallFile = log.findIndex((r) => r.path.startsWith('/files/zzz-small/'));
+  const lastBigFile = Math.max(
+    ...bigs.map((n) => log.findLastIndex((r) => r.path.startsWith(`/files/${n}/`))),
+  );
+  // Had each project held its window slot until its files were done, the small project's page could only
+  // be fetched once two big projects had finished all their files.
+  const bigsFinishedBeforeSmallPage = bigs.filter(
+    (n) =>
+      log.findLastIndex((r) => r.path.startsWith(`/files/${n}/`)) <
+      log.findIndex((r) => r.path === '/simple/zzz-small/'),
+  );
+  assert.deepEqual(bigsFinishedBeforeSmallPage, []);
+  assert.ok(
+    smallFile < lastBigFile,
+    `the small file (#${smallFile}) came after every big file (#${lastBigFile})`,
+  );
+});

@@ -11,12 +11,17 @@ import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
 
 const sha256 = async (path: string): Promise<string> =>
-  createHash('sha256').update(await readFile(path)).digest('hex');
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 test('first sync writes a verified PEP 503 tree of the selected projects and files', async (t) => {
   const h = await startHarness(t);
   seedCatalogue(h.fake);
-  const report = await h.sync({ packageMatches: ['demo-*', 'foo_bar', 'zope.*'], filenameMatches: ['*.whl', '*.tar.gz', '*.zip'] });
+  const report = await h.sync({
+    packageMatches: ['demo-*', 'foo_bar', 'zope.*'],
+    filenameMatches: ['*.whl', '*.tar.gz', '*.zip'],
+  });
   assert.deepEqual(await listTree(h.root), [
     'demo-app/demo_app-2.0-py3-none-any.whl',
     'demo-app/demo_app-2.0-py3-none-any.whl.metadata',
@@ -46,7 +51,10 @@ test('first sync writes a verified PEP 503 tree of the selected projects and fil
   assert.equal(report.projectsChanged, 4);
   assert.equal(report.filesFetched, 8);
   assert.equal(report.failures.length, 0);
-  assert.match(formatSummary(report), /^sync finished: 4 projects checked, 4 changed, 8 files \(.*\) fetched, 0 files and 0 projects removed, 0 failed in /);
+  assert.match(
+    formatSummary(report),
+    /^sync finished: 4 projects checked, 4 changed, 8 files \(.*\) fetched, 0 files and 0 projects removed, 0 failed in /,
+  );
   assert.equal(h.log.find('sync finished').length, 1);
 
   // Every link carries the sha256 of the bytes on disk; yanked has its reason; metadata hash matches.
@@ -55,21 +63,38 @@ test('first sync writes a verified PEP 503 tree of the selected projects and fil
     assert.equal(await sha256(join(h.root, 'demo-lib', decodeURIComponent(file as string))), hex);
     assert.equal(hex, h.fake.file('demo-lib', decodeURIComponent(file as string)).sha256);
   }
-  assert.match(page, /demo_lib-0\.9-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-core-metadata="sha256=[0-9a-f]{64}" data-dist-info-metadata="sha256=[0-9a-f]{64}" data-yanked="broken &lt;build&gt;"|data-yanked="broken &lt;build&gt;"/);
+  assert.match(
+    page,
+    /demo_lib-0\.9-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-core-metadata="sha256=[0-9a-f]{64}" data-dist-info-metadata="sha256=[0-9a-f]{64}" data-yanked="broken &lt;build&gt;"|data-yanked="broken &lt;build&gt;"/,
+  );
   const meta = /data-core-metadata="sha256=([0-9a-f]{64})"/.exec(page)?.[1];
   assert.ok(meta !== undefined);
-  const metaFiles = await Promise.all(['demo_lib-0.9-py3-none-any.whl.metadata', 'demo_lib-1.0-py3-none-any.whl.metadata'].map((f) => sha256(join(h.root, 'demo-lib', f))));
+  const metaFiles = await Promise.all(
+    ['demo_lib-0.9-py3-none-any.whl.metadata', 'demo_lib-1.0-py3-none-any.whl.metadata'].map((f) =>
+      sha256(join(h.root, 'demo-lib', f)),
+    ),
+  );
   assert.ok(metaFiles.includes(meta));
-  assert.match(await readFile(join(h.root, 'demo-app/index.html'), 'utf8'), /data-requires-python="&gt;=3\.8"/);
+  assert.match(
+    await readFile(join(h.root, 'demo-app/index.html'), 'utf8'),
+    /data-requires-python="&gt;=3\.8"/,
+  );
 
   const root = await readFile(join(h.root, 'index.html'), 'utf8');
-  assert.deepEqual([...root.matchAll(/<a href="([^"]+)">([^<]+)<\/a>/g)].map((m) => [m[1], m[2]]), [
-    ['demo-app/', 'demo-app'],
-    ['demo-lib/', 'demo-lib'],
-    ['foo-bar/', 'foo_bar'],
-    ['zope-interface/', 'Zope.Interface'],
-  ]);
-  const json = JSON.parse(await readFile(join(h.root, 'zope-interface/index.v1_json'), 'utf8')) as { name: string; versions: string[]; files: { filename: string; size: number }[] };
+  assert.deepEqual(
+    [...root.matchAll(/<a href="([^"]+)">([^<]+)<\/a>/g)].map((m) => [m[1], m[2]]),
+    [
+      ['demo-app/', 'demo-app'],
+      ['demo-lib/', 'demo-lib'],
+      ['foo-bar/', 'foo_bar'],
+      ['zope-interface/', 'Zope.Interface'],
+    ],
+  );
+  const json = JSON.parse(await readFile(join(h.root, 'zope-interface/index.v1_json'), 'utf8')) as {
+    name: string;
+    versions: string[];
+    files: { filename: string; size: number }[];
+  };
   assert.equal(json.name, 'zope-interface');
   assert.deepEqual(json.versions, ['4.0', '5.0']);
   for (const f of json.files) assert.equal(f.size, h.fake.file('Zope.Interface', f.filename).size);
@@ -85,7 +110,10 @@ test('a re-run with nothing changed upstream fetches only the listing (PEP 691 s
   await h.sync(); // the second run asks once whether the upstream has XML-RPC (it has not: 404)
   h.fake.resetLog();
   const report = await h.sync();
-  assert.deepEqual(h.fake.requests.map((r) => r.path), ['/simple/']);
+  assert.deepEqual(
+    h.fake.requests.map((r) => r.path),
+    ['/simple/'],
+  );
   assert.equal(report.filesFetched, 0);
   assert.equal(report.projectsChanged, 0);
 });
@@ -98,7 +126,10 @@ test('on a plain PEP 503 upstream, a re-run costs one 304 per project and no fil
   h.fake.resetLog();
   const report = await h.sync({ packageMatches: ['demo-*', 'foo-bar'] });
   const pages = h.fake.requests.filter((r) => r.path !== '/simple/');
-  assert.deepEqual(pages.map((r) => r.status), [304, 304, 304]);
+  assert.deepEqual(
+    pages.map((r) => r.status),
+    [304, 304, 304],
+  );
   assert.equal(report.filesFetched, 0);
 });
 
@@ -121,7 +152,10 @@ test('upstream changes: new files fetched, removed files cleaned, yanks and dele
   assert.equal(report.filesFetched, 1, 'the new wheel (its .metadata comes with it)');
   assert.equal(report.projectsRemoved, 1);
   // Only the three changed projects' pages were asked for, and only new files were downloaded.
-  const pages = h.fake.requests.filter((r) => /^\/simple\/[^/]+\/$/.test(r.path)).map((r) => r.path).sort();
+  const pages = h.fake.requests
+    .filter((r) => /^\/simple\/[^/]+\/$/.test(r.path))
+    .map((r) => r.path)
+    .sort();
   assert.deepEqual(pages, ['/simple/demo-app/', '/simple/demo-lib/', '/simple/foo-bar/']);
 });
 
@@ -142,16 +176,19 @@ test('a filename_matches change re-plans from stored pages: files removed and ad
   const h = await startHarness(t);
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['zope.*'], filenameMatches: ['*.whl'] });
-  assert.deepEqual((await listTree(h.root)).filter((f) => f.startsWith('zope-interface/zope')), [
-    'zope-interface/zope_interface-5.0-py3-none-any.whl',
-    'zope-interface/zope_interface-5.0-py3-none-any.whl.metadata',
-  ]);
+  assert.deepEqual(
+    (await listTree(h.root)).filter((f) => f.startsWith('zope-interface/zope')),
+    [
+      'zope-interface/zope_interface-5.0-py3-none-any.whl',
+      'zope-interface/zope_interface-5.0-py3-none-any.whl.metadata',
+    ],
+  );
   h.fake.resetLog();
   await h.sync({ packageMatches: ['zope.*'], filenameMatches: ['*.tar.gz', '*.zip'] });
-  assert.deepEqual((await listTree(h.root)).filter((f) => f.startsWith('zope-interface/zope')), [
-    'zope-interface/zope_interface-4.0.zip',
-    'zope-interface/zope_interface-5.0.tar.gz',
-  ]);
+  assert.deepEqual(
+    (await listTree(h.root)).filter((f) => f.startsWith('zope-interface/zope')),
+    ['zope-interface/zope_interface-4.0.zip', 'zope-interface/zope_interface-5.0.tar.gz'],
+  );
   const page = await readFile(join(h.root, 'zope-interface/index.html'), 'utf8');
   assert.doesNotMatch(page, /\.whl/);
   assert.equal(h.fake.requests.filter((r) => r.path.includes('.whl')).length, 0);
@@ -188,7 +225,10 @@ test('bad downloads publish nothing, other projects sync, and the next run heals
   assert.ok(!tree.includes('foo-bar/index.html'));
   assert.ok(!tree.some((f) => f.endsWith('.tmp')), 'no temp file is left');
   assert.ok(tree.includes('demo-lib/index.html'), 'the other projects synced');
-  assert.ok(tree.includes('foo-bar/foo_bar-1.0.tar.gz'), "a failed project's good files are kept for next time");
+  assert.ok(
+    tree.includes('foo-bar/foo_bar-1.0.tar.gz'),
+    "a failed project's good files are kept for next time",
+  );
   assert.doesNotMatch(await readFile(join(h.root, 'index.html'), 'utf8'), /demo-app|foo-bar|zope/);
 
   h.fake.clearFaults();
@@ -196,10 +236,18 @@ test('bad downloads publish nothing, other projects sync, and the next run heals
   const healed = await h.sync();
   assert.equal(healed.failures.length, 0);
   const after = await listTree(h.root);
-  for (const f of ['demo-app/index.html', 'foo-bar/foo_bar-1.0-py3-none-any.whl', 'zope-interface/index.html']) {
+  for (const f of [
+    'demo-app/index.html',
+    'foo-bar/foo_bar-1.0-py3-none-any.whl',
+    'zope-interface/index.html',
+  ]) {
     assert.ok(after.includes(f), f);
   }
-  assert.equal(h.fake.requests.filter((r) => r.path.endsWith('foo_bar-1.0.tar.gz')).length, 0, 'good file not refetched');
+  assert.equal(
+    h.fake.requests.filter((r) => r.path.endsWith('foo_bar-1.0.tar.gz')).length,
+    0,
+    'good file not refetched',
+  );
 });
 
 test('a failed re-download keeps the previous page, which still links only good files', async (t) => {
@@ -220,13 +268,27 @@ test('resume: a verified file already in place is adopted, not downloaded again'
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['foo-bar'] });
   // Lose the state (as a crash before the state write would), keep the files.
-  await writeFile(join(h.root, '.pypimirror/state.json'), JSON.stringify({ formatVersion: 1, scopeKey: null, upstreamKey: null, lastSerial: null, listingCount: null, projects: {}, lastRun: null }));
+  await writeFile(
+    join(h.root, '.pypimirror/state.json'),
+    JSON.stringify({
+      formatVersion: 1,
+      scopeKey: null,
+      upstreamKey: null,
+      lastSerial: null,
+      listingCount: null,
+      projects: {},
+      lastRun: null,
+    }),
+  );
   const { rm } = await import('node:fs/promises');
   await rm(join(h.root, '.pypimirror/projects/foo-bar.json'));
   h.fake.resetLog();
   const report = await h.sync({ packageMatches: ['foo-bar'] });
   assert.equal(report.failures.length, 0);
-  assert.equal(h.fake.requests.filter((r) => r.path.endsWith('.whl') || r.path.endsWith('.tar.gz')).length, 0);
+  assert.equal(
+    h.fake.requests.filter((r) => r.path.endsWith('.whl') || r.path.endsWith('.tar.gz')).length,
+    0,
+  );
   assert.match(await readFile(join(h.root, 'foo-bar/index.html'), 'utf8'), /foo_bar-1\.0\.tar\.gz#sha256=/);
 });
 
@@ -237,7 +299,10 @@ test('a wrong file on disk is not adopted: it is replaced by a verified download
   await writeFile(join(h.root, 'foo-bar/foo_bar-1.0.tar.gz'), 'garbage');
   h.fake.touch('foo_bar');
   await h.sync({ packageMatches: ['foo-bar'] });
-  assert.equal(await sha256(join(h.root, 'foo-bar/foo_bar-1.0.tar.gz')), h.fake.file('foo_bar', 'foo_bar-1.0.tar.gz').sha256);
+  assert.equal(
+    await sha256(join(h.root, 'foo-bar/foo_bar-1.0.tar.gz')),
+    h.fake.file('foo_bar', 'foo_bar-1.0.tar.gz').sha256,
+  );
 });
 
 test('a selected project with no selected file gets no page, and is not asked for again while unchanged', async (t) => {
@@ -250,7 +315,10 @@ test('a selected project with no selected file gets no page, and is not asked fo
   await h.sync(cfg); // the XML-RPC probe (404)
   h.fake.resetLog();
   await h.sync(cfg);
-  assert.deepEqual(h.fake.requests.map((r) => r.path), ['/simple/']);
+  assert.deepEqual(
+    h.fake.requests.map((r) => r.path),
+    ['/simple/'],
+  );
   // When its last selected file goes, a mirrored project's page and directory go too.
   await h.sync({ ...cfg, filenameMatches: ['*.zip'] });
   assert.ok(!(await listTree(h.root)).some((f) => f.startsWith('foo-bar/')));

@@ -35,6 +35,9 @@ test('verify finds missing, truncated and altered files; repair plus a sync heal
   assert.equal(report.failures.length, 0);
   assert.deepEqual(await verifyTree(h.config(), h.log, signal), []);
   const wheel = await readFile(join(h.root, 'demo-lib/demo_lib-1.0-py3-none-any.whl'));
-  assert.equal(createHash('sha256').update(wheel).digest('hex'), h.fake.file('demo-lib', 'demo_lib-1.0-py3-none-any.whl').sha256);
+  assert.equal(
+    createHash('sha256').update(wheel).digest('hex'),
+    h.fake.file('demo-lib', 'demo_lib-1.0-py3-none-any.whl').sha256,
+  );
   assert.equal(await readFile(meta, 'utf8'), metaText);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPool, mapLimit } from '../../../src/util/pool.js';
+import { createPool, forEachWindowed } from '../../../src/util/pool.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -42,16 +42,40 @@ test('a failing task frees its slot and rejects only its caller', async () => {
   assert.equal(await ok, 7);
 });
 
-test('mapLimit keeps order and bounds concurrency', async () => {
-  let running = 0;
-  let peak = 0;
-  const out = await mapLimit([1, 2, 3, 4, 5, 6], 2, async (n) => {
-    running++;
-    peak = Math.max(peak, running);
+test('forEachWindowed bounds the first phase and the total separately', async () => {
+  let starting = 0;
+  let inFlight = 0;
+  let peakStarting = 0;
+  let peakInFlight = 0;
+  const seen: number[] = [];
+  await forEachWindowed([1, 2, 3, 4, 5, 6, 7, 8], 2, 5, async (n, started) => {
+    starting++;
+    inFlight++;
+    peakStarting = Math.max(peakStarting, starting);
+    peakInFlight = Math.max(peakInFlight, inFlight);
     await tick();
-    running--;
-    return n * 2;
+    starting--;
+    started();
+    await tick();
+    await tick();
+    seen.push(n);
+    inFlight--;
   });
-  assert.deepEqual(out, [2, 4, 6, 8, 10, 12]);
-  assert.equal(peak, 2);
+  assert.deepEqual(seen.sort(), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.equal(peakStarting, 2);
+  assert.ok(peakInFlight > 2 && peakInFlight <= 5, `in flight at most 5, got ${peakInFlight}`);
+});
+
+test('forEachWindowed waits for the started items, then rejects with the first error', async () => {
+  const done: number[] = [];
+  await assert.rejects(
+    forEachWindowed([1, 2, 3], 3, 3, async (n) => {
+      await tick();
+      if (n === 2) throw new Error('two');
+      await tick();
+      done.push(n);
+    }),
+    /two/,
+  );
+  assert.deepEqual(done.sort(), [1, 3]);
 });
