@@ -11,17 +11,30 @@ import { buildSdist, buildWheel } from './dist-builder.js';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.js';
 import { makeTempDir } from './tree.js';
 
+export interface HarnessOptions {
+  readonly fake?: FakeUpstreamOptions;
+  /** The client's changelog page size (PyPI's cap is 50 000; set it to the fake's changelogCap). */
+  readonly changelogPageSize?: number;
+}
+
+export interface SyncOptions {
+  readonly signal?: AbortSignal;
+  readonly now?: Date;
+  /** Sync from this index URL instead of the fake's (e.g. a cache in front of it). */
+  readonly indexUrl?: string;
+}
+
 export interface Harness {
   readonly fake: FakeUpstream;
   readonly root: string;
   readonly log: CaptureLogger;
   /** One sync with the given config overrides; a fresh client each time, retries fast. */
-  sync(over?: Partial<Config>, signal?: AbortSignal): Promise<SyncReport>;
+  sync(over?: Partial<Config>, options?: SyncOptions | AbortSignal): Promise<SyncReport>;
   config(over?: Partial<Config>): Config;
 }
 
-export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOptions = {}): Promise<Harness> {
-  const fake = await startFakeUpstream(fakeOptions);
+export async function startHarness(t: TestContext, opts: HarnessOptions = {}): Promise<Harness> {
+  const fake = await startFakeUpstream(opts.fake ?? {});
   t.after(() => fake.close());
   const root = await makeTempDir(t);
   const log = createCaptureLogger();
@@ -32,8 +45,9 @@ export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOpti
     root,
     log,
     config,
-    async sync(over = {}, signal = new AbortController().signal) {
-      const cfg = config(over);
+    async sync(over = {}, options = {}) {
+      const o: SyncOptions = options instanceof AbortSignal ? { signal: options } : options;
+      const cfg = config({ ...(o.indexUrl === undefined ? {} : { indexUrl: new URL(o.indexUrl) }), ...over });
       const http = createHttp({
         timeoutMs: cfg.timeoutMs,
         workers: cfg.workers,
@@ -49,8 +63,16 @@ export async function startHarness(t: TestContext, fakeOptions: FakeUpstreamOpti
           retries: 2,
           minDelayMs: 1,
           maxDelayMs: 5,
+          ...(opts.changelogPageSize === undefined ? {} : { changelogPageSize: opts.changelogPageSize }),
         });
-        return await runSync({ upstream, log, retry: { retries: 2, minMs: 1, maxMs: 5 } }, cfg, signal);
+        const now = o.now;
+        const deps = {
+          upstream,
+          log,
+          retry: { retries: 2, minMs: 1, maxMs: 5 },
+          ...(now === undefined ? {} : { now: () => now }),
+        };
+        return await runSync(deps, cfg, o.signal ?? new AbortController().signal);
       } finally {
         await http.close();
       }

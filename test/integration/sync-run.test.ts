@@ -104,7 +104,7 @@ test('first sync writes a verified PEP 503 tree of the selected projects and fil
 });
 
 test('a re-run with nothing changed upstream fetches only the listing (PEP 691 serials, no XML-RPC)', async (t) => {
-  const h = await startHarness(t, { xmlrpc: false });
+  const h = await startHarness(t, { fake: { xmlrpc: false } });
   seedCatalogue(h.fake);
   await h.sync();
   await h.sync(); // the second run asks once whether the upstream has XML-RPC (it has not: 404)
@@ -119,7 +119,7 @@ test('a re-run with nothing changed upstream fetches only the listing (PEP 691 s
 });
 
 test('on a plain PEP 503 upstream, a re-run costs one 304 per project and no file', async (t) => {
-  const h = await startHarness(t, { formats: 'html-only' });
+  const h = await startHarness(t, { fake: { formats: 'html-only' } });
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['demo-*', 'foo-bar'] });
   assert.ok((await listTree(h.root)).includes('demo-lib/demo_lib-1.0-py3-none-any.whl'));
@@ -306,7 +306,7 @@ test('a wrong file on disk is not adopted: it is replaced by a verified download
 });
 
 test('a selected project with no selected file gets no page, and is not asked for again while unchanged', async (t) => {
-  const h = await startHarness(t, { xmlrpc: false });
+  const h = await startHarness(t, { fake: { xmlrpc: false } });
   seedCatalogue(h.fake);
   const cfg = { packageMatches: ['foo-*', 'demo-app'], filenameMatches: ['*.tar.gz'] };
   await h.sync(cfg);
