@@ -11,6 +11,7 @@ import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
+import { formatProgress, type SyncProgress } from './sync/report.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import { writeFileAtomic } from './util/fs.js';
@@ -159,28 +160,60 @@ export function createClient(
   return { upstream, close: () => http.close() };
 }
 
+/** `sync` draws a progress line on a terminal; under systemd (JOURNAL_STREAM) or cron it does not. */
+export function isProgressShown(env: CommandDeps['env'], stream: { isTTY?: boolean }): boolean {
+  return stream.isTTY === true && (env['JOURNAL_STREAM'] ?? '') === '';
+}
+
+/** One line, redrawn in place at most every `intervalMs`; the summary line follows it. */
+export function createProgressLine(
+  stream: Pick<NodeJS.WritableStream, 'write'>,
+  intervalMs = 200,
+  now: () => number = Date.now,
+): { update(p: SyncProgress): void; clear(): void } {
+  let last = -Infinity;
+  let isShown = false;
+  return {
+    update(p) {
+      if (now() - last < intervalMs) return;
+      last = now();
+      isShown = true;
+      stream.write(`\r\x1b[K${formatProgress(p)}`);
+    },
+    clear() {
+      if (isShown) stream.write('\r\x1b[K');
+      isShown = false;
+    },
+  };
+}
+
 /** `sync`: one run under the lock. 0 ok (or stopped by a signal), 1 some projects failed, 75 lock held. */
 async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
   const { signal, dispose } = abortOnSignals(deps.log);
   const client = createClient(cfg, deps);
+  const progress = isProgressShown(deps.env, process.stderr) ? createProgressLine(process.stderr) : null;
   try {
     const outcome = await runLockedSync(
-      { log: deps.log, upstream: client.upstream, command: 'sync', version: deps.version },
+      {
+        log: deps.log,
+        upstream: client.upstream,
+        command: 'sync',
+        version: deps.version,
+        ...(progress === null ? {} : { onProgress: progress.update }),
+      },
       cfg,
       signal,
       () => null,
     );
-    switch (outcome.kind) {
-      case 'locked':
-        deps.log.error(outcome.error.message);
-        return EXIT.LOCKED;
-      case 'no-lock':
-        return EXIT.FAILED;
-      case 'ran':
-        if (outcome.result === 'ok') return EXIT.OK;
-        return outcome.result === 'aborted' && signal.aborted ? EXIT.OK : EXIT.FAILED;
+    if (outcome.kind === 'locked') {
+      deps.log.error(outcome.error.message);
+      return EXIT.LOCKED;
     }
+    if (outcome.kind === 'no-lock') return EXIT.FAILED;
+    if (outcome.result === 'ok') return EXIT.OK;
+    return outcome.result === 'aborted' && signal.aborted ? EXIT.OK : EXIT.FAILED;
   } finally {
+    progress?.clear();
     dispose();
     await client.close();
   }

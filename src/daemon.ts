@@ -35,6 +35,7 @@ export interface LockedRunDeps {
   readonly lock?: LockTiming;
   readonly retry?: SyncDeps['retry'];
   readonly now?: () => Date;
+  readonly onProgress?: SyncDeps['onProgress'];
 }
 
 export type RunOutcome =
@@ -92,7 +93,13 @@ export async function runLockedSync(
   let error: unknown = null;
   try {
     report = await runSync(
-      { upstream: deps.upstream, log, ...(deps.retry === undefined ? {} : { retry: deps.retry }), now },
+      {
+        upstream: deps.upstream,
+        log,
+        now,
+        ...(deps.retry === undefined ? {} : { retry: deps.retry }),
+        ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
+      },
       cfg,
       runSignal,
     );

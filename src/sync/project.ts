@@ -32,6 +32,8 @@ export interface ProjectContext {
   readonly retry: RetryPolicy;
   /** Counts every upstream request. */
   countRequest(): void;
+  /** Called after each verified file is in place. */
+  onFileFetched(bytes: number): void;
 }
 
 export type ProjectOutcome =
@@ -279,6 +281,7 @@ async function fetchFile(
     });
   }
   ctx.log.info('file fetched', { project, file: up.filename, bytes: stored.size });
+  ctx.onFileFetched(stored.size);
   const metadataSha256 = await fetchMetadata(ctx, project, up);
   return { file: { ...base, sha256: stored.sha256, size: stored.size, metadataSha256 }, bytes: stored.size };
 }

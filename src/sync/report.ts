@@ -28,6 +28,18 @@ export interface SyncReport {
   readonly requests: number;
 }
 
+/** How far a run has got, for a progress line on a terminal. */
+export interface SyncProgress {
+  readonly projectsDone: number;
+  readonly projectsToCheck: number;
+  readonly filesFetched: number;
+  readonly bytesFetched: number;
+}
+
+export function formatProgress(p: SyncProgress): string {
+  return `${p.projectsDone}/${p.projectsToCheck} projects, ${p.filesFetched} files (${formatBytes(p.bytesFetched)}) fetched`;
+}
+
 export function isReportOk(report: SyncReport): boolean {
   return report.failures.length === 0 && !report.listingFailed && !report.aborted;
 }

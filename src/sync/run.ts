@@ -18,7 +18,13 @@ import { type Candidate, discover, settleDiscovery } from './discover.js';
 import { type ProjectContext, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
-import { formatSummary, isReportOk, type ProjectFailure, type SyncReport } from './report.js';
+import {
+  formatSummary,
+  isReportOk,
+  type ProjectFailure,
+  type SyncProgress,
+  type SyncReport,
+} from './report.js';
 
 /**
  * Projects past their page fetch whose files are still downloading, at most: each holds only its plan,
@@ -32,6 +38,8 @@ export interface SyncDeps {
   readonly now?: () => Date;
   /** Retries of a failed file transfer (default: 4, from 500 ms, backing off to 30 s). */
   readonly retry?: RetryPolicy;
+  /** Told after every file and every project (`sync` on a terminal draws a progress line from it). */
+  readonly onProgress?: (progress: SyncProgress) => void;
 }
 
 /** Everything that decides what the tree holds. A change re-plans every project (from stored pages). */
@@ -104,6 +112,7 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
 
   // 2. Projects, all through one fair pool of `workers` upstream requests.
   const pool = createPool(cfg.workers);
+  const progress = { projectsDone: 0, projectsToCheck: toSync.length, filesFetched: 0, bytesFetched: 0 };
   const ctx: ProjectContext = {
     cfg,
     filters,
@@ -119,6 +128,11 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
       maxMs: DEFAULT_MAX_DELAY_MS,
     },
     countRequest: () => requests++,
+    onFileFetched: (bytes) => {
+      progress.filesFetched++;
+      progress.bytesFetched += bytes;
+      deps.onProgress?.({ ...progress });
+    },
   };
   const projects = new Map(mirrored);
   const failures: ProjectFailure[] = [];
@@ -148,6 +162,8 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
       if (signal.aborted) return;
       const record = await readRecord(root, c.name);
       const outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+      progress.projectsDone++;
+      deps.onProgress?.({ ...progress });
       switch (outcome.kind) {
         case 'unchanged':
           keepProject(outcome.record, c);

@@ -1,12 +1,13 @@
 // The command line as a user meets it: help, version, check, exit codes, z3c forms, reindex.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CONFIG_KEYS } from '../../src/config/defaults.js';
 import { startStandardUpstream } from '../helpers/standard-catalogue.js';
 import { repoRoot } from '../helpers/repo-root.js';
-import { runCli } from '../helpers/run-cli.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 import { SAMPLE_CONFIG, writeSampleConfig } from '../helpers/sample-config.js';
 import { makeTempDir } from '../helpers/tree.js';
 
@@ -125,4 +126,37 @@ test('verify exits 1 on a damaged tree; verify --repair fetches the damaged file
   assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
   assert.deepEqual(await readFile(file), good);
   assert.equal((await runCli(['verify', config])).code, 0);
+});
+
+test('sync on a terminal draws a progress line; piped (cron, systemd) it does not', async (t) => {
+  const { fake } = await startStandardUpstream();
+  t.after(() => fake.close());
+  const dir = await makeTempDir(t);
+  const config = await writeSampleConfig(dir, {
+    mirror_file_path: join(dir, 'mirror'),
+    index_url: fake.url,
+    package_matches: 'demo-* foo_bar',
+    log_filename: null,
+    metrics_file: null,
+  });
+  const piped = await runCli(['sync', config]);
+  assert.equal(piped.code, 0);
+  assert.doesNotMatch(piped.stdout + piped.stderr, /\d+\/\d+ projects,/);
+  // util-linux `script` gives the CLI a pseudo-terminal; its output is the terminal's.
+  await rm(join(dir, 'mirror'), { recursive: true });
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} sync ${JSON.stringify(config)}`;
+  const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+    execFile(
+      'script',
+      ['-qec', command, '/dev/null'],
+      { timeout: 60_000, env: { ...process.env, JOURNAL_STREAM: '' } },
+      (err, stdout) =>
+        err !== null && typeof err.code !== 'number'
+          ? reject(err)
+          : resolve({ code: err === null ? 0 : (err.code as number), out: stdout }),
+    );
+  });
+  assert.equal(tty.code, 0, tty.out);
+  assert.match(tty.out, /\r\x1b\[K\d+\/3 projects, \d+ files \(.*\) fetched/);
+  assert.match(tty.out, /sync finished: 3 projects checked/);
 });
