@@ -45,6 +45,9 @@ import {
   type XmlRpcValue,
 } from './xmlrpc.js';
 
+/** The largest project page or XML-RPC answer read (PyPI's largest project pages are a few MB). */
+export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+
 export const ACCEPT =
   'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
@@ -150,8 +153,26 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     throw payloadError(url, type === null ? 'no Content-Type' : `unsupported Content-Type "${type}"`);
   }
 
+  /**
+   * The whole body of a page or an XML-RPC answer, at most MAX_PAGE_BYTES: an upstream that sends an
+   * endless or absurd page gets an UPSTREAM_PAYLOAD error, not our memory. (The root listing streams.)
+   */
+  async function readBody(res: Response, url: URL): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_PAGE_BYTES) {
+        res.body.destroy();
+        throw payloadError(url, `the answer is larger than ${MAX_PAGE_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, size);
+  }
+
   async function readJson(res: Response, url: URL): Promise<unknown> {
-    const text = await res.body.text();
+    const text = (await readBody(res, url)).toString('utf8');
     try {
       return JSON.parse(text);
     } catch (err) {
@@ -264,7 +285,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
           ? report(decodeProjectJson(await readJson(res, at), at, normalized), at)
           : report(
               parseProjectHtml(
-                decoderFor(header(res, 'content-type')).decode(await res.body.bytes()),
+                decoderFor(header(res, 'content-type')).decode(await readBody(res, at)),
                 at,
                 normalized,
               ),
@@ -316,7 +337,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
       await ensureOk(res, url);
       let parsed;
       try {
-        parsed = parseMethodResponse(await res.body.text());
+        parsed = parseMethodResponse((await readBody(res, url)).toString('utf8'));
       } catch (err) {
         throw payloadError(
           url,

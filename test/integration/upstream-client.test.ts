@@ -7,7 +7,12 @@ import { test, type TestContext } from 'node:test';
 import { UpstreamError } from '../../src/errors.js';
 import type { LogFields, Logger } from '../../src/log.js';
 import { createHttp, type Env } from '../../src/upstream/http.js';
-import { ACCEPT, createUpstream, type UpstreamOptions } from '../../src/upstream/simple-api.js';
+import {
+  ACCEPT,
+  createUpstream,
+  MAX_PAGE_BYTES,
+  type UpstreamOptions,
+} from '../../src/upstream/simple-api.js';
 import type { ProjectPage } from '../../src/upstream/types.js';
 import { encodeMethodCall, parseMethodResponse } from '../../src/upstream/xmlrpc.js';
 
@@ -200,6 +205,30 @@ test('an unknown content type is rejected, naming it', async (t) => {
   );
   assert.match(err.message, /unsupported Content-Type "application\/json"/);
   assert.equal(up.seen.length, 1);
+});
+
+test('an endless project page is cut off at MAX_PAGE_BYTES with UPSTREAM_PAYLOAD, not read into memory', async (t) => {
+  let sent = 0;
+  const up = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': JSON_TYPE });
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    // Bounded: stop after twice the limit even if the client kept reading.
+    const pump = (): void => {
+      while (sent < 2 * MAX_PAGE_BYTES) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('error', () => {});
+    pump();
+  });
+  const err = await rejectsWith(
+    client(t, `${up.origin}/simple/`).upstream.fetchProject('demo', null, signal()),
+    'UPSTREAM_PAYLOAD',
+  );
+  assert.match(err.message, /larger than 67108864 bytes/);
+  assert.ok(sent < 2 * MAX_PAGE_BYTES, `the client stopped reading (server sent ${sent} bytes)`);
 });
 
 test('503 twice then 200 succeeds, logging two retries', async (t) => {
