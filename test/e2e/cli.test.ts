@@ -5,10 +5,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CONFIG_KEYS } from '../../src/config/defaults.js';
-import { startStandardUpstream } from '../helpers/standard-catalogue.js';
 import { repoRoot } from '../helpers/repo-root.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
-import { SAMPLE_CONFIG, writeSampleConfig } from '../helpers/sample-config.js';
+import { SAMPLE_CONFIG, startSampleMirror } from '../helpers/sample-config.js';
 import { makeTempDir } from '../helpers/tree.js';
 
 test('--help and --version work with any command', async () => {
@@ -72,17 +71,7 @@ test('check and sync exit 2 on a bad config, naming file, line, key, value and w
 });
 
 test('sync exits 1 when a project failed, 0 once the next run healed it; reindex rebuilds pages offline', async (t) => {
-  const { fake } = await startStandardUpstream();
-  t.after(() => fake.close());
-  const dir = await makeTempDir(t);
-  const root = join(dir, 'mirror');
-  const config = await writeSampleConfig(dir, {
-    mirror_file_path: root,
-    index_url: fake.url,
-    package_matches: 'demo-* foo_bar',
-    log_filename: null,
-    metrics_file: null,
-  });
+  const { fake, root, config } = await startSampleMirror(t, { package_matches: 'demo-* foo_bar' });
   fake.fail('/simple/demo-lib/', { status: 500 });
   const failed = await runCli(['sync', config]);
   assert.equal(failed.code, 1, failed.stdout + failed.stderr);
@@ -103,17 +92,7 @@ test('sync exits 1 when a project failed, 0 once the next run healed it; reindex
 });
 
 test('verify exits 1 on a damaged tree; verify --repair fetches the damaged file again and exits 0', async (t) => {
-  const { fake } = await startStandardUpstream();
-  t.after(() => fake.close());
-  const dir = await makeTempDir(t);
-  const root = join(dir, 'mirror');
-  const config = await writeSampleConfig(dir, {
-    mirror_file_path: root,
-    index_url: fake.url,
-    package_matches: 'foo_bar',
-    log_filename: null,
-    metrics_file: null,
-  });
+  const { root, config } = await startSampleMirror(t, { package_matches: 'foo_bar' });
   assert.equal((await runCli(['sync', config])).code, 0);
   assert.equal((await runCli(['verify', config])).code, 0);
   const file = join(root, 'foo-bar/foo_bar-1.0.tar.gz');
@@ -129,16 +108,7 @@ test('verify exits 1 on a damaged tree; verify --repair fetches the damaged file
 });
 
 test('sync on a terminal draws a progress line; piped (cron, systemd) it does not', async (t) => {
-  const { fake } = await startStandardUpstream();
-  t.after(() => fake.close());
-  const dir = await makeTempDir(t);
-  const config = await writeSampleConfig(dir, {
-    mirror_file_path: join(dir, 'mirror'),
-    index_url: fake.url,
-    package_matches: 'demo-* foo_bar',
-    log_filename: null,
-    metrics_file: null,
-  });
+  const { dir, config } = await startSampleMirror(t, { package_matches: 'demo-* foo_bar' });
   const piped = await runCli(['sync', config]);
   assert.equal(piped.code, 0);
   assert.doesNotMatch(piped.stdout + piped.stderr, /\d+\/\d+ projects,/);

@@ -3,7 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { FakeUpstream } from './fake-upstream.js';
 import { repoRoot } from './repo-root.js';
+import { type StandardCatalogue, startStandardUpstream } from './standard-catalogue.js';
+import { makeTempDir } from './tree.js';
 
 export const SAMPLE_CONFIG = join(repoRoot, 'samples/pypimirror.cfg');
 
@@ -26,4 +30,37 @@ export async function writeSampleConfig(
   const path = join(dir, 'pypimirror.cfg');
   await writeFile(path, renderSampleConfig(values));
   return path;
+}
+
+export interface SampleMirror {
+  readonly fake: FakeUpstream;
+  readonly catalogue: StandardCatalogue;
+  /** The test's temp dir (config, logs, pip targets). */
+  readonly dir: string;
+  /** mirror_file_path. */
+  readonly root: string;
+  /** The config file: the sample, pointed at the fake upstream and a mirror in `dir`. */
+  readonly config: string;
+}
+
+/**
+ * A fake upstream with the standard catalogue, and a config derived from the sample that mirrors it
+ * into a temp dir (no log file, no metrics unless `values` says otherwise).
+ */
+export async function startSampleMirror(
+  t: TestContext,
+  values: Readonly<Record<string, string | null>> = {},
+): Promise<SampleMirror> {
+  const { fake, catalogue } = await startStandardUpstream();
+  t.after(() => fake.close());
+  const dir = await makeTempDir(t);
+  const root = join(dir, 'mirror');
+  const config = await writeSampleConfig(dir, {
+    mirror_file_path: root,
+    index_url: fake.url,
+    log_filename: null,
+    metrics_file: null,
+    ...values,
+  });
+  return { fake, catalogue, dir, root, config };
 }

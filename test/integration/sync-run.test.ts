@@ -1,10 +1,10 @@
 // One-shot sync against the fake upstream: the tree, the pages, the state, and what a re-run costs.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readState } from '../../src/mirror/state.js';
+import { EMPTY_STATE, readState, writeState } from '../../src/mirror/state.js';
 import { formatSummary } from '../../src/sync/report.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
@@ -268,19 +268,7 @@ test('resume: a verified file already in place is adopted, not downloaded again'
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['foo-bar'] });
   // Lose the state (as a crash before the state write would), keep the files.
-  await writeFile(
-    join(h.root, '.pypimirror/state.json'),
-    JSON.stringify({
-      formatVersion: 1,
-      scopeKey: null,
-      upstreamKey: null,
-      lastSerial: null,
-      listingCount: null,
-      projects: {},
-      lastRun: null,
-    }),
-  );
-  const { rm } = await import('node:fs/promises');
+  await writeState(h.root, EMPTY_STATE);
   await rm(join(h.root, '.pypimirror/projects/foo-bar.json'));
   h.fake.resetLog();
   const report = await h.sync({ packageMatches: ['foo-bar'] });

@@ -10,6 +10,7 @@ import { loadConfig, resolveConfigPath } from '../../../src/config/load.js';
 import { parseIni } from '../../../src/config/parse-ini.js';
 import type { Config } from '../../../src/config/types.js';
 import { validateConfig } from '../../../src/config/validate.js';
+import { repoRoot } from '../../helpers/repo-root.js';
 
 /** Compiled tests run from dist/test/...: fixtures live in the source tree, beside package.json. */
 function findRepoRoot(): string {
@@ -34,29 +35,8 @@ function flattenConfig(cfg: Config): Record<string, unknown> {
   return { ...cfg, baseUrl: cfg.baseUrl?.href ?? null, indexUrl: cfg.indexUrl.href };
 }
 
-const Z3C_SAMPLE = `[DEFAULT]
-# the root folder of all mirrored packages.
-mirror_file_path = /tmp/mirror
-base_url = http://your-host.com/index
-lock_file_name = pypi-poll-access.lock
-filename_matches =
-    *.zip
-    *.tgz
-    *.egg
-    *.tar.gz
-    *.tar.bz2
-package_matches =
-    zope.*
-    plone.*
-    Products.*
-    collective.*
-cleanup = True
-create_indexes = True
-verbose = True
-external_links = False
-follow_external_index_pages = False
-log_filename = /tmp/pypimirror.log
-`;
+/** z3c.pypimirror's sample config, verbatim. */
+const Z3C_SAMPLE = readFileSync(join(repoRoot, 'test/fixtures/config/z3c-sample.cfg'), 'utf8');
 
 const Z3C_EXPECTED = {
   file: '/etc/pypimirror/mirror.cfg',
