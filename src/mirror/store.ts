@@ -108,7 +108,8 @@ export async function downloadVerified(
         );
       }
     }
-    await handle.sync();
+    // fdatasync: the data and the file size, all that a reader of the renamed file needs.
+    await handle.datasync();
     await handle.close();
     await rename(temp, target);
     return { sha256, size: bytes, verifiedWith: check?.algo ?? null };
