@@ -31,14 +31,8 @@ export interface LastRun {
   readonly error: string | null;
 }
 
-export interface MirrorStatus {
+export interface MirrorStatus extends StatusMeta {
   readonly formatVersion: 1;
-  readonly command: 'run' | 'sync';
-  readonly pid: number;
-  readonly host: string;
-  readonly version: string;
-  readonly config: string;
-  readonly mirror: string;
   readonly lastRun: LastRun;
   /** End of the last run whose result was ok. */
   readonly lastSuccessAt: string | null;
