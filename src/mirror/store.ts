@@ -1,8 +1,9 @@
 // Verified file store: stream into a hidden temp file beside the target, hash while streaming, check size
 // and digest against upstream, fsync, rename into place. A file that fails is never published.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream, writeSync } from 'node:fs';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { IntegrityError } from '../errors.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
@@ -11,8 +12,8 @@ import { isNotFound, tempPathFor } from '../util/fs.js';
 /** Digests we can check, best first (hashlib names, as they appear in PEP 503 fragments and PEP 691). */
 const VERIFY_ALGORITHMS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;
 
-/** Bytes gathered before one writev: large enough to amortise the syscall, small enough to bound memory. */
-const WRITE_BATCH_BYTES = 1 << 20;
+/** Bytes written between two background fdatasyncs of a file being downloaded. */
+const BACKGROUND_FLUSH_BYTES = 32 << 20;
 
 export interface Expected {
   readonly hashes: Readonly<Record<string, string>>;
@@ -58,39 +59,52 @@ export async function downloadVerified(
       `${label}: upstream announced ${announced} bytes, its index says ${expected.size}`,
     );
   }
+  // Listening from here on: an error of the body while the temp file opens is caught, not thrown.
+  const ended = finished(body);
+  ended.catch(() => {}); // awaited below
   const temp = tempPathFor(target);
-  const handle = await open(temp, 'w', 0o644);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'w', 0o644);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  // One background fdatasync at a time while the body streams, so that the kernel writes the file back
+  // during the download instead of all at once at the end (the final fdatasync then waits for the tail only).
+  let flushing: Promise<void> | null = null;
   try {
     const sha = createHash('sha256');
     const other = check === null || check.algo === 'sha256' ? null : createHash(check.algo);
     let bytes = 0;
-    // Reading and hashing overlap with writing: chunks gather into batches of WRITE_BATCH_BYTES, and one
-    // batch is written (writev) while the next one fills. One write in flight keeps the file in order.
-    // (Not pipeline(): the handle must stay open for the fsync before the rename.)
-    let writing: Promise<unknown> = Promise.resolve();
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const flush = async (): Promise<void> => {
-      await writing;
-      const chunks = batch;
-      batch = [];
-      batchBytes = 0;
-      writing = handle.writev(chunks);
-      writing.catch(() => {}); // awaited before the next batch or at the end
-    };
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    let flushedAt = 0;
+    const onChunk = (chunk: Buffer): void => {
       bytes += chunk.length;
       if (expected.size !== null && bytes > expected.size) {
         throw new IntegrityError('INTEGRITY_SIZE', `${label}: more than the expected ${expected.size} bytes`);
       }
       sha.update(chunk);
       other?.update(chunk);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH_BYTES) await flush();
-    }
-    await flush();
-    await writing;
+      // Written at once by the thread that received and hashed it, while it is still in the CPU cache: one
+      // socket read (~64 KiB) into the page cache. Measured on 1 GiB (README "Benchmark"): half the kernel
+      // time of 1 MiB writev batches on libuv's thread pool, 10% less wall time; the longest write blocked
+      // the event loop 7 ms, and 20 of 16 000 writes took over 1 ms.
+      writeAll(handle.fd, chunk);
+      if (flushing === null && bytes - flushedAt >= BACKGROUND_FLUSH_BYTES) {
+        flushedAt = bytes;
+        flushing = handle.datasync().finally(() => (flushing = null));
+        flushing.catch(() => {}); // awaited before the final fdatasync
+      }
+    };
+    body.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        body.destroy(err as Error); // ends `ended` with this error
+      }
+    });
+    await ended;
+    if (flushing !== null) await flushing;
     signal.throwIfAborted();
     const sha256 = sha.digest('hex');
     if (expected.size !== null && bytes !== expected.size) {
@@ -115,10 +129,17 @@ export async function downloadVerified(
     return { sha256, size: bytes, verifiedWith: check?.algo ?? null };
   } catch (err) {
     body.destroy();
+    await (flushing as Promise<void> | null)?.catch(() => {});
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     throw toUpstreamError(err, url, signal);
   }
+}
+
+/** write(2) until all of `chunk` is written (a regular file takes it in one call unless the disk fills). */
+function writeAll(fd: number, chunk: Buffer): void {
+  let at = 0;
+  while (at < chunk.length) at += writeSync(fd, chunk, at, chunk.length - at);
 }
 
 /** sha256 and size of a file on disk, or null when it does not exist. */

@@ -1,0 +1,192 @@
+// The verified file store (downloadVerified): what reaches the target, and that nothing does when the body,
+// the digest, the size, the caller or the disk fails. A scripted Upstream feeds the bodies, so each test
+// controls every chunk; the last test fills the disk for real (a file-size limit on a sync in a child).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { IntegrityError } from '../../src/errors.js';
+import { downloadVerified } from '../../src/mirror/store.js';
+import type { Upstream } from '../../src/upstream/types.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import type { SyncChildRequest, SyncChildResult } from '../helpers/sync-child.js';
+import { listTree, makeTempDir } from '../helpers/tree.js';
+
+const CHILD = fileURLToPath(new URL('../helpers/sync-child.js', import.meta.url));
+const URL_ = 'https://files.example/demo-1.0.tar.gz';
+
+/** `count` distinct chunks of `size` bytes, as a socket would deliver them. */
+function chunks(count: number, size = 64 * 1024): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.alloc(size, i % 251));
+}
+
+function sha256(parts: readonly Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p);
+  return hash.digest('hex');
+}
+
+/** An Upstream whose fetchFile answers `body` with Content-Length `size` (null: none announced). */
+function scripted(body: () => Readable, size: number | null): Upstream {
+  return {
+    fetchFile: () => Promise.resolve({ body: body(), size }),
+  } as unknown as Upstream;
+}
+
+async function dirEntries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+test('a body of many chunks lands whole, with its sha256, and no temp file is left', async (t) => {
+  const dir = await makeTempDir(t);
+  // 40 MiB: more than one background flush (every 32 MiB) happens while the body streams.
+  const parts = chunks(640);
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  const hex = sha256(parts);
+  const target = join(dir, 'demo-1.0.tar.gz');
+  const stored = await downloadVerified(
+    scripted(() => Readable.from(parts), size),
+    URL_,
+    target,
+    { hashes: { sha256: hex }, size },
+    new AbortController().signal,
+  );
+  assert.deepEqual(stored, { sha256: hex, size, verifiedWith: 'sha256' });
+  assert.equal(
+    createHash('sha256')
+      .update(await readFile(target))
+      .digest('hex'),
+    hex,
+  );
+  assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
+});
+
+test('a body longer than the index says is stopped at the excess byte and publishes nothing', async (t) => {
+  const dir = await makeTempDir(t);
+  const parts = chunks(8);
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  let pulled = 0;
+  // No Content-Length (chunked), and the body runs on past the size: only the byte count can catch it.
+  const endless = (): Readable =>
+    new Readable({
+      read() {
+        pulled++;
+        this.push(Buffer.alloc(64 * 1024, pulled % 251));
+      },
+    });
+  await assert.rejects(
+    downloadVerified(
+      scripted(endless, null),
+      URL_,
+      join(dir, 'demo-1.0.tar.gz'),
+      { hashes: { sha256: sha256(parts) }, size },
+      new AbortController().signal,
+    ),
+    (err: unknown) =>
+      err instanceof IntegrityError &&
+      err.code === 'INTEGRITY_SIZE' &&
+      err.message.includes(`more than the expected ${size} bytes`),
+  );
+  assert.ok(pulled < 20, `stopped soon after the excess (pulled ${pulled} chunks for 8 expected)`);
+  assert.deepEqual(await dirEntries(dir), []);
+});
+
+test('a wrong digest, a short body, a failing body and an abort each leave the directory as it was', async (t) => {
+  const dir = await makeTempDir(t);
+  const parts = chunks(20);
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  const good = sha256(parts);
+  const target = join(dir, 'demo-1.0.tar.gz');
+  const run = (upstream: Upstream, hex: string, signal = new AbortController().signal): Promise<unknown> =>
+    downloadVerified(upstream, URL_, target, { hashes: { sha256: hex }, size }, signal);
+
+  await assert.rejects(
+    run(
+      scripted(() => Readable.from(parts), size),
+      '0'.repeat(64),
+    ),
+    /sha256 is [0-9a-f]{64}, expected 0{64}/,
+  );
+  assert.deepEqual(await dirEntries(dir), []);
+
+  await assert.rejects(
+    run(
+      scripted(() => Readable.from(parts.slice(0, 5)), null),
+      good,
+    ),
+    /got 327680 bytes, expected 1310720/,
+  );
+  assert.deepEqual(await dirEntries(dir), []);
+
+  const failing = (): Readable =>
+    Readable.from(
+      (async function* () {
+        yield* parts.slice(0, 10);
+        throw new Error('connection reset by peer');
+      })(),
+    );
+  await assert.rejects(run(scripted(failing, size), good), /connection reset by peer/);
+  assert.deepEqual(await dirEntries(dir), []);
+
+  const controller = new AbortController();
+  const stalled = (): Readable => {
+    const body = new Readable({ read() {} });
+    body.push(parts[0]);
+    // As undici does: an abort destroys the body with the signal's reason.
+    controller.signal.addEventListener('abort', () => body.destroy(controller.signal.reason as Error));
+    setImmediate(() => controller.abort(new Error('stop requested')));
+    return body;
+  };
+  await assert.rejects(run(scripted(stalled, size), good, controller.signal));
+  assert.deepEqual(await dirEntries(dir), []);
+
+  // The same target then downloads fine: nothing was left in the way.
+  await run(
+    scripted(() => Readable.from(parts), size),
+    good,
+  );
+  assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
+});
+
+test('a full disk (write fails with EFBIG) fails that file only: no temp file, no page links it', async (t) => {
+  const root = await makeTempDir(t);
+  const fake = await startFakeUpstream();
+  t.after(() => fake.close());
+  fake.addProject('small', [{ filename: 'small-1.0.tar.gz', bytes: Buffer.alloc(50_000, 1) }]);
+  const big = await fake.addBigFile('huge', 'huge-1.0.tar.gz', 3 * 1024 * 1024);
+  fake.addFile('huge', { filename: 'huge-0.9.tar.gz', bytes: Buffer.alloc(40_000, 2) });
+  const request: SyncChildRequest = { mirrorRoot: root, indexUrl: fake.url, workers: 2 };
+  // ulimit -f 1024: no file of this process may grow past 1 MiB, as on a disk that is full at 1 MiB.
+  const child = spawn(
+    'bash',
+    ['-c', 'ulimit -f 1024 && exec "$0" "$1" "$2"', process.execPath, CHILD, JSON.stringify(request)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, err);
+  const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as SyncChildResult;
+  assert.deepEqual(
+    result.report.failures.map((f) => f.project),
+    ['huge'],
+  );
+  assert.match(result.report.failures[0]?.reason ?? '', /EFBIG|file too large/i);
+  const tree = await listTree(root);
+  assert.ok(tree.includes('small/small-1.0.tar.gz') && tree.includes('small/index.html'), tree.join('\n'));
+  assert.ok(
+    !tree.some((f) => f.includes('huge-1.0')),
+    `no trace of the file that did not fit:\n${tree.join('\n')}`,
+  );
+  assert.ok(!tree.some((f) => f.endsWith('.tmp')), 'no temp file is left');
+  // huge/ has no page (one of its files is missing), or a page that does not link the missing file.
+  const page = await readFile(join(root, 'huge', 'index.html'), 'utf8').catch(() => '');
+  assert.ok(!page.includes('huge-1.0.tar.gz'), page);
+  assert.notEqual(big.sha256, '');
+});
