@@ -97,6 +97,9 @@ export class FakeUpstream {
   private readonly formats: FormatsOption;
   private origin = '';
   private closed = false;
+  /** Connections numbered from 1 as their first request arrives (keep-alive shows as reuse of a number). */
+  private readonly connectionIds = new WeakMap<object, number>();
+  private connectionsAccepted = 0;
 
   constructor(private readonly options: FakeUpstreamOptions) {
     this.latencyMs = options.latencyMs ?? 0;
@@ -270,6 +273,10 @@ export class FakeUpstream {
   bytesSent(filter?: (r: RequestLogEntry) => boolean): number {
     return this.log.bytesSent(filter);
   }
+  /** TCP connections that have carried at least one request since the server started. */
+  connectionCount(): number {
+    return this.connectionsAccepted;
+  }
   /** Requests currently in flight. */
   inFlight(): number {
     return this.log.inFlight();
@@ -285,8 +292,22 @@ export class FakeUpstream {
 
   // ---- serving -----------------------------------------------------------------------------------------
 
+  private connectionOf(socket: object): number {
+    let id = this.connectionIds.get(socket);
+    if (id === undefined) {
+      id = ++this.connectionsAccepted;
+      this.connectionIds.set(socket, id);
+    }
+    return id;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const entry = this.log.start(req.method ?? 'GET', req.url ?? '/', req.headers);
+    const entry = this.log.start(
+      req.method ?? 'GET',
+      req.url ?? '/',
+      req.headers,
+      this.connectionOf(req.socket),
+    );
     const requestDone = new AbortController();
     res.on('close', () => {
       entry.endedAt = performance.now();

@@ -19,6 +19,8 @@ export interface RequestLogEntry {
   aborted: boolean;
   /** The shaping fault applied, if any. */
   fault: string | undefined;
+  /** Which TCP connection carried it: 1 for the server's first connection, 2 for the next, ... */
+  readonly connection: number;
 }
 
 export class RequestLog {
@@ -26,7 +28,7 @@ export class RequestLog {
   readonly entries: RequestLogEntry[] = [];
   private totalBytes = 0;
 
-  start(method: string, path: string, headers: IncomingHttpHeaders): RequestLogEntry {
+  start(method: string, path: string, headers: IncomingHttpHeaders, connection: number): RequestLogEntry {
     const entry: RequestLogEntry = {
       method,
       path,
@@ -37,6 +39,7 @@ export class RequestLog {
       bytesSent: 0,
       aborted: false,
       fault: undefined,
+      connection,
     };
     this.entries.push(entry);
     return entry;
