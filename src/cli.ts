@@ -1,4 +1,4 @@
-// Command line → what to do. Pure: no process.*, no I/O (main.ts does those).
+// Command line → what to do. Pure: no process.*, no I/O (app.ts does those).
 import { parseArgs } from 'node:util';
 
 export type Command = 'run' | 'sync' | 'check' | 'verify' | 'reindex';

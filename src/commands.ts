@@ -1,4 +1,4 @@
-// The commands, wired from their dependencies. main.ts builds the logger and config; this builds the rest.
+// The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config/load.js';
@@ -14,6 +14,7 @@ import { listRecords, readRecord } from './mirror/state.js';
 import { formatProgress, type SyncProgress } from './sync/report.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
+import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 
@@ -32,6 +33,8 @@ export interface CommandDeps {
     reopen(): void;
     configure(cfg: Config): void;
   };
+  /** SIGHUPs noted while the program loaded (main.ts); `run` replays them, other commands get the default. */
+  readonly startupHangups?: StartupHangups;
 }
 
 /** Exit codes (DESIGN.md "Commands"). */
@@ -59,6 +62,7 @@ export function describeSelection(cfg: Config): string {
 }
 
 export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
+  if (command !== 'run') deps.startupHangups?.restoreDefault();
   switch (command) {
     case 'sync':
       return runSyncCommand(cfg, deps);
@@ -67,7 +71,7 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
     case 'run':
       return runDaemonCommand(cfg, deps);
     case 'check':
-      // main.ts answers `check` itself, before any logger exists.
+      // app.ts answers `check` itself, before any logger exists.
       return EXIT.OK;
     case 'verify':
       return runVerifyCommand(cfg, deps);
@@ -242,6 +246,12 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
       },
       signal,
     );
+    // Hangups that came while the program loaded (a reload right after `systemctl start`): handled now.
+    const early = deps.startupHangups?.takeOver() ?? 0;
+    if (early > 0) {
+      deps.log.info(`SIGHUP received during start-up (${early}×): handling it now`);
+      onHangup();
+    }
     await daemon.done;
     return EXIT.OK;
   } finally {

@@ -4,7 +4,7 @@
 // SIGHUP, through reload()) are validated first; a valid one is swapped in only between runs (at once when
 // idle, else right after the current run), and one that changes the scope wakes the loop for a sync now.
 // Shutdown is the caller's AbortSignal: it cancels the wait, aborts the run in flight (transfers stop, temp
-// files go, the lock is released) and resolves `done`. No process.* here: main.ts owns signals and exit codes.
+// files go, the lock is released) and resolves `done`. No process.* here: app.ts and commands.ts own signals and exit codes.
 import { hostname } from 'node:os';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import type { Config } from './config/types.js';
@@ -155,7 +155,7 @@ export interface DaemonDeps {
   readonly configPath: string;
   readonly loadConfig: (path: string) => Promise<Config>;
   readonly createClient: (cfg: Config) => UpstreamClient;
-  /** Called whenever a new config takes effect (main.ts re-applies `verbose` and `log_filename`). */
+  /** Called whenever a new config takes effect (app.ts re-applies `verbose` and `log_filename`). */
   readonly onConfigApplied?: (cfg: Config) => void;
   /** Called after every run attempt (tests observe ticks with it). */
   readonly onRunEnd?: (outcome: RunOutcome) => void;

@@ -1,0 +1,125 @@
+// Composition root: argv → config → dependencies → command. With main.ts (the entry point, which loads it),
+// the only module that touches process.*.
+import { readFileSync } from 'node:fs';
+import { loadConfig, resolveConfigPath } from './config/load.js';
+import { describeConfig } from './config/describe.js';
+import type { Config } from './config/types.js';
+import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
+import { ConfigError, LockError } from './errors.js';
+import type { Logger } from './log.js';
+import { createLogger } from './logger.js';
+import type { StartupHangups } from './startup-hangups.js';
+import { describeSelection, EXIT, runCommand } from './commands.js';
+import { readState } from './mirror/state.js';
+import { describeDiscovery } from './sync/discover.js';
+
+export { EXIT };
+
+/** After main() returns, anything still holding the event loop gets this long before the process exits. */
+const EXIT_GRACE_MS = 3_000;
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: readonly string[], hangups: StartupHangups): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseCli(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`pypimirror: ${err.message}\n\n${USAGE}\n`);
+    return EXIT.CONFIG;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.OK;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`pypimirror ${readVersion()}\n`);
+    return EXIT.OK;
+  }
+  const configPath = resolveConfigPath(args.configPath ?? undefined, process.env);
+  let cfg: Config;
+  try {
+    cfg = await loadConfig(configPath, { cwd: process.cwd() });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`pypimirror: ${err.message}\n`);
+    return EXIT.CONFIG;
+  }
+  if (args.command === 'check') {
+    for (const w of [...args.warnings, ...cfg.warnings]) process.stderr.write(`warning: ${w}\n`);
+    // The discovery line says how changes will be found, and what the last run used (from the state).
+    const state = await readState(cfg.mirrorRoot).catch(() => null);
+    const discovery = describeDiscovery(cfg, state).join('\n');
+    process.stdout.write(
+      `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
+    );
+    return EXIT.OK;
+  }
+  // -v and -f on the command line win over the config, at start and after each reload.
+  const logOptions = (c: Config): { verbose: boolean; logFile: string | null } => ({
+    verbose: args.verbose || c.verbose,
+    logFile: args.logFile ?? c.logFile,
+  });
+  const logging = createLogger({
+    ...logOptions(cfg),
+    env: process.env,
+    isTty: process.stdout.isTTY === true,
+  });
+  const logger = logging.logger;
+  try {
+    for (const w of [...args.warnings, ...cfg.warnings]) logger.warn(w);
+    return await runCommand(args.command, cfg, {
+      configPath,
+      log: logger,
+      env: process.env,
+      version: readVersion(),
+      isTty: process.stdout.isTTY === true,
+      cwd: process.cwd(),
+      repair: args.repair,
+      logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
+      startupHangups: hangups,
+    });
+  } catch (err) {
+    return reportFatal(err, logger);
+  } finally {
+    await logging.close();
+  }
+}
+
+function reportFatal(err: unknown, log: Logger): number {
+  if (err instanceof LockError && err.code === 'LOCK_HELD') {
+    log.error(err.message);
+    return EXIT.LOCKED;
+  }
+  if (err instanceof ConfigError) {
+    log.error(err.message);
+    return EXIT.CONFIG;
+  }
+  log.error('fatal error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  return EXIT.FAILED;
+}
+
+/** Runs the command line `argv` and sets the exit code; main.ts calls it once the modules have loaded. */
+export function runMain(argv: readonly string[], hangups: StartupHangups): void {
+  main(argv, hangups)
+    .finally(() => hangups.release()) // a command that does not handle SIGHUP gets the default action back
+    .then(
+      (code) => {
+        process.exitCode = code;
+        // A stray handle (a keep-alive socket, a watcher) must not keep a stopped daemon alive.
+        setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+      },
+      (err: unknown) => {
+        process.stderr.write(
+          `pypimirror: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
+        process.exitCode = EXIT.FAILED;
+      },
+    );
+}
