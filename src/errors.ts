@@ -11,6 +11,7 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_ABORTED';
 export type IntegrityErrorCode = 'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME';
 export type LockErrorCode = 'LOCK_HELD' | 'LOCK_LOST';
+export type StoreErrorCode = 'STORE_IO';
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -78,6 +79,9 @@ export class UpstreamError extends PypimirrorError<UpstreamErrorCode> {
 }
 
 export class IntegrityError extends PypimirrorError<IntegrityErrorCode> {}
+
+/** The local disk failed a download (full, read-only, I/O error): not upstream's fault, so not retried. */
+export class StoreError extends PypimirrorError<StoreErrorCode> {}
 
 export class LockError extends PypimirrorError<LockErrorCode> {
   /** Who holds the lock, when known: pid, host and since (ISO time). */

@@ -2,9 +2,10 @@
 // and digest against upstream, fsync, rename into place. A file that fails is never published.
 import { createHash } from 'node:crypto';
 import { createReadStream, writeSync } from 'node:fs';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, StoreError } from '../errors.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
 import { isNotFound, tempPathFor } from '../util/fs.js';
@@ -38,6 +39,14 @@ export function chooseVerification(
   return null;
 }
 
+/** A verified download in its temp file, not yet in place. */
+export interface Received extends StoredFile {
+  /** fdatasync, close, rename into place; on failure the temp file is removed and `target` is untouched. */
+  publish(): Promise<StoredFile>;
+  /** Closes and removes the temp file. */
+  discard(): Promise<void>;
+}
+
 /**
  * Downloads `url` to `target`, verified. On any failure (network, size, digest, abort) the temp file is
  * removed and `target` is untouched.
@@ -49,31 +58,57 @@ export async function downloadVerified(
   expected: Expected,
   signal: AbortSignal,
 ): Promise<StoredFile> {
+  return (await receiveVerified(upstream, url, target, expected, signal)).publish();
+}
+
+/**
+ * The network half of downloadVerified: streams `url` into a temp file beside `target`, checking size and
+ * digest. The connection is free when this resolves; the caller publishes (or discards) the file after it
+ * has let go of its connection slot. On any failure the temp file is removed.
+ */
+export async function receiveVerified(
+  upstream: Upstream,
+  url: string,
+  target: string,
+  expected: Expected,
+  signal: AbortSignal,
+): Promise<Received> {
   const check = chooseVerification(expected.hashes);
   const label = target;
-  const { body, size: announced } = await upstream.fetchFile(url, signal);
-  if (expected.size !== null && announced !== null && announced !== expected.size) {
-    body.destroy();
-    throw new IntegrityError(
-      'INTEGRITY_SIZE',
-      `${label}: upstream announced ${announced} bytes, its index says ${expected.size}`,
-    );
+  const temp = tempPathFor(target);
+  // The temp file opens while the request waits for its answer, off the request's critical path.
+  const opening = open(temp, 'w', 0o644);
+  opening.catch(() => {}); // awaited below
+  const removeTemp = async (): Promise<void> => {
+    const handle = await opening.catch(() => null);
+    if (handle === null) return;
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+  };
+  let body: Readable;
+  let announced: number | null;
+  try {
+    ({ body, size: announced } = await upstream.fetchFile(url, signal));
+  } catch (err) {
+    await removeTemp();
+    throw err;
   }
   // Listening from here on: an error of the body while the temp file opens is caught, not thrown.
   const ended = finished(body);
   ended.catch(() => {}); // awaited below
-  const temp = tempPathFor(target);
-  let handle: FileHandle;
-  try {
-    handle = await open(temp, 'w', 0o644);
-  } catch (err) {
-    body.destroy();
-    throw err;
-  }
   // One background fdatasync at a time while the body streams, so that the kernel writes the file back
   // during the download instead of all at once at the end (the final fdatasync then waits for the tail only).
   let flushing: Promise<void> | null = null;
   try {
+    if (expected.size !== null && announced !== null && announced !== expected.size) {
+      throw new IntegrityError(
+        'INTEGRITY_SIZE',
+        `${label}: upstream announced ${announced} bytes, its index says ${expected.size}`,
+      );
+    }
+    const handle = await opening.catch((err: unknown) => {
+      throw diskError(err, temp);
+    });
     const sha = createHash('sha256');
     const other = check === null || check.algo === 'sha256' ? null : createHash(check.algo);
     let bytes = 0;
@@ -89,10 +124,19 @@ export async function downloadVerified(
       // socket read (~64 KiB) into the page cache. Measured on 1 GiB (README "Benchmark"): half the kernel
       // time of 1 MiB writev batches on libuv's thread pool, 10% less wall time; the longest write blocked
       // the event loop 7 ms, and 20 of 16 000 writes took over 1 ms.
-      writeAll(handle.fd, chunk);
+      try {
+        writeAll(handle.fd, chunk);
+      } catch (err) {
+        throw diskError(err, temp);
+      }
       if (flushing === null && bytes - flushedAt >= BACKGROUND_FLUSH_BYTES) {
         flushedAt = bytes;
-        flushing = handle.datasync().finally(() => (flushing = null));
+        flushing = handle
+          .datasync()
+          .catch((err: unknown) => {
+            throw diskError(err, temp);
+          })
+          .finally(() => (flushing = null));
         flushing.catch(() => {}); // awaited before the final fdatasync
       }
     };
@@ -122,18 +166,40 @@ export async function downloadVerified(
         );
       }
     }
-    // fdatasync: the data and the file size, all that a reader of the renamed file needs.
-    await handle.datasync();
-    await handle.close();
-    await rename(temp, target);
-    return { sha256, size: bytes, verifiedWith: check?.algo ?? null };
+    const stored: StoredFile = { sha256, size: bytes, verifiedWith: check?.algo ?? null };
+    return {
+      ...stored,
+      publish: async () => {
+        try {
+          // fdatasync: the data and the file size, all that a reader of the renamed file needs.
+          await handle.datasync();
+          await handle.close();
+          await rename(temp, target);
+          return stored;
+        } catch (err) {
+          await handle.close().catch(() => {});
+          await unlink(temp).catch(() => {});
+          throw diskError(err, target);
+        }
+      },
+      discard: removeTemp,
+    };
   } catch (err) {
     body.destroy();
     await (flushing as Promise<void> | null)?.catch(() => {});
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
+    await removeTemp();
     throw toUpstreamError(err, url, signal);
   }
+}
+
+/** A failure of the local disk, named by path and errno code (ENOSPC, EIO, EROFS, ...). */
+function diskError(err: unknown, path: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const what = err instanceof Error ? err.message : String(err);
+  // Node's messages start with the code ("ENOSPC: no space left on device, write"); others get it added.
+  const text = typeof code !== 'string' || what.startsWith(code) ? what : `${code}: ${what}`;
+  return new StoreError('STORE_IO', `${path}: ${text}`, { cause: err });
 }
 
 /** write(2) until all of `chunk` is written (a regular file takes it in one call unless the disk fills). */

@@ -15,14 +15,17 @@ import type { Filters } from '../plan/filters.js';
 import { orderFiles, planProject } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
-import type { Pool } from '../util/pool.js';
+import type { Pool, Semaphore } from '../util/pool.js';
 import { downloadWithRetries, type RetryPolicy } from './retrying-download.js';
 
 export interface ProjectContext {
   readonly cfg: Config;
   readonly filters: Filters;
   readonly upstream: Upstream;
+  /** Upstream connections: `workers` slots shared by pages and files. */
   readonly pool: Pool;
+  /** Permits for received files waiting for their fdatasync and rename (each holds a temp file open). */
+  readonly publishing: Semaphore;
   readonly log: Logger;
   readonly signal: AbortSignal;
   /** False when deletions are on hold this run. */

@@ -2,10 +2,10 @@
 // whole transfer when the body fails half-way (reset, timeout, truncation). A wrong digest is not retried.
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { downloadVerified, type Expected, type StoredFile } from '../mirror/store.js';
+import { receiveVerified, type Expected, type StoredFile } from '../mirror/store.js';
 import { isRetryableError, withRetries } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
-import type { Pool } from '../util/pool.js';
+import type { Pool, Semaphore } from '../util/pool.js';
 
 export interface RetryPolicy {
   readonly retries: number;
@@ -15,7 +15,10 @@ export interface RetryPolicy {
 
 export interface DownloadContext {
   readonly upstream: Upstream;
+  /** Upstream connections: `workers` slots shared by pages and files. */
   readonly pool: Pool;
+  /** Permits for received files waiting for their fdatasync and rename (each holds a temp file open). */
+  readonly publishing: Semaphore;
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly retry: RetryPolicy;
@@ -27,19 +30,26 @@ function isRetryableTransfer(err: unknown): boolean {
   return isRetryableError(err);
 }
 
-/** Each attempt takes its own slot in the pool, keyed by project, so projects take turns. */
-export function downloadWithRetries(
+/**
+ * Each attempt takes its own slot in the connection pool, keyed by project, so projects take turns. The slot
+ * is let go as soon as the body is in: the fdatasync and rename that publish the file run outside it, so a
+ * connection does not wait for the disk, unless `publishing` says too many files already wait for it (each
+ * holds an open temp file).
+ */
+export async function downloadWithRetries(
   ctx: DownloadContext,
   project: string,
   url: string,
   target: string,
   expected: Expected,
 ): Promise<StoredFile> {
-  return withRetries(
+  const received = await withRetries(
     () =>
-      ctx.pool.run(project, () => {
+      ctx.pool.run(project, async () => {
         ctx.countRequest();
-        return downloadVerified(ctx.upstream, url, target, expected, ctx.signal);
+        const file = await receiveVerified(ctx.upstream, url, target, expected, ctx.signal);
+        await ctx.publishing.acquire(); // the connection slot is released once the file has a permit
+        return file;
       }),
     {
       ...ctx.retry,
@@ -49,4 +59,9 @@ export function downloadWithRetries(
       isRetryable: isRetryableTransfer,
     },
   );
+  try {
+    return await received.publish();
+  } finally {
+    ctx.publishing.release();
+  }
 }

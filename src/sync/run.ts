@@ -13,7 +13,7 @@ import { type MirroredProject, readRecord, readState, removeRecord, writeState }
 import { compileFilters } from '../plan/filters.js';
 import type { Upstream } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
-import { createPool, forEachWindowed } from '../util/pool.js';
+import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
 import { type ProjectContext, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
@@ -31,6 +31,9 @@ import {
  * and they all take turns in the one pool. Bounds memory on a first sync of a very large selection.
  */
 const MAX_PROJECTS_IN_FLIGHT = 1000;
+
+/** Received files waiting for their fdatasync and rename, per worker, before a connection waits for the disk. */
+const PUBLISHING_PER_WORKER = 4;
 
 export interface SyncDeps {
   readonly upstream: Upstream;
@@ -112,12 +115,16 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
 
   // 2. Projects, all through one fair pool of `workers` upstream requests.
   const pool = createPool(cfg.workers);
+  // A download holds its connection slot until the body is in, then publishes (fdatasync, rename) outside
+  // it; these permits bound the files waiting for publication, so a slow disk cannot pile up open files.
+  const publishing = createSemaphore(cfg.workers * PUBLISHING_PER_WORKER);
   const progress = { projectsDone: 0, projectsToCheck: toSync.length, filesFetched: 0, bytesFetched: 0 };
   const ctx: ProjectContext = {
     cfg,
     filters,
     upstream: deps.upstream,
     pool,
+    publishing,
     log,
     signal,
     isDeletionAllowed: deletionsHeld === null,

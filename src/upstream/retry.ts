@@ -1,6 +1,6 @@
 // Retries with exponential backoff and full jitter, honouring Retry-After (undici RetryHandler: 500 ms minimum),
 // and the one table that classifies failures by undici / errno `code` (undici docs/api/Errors.md).
-import { UpstreamError, redactUrl } from '../errors.js';
+import { PypimirrorError, StoreError, UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** A Retry-After longer than this is cut to it. */
@@ -79,6 +79,7 @@ function* chain(err: unknown): Generator<unknown> {
 
 /** Default retry policy: 5xx, 429 and 408 answers, timeouts, resets and refused connections; never 4xx. */
 export function isRetryableError(err: unknown): boolean {
+  if (err instanceof StoreError) return false; // a full or failing disk stays so for the next attempt
   if (err instanceof UpstreamError) {
     if (err.code === 'UPSTREAM_TIMEOUT' || err.code === 'UPSTREAM_NETWORK') return true;
     const s = err.status;
@@ -108,7 +109,7 @@ export function toUpstreamError(err: unknown, url: string | URL, signal?: AbortS
     if (err instanceof UpstreamError && err.code === 'UPSTREAM_ABORTED') return err;
     return new UpstreamError('UPSTREAM_ABORTED', `${where}: aborted`, { url: where, cause: signal.reason });
   }
-  if (err instanceof UpstreamError) return err;
+  if (err instanceof PypimirrorError) return err; // already classified (integrity, local disk, upstream)
   for (const e of chain(err)) {
     const code = codeOf(e);
     if (code === null) continue;

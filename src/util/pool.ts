@@ -56,8 +56,14 @@ export function createPool(size: number): Pool {
   };
 }
 
-/** A counting semaphore. */
-function createSemaphore(limit: number): { acquire(): Promise<void>; release(): void } {
+export interface Semaphore {
+  /** Resolves when one of the `limit` permits is yours; give it back with release(). */
+  acquire(): Promise<void>;
+  release(): void;
+}
+
+/** A counting semaphore (first come, first served). */
+export function createSemaphore(limit: number): Semaphore {
   let free = limit;
   const waiting: (() => void)[] = [];
   return {

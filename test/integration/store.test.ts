@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IntegrityError } from '../../src/errors.js';
-import { downloadVerified } from '../../src/mirror/store.js';
+import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
 import type { Upstream } from '../../src/upstream/types.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import type { SyncChildRequest, SyncChildResult } from '../helpers/sync-child.js';
@@ -152,6 +152,51 @@ test('a wrong digest, a short body, a failing body and an abort each leave the d
   assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
 });
 
+test('receiveVerified leaves a verified temp file; publish renames it into place, discard removes it', async (t) => {
+  const dir = await makeTempDir(t);
+  const parts = chunks(4);
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  const expected = { hashes: { sha256: sha256(parts) }, size };
+  const upstream = scripted(() => Readable.from(parts), size);
+  const signal = new AbortController().signal;
+  const target = join(dir, 'demo-1.0.tar.gz');
+
+  const received = await receiveVerified(upstream, URL_, target, expected, signal);
+  assert.equal(received.sha256, expected.hashes.sha256);
+  const [temp, ...rest] = await dirEntries(dir);
+  assert.deepEqual(rest, [], 'only the temp file, not the target, before publish');
+  assert.match(temp ?? '', /^\.demo-1\.0\.tar\.gz\..*\.tmp$/);
+  assert.deepEqual(await received.publish(), {
+    sha256: expected.hashes.sha256,
+    size,
+    verifiedWith: 'sha256',
+  });
+  assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
+
+  const other = join(dir, 'demo-2.0.tar.gz');
+  const dropped = await receiveVerified(upstream, URL_, other, expected, signal);
+  await dropped.discard();
+  assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
+});
+
+test('a failed request removes the temp file that opened while it waited', async (t) => {
+  const dir = await makeTempDir(t);
+  const failing = {
+    fetchFile: () => new Promise((_, reject) => setTimeout(() => reject(new Error('503 after retries')), 20)),
+  } as unknown as Upstream;
+  await assert.rejects(
+    receiveVerified(
+      failing,
+      URL_,
+      join(dir, 'demo-1.0.tar.gz'),
+      { hashes: {}, size: null },
+      new AbortController().signal,
+    ),
+    /503 after retries/,
+  );
+  assert.deepEqual(await dirEntries(dir), []);
+});
+
 test('a full disk (write fails with EFBIG) fails that file only: no temp file, no page links it', async (t) => {
   const root = await makeTempDir(t);
   const fake = await startFakeUpstream();
@@ -177,7 +222,12 @@ test('a full disk (write fails with EFBIG) fails that file only: no temp file, n
     result.report.failures.map((f) => f.project),
     ['huge'],
   );
-  assert.match(result.report.failures[0]?.reason ?? '', /EFBIG|file too large/i);
+  // Named as the local disk's failure (the temp file and errno), not as the upstream's, and not retried.
+  assert.match(
+    result.report.failures[0]?.reason ?? '',
+    /huge-1\.0\.tar\.gz\.[0-9a-f]+\.tmp: EFBIG: file too large/,
+  );
+  assert.equal(fake.requests.filter((r) => r.path.endsWith('huge-1.0.tar.gz')).length, 1, 'not retried');
   const tree = await listTree(root);
   assert.ok(tree.includes('small/small-1.0.tar.gz') && tree.includes('small/index.html'), tree.join('\n'));
   assert.ok(

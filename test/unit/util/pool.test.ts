@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPool, forEachWindowed } from '../../../src/util/pool.js';
+import { createPool, createSemaphore, forEachWindowed } from '../../../src/util/pool.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -78,4 +78,25 @@ test('forEachWindowed waits for the started items, then rejects with the first e
     /two/,
   );
   assert.deepEqual(done.sort(), [1, 3]);
+});
+
+test('createSemaphore hands out `limit` permits, then serves waiters first come, first served', async () => {
+  const semaphore = createSemaphore(2);
+  await semaphore.acquire();
+  await semaphore.acquire();
+  const order: string[] = [];
+  const a = semaphore.acquire().then(() => order.push('a'));
+  const b = semaphore.acquire().then(() => order.push('b'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, [], 'no third permit while two are out');
+  semaphore.release();
+  await a;
+  assert.deepEqual(order, ['a']);
+  semaphore.release();
+  await b;
+  assert.deepEqual(order, ['a', 'b']);
+  semaphore.release();
+  semaphore.release();
+  // Both permits are back: two acquires succeed at once.
+  await Promise.all([semaphore.acquire(), semaphore.acquire()]);
 });
