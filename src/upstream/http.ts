@@ -115,6 +115,21 @@ export function header(res: Response, name: string): string | null {
   return (Array.isArray(v) ? v[0] : v) ?? null;
 }
 
+/**
+ * Last-Modified when it can serve for If-Modified-Since, else null. It has one-second resolution, so a
+ * page changed again within the second it was served would look unmodified: it is used only when the
+ * response's Date is at least one second later (RFC 9110 §8.8.2.2, a "strong" Last-Modified). Python's
+ * http.server, for one, has no ETag and stamps Last-Modified from the file's mtime in whole seconds.
+ */
+export function strongLastModified(res: Response): string | null {
+  const value = header(res, 'last-modified');
+  if (value === null) return null;
+  const modified = Date.parse(value);
+  const date = Date.parse(header(res, 'date') ?? '');
+  if (Number.isNaN(modified) || Number.isNaN(date)) return null;
+  return date - modified >= 1000 ? value : null;
+}
+
 export function readSerial(res: Response): number | null {
   const v = header(res, 'x-pypi-last-serial')?.trim() ?? '';
   return /^\d{1,15}$/.test(v) ? Number(v) : null;

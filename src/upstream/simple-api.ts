@@ -16,6 +16,7 @@ import {
   header,
   readSerial,
   splitCredentials,
+  strongLastModified,
   type Http,
   type Response,
 } from './http.js';
@@ -237,7 +238,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
         serial: bodySerial ?? readSerial(res),
         format: kind,
         etag: header(res, 'etag'),
-        lastModified: header(res, 'last-modified'),
+        lastModified: strongLastModified(res),
       };
     });
   }
@@ -295,7 +296,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
         ...body,
         serial: readSerial(res),
         etag: header(res, 'etag'),
-        lastModified: header(res, 'last-modified'),
+        lastModified: strongLastModified(res),
       };
     });
   }
