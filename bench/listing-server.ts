@@ -3,11 +3,12 @@
 // Also answers XML-RPC changelog_since_serial (no changes) and changelog_last_serial, on 127.0.0.1.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface BigListing {
   /** `http://127.0.0.1:PORT/simple/`. */
   readonly url: string;
-  /** Bytes of one listing response. */
+  /** Bytes of one listing response, uncompressed. */
   readonly sizeBytes: number;
   /** The listing body (for in-process parsing measurements). */
   readonly body: Buffer;
@@ -58,18 +59,24 @@ export async function startBigListing(
   latencyMs: number,
 ): Promise<BigListing> {
   const listing = buildListing(count, selectedCount, globCount);
+  const gzipped = gzipSync(listing.body);
   const stats = { requests: 0, bytes: 0 };
   const server: Server = createServer((req, res) => {
     stats.requests++;
     const reply = (): void => {
       if (req.method === 'GET' && req.url === '/simple/') {
-        stats.bytes += listing.body.length;
+        // Like PyPI: gzipped when the client accepts it.
+        const isGzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+        const body = isGzip ? gzipped : listing.body;
+        stats.bytes += body.length;
         res.writeHead(200, {
           'content-type': 'application/vnd.pypi.simple.v1+json',
-          'content-length': String(listing.body.length),
+          'content-length': String(body.length),
           'x-pypi-last-serial': String(listing.lastSerial),
+          vary: 'Accept-Encoding',
+          ...(isGzip ? { 'content-encoding': 'gzip' } : {}),
         });
-        res.end(listing.body);
+        res.end(body);
         return;
       }
       if (req.method === 'POST' && req.url === '/pypi') {

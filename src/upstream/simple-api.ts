@@ -3,6 +3,8 @@
 // Aborts: every method rejects with UpstreamError 'UPSTREAM_ABORTED' (cause = signal.reason); a body stream
 // returned by fetchFile is destroyed with signal.reason (undici), which toUpstreamError maps the same way.
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { request } from 'undici';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -111,7 +113,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
       method: body === undefined ? 'GET' : 'POST',
       headers: {
         'user-agent': opts.http.userAgent,
-        'accept-encoding': 'identity',
+        'accept-encoding': 'gzip', // fetchFile asks for identity
         ...(auth === null ? {} : { authorization: auth }),
         ...headers,
       },
@@ -137,10 +139,44 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
 
   async function ensureOk(res: Response, url: URL): Promise<void> {
     if (res.statusCode < 200 || res.statusCode > 299) await fail(res, url);
-    const encoding = header(res, 'content-encoding')?.trim().toLowerCase() ?? 'identity';
-    if (encoding !== 'identity' && encoding !== '') {
-      await res.body.dump();
-      throw payloadError(url, `unexpected Content-Encoding "${encoding}" (identity was asked for)`);
+  }
+
+  /**
+   * The body, decoded: pages, the listing and XML-RPC ask for gzip (PyPI's listing shrinks from 30-40 MB to
+   * a few), files ask for identity (their bytes are what is hashed). Any other Content-Encoding, or gzip
+   * where identity was asked for, is UPSTREAM_PAYLOAD.
+   */
+  async function contentOf(res: Response, url: URL, asked: 'gzip' | 'identity'): Promise<Readable> {
+    const encoding = header(res, 'content-encoding')?.trim().toLowerCase() ?? '';
+    if (encoding === '' || encoding === 'identity') return res.body;
+    if (asked === 'gzip' && (encoding === 'gzip' || encoding === 'x-gzip')) {
+      const gunzip = createGunzip();
+      // A network error of the body reaches the reader as itself (and is retried as such).
+      pipeline(res.body, gunzip).catch(() => {}); // the reader of `gunzip` gets the error
+      return gunzip;
+    }
+    await res.body.dump();
+    throw payloadError(url, `unexpected Content-Encoding "${encoding}" (${asked} was asked for)`);
+  }
+
+  /** Feeds `content` (from contentOf) to `onChunk`; a gzip stream that does not decode is UPSTREAM_PAYLOAD. */
+  async function consume(
+    res: Response,
+    content: Readable,
+    url: URL,
+    onChunk: (chunk: Buffer) => void,
+  ): Promise<void> {
+    try {
+      for await (const chunk of content as AsyncIterable<Buffer>) onChunk(chunk);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && code.startsWith('Z_')) {
+        throw payloadError(url, `gzip body does not decode: ${(err as Error).message}`, err);
+      }
+      throw err;
+    } finally {
+      content.destroy();
+      res.body.destroy();
     }
   }
 
@@ -161,14 +197,13 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
   async function readBody(res: Response, url: URL): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    await consume(res, await contentOf(res, url, 'gzip'), url, (chunk) => {
       size += chunk.length;
       if (size > MAX_PAGE_BYTES) {
-        res.body.destroy();
-        throw payloadError(url, `the answer is larger than ${MAX_PAGE_BYTES} bytes`);
+        throw payloadError(url, `the answer is larger than ${MAX_PAGE_BYTES} bytes (decoded)`);
       }
       chunks.push(chunk);
-    }
+    });
     return Buffer.concat(chunks, size);
   }
 
@@ -223,14 +258,11 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
       const jsonParser = kind === 'json' ? createListingJsonParser(deliver, at) : null;
       const parser = jsonParser ?? createListingHtmlParser(deliver, at);
       const decoder = decoderFor(header(res, 'content-type'));
-      try {
-        for await (const chunk of res.body) parser.write(decoder.decode(chunk as Buffer, { stream: true }));
-        parser.write(decoder.decode());
-        parser.end();
-      } catch (err) {
-        res.body.destroy();
-        throw err;
-      }
+      await consume(res, await contentOf(res, base, 'gzip'), base, (chunk) =>
+        parser.write(decoder.decode(chunk, { stream: true })),
+      );
+      parser.write(decoder.decode());
+      parser.end();
       report({ value: null, warnings: parser.warnings }, at);
       const bodySerial = jsonParser?.serial ?? null;
       return {
@@ -310,10 +342,11 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
       throw payloadError(target, 'not an http(s) URL');
     }
     return attempt(target, 'GET', signal, async () => {
-      const res = await send(target, signal, { accept: '*/*' });
+      const res = await send(target, signal, { accept: '*/*', 'accept-encoding': 'identity' });
       await ensureOk(res, target);
+      const body = await contentOf(res, target, 'identity');
       const length = header(res, 'content-length')?.trim() ?? '';
-      return { body: res.body, size: /^\d{1,15}$/.test(length) ? Number(length) : null };
+      return { body, size: /^\d{1,15}$/.test(length) ? Number(length) : null };
     });
   }
 
@@ -336,9 +369,10 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
         return null;
       }
       await ensureOk(res, url);
+      const text = (await readBody(res, url)).toString('utf8'); // a network error here is retried
       let parsed;
       try {
-        parsed = parseMethodResponse((await readBody(res, url)).toString('utf8'));
+        parsed = parseMethodResponse(text);
       } catch (err) {
         throw payloadError(
           url,

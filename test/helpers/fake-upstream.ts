@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { bufferBody, generatedBody, hashBody } from './body-source.js';
+import { type BodySource, bufferBody, generatedBody, hashBody } from './body-source.js';
 import type { PathMatcher } from './fake-upstream-faults.js';
 import { FaultRegistry, pause } from './fake-upstream-faults.js';
 import type { Reply } from './fake-upstream-http.js';
@@ -72,6 +73,9 @@ export interface FakeUpstreamOptions {
   readonly ranges?: boolean;
   /** Clock in ms (upload times, journal timestamps, Last-Modified). Default Date.now. */
   readonly now?: () => number;
+  /** Like PyPI: pages, the listing and XML-RPC answers gzipped when the client accepts gzip (never
+   * files). Default true. */
+  readonly gzip?: boolean;
 }
 
 export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
@@ -347,7 +351,8 @@ export class FakeUpstream {
       if (this.options.xmlrpc === false) return text(404, 'Not Found');
       if (req.method !== 'POST') return text(405, 'Method Not Allowed');
       const xml = answerXmlRpc(this.model, await readBody(req, 1 << 20), this.changelogCap);
-      return { status: 200, headers: { 'Content-Type': 'text/xml' }, body: bufferBody(Buffer.from(xml)) };
+      const headers: Record<string, string> = { 'Content-Type': 'text/xml' };
+      return { status: 200, headers, body: this.encoded(req, headers, Buffer.from(xml)) };
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'Method Not Allowed');
     if (path === '/simple') return redirect(301, '/simple/' + url.search);
@@ -384,7 +389,17 @@ export class FakeUpstream {
     if (project === undefined) this.model.rootModifiedSeen = true;
     else project.modifiedSeen = true;
     if (isNotModified(req.headers, etag, modifiedMs)) return { status: 304, headers };
-    return { status: 200, headers, body: bufferBody(Buffer.from(body)) };
+    return { status: 200, headers, body: this.encoded(req, headers, Buffer.from(body)) };
+  }
+
+  /** `body`, gzipped when the client accepts gzip and the option allows (headers updated to say so). */
+  private encoded(req: IncomingMessage, headers: Record<string, string>, body: Buffer): BodySource {
+    if (this.options.gzip === false) return bufferBody(body);
+    headers['Vary'] =
+      headers['Vary'] === undefined ? 'Accept-Encoding' : `${headers['Vary']}, Accept-Encoding`;
+    if (!acceptsGzip(req.headers['accept-encoding'])) return bufferBody(body);
+    headers['Content-Encoding'] = 'gzip';
+    return bufferBody(gzipSync(body));
   }
 
   private currentPage(format: PageFormat, project: FakeProject | undefined): PageVersion {
@@ -424,6 +439,15 @@ export class FakeUpstream {
 }
 
 const ALL_FORMATS: readonly PageFormat[] = ['json', 'v1-html', 'html'];
+
+/** Whether an Accept-Encoding header accepts gzip (`gzip` or `*` with a q above 0). */
+function acceptsGzip(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((item) => {
+    const [name = '', ...params] = item.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return (name === 'gzip' || name === '*') && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
 
 interface PageVersion {
   readonly body: string;

@@ -22,11 +22,12 @@ async function start(t: { after(fn: () => Promise<void>): void }, options: FakeU
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The whole body, or the error that reading it raised. */
+/** GET as sent (fetch would ask for gzip and decode it): the bytes the faults act on. */
 async function download(
   url: string,
   init: RequestInit = {},
 ): Promise<{ res: Response; body: Buffer | Error }> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { ...init, headers: { 'accept-encoding': 'identity', ...init.headers } });
   try {
     return { res, body: Buffer.from(await res.arrayBuffer()) };
   } catch (error) {

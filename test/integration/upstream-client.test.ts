@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import { UpstreamError } from '../../src/errors.js';
 import type { LogFields, Logger } from '../../src/log.js';
@@ -229,6 +230,79 @@ test('an endless project page is cut off at MAX_PAGE_BYTES with UPSTREAM_PAYLOAD
   );
   assert.match(err.message, /larger than 67108864 bytes/);
   assert.ok(sent < 2 * MAX_PAGE_BYTES, `the client stopped reading (server sent ${sent} bytes)`);
+});
+
+test('gzip: pages, the listing and XML-RPC ask for it and decode it; files ask for identity', async (t) => {
+  const listing = JSON.stringify({
+    meta: { 'api-version': '1.1', '_last-serial': 9 },
+    projects: [{ name: 'demo-pkg', '_last-serial': 9 }],
+  });
+  const up = await serve(t, (req, res) => {
+    const gzip = (type: string, text: string): void => {
+      res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+      res.end(gzipSync(text));
+    };
+    if (req.url === '/pypi')
+      return gzip('text/xml', xmlRows([['demo-pkg', '1.0', 1_700_000_000, 'new release', 9]]));
+    if (req.url === '/simple/') return gzip(JSON_TYPE, listing);
+    if (req.url === '/simple/demo-pkg/')
+      return gzip(JSON_TYPE, jsonPage(['../../files/demo_pkg-1.0.tar.gz']));
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.end('abc');
+  });
+  const { upstream } = client(t, `${up.origin}/simple/`);
+  const page = (await upstream.fetchProject('demo-pkg', null, signal())) as ProjectPage;
+  assert.equal(page.files[0]?.filename, 'demo_pkg-1.0.tar.gz');
+  const names: string[] = [];
+  await upstream.streamListing(
+    { project: (p) => void names.push(p.name), restart: () => {} },
+    null,
+    signal(),
+  );
+  assert.deepEqual(names, ['demo-pkg']);
+  const log = await upstream.fetchChangelogSince(8, signal());
+  assert.deepEqual(log.supported ? log.rows.map((r) => r.name) : null, ['demo-pkg']);
+  const file = await upstream.fetchFile(`${up.origin}/files/demo_pkg-1.0.tar.gz`, signal());
+  let bytes = '';
+  for await (const chunk of file.body) bytes += String(chunk);
+  assert.equal(bytes, 'abc');
+  assert.deepEqual(
+    up.seen.map((s) => `${s.url} ${s.headers['accept-encoding']}`),
+    ['/simple/demo-pkg/ gzip', '/simple/ gzip', '/pypi gzip', '/files/demo_pkg-1.0.tar.gz identity'],
+  );
+});
+
+test('gzip that does not decode, a gzip bomb, a gzipped file and an encoding not asked for are UPSTREAM_PAYLOAD', async (t) => {
+  // 64 MiB + 1 of spaces: about 64 KiB on the wire.
+  const bomb = gzipSync(Buffer.alloc(MAX_PAGE_BYTES + 1, 0x20));
+  const up = await serve(t, (req, res) => {
+    const headers = { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' };
+    if (req.url === '/simple/corrupt/') {
+      res.writeHead(200, headers);
+      const body = gzipSync(jsonPage([]));
+      body[body.length >> 1] = (body[body.length >> 1] ?? 0) ^ 0xff;
+      return void res.end(body);
+    }
+    if (req.url === '/simple/bomb/') return void res.writeHead(200, headers).end(bomb);
+    if (req.url === '/simple/brotli/') {
+      return void res.writeHead(200, { ...headers, 'content-encoding': 'br' }).end('not brotli either');
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' });
+    res.end(gzipSync('abc'));
+  });
+  const { upstream } = client(t, `${up.origin}/simple/`);
+  const corrupt = await rejectsWith(upstream.fetchProject('corrupt', null, signal()), 'UPSTREAM_PAYLOAD');
+  assert.match(corrupt.message, /gzip body does not decode/);
+  const big = await rejectsWith(upstream.fetchProject('bomb', null, signal()), 'UPSTREAM_PAYLOAD');
+  assert.match(big.message, /larger than 67108864 bytes \(decoded\)/);
+  const br = await rejectsWith(upstream.fetchProject('brotli', null, signal()), 'UPSTREAM_PAYLOAD');
+  assert.match(br.message, /unexpected Content-Encoding "br" \(gzip was asked for\)/);
+  const file = await rejectsWith(
+    upstream.fetchFile(`${up.origin}/files/x.tar.gz`, signal()),
+    'UPSTREAM_PAYLOAD',
+  );
+  assert.match(file.message, /unexpected Content-Encoding "gzip" \(identity was asked for\)/);
+  assert.equal(up.seen.length, 4, 'none of these is retried');
 });
 
 test('503 twice then 200 succeeds, logging two retries', async (t) => {
