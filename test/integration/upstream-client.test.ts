@@ -345,6 +345,22 @@ test('a connection reset is retried', async (t) => {
   assert.equal(up.seen.length, 2);
 });
 
+test('an XML-RPC answer cut off mid-body is retried as a network error, not reported as bad XML', async (t) => {
+  const answer = xmlRows([['demo-pkg', '1.0', 1_700_000_000, 'new release', 9]]);
+  const up = await serve(t, (req, res, _b, n) => {
+    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': String(answer.length) });
+    if (n === 1) {
+      res.write(answer.slice(0, 40));
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
+    res.end(answer);
+  });
+  const log = await client(t, `${up.origin}/simple/`).upstream.fetchChangelogSince(8, signal());
+  assert.deepEqual(log.supported ? log.rows.map((r) => r.serial) : null, [9]);
+  assert.equal(up.seen.length, 2);
+});
+
 test('a headers timeout becomes UPSTREAM_TIMEOUT after retries', async (t) => {
   const timers: NodeJS.Timeout[] = [];
   t.after(() => timers.forEach(clearTimeout));
