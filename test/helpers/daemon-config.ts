@@ -10,6 +10,23 @@ export function renderConfig(values: ConfigValues): string {
     .join('\n')}\n`;
 }
 
+/**
+ * A config in `dir` for a mirror of `packageMatches` from `indexUrl`, syncing hourly, logging to a file:
+ * what the CLI process tests start `run` or `sync` with.
+ */
+export async function writeMirrorConfig(
+  dir: string,
+  indexUrl: string,
+  packageMatches: string,
+): Promise<{ root: string; config: string; log: string }> {
+  const root = join(dir, 'mirror');
+  const config = join(dir, 'pypimirror.cfg');
+  const log = join(dir, 'pypimirror.log');
+  const values = { mirror_file_path: root, index_url: indexUrl, package_matches: packageMatches };
+  await writeFile(config, renderConfig({ ...values, sync_interval: '1h', log_filename: log }));
+  return { root, config, log };
+}
+
 /** Saves like vim or sed -i: write a temp file beside it, then rename it over the config. */
 export async function saveByRename(path: string, text: string): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.swp`);

@@ -2,13 +2,13 @@
 // a consistent tree and state, no lock, and exit 0.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { MirrorStatus } from '../../src/status.js';
 import { pathToFileURL } from 'node:url';
 import { startCli } from '../helpers/cli-process.js';
-import { renderConfig } from '../helpers/daemon-config.js';
+import { writeMirrorConfig } from '../helpers/daemon-config.js';
 import { startDaemonHarness } from '../helpers/daemon-harness.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { type FakeFile, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -56,19 +56,7 @@ async function setUp(t: TestContext): Promise<BigSetup> {
   const big = await fake.addBigFile('bigproj', 'bigproj-1.0.tar.gz', BIG_BYTES);
   fake.throttle((p) => p.endsWith(big.filename), SLOW_BYTES_PER_SEC);
   const dir = await makeTempDir(t);
-  const root = join(dir, 'mirror');
-  const config = join(dir, 'pypimirror.cfg');
-  const log = join(dir, 'pypimirror.log');
-  await writeFile(
-    config,
-    renderConfig({
-      mirror_file_path: root,
-      index_url: fake.url,
-      package_matches: 'small bigproj',
-      sync_interval: '1h',
-      log_filename: log,
-    }),
-  );
+  const { root, config, log } = await writeMirrorConfig(dir, fake.url, 'small bigproj');
   return { fake, big, dir, root, config, log };
 }
 

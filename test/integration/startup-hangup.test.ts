@@ -4,12 +4,12 @@
 // /proc/<pid>/status shows a SIGHUP handler, i.e. right after main.ts installed its guard, while app.ts and
 // its dependencies load.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCli } from '../helpers/cli-process.js';
-import { renderConfig } from '../helpers/daemon-config.js';
+import { writeMirrorConfig } from '../helpers/daemon-config.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { makeTempDir } from '../helpers/tree.js';
@@ -40,21 +40,7 @@ async function setUp(t: TestContext): Promise<{ root: string; config: string; lo
   const fake = await startFakeUpstream();
   t.after(() => fake.close());
   fake.addProject('small', [buildWheel({ name: 'small', version: '1.0' })]);
-  const dir = await makeTempDir(t);
-  const root = join(dir, 'mirror');
-  const config = join(dir, 'pypimirror.cfg');
-  const log = join(dir, 'pypimirror.log');
-  await writeFile(
-    config,
-    renderConfig({
-      mirror_file_path: root,
-      index_url: fake.url,
-      package_matches: 'small',
-      sync_interval: '1h',
-      log_filename: log,
-    }),
-  );
-  return { root, config, log };
+  return writeMirrorConfig(await makeTempDir(t), fake.url, 'small');
 }
 
 test('run: a SIGHUP during start-up is handled once the daemon is up, not fatal', async (t) => {
