@@ -1,7 +1,7 @@
 // A plain PEP 503 upstream we did not write: our own mirror tree, served by Python's http.server (no ETag,
 // Last-Modified in whole seconds, HTTP/1.0) and by nginx with samples/nginx.conf (ETag, Last-Modified,
 // content negotiation). A second mirror syncs from it: everything verified, a quiet resync costs only
-// 304s, and a change upstream is picked up.
+// 304s, and a change upstream is picked up. Apache with samples/apache.conf serves it too.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,7 +13,13 @@ import { buildWheel } from '../helpers/dist-builder.js';
 import { startHarness, type Harness } from '../helpers/sync-harness.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { findExecutable, findFreePort, requireTool, startNginx } from '../helpers/web-servers.js';
+import {
+  findExecutable,
+  findFreePort,
+  requireTool,
+  startApache,
+  startNginx,
+} from '../helpers/web-servers.js';
 
 interface PythonServer {
   readonly url: string;
@@ -141,21 +147,35 @@ test('a page rewritten within the second it was served is not mistaken for unmod
   }
 });
 
-test('a mirror syncs from a mirror served by nginx (samples/nginx.conf): 304s when quiet', async (t) => {
-  if (!requireTool(t, 'nginx')) return;
-  const a = await mirrorA(t);
-  const nginx = await startNginx({ root: a.root });
-  t.after(() => nginx.stop());
-  const rootB = await makeTempDir(t);
-  const syncB = (): ReturnType<Harness['sync']> =>
-    a.sync({ mirrorRoot: rootB, packageMatches: ['*'] }, { indexUrl: nginx.url });
-  await nextSecond(Date.now());
-  const first = await syncB();
-  assert.deepEqual(first.failures, []);
-  assert.equal(first.filesFetched, 3);
-  await assertVerifiedTree(rootB, ['alpha', 'beta']);
-  const quiet = await syncB();
-  assert.equal(quiet.filesFetched, 0);
-  assert.equal(quiet.projectsChanged, 0);
-  assert.deepEqual(await listTree(rootB), await listTree(a.root));
-});
+for (const [kind, start] of [
+  ['nginx', startNginx],
+  ['apache2', startApache],
+] as const) {
+  test(`a mirror syncs from a mirror served by ${kind} (samples/): nothing fetched again when quiet`, async (t) => {
+    if (!requireTool(t, kind)) return;
+    const a = await mirrorA(t);
+    const server = await start({ root: a.root });
+    t.after(() => server.stop());
+    const rootB = await makeTempDir(t);
+    const syncB = (): ReturnType<Harness['sync']> =>
+      a.sync({ mirrorRoot: rootB, packageMatches: ['*'] }, { indexUrl: server.url });
+    await nextSecond(Date.now());
+    const first = await syncB();
+    assert.deepEqual(first.failures, []);
+    assert.equal(first.filesFetched, 3);
+    await assertVerifiedTree(rootB, ['alpha', 'beta']);
+    const quiet = await syncB();
+    assert.equal(quiet.filesFetched, 0);
+    assert.equal(quiet.projectsChanged, 0);
+    assert.deepEqual(await listTree(rootB), await listTree(a.root));
+    // A new release reaches A, then B.
+    a.fake.addFile('beta', buildWheel({ name: 'beta', version: '2.1' }));
+    assert.deepEqual((await a.sync()).failures, []);
+    const changed = await syncB();
+    assert.equal(changed.filesFetched, 1);
+    assert.deepEqual(
+      await assertVerifiedTree(rootB, ['alpha', 'beta']),
+      await assertVerifiedTree(a.root, ['alpha', 'beta']),
+    );
+  });
+}

@@ -155,6 +155,22 @@ async function checkServer(t: TestContext, web: WebServer, prefix: MountPrefix):
     }
   });
 
+  await check('a page revalidated with its ETag or Last-Modified answers 304, gzipped or not', async () => {
+    for (const encoding of ['gzip', 'identity']) {
+      for (const accept of ['text/html', PIP_ACCEPT]) {
+        const asked = { accept, 'accept-encoding': encoding };
+        const first = await get(url(`${PROJECT}/`), asked);
+        const etag = header(first, 'etag');
+        const modified = header(first, 'last-modified');
+        assert.notEqual(etag, '', `an ETag (${encoding}, ${accept})`);
+        const byEtag = await get(url(`${PROJECT}/`), { ...asked, 'if-none-match': etag });
+        assert.equal(byEtag.status, 304, `If-None-Match: ${etag} (${encoding}, ${accept})`);
+        const byDate = await get(url(`${PROJECT}/`), { ...asked, 'if-modified-since': modified });
+        assert.equal(byDate.status, 304, `If-Modified-Since: ${modified} (${encoding}, ${accept})`);
+      }
+    }
+  });
+
   await check('Accept: ...latest+json gets application/vnd.pypi.simple.v1+json (§6.14)', async () => {
     const res = await get(url(`${PROJECT}/`), { accept: LATEST_JSON });
     assert.equal(res.status, 200);
