@@ -87,25 +87,45 @@ async function nextSecond(since: number): Promise<void> {
   if (wait > 0) await sleep(Math.min(wait, 2000));
 }
 
+const PROJECTS = ['alpha', 'beta'];
+
+interface MirrorB {
+  readonly root: string;
+  sync(): ReturnType<Harness['sync']>;
+}
+
+/** Mirror B of everything A serves at `indexUrl`, synced once: A's three wheels, verified, as in A. */
+async function mirrorB(t: TestContext, a: Harness, indexUrl: string): Promise<MirrorB> {
+  const root = await makeTempDir(t);
+  const sync = (): ReturnType<Harness['sync']> =>
+    a.sync({ mirrorRoot: root, packageMatches: ['*'] }, { indexUrl });
+  // A server may stamp Last-Modified from the mtime in whole seconds: let A's pages age past their second,
+  // so that B may keep the validator (it is used only when Date is a second or more after it).
+  await nextSecond(Date.now());
+  const first = await sync();
+  assert.deepEqual(first.failures, []);
+  assert.equal(first.filesFetched, 3);
+  assert.deepEqual(await assertVerifiedTree(root, PROJECTS), await assertVerifiedTree(a.root, PROJECTS));
+  return { root, sync };
+}
+
+/** A new release reaches A, then B, which downloads it and nothing else. */
+async function releaseReachesB(a: Harness, b: MirrorB, project: string, version: string): Promise<void> {
+  a.fake.addFile(project, buildWheel({ name: project, version }));
+  assert.deepEqual((await a.sync()).failures, []);
+  const changed = await b.sync();
+  assert.deepEqual(changed.failures, []);
+  assert.equal(changed.filesFetched, 1);
+  assert.deepEqual(await assertVerifiedTree(b.root, PROJECTS), await assertVerifiedTree(a.root, PROJECTS));
+}
+
 test('a mirror syncs from a mirror served by python3 -m http.server: 304s when quiet, changes picked up', async (t) => {
   if (!requireTool(t, 'python3')) return;
   const a = await mirrorA(t);
   const server = await startPythonServer(t, a.root);
-  const rootB = await makeTempDir(t);
-  const syncB = (): ReturnType<Harness['sync']> =>
-    a.sync({ mirrorRoot: rootB, packageMatches: ['*'] }, { indexUrl: server.url });
-
-  // Python stamps Last-Modified from the mtime in whole seconds: let A's pages age past their second, so
-  // that B may keep the validator (it is used only when Date is a second or more after it).
-  await nextSecond(Date.now());
-  const first = await syncB();
-  assert.deepEqual(first.failures, []);
-  assert.equal(first.filesFetched, 3);
-  const files = await assertVerifiedTree(rootB, ['alpha', 'beta']);
-  assert.deepEqual(files, await assertVerifiedTree(a.root, ['alpha', 'beta']));
-
+  const b = await mirrorB(t, a, server.url);
   const before = server.statuses().length;
-  const quiet = await syncB();
+  const quiet = await b.sync();
   assert.equal(quiet.filesFetched, 0);
   const statuses = server.statuses().slice(before);
   assert.ok(statuses.length >= 3, `the listing and two pages were asked for: ${statuses.join(' ')}`);
@@ -114,15 +134,7 @@ test('a mirror syncs from a mirror served by python3 -m http.server: 304s when q
     [],
     `a quiet resync gets only 304s: ${statuses.join(' ')}`,
   );
-
-  // A new release reaches A, then B.
-  a.fake.addFile('alpha', buildWheel({ name: 'alpha', version: '1.2' }));
-  assert.deepEqual((await a.sync()).failures, []);
-  const changed = await syncB();
-  assert.deepEqual(changed.failures, []);
-  assert.equal(changed.filesFetched, 1);
-  assert.ok((await listTree(rootB)).includes('alpha/alpha-1.2-py3-none-any.whl'));
-  await assertVerifiedTree(rootB, ['alpha', 'beta']);
+  await releaseReachesB(a, b, 'alpha', '1.2');
 });
 
 test('a page rewritten within the second it was served is not mistaken for unmodified (Last-Modified only)', async (t) => {
@@ -156,26 +168,11 @@ for (const [kind, start] of [
     const a = await mirrorA(t);
     const server = await start({ root: a.root });
     t.after(() => server.stop());
-    const rootB = await makeTempDir(t);
-    const syncB = (): ReturnType<Harness['sync']> =>
-      a.sync({ mirrorRoot: rootB, packageMatches: ['*'] }, { indexUrl: server.url });
-    await nextSecond(Date.now());
-    const first = await syncB();
-    assert.deepEqual(first.failures, []);
-    assert.equal(first.filesFetched, 3);
-    await assertVerifiedTree(rootB, ['alpha', 'beta']);
-    const quiet = await syncB();
+    const b = await mirrorB(t, a, server.url);
+    const quiet = await b.sync();
     assert.equal(quiet.filesFetched, 0);
-    assert.equal(quiet.projectsChanged, 0);
-    assert.deepEqual(await listTree(rootB), await listTree(a.root));
-    // A new release reaches A, then B.
-    a.fake.addFile('beta', buildWheel({ name: 'beta', version: '2.1' }));
-    assert.deepEqual((await a.sync()).failures, []);
-    const changed = await syncB();
-    assert.equal(changed.filesFetched, 1);
-    assert.deepEqual(
-      await assertVerifiedTree(rootB, ['alpha', 'beta']),
-      await assertVerifiedTree(a.root, ['alpha', 'beta']),
-    );
+    assert.equal(quiet.projectsChanged, 0, 'every page answered 304');
+    assert.deepEqual(await listTree(b.root), await listTree(a.root));
+    await releaseReachesB(a, b, 'beta', '2.1');
   });
 }
