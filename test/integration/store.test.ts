@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IntegrityError } from '../../src/errors.js';
+import { OFFLOAD_MIN_BYTES } from '../../src/mirror/hasher.js';
 import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
 import type { Upstream } from '../../src/upstream/types.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -150,6 +151,78 @@ test('a wrong digest, a short body, a failing body and an abort each leave the d
     good,
   );
   assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
+});
+
+test('large files, hashed on the hashing thread: sha512-only, wrong digest, abort, and three at once', async (t) => {
+  const dir = await makeTempDir(t);
+  // 12 MiB: above OFFLOAD_MIN_BYTES, so the digests come from the hashing thread.
+  const parts = chunks(192);
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  assert.ok(size >= OFFLOAD_MIN_BYTES);
+  const signal = new AbortController().signal;
+  const body = (): Readable => Readable.from(parts);
+  const sha512 = parts.reduce((h, p) => h.update(p), createHash('sha512')).digest('hex');
+
+  // Only a sha512 upstream: checked with it, and the stored sha256 is still that of the bytes.
+  const viaSha512 = await downloadVerified(
+    scripted(body, size),
+    URL_,
+    join(dir, 'a.whl'),
+    { hashes: { sha512 }, size },
+    signal,
+  );
+  assert.deepEqual(viaSha512, { sha256: sha256(parts), size, verifiedWith: 'sha512' });
+
+  await assert.rejects(
+    downloadVerified(
+      scripted(body, size),
+      URL_,
+      join(dir, 'b.whl'),
+      { hashes: { sha512: '0'.repeat(128) }, size },
+      signal,
+    ),
+    (err: unknown) =>
+      err instanceof IntegrityError && err.code === 'INTEGRITY_HASH' && /expected 0{128}/.test(err.message),
+  );
+
+  const controller = new AbortController();
+  const halfThenStop = (): Readable => {
+    const stream = new Readable({ read() {} });
+    for (const p of parts.slice(0, 96)) stream.push(p);
+    controller.signal.addEventListener('abort', () => stream.destroy(controller.signal.reason as Error));
+    setTimeout(() => controller.abort(new Error('stop requested')), 20);
+    return stream;
+  };
+  await assert.rejects(
+    downloadVerified(
+      scripted(halfThenStop, size),
+      URL_,
+      join(dir, 'c.whl'),
+      { hashes: { sha512 }, size },
+      controller.signal,
+    ),
+    /aborted/,
+  );
+  assert.deepEqual(await dirEntries(dir), ['a.whl']);
+
+  // Three at once share the thread; each gets the digest of its own bytes.
+  const others = [1, 2, 3].map((n) => parts.map((p) => Buffer.alloc(p.length, (p[0] as number) ^ n)));
+  const stored = await Promise.all(
+    others.map((own, i) =>
+      downloadVerified(
+        scripted(() => Readable.from(own), size),
+        URL_,
+        join(dir, `d${i}.whl`),
+        { hashes: { sha256: sha256(own) }, size },
+        signal,
+      ),
+    ),
+  );
+  assert.deepEqual(
+    stored.map((s) => s.sha256),
+    others.map((own) => sha256(own)),
+  );
+  assert.deepEqual(await dirEntries(dir), ['a.whl', 'd0.whl', 'd1.whl', 'd2.whl']);
 });
 
 test('receiveVerified leaves a verified temp file; publish renames it into place, discard removes it', async (t) => {
