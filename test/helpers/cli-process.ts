@@ -30,9 +30,15 @@ export interface CliProcess {
 export function startCli(
   t: TestContext,
   args: readonly string[],
-  opts: { env?: Record<string, string | undefined>; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    /** Executes dist/src/main.js itself, through its #! line, as the installed command runs. */
+    viaShebang?: boolean;
+  } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const [command, argv] = opts.viaShebang === true ? [CLI, args] : [process.execPath, [CLI, ...args]];
+  const child = spawn(command, argv, {
     cwd: opts.cwd ?? repoRoot,
     env: { ...process.env, JOURNAL_STREAM: undefined, PYPIMIRROR_CONFIG: undefined, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,44 @@
+// The installed command (npm links dist/src/main.js; systemd's ExecStart runs it) starts Node through the
+// file's #! line, with the V8 flags main.ts explains. Run here as the kernel runs it, not as `node main.js`.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { startCli } from '../helpers/cli-process.js';
+import { writeMirrorConfig } from '../helpers/daemon-config.js';
+import { buildWheel } from '../helpers/dist-builder.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { CLI } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/tree.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const NODE_FLAGS = ['--single-threaded-gc'];
+
+test('the built entry point is executable and names its Node flags on its #! line', async () => {
+  const first = (await readFile(CLI, 'utf8')).split('\n', 1)[0];
+  assert.equal(first, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+  const { stdout } = await promisify(execFile)(CLI, ['--version'], { timeout: 20_000 });
+  const { version } = JSON.parse(await readFile(join(CLI, '../../../package.json'), 'utf8')) as {
+    version: string;
+  };
+  assert.match(stdout, new RegExp(version.replace(/\./g, '\\.')));
+});
+
+test('pypimirror run, started through the #! line, runs Node with those flags and syncs', async (t) => {
+  const fake = await startFakeUpstream();
+  t.after(() => fake.close());
+  fake.addProject('small', [buildWheel({ name: 'small', version: '1.0' })]);
+  const s = await writeMirrorConfig(await makeTempDir(t), fake.url, 'small');
+  const run = startCli(t, ['run', s.config], { viaShebang: true });
+  await waitFor('the first sync', async () =>
+    (await readFile(join(s.root, 'small', 'index.html'), 'utf8').catch(() => '')).includes('small-1.0'),
+  );
+  // env(1) execs node in place: same pid, and node's own argument list holds the flags.
+  const argv = (await readFile(`/proc/${run.pid}/cmdline`, 'utf8')).split('\0');
+  assert.deepEqual(argv.slice(1, 1 + NODE_FLAGS.length), NODE_FLAGS, argv.join(' '));
+  assert.equal(argv[1 + NODE_FLAGS.length], CLI);
+  run.kill('SIGTERM');
+  assert.equal((await run.waitForExit(15_000)).code, 0, run.output());
+});
