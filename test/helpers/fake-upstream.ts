@@ -55,6 +55,9 @@ export interface FakeUpstreamOptions {
   readonly formats?: FormatsOption;
   /** How pages link files (and the root links projects). Default `relative`. */
   readonly fileUrls?: 'relative' | 'absolute';
+  /** Pages link files at this origin (`http://host:port`), as pypi.org links files.pythonhosted.org; the
+   * fake does not serve them there. Default: the fake's own origin. */
+  readonly filesOrigin?: string;
   /** `/files/<project>/<filename>` (default) or PyPI-like `/packages/ab/cd/<rest-of-sha256>/<filename>`. */
   readonly filePaths?: 'files' | 'packages';
   /** Pages link `/files/...`, which answers 302 to the `/packages/...` path. Default false. */
@@ -204,7 +207,7 @@ export class FakeUpstream {
   }
   /** Absolute URL the pages link for this file (before any redirect). */
   fileUrl(project: string, filename: string): string {
-    return this.origin + this.linkedPath(this.file(project, filename));
+    return (this.options.filesOrigin ?? this.origin) + this.linkedPath(this.file(project, filename));
   }
   /** The PyPI-like `/packages/ab/cd/<rest>/<filename>` path (served in every mode). */
   packagesPath(project: string, filename: string): string {
@@ -420,7 +423,8 @@ export class FakeUpstream {
       apiVersion: this.options.apiVersion ?? '1.4',
       withSerials: this.formats !== 'html-only',
       projectHref: (normalized) => (absolute ? `${this.url}${normalized}/` : `${normalized}/`),
-      fileHref: (file) => (absolute ? this.origin : '../..') + this.linkedPath(file),
+      fileHref: (file) =>
+        (this.options.filesOrigin ?? (absolute ? this.origin : '../..')) + this.linkedPath(file),
     };
     if (project === undefined) {
       return format === 'json'

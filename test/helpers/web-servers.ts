@@ -40,6 +40,8 @@ export interface WebServer {
   /** `http://127.0.0.1:<port>`. */
   readonly origin: string;
   readonly port: number;
+  /** The server's main process (nginx's master, Apache's parent); its workers are its children. */
+  readonly pid: number;
   /** The server's error log so far (for assertion messages); '' once stopped. */
   readErrorLog(): Promise<string>;
   /** Stops the server and waits for it to exit (bounded), then removes its temp directory. Idempotent. */
@@ -305,6 +307,7 @@ async function startServer(
       return {
         kind,
         port,
+        pid: child.pid ?? 0,
         origin,
         url: origin + (options.prefix ?? '/'),
         readErrorLog: () => readFile(errorLog, 'utf8').catch(() => ''),
