@@ -12,7 +12,7 @@ export const OFFLOAD_MIN_BYTES = 8 << 20;
 /** Bytes copied into one batch for the hashing thread (one copy, then transferred, not cloned). */
 const BATCH_BYTES = 1 << 20;
 
-/** Batch buffers kept for reuse (the hashing thread sends each back once hashed). */
+/** Batch buffers kept for reuse while any stream is hashed (the hashing thread sends each back once hashed). */
 const SPARE_BATCHES = 16;
 
 /** Bytes sent to the hashing thread and not yet hashed above which the source should pause. */
@@ -162,13 +162,17 @@ function hashingThread(): HashingThread {
     },
     remove(id) {
       if (!streams.delete(id)) return false;
-      if (streams.size === 0) worker.unref();
+      if (streams.size === 0) {
+        worker.unref();
+        spares.length = 0; // an idle daemon holds no batch memory
+      }
       return true;
     },
     post: (message, transfer) => worker.postMessage(message, transfer),
     takeBuffer: () => spares.pop() ?? new ArrayBuffer(BATCH_BYTES),
     giveBack: (data) => {
-      if (spares.length < SPARE_BATCHES && data.byteLength === BATCH_BYTES) spares.push(data);
+      if (streams.size > 0 && spares.length < SPARE_BATCHES && data.byteLength === BATCH_BYTES)
+        spares.push(data);
     },
   };
   const fail = (err: Error): void => {
