@@ -278,10 +278,12 @@ test('a full disk (write fails with EFBIG) fails that file only: no temp file, n
   const big = await fake.addBigFile('huge', 'huge-1.0.tar.gz', 3 * 1024 * 1024);
   fake.addFile('huge', { filename: 'huge-0.9.tar.gz', bytes: Buffer.alloc(40_000, 2) });
   const request: SyncChildRequest = { mirrorRoot: root, indexUrl: fake.url, workers: 2 };
-  // ulimit -f 1024: no file of this process may grow past 1 MiB, as on a disk that is full at 1 MiB.
+  // ulimit -f 1000: no file of this process may grow past 1 024 000 bytes, as on a disk that is full there.
+  // That is not a multiple of the 64 KiB chunks, so the write that crosses it is cut short (written in
+  // part), and writing the rest fails with EFBIG.
   const child = spawn(
     'bash',
-    ['-c', 'ulimit -f 1024 && exec "$0" "$1" "$2"', process.execPath, CHILD, JSON.stringify(request)],
+    ['-c', 'ulimit -f 1000 && exec "$0" "$1" "$2"', process.execPath, CHILD, JSON.stringify(request)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
