@@ -148,11 +148,15 @@ interface Row {
   readonly notes?: Readonly<Record<string, unknown>>;
 }
 
+let nodeFlags: Promise<string[]> | undefined;
+
 /** The Node flags on the pypimirror command's #! line (`#!/usr/bin/env -S node FLAGS`), which syncs run with. */
-async function commandNodeFlags(): Promise<string[]> {
-  const first = (await readFile(COMMAND, 'utf8')).split('\n', 1)[0] ?? '';
-  const words = first.replace(/^#!\S*env\s+(?:-S\s+)?/, '').split(/\s+/);
-  return words[0] === 'node' ? words.slice(1) : [];
+function commandNodeFlags(): Promise<string[]> {
+  return (nodeFlags ??= readFile(COMMAND, 'utf8').then((text) => {
+    const first = text.split('\n', 1)[0] ?? '';
+    const words = first.replace(/^#!\S*env\s+(?:-S\s+)?/, '').split(/\s+/);
+    return words[0] === 'node' ? words.slice(1) : [];
+  }));
 }
 
 async function runChild(

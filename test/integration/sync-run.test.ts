@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { EMPTY_STATE, readState, writeState } from '../../src/mirror/state.js';
 import { formatSummary } from '../../src/sync/report.js';
 import { buildWheel } from '../helpers/dist-builder.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
 
@@ -311,4 +312,28 @@ test('a selected project with no selected file gets no page, and is not asked fo
   await h.sync({ ...cfg, filenameMatches: ['*.zip'] });
   assert.ok(!(await listTree(h.root)).some((f) => f.startsWith('foo-bar/')));
   assert.doesNotMatch(await readFile(join(h.root, 'index.html'), 'utf8'), /foo-bar/);
+});
+
+test('files on another host (as pypi.org links files.pythonhosted.org) are fetched there and linked locally', async (t) => {
+  const files = await startFakeUpstream();
+  t.after(() => files.close());
+  const h = await startHarness(t, { fake: { filesOrigin: new URL(files.url).origin } });
+  const wheel = buildWheel({ name: 'demo-lib', version: '1.0' });
+  files.addProject('demo-lib', [wheel]);
+  h.fake.addProject('demo-lib', [wheel]);
+  assert.ok(h.fake.fileUrl('demo-lib', wheel.filename).startsWith(new URL(files.url).origin));
+
+  const report = await h.sync({ packageMatches: ['demo-lib'] });
+  assert.deepEqual(report.failures, []);
+  assert.deepEqual(
+    files.requests.map((r) => r.path).sort(),
+    [`/files/demo-lib/${wheel.filename}`, `/files/demo-lib/${wheel.filename}.metadata`], // and its PEP 658 metadata
+  );
+  assert.ok(
+    !h.fake.requests.some((r) => r.path.startsWith('/files/')),
+    'nothing fetched from the index host',
+  );
+  assert.deepEqual(await readFile(join(h.root, 'demo-lib', wheel.filename)), wheel.bytes);
+  const page = await readFile(join(h.root, 'demo-lib', 'index.html'), 'utf8');
+  assert.match(page, new RegExp(`href="${wheel.filename.replace(/\./g, '\\.')}#sha256=[0-9a-f]{64}"`));
 });
