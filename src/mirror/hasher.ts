@@ -150,7 +150,9 @@ let current: HashingThread | null = null;
  */
 function hashingThread(): HashingThread {
   if (current !== null) return current;
-  const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+  // No Node options from the command line (--input-type, --require, loaders: not for this thread); V8 flags
+  // such as --single-threaded-gc are the process's, and apply here anyway.
+  const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: [] });
   worker.unref();
   const streams = new Map<number, ThreadStream>();
   const spares: ArrayBuffer[] = [];

@@ -1,8 +1,10 @@
 // createStreamHasher: the same digests on the event loop and on the hashing thread, whatever the chunking;
 // streams sharing the thread keep apart; the source is paused while too much is in flight.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { createStreamHasher, OFFLOAD_MIN_BYTES } from '../../../src/mirror/hasher.js';
 
 const quiet = {
@@ -80,4 +82,18 @@ test('update says to pause while more than 8 MiB wait for the hashing thread, an
   assert.equal(rooms, 1);
   const all = Array.from({ length: accepted + 1 }, () => chunk);
   assert.deepEqual(await hasher.digest(), digests(['sha256'], all));
+});
+
+test('the hashing thread starts whatever Node options the process was given (it takes none of them)', async () => {
+  // --input-type is valid for `node -e` and refused by a worker thread that inherits it.
+  const hasher = new URL('../../../src/mirror/hasher.js', import.meta.url).href;
+  const script = `
+    const { createStreamHasher } = await import(${JSON.stringify(hasher)});
+    const h = createStreamHasher(['sha256'], 16 << 20, { onRoom() {}, onFailure(err) { throw err; } });
+    h.update(Buffer.alloc(9 << 20, 7));
+    process.stdout.write((await h.digest())[0]);`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    timeout: 20_000,
+  });
+  assert.equal(stdout, digests(['sha256'], [Buffer.alloc(9 << 20, 7)])[0]);
 });
