@@ -1,38 +1,43 @@
-// The hashing thread (see hasher.ts): digests batches of bytes for many streams at once, in arrival order per
-// stream, and acknowledges each batch so that the sender can bound what is in flight.
+// The hashing thread (see slots.ts): digests the slots of many downloads at once, in arrival order per
+// download, reading them from the memory the event loop shares with it, and says when each slot is hashed so
+// that it can be reused.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
-/** From the event loop. `data` is transferred; its first `length` bytes are the stream's next bytes. */
+/** From the event loop. Slot `slot` is bytes [slot × 1 MiB, + length) of the last memory sent. */
 export type HashRequest =
+  | { readonly memory: SharedArrayBuffer | null }
   | { readonly id: number; readonly start: readonly string[] }
-  | { readonly id: number; readonly data: ArrayBuffer; readonly length: number }
+  | { readonly id: number; readonly slot: number; readonly length: number }
   | { readonly id: number; readonly end: true }
   | { readonly id: number; readonly abort: true };
 
-/**
- * To the event loop: `acked` bytes are hashed and `data` is transferred back for reuse; or the hex digests,
- * in the order `start` named the algorithms.
- */
-export type HashReply =
-  | { readonly id: number; readonly acked: number; readonly data: ArrayBuffer }
-  | { readonly id: number; readonly digests: string[] };
+/** To the event loop: a slot is hashed (also when its stream was aborted meanwhile); or a stream's digests. */
+export type HashReply = { readonly slot: number } | { readonly id: number; readonly digests: string[] };
+
+const SLOT_BYTES = 1 << 20; // slots.ts SLOT_BYTES
 
 const port = parentPort;
-if (port === null) throw new Error('hash-worker.ts runs as a worker thread (see hasher.ts)');
+if (port === null) throw new Error('hash-worker.ts runs as a worker thread (see slots.ts)');
 const streams = new Map<number, Hash[]>();
+let memory: SharedArrayBuffer | null = null;
 
 port.on('message', (message: HashRequest) => {
-  if ('start' in message) {
+  if ('memory' in message) {
+    memory = message.memory;
+  } else if ('start' in message) {
     streams.set(
       message.id,
       message.start.map((algo) => createHash(algo)),
     );
-  } else if ('data' in message) {
-    const bytes = new Uint8Array(message.data, 0, message.length);
-    for (const hash of streams.get(message.id) ?? []) hash.update(bytes); // none: aborted meanwhile
-    const reply: HashReply = { id: message.id, acked: message.length, data: message.data };
-    port.postMessage(reply, [message.data]);
+  } else if ('slot' in message) {
+    const hashes = streams.get(message.id); // none: aborted meanwhile
+    if (hashes !== undefined) {
+      if (memory === null) throw new Error(`slot ${message.slot} of stream ${message.id} before any memory`);
+      const bytes = new Uint8Array(memory, message.slot * SLOT_BYTES, message.length);
+      for (const hash of hashes) hash.update(bytes);
+    }
+    port.postMessage({ slot: message.slot } satisfies HashReply);
   } else if ('end' in message) {
     const hashes = streams.get(message.id);
     streams.delete(message.id);

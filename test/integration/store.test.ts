@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IntegrityError } from '../../src/errors.js';
-import { OFFLOAD_MIN_BYTES } from '../../src/mirror/hasher.js';
+import { LARGE_FILE_BYTES } from '../../src/mirror/sink.js';
 import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
 import type { Upstream } from '../../src/upstream/types.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -153,12 +153,13 @@ test('a wrong digest, a short body, a failing body and an abort each leave the d
   assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
 });
 
-test('large files, hashed on the hashing thread: sha512-only, wrong digest, abort, and three at once', async (t) => {
+test('large files (slots, hashing thread, O_DIRECT): sha512-only, wrong digest, abort, three at once', async (t) => {
   const dir = await makeTempDir(t);
-  // 12 MiB: above OFFLOAD_MIN_BYTES, so the digests come from the hashing thread.
-  const parts = chunks(192);
+  // 12 MiB and 1000 bytes: above LARGE_FILE_BYTES, so the file goes through slots.ts; its last slot is part
+  // full, and written through the ordinary descriptor.
+  const parts = [...chunks(192), Buffer.alloc(1000, 9)];
   const size = parts.reduce((n, p) => n + p.length, 0);
-  assert.ok(size >= OFFLOAD_MIN_BYTES);
+  assert.ok(size >= LARGE_FILE_BYTES);
   const signal = new AbortController().signal;
   const body = (): Readable => Readable.from(parts);
   const sha512 = parts.reduce((h, p) => h.update(p), createHash('sha512')).digest('hex');
@@ -172,6 +173,7 @@ test('large files, hashed on the hashing thread: sha512-only, wrong digest, abor
     signal,
   );
   assert.deepEqual(viaSha512, { sha256: sha256(parts), size, verifiedWith: 'sha512' });
+  assert.ok((await readFile(join(dir, 'a.whl'))).equals(Buffer.concat(parts)), 'a.whl holds the bytes');
 
   await assert.rejects(
     downloadVerified(
@@ -223,6 +225,12 @@ test('large files, hashed on the hashing thread: sha512-only, wrong digest, abor
     others.map((own) => sha256(own)),
   );
   assert.deepEqual(await dirEntries(dir), ['a.whl', 'd0.whl', 'd1.whl', 'd2.whl']);
+  for (const [i, own] of others.entries()) {
+    assert.ok(
+      (await readFile(join(dir, `d${i}.whl`))).equals(Buffer.concat(own)),
+      `d${i}.whl holds its bytes`,
+    );
+  }
 });
 
 test('receiveVerified leaves a verified temp file; publish renames it into place, discard removes it', async (t) => {
@@ -270,20 +278,21 @@ test('a failed request removes the temp file that opened while it waited', async
   assert.deepEqual(await dirEntries(dir), []);
 });
 
-test('a full disk (write fails with EFBIG) fails that file only: no temp file, no page links it', async (t) => {
+/**
+ * A sync in a child under `ulimit -f limitKiB` (no file of the process may grow past it, as on a disk that is
+ * full there), with a file of `size` bytes that cannot fit: that file fails, named as the disk's failure.
+ */
+async function syncPastFileSizeLimit(t: TestContext, size: number, limitKiB: number): Promise<void> {
   const root = await makeTempDir(t);
   const fake = await startFakeUpstream();
   t.after(() => fake.close());
   fake.addProject('small', [{ filename: 'small-1.0.tar.gz', bytes: Buffer.alloc(50_000, 1) }]);
-  const big = await fake.addBigFile('huge', 'huge-1.0.tar.gz', 3 * 1024 * 1024);
+  const big = await fake.addBigFile('huge', 'huge-1.0.tar.gz', size);
   fake.addFile('huge', { filename: 'huge-0.9.tar.gz', bytes: Buffer.alloc(40_000, 2) });
   const request: SyncChildRequest = { mirrorRoot: root, indexUrl: fake.url, workers: 2 };
-  // ulimit -f 1000: no file of this process may grow past 1 024 000 bytes, as on a disk that is full there.
-  // That is not a multiple of the 64 KiB chunks, so the write that crosses it is cut short (written in
-  // part), and writing the rest fails with EFBIG.
   const child = spawn(
     'bash',
-    ['-c', 'ulimit -f 1000 && exec "$0" "$1" "$2"', process.execPath, CHILD, JSON.stringify(request)],
+    ['-c', `ulimit -f ${limitKiB} && exec "$0" "$1" "$2"`, process.execPath, CHILD, JSON.stringify(request)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -314,4 +323,17 @@ test('a full disk (write fails with EFBIG) fails that file only: no temp file, n
   const page = await readFile(join(root, 'huge', 'index.html'), 'utf8').catch(() => '');
   assert.ok(!page.includes('huge-1.0.tar.gz'), page);
   assert.notEqual(big.sha256, '');
+}
+
+test('a full disk (write fails with EFBIG) fails that file only: no temp file, no page links it', async (t) => {
+  // 1000 KiB = 1 024 000 bytes is not a multiple of the 64 KiB chunks: the write that crosses it is cut
+  // short (written in part), and writing the rest fails with EFBIG.
+  await syncPastFileSizeLimit(t, 3 * 1024 * 1024, 1000);
+});
+
+test('a full disk under a large file (slots, O_DIRECT) fails the same way', async (t) => {
+  // 12 MiB goes through slots.ts. 5000 KiB = 5 120 000 bytes: the direct 1 MiB write at 4 MiB is cut short
+  // there (a multiple of 4096, as direct writes are), and the rest, through the ordinary descriptor, fails
+  // with EFBIG.
+  await syncPastFileSizeLimit(t, 12 * 1024 * 1024, 5000);
 });
