@@ -148,23 +148,36 @@ interface Row {
   readonly notes?: Readonly<Record<string, unknown>>;
 }
 
-let nodeFlags: Promise<string[]> | undefined;
+let commandLine: Promise<{ env: Record<string, string>; flags: string[] }> | undefined;
 
-/** The Node flags on the pypimirror command's #! line (`#!/usr/bin/env -S node FLAGS`), which syncs run with. */
-function commandNodeFlags(): Promise<string[]> {
-  return (nodeFlags ??= readFile(COMMAND, 'utf8').then((text) => {
+/**
+ * The environment and Node flags on the pypimirror command's #! line
+ * (`#!/usr/bin/env -S NAME=VALUE... node FLAGS`), which syncs run with, as env(1) would expand them.
+ */
+function commandNodeSetup(): Promise<{ env: Record<string, string>; flags: string[] }> {
+  return (commandLine ??= readFile(COMMAND, 'utf8').then((text) => {
     const first = text.split('\n', 1)[0] ?? '';
-    const words = first.replace(/^#!\S*env\s+(?:-S\s+)?/, '').split(/\s+/);
-    return words[0] === 'node' ? words.slice(1) : [];
+    const words = first
+      .replace(/^#!\S*env\s+(?:-S\s+)?/, '')
+      .split(/\s+/)
+      .map((w) => w.replace(/\$\{(\w+)\}/g, (_, name: string) => process.env[name] ?? ''));
+    const env: Record<string, string> = {};
+    while (/^[A-Za-z_]\w*=/.test(words[0] ?? '')) {
+      const word = words.shift() as string;
+      env[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+    }
+    return { env, flags: words[0] === 'node' ? words.slice(1) : [] };
   }));
 }
 
 async function runChild(
   request: SyncChildRequest,
 ): Promise<{ result: SyncChildResult; processSeconds: number }> {
+  const { env, flags } = await commandNodeSetup();
   const started = performance.now();
-  const child = spawn(process.execPath, [...(await commandNodeFlags()), CHILD, JSON.stringify(request)], {
+  const child = spawn(process.execPath, [...flags, CHILD, JSON.stringify(request)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -385,7 +398,9 @@ async function main(): Promise<void> {
     (requests * o.delayMs) / 1000 / o.workers + bytes / bandwidth;
   const fakes: FakeUpstream[] = [];
   try {
-    log(`syncs run as the pypimirror command does: node ${(await commandNodeFlags()).join(' ')}`);
+    const setup = await commandNodeSetup();
+    const assignments = Object.entries(setup.env).map(([k, v]) => `${k}=${v} `);
+    log(`syncs run as the pypimirror command does: ${assignments.join('')}node ${setup.flags.join(' ')}`);
     log(
       `shape: ${o.projects} projects, ${o.files} files of 1–40 KiB, one file of ${fmtBytes(o.bigBytes)}; delay ${o.delayMs} ms; workers ${o.workers}`,
     );
