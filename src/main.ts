@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864:${GLIBC_TUNABLES} node --single-threaded-gc
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:${GLIBC_TUNABLES} node --single-threaded-gc
 // Entry point. The SIGHUP guard goes in before the rest of the program loads (see startup-hangups.ts);
 // app.ts is the composition root.
 //
@@ -8,12 +8,13 @@
 // - --single-threaded-gc: V8 collects garbage on the main thread only. A download allocates a buffer per
 //   socket read, and with V8's default concurrent marking a full collection started every ~35 MiB received,
 //   its helper threads taking 0.4-0.5 s of CPU per GiB from the threads that receive, hash and write.
-//   Measured on 1 GiB: 1.00-1.07 s with it, 1.23-1.33 s without.
-// - glibc.malloc.trim_threshold=64 MiB: those socket buffers (64 KiB each) are freed in bulk at each
+//   Measured on 1 GiB (with the tunable below): 1.00-1.07 s with it, 1.23-1.33 s without.
+// - glibc.malloc.trim_threshold=32 MiB: those socket buffers (64 KiB each) are freed in bulk at each
 //   collection, and glibc's default (128 KiB) handed the freed heap back to the kernel every time, so the
-//   next ones were faulted in afresh: about 0.45 s per GiB (1.06-1.20 s with it, 1.54-1.57 s without). The
-//   process now keeps up to 64 MiB of freed heap for reuse. A GLIBC_TUNABLES of the environment is kept,
-//   after ours, so that its settings win. Other C libraries ignore it.
+//   next ones were faulted in afresh. Medians of 8 interleaved rounds on 1 GiB: 1.99 s by default, 1.73 s
+//   with 32 MiB, 1.60 s with 64 MiB; 64 MiB also raised the peak RSS of processing PyPI's listing from 119
+//   to 144 MiB (the target is 150), 32 MiB did not. A GLIBC_TUNABLES of the environment is kept, after
+//   ours, so that its settings win. Other C libraries ignore it.
 import { guardStartupHangups } from './startup-hangups.js';
 
 const hangups = guardStartupHangups();

@@ -15,7 +15,7 @@ import { makeTempDir } from '../helpers/tree.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const NODE_FLAGS = ['--single-threaded-gc'];
-const TUNABLES = 'glibc.malloc.trim_threshold=67108864';
+const TUNABLES = 'glibc.malloc.trim_threshold=33554432';
 
 test('the built entry point is executable and names its environment and Node flags on its #! line', async () => {
   const first = (await readFile(CLI, 'utf8')).split('\n', 1)[0];
