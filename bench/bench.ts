@@ -4,6 +4,7 @@
 // bound (requests × delay ÷ workers + bytes ÷ loopback bandwidth measured with curl). Not a test: nothing here
 // fails a build. See README "Benchmark: how to read it".
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -342,11 +343,26 @@ function printCpuFloor(rows: readonly Row[]): void {
   if (toFile === null) return;
   const allowed = big.bytes / (0.9 * toFile);
   const floor = notes['cpuFloorSeconds'] as number;
+  const sha256 = notes['sha256Seconds'] as number;
   process.stdout.write(
     `\n${big.scenario}: the target allows ${allowed.toFixed(2)} s; the sync used ${big.cpuSeconds.toFixed(2)} CPU s ` +
       `and serving it ${(notes['serverCpuSeconds'] as number).toFixed(2)} CPU s, at least ${floor.toFixed(2)} s on ` +
-      `${String(notes['cores'])} cores; it took ${big.wallSeconds.toFixed(2)} s.\n`,
+      `${String(notes['cores'])} cores; sha256 alone, which no thread can share, takes ${sha256.toFixed(2)} s; ` +
+      `it took ${big.wallSeconds.toFixed(2)} s.\n`,
   );
+}
+
+/**
+ * Seconds sha256 takes over `bytes` on one core (measured on 256 MiB and scaled). A digest is sequential:
+ * no verified download can be faster than this, whatever curl gets.
+ */
+function sha256Seconds(bytes: number): number {
+  const block = Buffer.alloc(MiB, 7);
+  const hash = createHash('sha256');
+  const started = performance.now();
+  for (let i = 0; i < 256; i++) hash.update(block);
+  hash.digest();
+  return ((performance.now() - started) / 1000) * (bytes / (256 * MiB));
 }
 
 function fmtBytes(n: number): string {
@@ -598,6 +614,7 @@ async function main(): Promise<void> {
             cores,
             // Neither side can finish before the CPU both need has run on the cores there are.
             cpuFloorSeconds: (mid.result.cpuSeconds + mid.serverCpu) / cores,
+            sha256Seconds: sha256Seconds(bytes),
           },
         });
       }
