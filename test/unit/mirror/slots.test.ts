@@ -242,3 +242,34 @@ test('the hashing thread starts whatever Node options the process was given (it 
   );
   assert.equal(stdout, digests(['sha256'], Buffer.alloc(3 << 20, 7))[0]);
 });
+
+test('without WebAssembly (node --jitless) the slots are plain shared memory, written through the page cache', async (t) => {
+  const slots = new URL('../../../src/mirror/slots.js', import.meta.url).href;
+  const script = `
+    const { openSync, closeSync, readFileSync, readdirSync, readlinkSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const { createSlotSink } = await import(${JSON.stringify(slots)});
+    const path = process.argv[1];
+    const fd = openSync(path, 'w');
+    const sink = await createSlotSink(fd, path, ['sha256'], { onRoom() {}, onFailure(err) { throw err; } });
+    const open = readdirSync('/proc/self/fd').filter((n) => {
+      try { return readlinkSync('/proc/self/fd/' + n) === path; } catch { return false; }
+    });
+    const bytes = Buffer.alloc(3 << 20, 5);
+    sink.push(bytes);
+    const [digest] = await sink.finish();
+    closeSync(fd);
+    process.stdout.write(JSON.stringify({
+      wasm: typeof WebAssembly,
+      descriptors: open.length,
+      digestOk: digest === createHash('sha256').update(bytes).digest('hex'),
+      fileOk: readFileSync(path).equals(bytes),
+    }));`;
+  const path = join(await makeTempDir(t), 'x');
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--jitless', '--no-warnings', '--input-type=module', '-e', script, path],
+    { timeout: 20_000 },
+  );
+  assert.deepEqual(JSON.parse(stdout), { wasm: 'undefined', descriptors: 1, digestOk: true, fileOk: true });
+});
