@@ -3,8 +3,8 @@
 // written to the temp file by libuv's thread pool and hashed by the hashing thread (hash-worker.ts), and it
 // is reused once both are done. The file is opened a second time with O_DIRECT: a full slot goes from its
 // memory straight to the disk, with no copy into the page cache. Measured on 1 GiB served by nginx on
-// loopback (README "Benchmark"): 1.3-1.4 s against 1.8-1.9 s through the page cache, and the same as curl
-// writing the file through the page cache without hashing it.
+// loopback, interleaved rounds (README "Benchmark"): 1.54-1.57 s against 1.8-2.0 s through the page cache;
+// 1.0-1.2 s with the heap setting on main.ts's #! line; curl to a file took 1.15-1.5 s in the same rounds.
 //
 // Direct writes need their memory, file offset and length aligned to the disk's block size. The slots live
 // in a WebAssembly.Memory, whose base V8 aligns to a 64 KiB page; every slot but a file's last is full, and
