@@ -6,7 +6,8 @@ export const MIRROR_SECTION = 'mirror';
 /** ConfigParser's default section; the name is case-sensitive, as in Python. */
 export const DEFAULT_SECTION = 'DEFAULT';
 
-export type ConfigValueType = 'path' | 'globs' | 'boolean' | 'url' | 'duration' | 'integer';
+export type ConfigValueType =
+  'path' | 'globs' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent';
 
 export interface ConfigKeySpec {
   readonly type: ConfigValueType;
@@ -132,6 +133,65 @@ export const CONFIG_KEYS = {
     isRequired: false,
     defaultText: '(none)',
     meaning: "Prometheus textfile-collector output; relative to the config file's directory",
+  },
+  max_deletions: {
+    type: 'percent',
+    default: '10',
+    isRequired: false,
+    defaultText: '10',
+    meaning:
+      'a percentage (`10`, `2.5`; `10%%` also reads, as INI needs `%%` for a `%`): deletions are held when one run, or all runs within `max_deletions_window`, would remove more than ' +
+      'this share of the selected projects or of their files (`sync --allow-deletions` releases a hold once)',
+    min: 0,
+    max: 100,
+  },
+  max_deletions_window: {
+    type: 'duration',
+    default: '7d',
+    isRequired: false,
+    defaultText: '`7d`',
+    meaning: 'the rolling window over which `max_deletions` also counts, so that a slow bleed is caught',
+    min: MIN_DURATION_MS,
+    max: MAX_DURATION_MS,
+  },
+  allow_replaced_files: {
+    type: 'boolean',
+    default: 'false',
+    isRequired: false,
+    defaultText: 'false',
+    meaning:
+      'when upstream serves other bytes under a file name already mirrored, replace the file (page and file ' +
+      'change together); by default the mirrored file is kept and a warning logged',
+  },
+  max_file_size: {
+    type: 'size',
+    default: '10G',
+    isRequired: false,
+    defaultText: '`10G`',
+    meaning:
+      'largest file downloaded (`500M`, `10G`; a plain number is bytes); a longer body is cut off and refused',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+  },
+  request_deadline: {
+    type: 'duration',
+    default: '15m',
+    isRequired: false,
+    defaultText: '`15m`',
+    meaning:
+      'total time one upstream request may take, body included, however steadily bytes trickle in ' +
+      '(a file gets one more second per MiB of its size)',
+    min: MIN_DURATION_MS,
+    max: MAX_DURATION_MS,
+  },
+  ca_file: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "PEM file of extra CA certificates trusted for the upstream (a corporate CA), besides Node's own and " +
+      "`NODE_EXTRA_CA_CERTS`; relative to the config file's directory",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

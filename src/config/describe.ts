@@ -24,6 +24,12 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   workers: (cfg) => String(cfg.workers),
   timeout: (cfg) => formatDuration(cfg.timeoutMs),
   metrics_file: (cfg) => cfg.metricsFile,
+  max_deletions: (cfg) => String(cfg.maxDeletionsPercent),
+  max_deletions_window: (cfg) => formatDuration(cfg.maxDeletionsWindowMs),
+  allow_replaced_files: (cfg) => String(cfg.allowReplacedFiles),
+  max_file_size: (cfg) => String(cfg.maxFileSize),
+  request_deadline: (cfg) => formatDuration(cfg.requestDeadlineMs),
+  ca_file: (cfg) => cfg.caFile,
 };
 
 /**

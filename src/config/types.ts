@@ -38,6 +38,18 @@ export interface Config {
   readonly timeoutMs: number;
   /** Prometheus textfile-collector output, or null. */
   readonly metricsFile: string | null;
+  /** Deletions held beyond this share (0-100) of the selected projects or files, per run and per window. */
+  readonly maxDeletionsPercent: number;
+  /** The rolling window max_deletions also counts over. */
+  readonly maxDeletionsWindowMs: number;
+  /** Replace a mirrored file whose upstream bytes changed under the same name (default false: keep, warn). */
+  readonly allowReplacedFiles: boolean;
+  /** Largest file downloaded, in bytes. */
+  readonly maxFileSize: number;
+  /** Total time one upstream request may take, body included. */
+  readonly requestDeadlineMs: number;
+  /** Extra CA certificates (PEM) for the upstream, or null. */
+  readonly caFile: string | null;
   /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
   readonly warnings: readonly string[];
 }

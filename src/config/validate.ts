@@ -114,6 +114,12 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const workers = read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers));
   const timeoutMs = readDuration('timeout');
   const metricsFile = readPath('metrics_file', configDir);
+  const maxDeletionsPercent = read('max_deletions', checkPercent) ?? 0;
+  const maxDeletionsWindowMs = readDuration('max_deletions_window');
+  const allowReplacedFiles = readBoolean('allow_replaced_files');
+  const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
+  const requestDeadlineMs = readDuration('request_deadline');
+  const caFile = readPath('ca_file', configDir);
 
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
@@ -169,6 +175,12 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     workers,
     timeoutMs,
     metricsFile,
+    maxDeletionsPercent,
+    maxDeletionsWindowMs,
+    allowReplacedFiles,
+    maxFileSize,
+    requestDeadlineMs,
+    caFile,
     warnings: Object.freeze(arrangeIssues(warnings).map(formatConfigIssue)),
   });
 }
@@ -220,6 +232,31 @@ function checkDuration(text: string, spec: ConfigKeySpec): Check<number> {
   if (ms !== null && ms >= min && ms <= max) return accept(ms);
   const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
   return reject(`expected a duration ${range}, like 30s, 10m or 1h30m (a plain number is seconds)`);
+}
+
+/** A percentage: `10`, `2.5` or `10%` (written `10%%` in the file, as ConfigParser needs), 0 to 100. */
+function checkPercent(text: string): Check<number> {
+  const m = /^(\d{1,3}(?:\.\d{1,3})?)\s*%?$/.exec(text.trim());
+  const n = m === null ? NaN : Number(m[1]);
+  return n >= 0 && n <= 100 ? accept(n) : reject('expected a percentage from 0 to 100, like 10');
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** `500M`, `10G`, `4GiB`, `64k` (binary units) or a plain number of bytes. */
+function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
+  const m = /^(\d{1,15})\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  const n = m === null ? NaN : Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
+  return Number.isSafeInteger(n) && n >= min && n <= max
+    ? accept(n)
+    : reject('expected a size like 500M or 10G (K, M, G, T are powers of 1024; a plain number is bytes)');
 }
 
 /** An http(s) URL. `isIndex`: the upstream Simple API base, which must have no query and gets a final '/'. */

@@ -54,6 +54,12 @@ const Z3C_EXPECTED = {
   workers: 8,
   timeoutMs: 30_000,
   metricsFile: null,
+  maxDeletionsPercent: 10,
+  maxDeletionsWindowMs: 604_800_000,
+  allowReplacedFiles: false,
+  maxFileSize: 10 * 1024 ** 3,
+  requestDeadlineMs: 900_000,
+  caFile: null,
   warnings: [
     '/etc/pypimirror/mirror.cfg:20: [DEFAULT] external_links = "False": has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
     '/etc/pypimirror/mirror.cfg:21: [DEFAULT] follow_external_index_pages = "False": has no effect since PEP 470 (indexes no longer link to external pages); ignored',
@@ -92,6 +98,12 @@ describe('validateConfig: values', () => {
       workers: 8,
       timeoutMs: 30_000,
       metricsFile: null,
+      maxDeletionsPercent: 10,
+      maxDeletionsWindowMs: 604_800_000,
+      allowReplacedFiles: false,
+      maxFileSize: 10 * 1024 ** 3,
+      requestDeadlineMs: 900_000,
+      caFile: null,
       warnings: [],
     });
   });
@@ -267,6 +279,8 @@ describe('describeConfig', () => {
         'base_url = http://your-host.com/index',
         'index_url = https://pypi.org/simple/',
         'sync_interval = 10m\nworkers = 8\ntimeout = 30s\nmetrics_file =',
+        'max_deletions = 10\nmax_deletions_window = 7d\nallow_replaced_files = false',
+        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =',
       ].join('\n'),
     );
   });
