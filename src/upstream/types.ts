@@ -36,6 +36,12 @@ export interface ProjectPage {
   readonly lastModified: string | null;
   readonly status: ProjectStatus | null;
   readonly statusReason: string | null;
+  /**
+   * The page may have been cut short without the transport noticing: an HTML page whose body was delimited
+   * by the connection closing (no Content-Length, not chunked) and that lacks its closing `</html>`. Such a
+   * page may add files but never shrinks a project. Absent = false.
+   */
+  readonly isMaybeTruncated?: boolean;
 }
 
 /** A conditional fetch of a project page that upstream answered 304 Not Modified. */
