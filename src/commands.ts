@@ -9,6 +9,7 @@ import { LockError, redactUrl } from './errors.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
 import { formatProgress, type SyncProgress } from './sync/report.js';
@@ -21,6 +22,8 @@ import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 export interface CommandDeps {
   /** `verify --repair`. */
   readonly repair?: boolean;
+  /** `init --adopt`. */
+  readonly adopt?: boolean;
   readonly configPath: string;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -63,6 +66,12 @@ export function describeSelection(cfg: Config): string {
 
 export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
   if (command !== 'run') deps.startupHangups?.restoreDefault();
+  if (command === 'init') {
+    deps.log.info(await initRoot(cfg, deps.adopt === true));
+    return EXIT.OK;
+  }
+  // A root that is not ours (a system directory, a file, foreign entries) is refused: ConfigError, exit 2.
+  if (command !== 'check') await claimRoot(cfg);
   switch (command) {
     case 'sync':
       return runSyncCommand(cfg, deps);
@@ -263,9 +272,15 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
 /** Rewrites every page from the records, offline (`reindex`, z3c `-i`). The records are the truth. */
 export async function reindex(cfg: Config, log: Logger): Promise<number> {
   const entries = [];
+  const foreign = new Set((await claimRoot(cfg)).foreign);
   for (const name of await listRecords(cfg.mirrorRoot)) {
     const record = await readRecord(cfg.mirrorRoot, name);
     if (record === null || record.files.length === 0) continue; // no file selected: no page
+    const notOurs = await whyProjectDirIsNotOurs(cfg.mirrorRoot, name, true, foreign);
+    if (notOurs !== null) {
+      log.warn('project skipped: its directory is not one pypimirror wrote', { project: name, reason: notOurs });
+      continue;
+    }
     const dir = projectDir(cfg.mirrorRoot, name);
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record));
     await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record));

@@ -2,11 +2,11 @@
 // root page → state. The caller holds the run lock.
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { INDEX_HTML, INDEX_JSON, projectDir, stateDir } from '../mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, stateDir } from '../mirror/layout.js';
+import { claimRoot, removeOwnedProject } from '../mirror/ownership.js';
 import type { ProjectRecord } from '../mirror/record.js';
 import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
 import { type MirroredProject, readRecord, readState, removeRecord, writeState } from '../mirror/state.js';
@@ -15,7 +15,7 @@ import type { Upstream } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
-import { type ProjectContext, syncProject } from './project.js';
+import { type ProjectContext, type ProjectOutcome, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import {
@@ -80,8 +80,9 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
   const started = now();
   const log = deps.log;
   const root = cfg.mirrorRoot;
-  await mkdir(join(stateDir(root), 'projects'), { recursive: true });
-  await removeTempFiles(root);
+  // Refuses a root that is not ours (a system directory, a file, foreign entries: ConfigError, exit 2).
+  const foreign = new Set((await claimRoot(cfg, started)).foreign);
+  await removeTempFiles(root, foreign);
   await removeTempFiles(stateDir(root));
   const state = await readState(root);
   const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches);
@@ -129,6 +130,7 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
     signal,
     isDeletionAllowed: deletionsHeld === null,
     isUpstreamChanged,
+    foreign,
     retry: deps.retry ?? {
       retries: DEFAULT_RETRIES,
       minMs: DEFAULT_MIN_DELAY_MS,
@@ -147,8 +149,8 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
   const retryLater: Candidate[] = [];
   const gone: string[] = [];
   const removals = new Set<string>();
-  /** Projects whose every file left the selection: their directory goes after the root page. */
-  const emptied = new Map<string, number>();
+  /** Projects whose every file left the selection (with their previous record): their directory goes after the root page. */
+  const emptied = new Map<string, ProjectRecord | null>();
   let projectsChanged = 0;
   let filesFetched = 0;
   let bytesFetched = 0;
@@ -167,8 +169,15 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
   try {
     await forEachWindowed(toSync, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
-      const record = await readRecord(root, c.name);
-      const outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+      let record: ProjectRecord | null = null;
+      let outcome: ProjectOutcome;
+      try {
+        record = await readRecord(root, c.name);
+        outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        outcome = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) };
+      }
       progress.projectsDone++;
       deps.onProgress?.({ ...progress });
       switch (outcome.kind) {
@@ -186,7 +195,7 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
         case 'empty':
           keepProject(outcome.record, c);
           if ((record?.files.length ?? 0) > 0) {
-            emptied.set(c.name, record?.files.length ?? 0);
+            emptied.set(c.name, record);
             projectsChanged++;
           }
           log.debug('no file selected; the project has no page', { project: c.name });
@@ -207,6 +216,13 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
           retryLater.push(c);
           failures.push({ project: c.name, reason: outcome.reason });
           log.error('project failed; its previous page stays', { project: c.name, error: outcome.reason });
+          break;
+        case 'skipped':
+          forgetSerial(c.name);
+          log.warn('project skipped: its directory is not one pypimirror wrote', {
+            project: c.name,
+            reason: outcome.reason,
+          });
           break;
       }
     });
@@ -249,16 +265,15 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
     await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
     await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   }
+  // Only what the records say we wrote goes, never through a symlink (ownership.ts).
   for (const name of removed) {
     const record = await readRecord(root, name).catch(() => null);
-    filesRemoved += record?.files.length ?? 0;
-    await rm(projectDir(root, name), { recursive: true, force: true });
+    filesRemoved += await removeOwnedProject(root, name, record, log);
     await removeRecord(root, name);
     log.info('project removed', { project: name });
   }
-  for (const [name, count] of emptied) {
-    filesRemoved += count;
-    await rm(projectDir(root, name), { recursive: true, force: true });
+  for (const [name, record] of emptied) {
+    filesRemoved += await removeOwnedProject(root, name, record, log);
     log.info('no file of the project is selected any more; its page and files are removed', {
       project: name,
     });
