@@ -278,7 +278,10 @@ export async function reindex(cfg: Config, log: Logger): Promise<number> {
     if (record === null || record.files.length === 0) continue; // no file selected: no page
     const notOurs = await whyProjectDirIsNotOurs(cfg.mirrorRoot, name, true, foreign);
     if (notOurs !== null) {
-      log.warn('project skipped: its directory is not one pypimirror wrote', { project: name, reason: notOurs });
+      log.warn('project skipped: its directory is not one pypimirror wrote', {
+        project: name,
+        reason: notOurs,
+      });
       continue;
     }
     const dir = projectDir(cfg.mirrorRoot, name);

@@ -239,7 +239,8 @@ function checkLockPlace(lockFile: string, root: string): string | null {
   if (first !== STATE_DIR) return null;
   if (second === undefined) return `is pypimirror's state directory; ${expected}`;
   const isOwn = (name: string): boolean => STATE_ENTRIES.includes(name);
-  const clashes = deeper.length > 0 ? isOwn(second) : [second, `${second}.owner`, `${second}.acquiring`].some(isOwn);
+  const clashes =
+    deeper.length > 0 ? isOwn(second) : [second, `${second}.owner`, `${second}.acquiring`].some(isOwn);
   return clashes ? `collides with pypimirror's own files in ${STATE_DIR}/; ${expected}` : null;
 }
 

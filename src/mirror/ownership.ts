@@ -122,7 +122,9 @@ export async function inspectRoot(root: string, lockFile: string): Promise<RootV
   }
   if (!info.isDirectory()) return { kind: 'refused', problem: `is ${describeKind(info)}, not a directory` };
   const state = stateDir(absolute);
-  const stateInfo = await lstat(state).catch((err: unknown) => (isNotFound(err) ? null : Promise.reject(err)));
+  const stateInfo = await lstat(state).catch((err: unknown) =>
+    isNotFound(err) ? null : Promise.reject(err),
+  );
   if (stateInfo !== null && !stateInfo.isDirectory()) {
     return {
       kind: 'refused',
@@ -164,7 +166,8 @@ export function rootError(cfg: Config, problem: string): ConfigError {
 
 /** Why `verdict` refuses the root (for rootError), or null when pypimirror may write there. */
 export function describeRefusal(verdict: RootVerdict, configFile: string): string | null {
-  if (verdict.kind === 'refused') return `${verdict.problem}; expected a directory of the mirror's own, like /srv/pypimirror`;
+  if (verdict.kind === 'refused')
+    return `${verdict.problem}; expected a directory of the mirror's own, like /srv/pypimirror`;
   if (verdict.kind !== 'foreign') return null;
   return (
     `is a non-empty directory that pypimirror did not write (it holds ${listSome(verdict.entries)}); ` +

@@ -86,7 +86,12 @@ export async function syncProject(
   onPlanned: () => void = () => {},
 ): Promise<ProjectOutcome> {
   const { cfg, upstream, signal } = ctx;
-  const notOurs = await whyProjectDirIsNotOurs(cfg.mirrorRoot, name, record !== null, ctx.foreign ?? new Set());
+  const notOurs = await whyProjectDirIsNotOurs(
+    cfg.mirrorRoot,
+    name,
+    record !== null,
+    ctx.foreign ?? new Set(),
+  );
   if (notOurs !== null) return { kind: 'skipped', reason: notOurs };
   const conditional =
     record !== null && !ctx.isUpstreamChanged && (record.etag !== null || record.lastModified !== null)
