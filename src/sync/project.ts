@@ -59,7 +59,12 @@ export type ProjectOutcome =
   // A mirrored project now quarantined (PEP 792): nothing written; the run decides (applyPage) or holds it.
   | { kind: 'quarantined'; page: ProjectPage }
   // Dry run: what the project would download and remove.
-  | { kind: 'planned'; download: readonly UpstreamFile[]; unlinked: readonly string[]; suspect: SuspectPage | null }
+  | {
+      kind: 'planned';
+      download: readonly UpstreamFile[];
+      unlinked: readonly string[];
+      suspect: SuspectPage | null;
+    }
   | { kind: 'gone' } // upstream answered 404
   | { kind: 'stale'; pageSerial: number; wantedSerial: number }
   | { kind: 'failed'; reason: string };
@@ -165,7 +170,8 @@ export async function applyPage(
     if ((await fileSize(filePath(root, page.name, file.filename))) === file.size) keep.push(file);
     else download.push(byName.get(file.filename) as UpstreamFile);
   }
-  if (ctx.isDryRun === true) return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
+  if (ctx.isDryRun === true)
+    return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
   if (keep.length + download.length + plan.retain.length === 0) {
     // Remembered like any project, so unchanged serials and ETags spare its page next time; the run
     // removes its directory (if it had one) after the root page stops linking it.

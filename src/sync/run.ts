@@ -216,7 +216,11 @@ async function runSyncWith(
   let wouldFetch = { files: 0, bytes: 0 };
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
     const serial = Math.max(c.serial ?? -1, record.serial ?? -1);
-    const entry = { displayName: c.displayName, serial: serial < 0 ? null : serial, files: record.files.length };
+    const entry = {
+      displayName: c.displayName,
+      serial: serial < 0 ? null : serial,
+      files: record.files.length,
+    };
     projects.set(c.name, record.files.length === 0 ? { ...entry, isEmpty: true } : entry);
   };
   // A project that failed or was deferred is fetched again next run, whatever the serials say.
@@ -241,7 +245,12 @@ async function runSyncWith(
           filesFetched += outcome.filesFetched;
           bytesFetched += outcome.bytesFetched;
           filesRemoved += outcome.filesRemoved;
-          noteUnlinked(c, outcome.unlinked, outcome.record.files.length - outcome.unlinked.length, outcome.suspect);
+          noteUnlinked(
+            c,
+            outcome.unlinked,
+            outcome.record.files.length - outcome.unlinked.length,
+            outcome.suspect,
+          );
           log.info('project synced', { project: c.name, files: outcome.record.files.length });
           break;
         case 'planned': {
@@ -297,7 +306,10 @@ async function runSyncWith(
   // then removal of directories the root page no longer links.
   const removed: string[] = [];
   const isDue = !isAborted && removals.size + quarantined.size + unlinked.size > 0;
-  const hasPage = (name: string): boolean => (mirrored.get(name)?.isEmpty ?? true) !== true;
+  const hasPage = (name: string): boolean => {
+    const p = mirrored.get(name);
+    return p !== undefined && p.isEmpty !== true;
+  };
   const counted = new Map<string, number>();
   /** Files a mirrored project had before the run (state.json, else its record: then remembered in state). */
   const filesOf = async (name: string): Promise<number> => {
@@ -388,9 +400,15 @@ async function runSyncWith(
     for (const [c, page] of replans) {
       const record = await readRecord(root, c.name);
       if (record === null) continue;
-      const outcome = await applyPage(allowed, page ?? pageFromRecord(record, null), c.displayName, record).catch(
-        (err: unknown) => ({ kind: 'failed' as const, reason: err instanceof Error ? err.message : String(err) }),
-      );
+      const outcome = await applyPage(
+        allowed,
+        page ?? pageFromRecord(record, null),
+        c.displayName,
+        record,
+      ).catch((err: unknown) => ({
+        kind: 'failed' as const,
+        reason: err instanceof Error ? err.message : String(err),
+      }));
       if (outcome.kind === 'synced' || outcome.kind === 'empty') keepProject(outcome.record, c);
       if (outcome.kind === 'synced') filesRemoved += outcome.filesRemoved;
       else if (outcome.kind === 'empty') {
@@ -520,7 +538,11 @@ async function printRemovals(
     for (const f of files) print(`  - ${f.filename}`);
   }
   for (const [name, u] of [...unlinked].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    print(u.isWhole ? `${name}: project to remove (${u.files.length} files)` : `${name}: ${u.files.length} files to remove`);
+    print(
+      u.isWhole
+        ? `${name}: project to remove (${u.files.length} files)`
+        : `${name}: ${u.files.length} files to remove`,
+    );
     for (const f of u.files) print(`  - ${f}`);
   }
 }
