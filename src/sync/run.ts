@@ -371,16 +371,20 @@ async function runSyncWith(
     const record = await readRecord(root, name);
     if (record !== null) await writeRecord(root, { ...record, etag: null, lastModified: null, serial: null });
   };
+  /** The run's hold warnings (one per kind of hold), for status.json too. */
   const messages: string[] = [];
+  const warnHold = (message: string, fields: Record<string, unknown>): void => {
+    messages.push(message);
+    log.warn(message, fields);
+  };
   const heldCounts = { projects: 0, files: 0 };
-  if (isDryRun && isDue) await printRemovals(print, root, removals, quarantined, unlinked);
+  if (isDryRun && isDue && cfg.cleanup) await printRemovals(print, root, removals, quarantined, unlinked);
   if (isDue && !cfg.cleanup) {
     log.info('cleanup is off; projects no longer selected or upstream are kept', {
       projects: [...removals, ...quarantined.keys()],
     });
   } else if (cause !== null) {
-    messages.push(formatHold(cause, removing, before));
-    log.warn(messages[0] ?? '', removing);
+    warnHold(formatHold(cause, removing, before), removing);
     Object.assign(heldCounts, removing);
     for (const name of [...quarantined.keys(), ...unlinked.keys()]) await replanNextRun(name);
   } else if (isDue && !isDryRun) {
@@ -421,8 +425,7 @@ async function runSyncWith(
     }
   }
   if (suspects.length > 0 && !isAborted) {
-    messages.push(formatSuspectHold(suspects));
-    log.warn(messages[messages.length - 1] ?? '', { projects: suspects.length });
+    warnHold(formatSuspectHold(suspects), { projects: suspects.length });
     for (const suspect of suspects) {
       heldCounts.files += suspect.dropped;
       await replanNextRun(suspect.project);
