@@ -13,6 +13,7 @@ import { describeSelection, EXIT, runCommand } from './commands.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
+import { describeHold } from './sync/guards.js';
 
 export { EXIT };
 
@@ -61,7 +62,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     }
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
-    const discovery = describeDiscovery(cfg, state).join('\n');
+    const hold = describeHold(state?.deletionsHeld);
+    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold])].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
     );
@@ -89,6 +91,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       cwd: process.cwd(),
       repair: args.repair,
       adopt: args.adopt,
+      allowDeletions: args.allowDeletions,
+      dryRun: args.dryRun,
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
       startupHangups: hangups,
     });

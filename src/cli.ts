@@ -17,6 +17,10 @@ export interface CliArgs {
   readonly repair: boolean;
   /** `init --adopt`: mirror into a non-empty directory, leaving what it holds alone. */
   readonly adopt: boolean;
+  /** `sync --allow-deletions`: release this run's held deletions. */
+  readonly allowDeletions: boolean;
+  /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
+  readonly dryRun: boolean;
   /** Accepted-but-meaningless z3c options, one message each. */
   readonly warnings: readonly string[];
 }
@@ -44,13 +48,15 @@ Options:
   -c, --console        also log to the console (always on; for z3c.pypimirror compatibility)
       --repair         with verify: re-download files that are missing or wrong
       --adopt          with init: accept a non-empty directory as the root (what it holds is never touched)
+      --allow-deletions  with sync: let this run's held deletions go (max_deletions, suspect pages, listing)
+      --dry-run        with sync: print what would be fetched and removed, and change nothing
   -h, --help           show this help
   -V, --version        show the version
 
 z3c.pypimirror forms: pypimirror CONFIG --initial-fetch|-I, --update-fetch|-U (= sync),
 --indexes-only|-i (= reindex); -d N, -e, -x are accepted and ignored with a warning.
 
-Exit codes: 0 ok; 1 finished, but some projects failed (verify: problems found);
+Exit codes: 0 ok; 1 finished, but some projects failed or deletions were held (verify: problems found);
 2 bad config or usage; 75 another run holds the lock.`;
 
 export function parseCli(argv: readonly string[]): CliArgs {
@@ -66,6 +72,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
         console: { type: 'boolean', short: 'c', default: false },
         repair: { type: 'boolean', default: false },
         adopt: { type: 'boolean', default: false },
+        'allow-deletions': { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'V', default: false },
         'initial-fetch': { type: 'boolean', short: 'I', default: false },
@@ -86,6 +94,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
     isConsole: v.console === true,
     repair: v.repair === true,
     adopt: v.adopt === true,
+    allowDeletions: v['allow-deletions'] === true,
+    dryRun: v['dry-run'] === true,
   };
   if (v.help === true) return { ...base, command: 'help', configPath: null, warnings: [] };
   if (v.version === true) return { ...base, command: 'version', configPath: null, warnings: [] };
@@ -109,6 +119,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
     if (base.repair && first !== 'verify') throw new UsageError('--repair goes with the verify command');
     if (base.adopt && first !== 'init') throw new UsageError('--adopt goes with the init command');
+    if (base.allowDeletions && first !== 'sync')
+      throw new UsageError('--allow-deletions goes with the sync command (the daemon never releases a hold)');
+    if (base.dryRun && first !== 'sync') throw new UsageError('--dry-run goes with the sync command');
     return { ...base, command: first as Command, configPath: rest[0] ?? null, warnings };
   }
   if (base.adopt) throw new UsageError('--adopt goes with the init command');
@@ -116,6 +129,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (new Set(z3c).size > 1)
       throw new UsageError('choose one of --update-fetch/--initial-fetch and --indexes-only');
     if (positionals.length > 1) throw new UsageError(`too many arguments: ${positionals.join(' ')}`);
+    if ((base.allowDeletions || base.dryRun) && z3c[0] !== 'sync')
+      throw new UsageError('--allow-deletions and --dry-run go with a sync (--update-fetch)');
     return { ...base, command: z3c[0] as Command, configPath: first ?? null, warnings };
   }
   if (first === undefined) throw new UsageError('no command given');

@@ -200,6 +200,14 @@ export async function claimRoot(cfg: Config, now: Date = new Date()): Promise<Ro
   return writeMarker(root, [], now);
 }
 
+/** For a run that changes nothing (`sync --dry-run`): the foreign entries of a root that is ours; throws rootError if not. */
+export async function foreignOfRoot(cfg: Config): Promise<readonly string[]> {
+  const verdict = await inspectRoot(cfg.mirrorRoot, cfg.lockFile);
+  const refusal = describeRefusal(verdict, cfg.file);
+  if (refusal !== null) throw rootError(cfg, refusal);
+  return verdict.kind === 'ours' ? (verdict.marker?.foreign ?? []) : [];
+}
+
 /** Foreign root entries that pypimirror itself writes at the top of the root: adopting would overwrite them. */
 const ROOT_PAGES: readonly string[] = [INDEX_HTML, INDEX_JSON];
 
