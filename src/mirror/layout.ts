@@ -104,7 +104,6 @@ const SYSTEM_DIRS: ReadonlySet<string> = new Set([
   '/usr',
   '/usr/bin',
   '/usr/include',
-  '/usr/libexec',
   '/usr/local',
   '/usr/local/bin',
   '/usr/local/sbin',
@@ -125,8 +124,8 @@ const SYSTEM_DIRS: ReadonlySet<string> = new Set([
   '/var/spool',
   '/var/tmp',
 ]);
-/** /lib, /lib64, /usr/lib32, /usr/local/lib, ... */
-const LIBRARY_DIR = /^(\/usr(\/local)?)?\/lib[^/]*$/;
+/** /lib, /lib64, /libx32, /usr/lib32, /usr/libexec, /usr/local/lib, ... */
+const LIBRARY_DIR = /^(\/usr(\/local)?)?\/lib(32|64|x32|exec)?$/;
 /** Kernel file systems: neither they nor anything beneath them is ever a mirror root. */
 const VIRTUAL_TREES: readonly string[] = ['/proc', '/sys', '/dev'];
 
