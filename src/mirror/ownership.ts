@@ -122,14 +122,15 @@ export async function inspectRoot(root: string, lockFile: string): Promise<RootV
   }
   if (!info.isDirectory()) return { kind: 'refused', problem: `is ${describeKind(info)}, not a directory` };
   const state = stateDir(absolute);
-  const stateInfo = await lstat(state).catch((err: unknown) =>
-    isNotFound(err) ? null : Promise.reject(err),
-  );
-  if (stateInfo !== null && !stateInfo.isDirectory()) {
-    return {
-      kind: 'refused',
-      problem: `holds ${state}, which is ${describeKind(stateInfo)}: pypimirror keeps its state there and never writes through a link`,
-    };
+  for (const dir of [state, join(state, 'projects')]) {
+    const dirInfo = await lstat(dir).catch((err: unknown) => (isNotFound(err) ? null : Promise.reject(err)));
+    if (dirInfo === null) break;
+    if (!dirInfo.isDirectory()) {
+      return {
+        kind: 'refused',
+        problem: `holds ${dir}, which is ${describeKind(dirInfo)}: pypimirror keeps its state there and never writes through a link`,
+      };
+    }
   }
   try {
     const marker = await readMarker(absolute);
