@@ -16,6 +16,7 @@ import {
   isSystemDirectory,
   isTempName,
   projectDir,
+  recordPath,
   rootMarkerPath,
   STATE_DIR,
   stateDir,
@@ -272,6 +273,15 @@ export async function whyProjectDirIsNotOurs(
   const entries = (await readdir(dir)).filter((n) => !isTempName(n));
   if (entries.length === 0) return null;
   return `${dir} holds entries pypimirror did not write (${listSome(entries.sort())}) and has no record; it is left alone`;
+}
+
+/**
+ * Writes a new project's first record (no files yet) before its directory is created, so that a directory
+ * without a record is never one pypimirror wrote. Not fsynced (it would hold back the project's first
+ * downloads): a killed run still leaves it; the project's full record, written durably, follows.
+ */
+export async function claimProject(root: string, record: ProjectRecord): Promise<void> {
+  await writeFileAtomic(recordPath(root, record.name), `${JSON.stringify(record)}\n`, { isDurable: false });
 }
 
 /** The names in a project directory that `record` says pypimirror wrote: its files and their `.metadata`. */

@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import { PypimirrorError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { filePath, INDEX_HTML, INDEX_JSON, projectDir, whyUnstorableFilename } from '../mirror/layout.js';
-import { whyProjectDirIsNotOurs } from '../mirror/ownership.js';
+import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
 import type { LocalFile, ProjectRecord } from '../mirror/record.js';
 import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { writeRecord } from '../mirror/state.js';
@@ -197,7 +197,7 @@ export async function applyPage(
   }
 
   // The record comes before the directory, so a directory without one is never taken for ours (ownership.ts).
-  if (record === null) await writeRecord(root, emptyRecord(page.name, displayName));
+  if (record === null) await claimProject(root, emptyRecord(page.name, displayName));
   await ensureDir(dir);
   await removeTempFiles(dir);
   onPlanned();

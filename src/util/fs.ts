@@ -51,14 +51,22 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `target` atomically: readers see the old file or the new one, never a part. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `target` atomically: readers see the old file or the new one, never a part. Durable
+ * (fsync of the file and its directory) unless `isDurable` is false: then a crash of the process still
+ * leaves the old file or the new one, and only a power loss may lose the write.
+ */
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  { isDurable = true }: { isDurable?: boolean } = {},
+): Promise<void> {
   await ensureDir(dirname(target));
   const temp = tempPathFor(target);
   const handle = await openNewFile(temp);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (isDurable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
@@ -71,7 +79,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await unlink(temp).catch(() => {});
     throw err;
   }
-  await syncDir(dirname(target));
+  if (isDurable) await syncDir(dirname(target));
 }
 
 /**
