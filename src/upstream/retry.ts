@@ -46,6 +46,7 @@ const UNKNOWN_AUTHORITY_CODES: ReadonlySet<string> = new Set([
 
 /** What is wrong with the TLS connection, for a person, or null when `code` is not a TLS failure. */
 function describeTls(code: string, message: string): string | null {
+  if (TIMEOUT_CODES.has(code)) return null; // ERR_TLS_HANDSHAKE_TIMEOUT: slow, not refused
   if (UNKNOWN_AUTHORITY_CODES.has(code)) {
     return `certificate is signed by an unknown authority (${code}); trust its CA with ca_file or NODE_EXTRA_CA_CERTS`;
   }
