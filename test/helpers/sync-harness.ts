@@ -2,7 +2,7 @@
 import type { TestContext } from 'node:test';
 import type { Config } from '../../src/config/types.js';
 import type { SyncReport } from '../../src/sync/report.js';
-import { runSync } from '../../src/sync/run.js';
+import { type RunOptions, runSync } from '../../src/sync/run.js';
 import { createHttp } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
 import { type CaptureLogger, createCaptureLogger } from './capture-logger.js';
@@ -24,6 +24,8 @@ export interface SyncOptions {
   readonly indexUrl?: string;
   /** The client's environment (HTTPS_PROXY, NODE_EXTRA_CA_CERTS, ...); default none. */
   readonly env?: Readonly<Record<string, string>>;
+  /** `sync --allow-deletions`, `--dry-run`. */
+  readonly run?: RunOptions;
 }
 
 export interface Harness {
@@ -77,7 +79,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
           retry: { retries: 2, minMs: 1, maxMs: 5 },
           ...(now === undefined ? {} : { now: () => now }),
         };
-        return await runSync(deps, cfg, o.signal ?? new AbortController().signal);
+        return await runSync(deps, cfg, o.signal ?? new AbortController().signal, o.run);
       } finally {
         await http.close();
       }
