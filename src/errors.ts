@@ -127,8 +127,11 @@ export function redactUrl(url: string | URL): string {
 const URL_USERINFO = /((?:\b[a-z][a-z0-9+.-]*:)?\/\/)[^\s"'<>/?#]*@/gi;
 /** `user:password@` without a scheme, after a space, a quote, a `=` or at the start. */
 const BARE_USERINFO = /(^|[\s"=])[^\s"/:@]+:[^\s"/]*@/g;
-/** A query: `?` right after a non-space character (so prose like "without ?query" is left alone). */
-const QUERY = /(?<=[^\s?])\?([^\s"'<>#]+)/g;
+/**
+ * A query: `?` right after a non-space character (so prose like "without ?query" is left alone), up to a
+ * space, a quote, a backslash (of a JSON-escaped quote) or a fragment.
+ */
+const QUERY = /(?<=[^\s?])\?([^\s"'<>#\\]+)/g;
 /** Punctuation that ends a sentence rather than a URL: `…?a=1: HTTP 500`. */
 const TRAILING_PUNCTUATION = /[.,:;!)\]]+$/;
 

@@ -21,6 +21,8 @@ describe('redactSecrets', () => {
     );
     assert.equal(redactSecrets('href "../a.whl?sig=SECRET" skipped'), 'href "../a.whl?sig=***" skipped');
     assert.equal(redactSecrets('x?empty=&k=v'), 'x?empty=&k=***');
+    // Inside a JSON-quoted log field, the escaped quote ends the URL.
+    assert.equal(redactSecrets('w="url \\"../a?t=SECRET\\": skipped"'), 'w="url \\"../a?t=***\\": skipped"');
   });
 
   it('leaves the punctuation that ends a sentence, and prose questions, alone', () => {
