@@ -61,6 +61,15 @@ function quoteValue(value: string): string {
   return `${JSON.stringify(value.slice(0, MAX_SHOWN_VALUE))}… (${value.length} characters)`;
 }
 
+/** Config problems (and warnings) listed one per line; a file with more is summed up after these. */
+export const MAX_SHOWN_ISSUES = 100;
+
+/** The first MAX_SHOWN_ISSUES lines, then `… and N more <what>` if there are more. */
+export function limitShown(lines: readonly string[], what: string): string[] {
+  if (lines.length <= MAX_SHOWN_ISSUES) return [...lines];
+  return [...lines.slice(0, MAX_SHOWN_ISSUES), `… and ${lines.length - MAX_SHOWN_ISSUES} more ${what}`];
+}
+
 export class ConfigError extends PypimirrorError<ConfigErrorCode> {
   readonly issues: readonly ConfigIssue[];
   constructor(
@@ -70,7 +79,8 @@ export class ConfigError extends PypimirrorError<ConfigErrorCode> {
     options: ErrorOptions = {},
   ) {
     const head = `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
-    super(code, [head, ...issues.map((i) => `  ${formatConfigIssue(i)}`)].join('\n'), options);
+    const shown = limitShown(issues.map(formatConfigIssue), 'problems').map((line) => `  ${line}`);
+    super(code, [head, ...shown].join('\n'), options);
     this.issues = issues;
   }
 }

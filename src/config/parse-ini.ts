@@ -15,7 +15,7 @@
 // bounded where ConfigParser's is not (a chain of `%(a)s%(a)s` doubling at each of its 10 levels needs
 // gigabytes): a value may grow to MAX_EXPANDED_VALUE characters, a section's values together by
 // MAX_EXPANDED_TOTAL, each a config problem naming the cap; sections other than [mirror] and [DEFAULT],
-// which pypimirror ignores, are not expanded at all.
+// which pypimirror ignores, keep only their own keys, not expanded.
 //
 // What the `ini` package (v6) does and does not do for us: its `decode` gives no line numbers, joins no
 // continuation lines, knows no `%(key)s` interpolation and no [DEFAULT] inheritance, strips inline `;`/`#`
@@ -169,7 +169,7 @@ const fail = (expected: string): Expansion => ({ ok: false, expected, isDepth: f
 /**
  * Builds the views pypimirror reads ([mirror]: its own keys over [DEFAULT]'s; [DEFAULT]: its own) and expands
  * `%(key)s` in them. Problems are reported for the view pypimirror reads and left out of every view. Other
- * sections are ignored (validate.ts warns about them): their values are kept as written, not expanded.
+ * sections are ignored (validate.ts warns about them): they keep their own keys only, as written.
  */
 function interpolateSections(
   drafts: Map<string, DraftSection>,
@@ -181,7 +181,9 @@ function interpolateSections(
   const out = new Map<string, { line: number; values: Map<string, RawValue> }>();
   for (const draft of drafts.values()) {
     const isRead = draft.name === DEFAULT_SECTION || draft.name === MIRROR_SECTION;
-    const view = new Map(draft.name === DEFAULT_SECTION ? defaults : [...defaults, ...draft.entries]);
+    // An ignored section keeps only its own keys: a copy of [DEFAULT] in each of 100 000 sections is a bomb.
+    const own = draft.name === DEFAULT_SECTION ? defaults : draft.entries;
+    const view = new Map(draft.name === MIRROR_SECTION ? [...defaults, ...draft.entries] : own);
     const rawValues = new Map([...view].map(([key, e]) => [key, joinParts(e.parts)]));
     const where =
       draft.name === DEFAULT_SECTION ? `[${DEFAULT_SECTION}]` : `[${draft.name}] or [${DEFAULT_SECTION}]`;

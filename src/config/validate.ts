@@ -1,7 +1,14 @@
 // RawConfig → frozen Config, collecting every problem (with file, line, key, value and what was expected)
 // before throwing one ConfigError. Pure: no file system; paths are resolved, never checked for existence.
 import path from 'node:path';
-import { ConfigError, formatConfigIssue, redactSecrets, redactUrl } from '../errors.js';
+import {
+  ConfigError,
+  MAX_SHOWN_ISSUES,
+  formatConfigIssue,
+  limitShown,
+  redactSecrets,
+  redactUrl,
+} from '../errors.js';
 import type { ConfigIssue } from '../errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
@@ -135,8 +142,11 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     if (isConfigKey(key) || Object.hasOwn(KEY_ALIASES, key)) continue;
     const reason = OBSOLETE_KEYS[key];
     if (reason !== undefined) report(warnings, key, v, reason);
-    else
-      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${suggestKey(key)}, ignored` });
+    else {
+      // Suggestions cost an edit distance per known key: only for the warnings that will be shown.
+      const hint = warnings.length < MAX_SHOWN_ISSUES ? suggestKey(key) : '';
+      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${hint}, ignored` });
+    }
   }
   for (const [name, section] of raw.sections) {
     if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
@@ -186,7 +196,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
-    warnings: Object.freeze(arrangeIssues(warnings).map(formatConfigIssue)),
+    warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }
 

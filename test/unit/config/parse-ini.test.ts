@@ -68,11 +68,12 @@ describe('parseIni: ConfigParser syntax', () => {
 });
 
 describe('parseIni: [DEFAULT]', () => {
-  it('makes [DEFAULT] values visible in every section, where a section value wins', () => {
+  it('makes [DEFAULT] values visible in [mirror], where a [mirror] value wins', () => {
     const text = '[DEFAULT]\na = d\nb = d\n[mirror]\nb = m\n[other]\nc = o\n';
     assert.deepEqual(readValues(text, 'mirror'), { a: 'd', b: 'm' });
-    assert.deepEqual(readValues(text, 'other'), { a: 'd', b: 'd', c: 'o' });
     assert.deepEqual(readValues(text, 'DEFAULT'), { a: 'd', b: 'd' });
+    // Sections pypimirror ignores keep their own keys only (ConfigParser would show [DEFAULT]'s there too).
+    assert.deepEqual(readValues(text, 'other'), { c: 'o' });
   });
 
   it('merges a repeated [DEFAULT] header, as ConfigParser does', () => {
@@ -82,7 +83,8 @@ describe('parseIni: [DEFAULT]', () => {
   it('treats [default] as an ordinary section (section names are case-sensitive)', () => {
     const { raw } = parseIni('[DEFAULT]\na = 1\n[default]\nb = 2\n', 't.cfg');
     assert.deepEqual([...raw.sections.keys()], ['DEFAULT', 'default']);
-    assert.equal(raw.sections.get('default')?.values.get('a')?.value, '1');
+    assert.equal(raw.sections.get('default')?.values.get('b')?.value, '2');
+    assert.equal(raw.sections.get('DEFAULT')?.values.get('a')?.value, '1');
   });
 });
 
@@ -209,5 +211,16 @@ describe('parseIni: interpolation is bounded', () => {
     const { raw, issues } = parseIni(text, 't.cfg');
     assert.deepEqual(issues, []);
     assert.equal(raw.sections.get('other')?.values.get('b')?.value, '%(a)s %(nope)s');
+  });
+});
+
+describe('parseIni: many sections', () => {
+  it('does not copy [DEFAULT] into each ignored section', { timeout: 20_000 }, () => {
+    const defaults = Array.from({ length: 10_000 }, (_, i) => `k${i} = v`).join('\n');
+    const sections = Array.from({ length: 100_000 }, (_, i) => `[s${i}]`).join('\n');
+    const { raw, issues } = parseIni(`[DEFAULT]\n${defaults}\n${sections}\n`, 't.cfg');
+    assert.deepEqual(issues, []);
+    assert.equal(raw.sections.size, 100_001);
+    assert.equal(raw.sections.get('s5')?.values.size, 0);
   });
 });

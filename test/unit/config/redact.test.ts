@@ -83,3 +83,27 @@ describe('where URLs are shown', () => {
     );
   });
 });
+
+describe('config problems and warnings by the thousand', () => {
+  it('lists the first 100, then says how many more', () => {
+    const issue = (line: number) => ({
+      file: 'f',
+      line,
+      section: 'mirror',
+      key: 'k',
+      value: 'v',
+      expected: 'e',
+    });
+    const err = new ConfigError(
+      'CONFIG_INVALID',
+      'f',
+      Array.from({ length: 250 }, (_, i) => issue(i + 1)),
+    );
+    const lines = err.message.split('\n');
+    assert.equal(lines[0], 'f: 250 problems');
+    assert.equal(lines.length, 1 + 100 + 1);
+    assert.equal(lines.at(-2), '  f:100: [mirror] k = "v": e');
+    assert.equal(lines.at(-1), '  … and 150 more problems');
+    assert.equal(err.issues.length, 250);
+  });
+});

@@ -253,6 +253,14 @@ describe('validateConfig: warnings', () => {
     ]);
   });
 
+  it('lists at most 100 warnings, then how many more', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `unknown_key_${i} = v`).join('\n');
+    const warnings = readConfig(`[mirror]\nmirror_file_path = /m\n${keys}\n`, 'm.cfg').warnings;
+    assert.equal(warnings.length, 101);
+    assert.equal(warnings[0], 'm.cfg:3: [mirror]: unknown key "unknown_key_0", ignored');
+    assert.equal(warnings[100], '… and 4900 more warnings');
+  });
+
   it('warns about unknown sections, suggesting [mirror] or [DEFAULT] when only the case differs', () => {
     const text = '[DEFAULT]\nmirror_file_path = /m\n[Mirror]\nworkers = 2\n[logging]\nlevel = debug\n';
     const cfg = readConfig(text, 'm.cfg');
