@@ -21,6 +21,8 @@ import {
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
+import { INDEX_HTML, INDEX_JSON, ROOT_MARKER, STATE_DIR } from '../mirror/layout.js';
+import { isNormalizedName } from '../plan/names.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
 export interface ValidateOptions {
@@ -160,6 +162,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
   }
+  const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
+  if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
     const expected = 'sends its password in clear text over http; use https';
     report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
@@ -228,6 +232,37 @@ function checkPath(text: string, base: string): Check<string> {
   if (!single.ok) return single;
   if (single.value.includes('\0')) return reject('expected a path without NUL characters');
   return accept(path.resolve(base, single.value));
+}
+
+/** pypimirror's own entries in <root>/.pypimirror/ (mirror/state.ts, status.ts, ownership.ts). */
+const STATE_ENTRIES: readonly string[] = ['state.json', 'status.json', ROOT_MARKER, 'projects'];
+
+/**
+ * Why the lock (a directory while held, with `.owner` and `.acquiring` siblings) could collide with a project
+ * directory, a root page, the root or the state, or null when it cannot. Inside the root, its first path
+ * segment must not be a normalised project name or a root page, nor be or hold pypimirror's own state.
+ */
+function checkLockPlace(lockFile: string, root: string): string | null {
+  const expected =
+    "expected a name no project can have (with a '.', like .pypimirror.lock) or a path outside the mirror";
+  if (isWithin(root, lockFile)) return `is the mirror root or a folder above it; ${expected}`;
+  if (!isWithin(lockFile, root)) return null;
+  const [first = '', second, ...deeper] = path.relative(root, lockFile).split(path.sep);
+  if (isNormalizedName(first) || first === INDEX_HTML || first === INDEX_JSON) {
+    return `could collide with the project directory or page "${first}"; ${expected}`;
+  }
+  if (first !== STATE_DIR) return null;
+  if (second === undefined) return `is pypimirror's state directory; ${expected}`;
+  const isOwn = (name: string): boolean => STATE_ENTRIES.includes(name);
+  const clashes =
+    deeper.length > 0 ? isOwn(second) : [second, `${second}.owner`, `${second}.acquiring`].some(isOwn);
+  return clashes ? `collides with pypimirror's own files in ${STATE_DIR}/; ${expected}` : null;
+}
+
+/** Whether `inner` is `outer` or lies beneath it (both absolute and normalised). */
+function isWithin(inner: string, outer: string): boolean {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function checkBoolean(text: string): Check<boolean> {

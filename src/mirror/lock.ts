@@ -13,14 +13,14 @@
 //
 // Every acquisition, including a takeover, happens inside a short mutex (`<lock>.acquiring`, also a mkdir),
 // so two processes that both find the same dead or stale holder cannot both remove it and both win.
-import { mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile, { type LockOptions as ProperLockOptions } from 'proper-lockfile';
 import { LockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isNotFound, writeFileAtomic } from '../util/fs.js';
+import { DIR_MODE, ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
 
 export interface LockHolder {
   readonly pid: number;
@@ -277,7 +277,7 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       opts.onLost(lost);
     },
   };
-  await mkdir(dirname(lockFile), { recursive: true });
+  await ensureDir(dirname(lockFile));
 
   const startTime = await readStartTime(process.pid);
   const holder: LockHolder = {
@@ -313,6 +313,7 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       release = await lockfile.lock(lockFile, lockOptions);
     }
     try {
+      await chmod(lockFile, DIR_MODE); // proper-lockfile's mkdir leaves the mode to the umask
       await writeFileAtomic(ownerPath(lockFile), `${JSON.stringify(holder)}\n`);
     } catch (err) {
       await release().catch(() => {});

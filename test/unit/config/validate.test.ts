@@ -366,3 +366,56 @@ describe('describeConfig', () => {
     ]);
   });
 });
+
+describe('validateConfig: lock_file_name never collides with a project, a root page, the root or the state', () => {
+  const withLock = (lock: string): string =>
+    `[mirror]\nmirror_file_path = /srv/mirror\nlock_file_name = ${lock}\n`;
+  it('refuses a lock any project (or a root page, the state, the root) could collide with', (t) => {
+    const refused = [
+      'lock',
+      'pypi',
+      'locks/run.lock',
+      'index.html',
+      'index.v1_json',
+      '.pypimirror',
+      '.pypimirror/state.json',
+      '.pypimirror/status.json',
+      '.pypimirror/root.json',
+      '.pypimirror/projects',
+      '.pypimirror/projects/x.json',
+      '.',
+      '..',
+      '/srv',
+    ];
+    for (const lock of refused) {
+      assert.throws(
+        () => readConfig(withLock(lock)),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(
+            err.message,
+            new RegExp(
+              `mirror\\.cfg:3: \\[mirror\\] lock_file_name = "${lock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": .*` +
+                "expected a name no project can have \\(with a '\\.', like \\.pypimirror\\.lock\\) or a path outside the mirror",
+            ),
+          );
+          return true;
+        },
+        lock,
+      );
+    }
+    t.diagnostic(`cases: ${refused.length}`);
+  });
+  it('accepts the default, hidden names, z3c names with a dot, and paths outside the mirror', () => {
+    for (const lock of [
+      '.pypimirror.lock',
+      '.locks/run',
+      'pypi-poll-access.lock',
+      '.pypimirror/run.lock',
+      '/run/pypimirror.lock',
+      '../mirror.lock',
+    ]) {
+      assert.doesNotThrow(() => readConfig(withLock(lock)), lock);
+    }
+  });
+});
