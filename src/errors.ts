@@ -11,7 +11,7 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_ABORTED';
 export type IntegrityErrorCode = 'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME';
 export type LockErrorCode = 'LOCK_HELD' | 'LOCK_LOST';
-export type StoreErrorCode = 'STORE_IO';
+export type StoreErrorCode = 'STORE_IO' | 'STORE_EXISTS'; // STORE_EXISTS: a published file is never overwritten
 
 export interface ErrorOptions {
   cause?: unknown;
