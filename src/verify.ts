@@ -206,7 +206,7 @@ async function verifyPages(
         project: normalizeName(project),
         file: page,
         problem: 'page',
-        detail: `root ${page} links ${JSON.stringify(project)}, which has no page`,
+        detail: `root ${page} links ${project}, which has no page`,
       });
     }
   }

@@ -299,33 +299,41 @@ async function removeLocalFile(
   return isRemoved;
 }
 
-const REPLACE_KEY = 'allow_replaced_files';
+const CHANGED = 'upstream serves other bytes under a mirrored file name';
+const HELD = `${CHANGED}; the mirrored file is kept (allow_replaced_files = true would replace it)`;
 
-/** One warning per changed file name per run: the project, the file, both digests and the key. */
+/** The one warning per changed file name per run: the project, the file, both digests, what was done. */
+function warnChangedFile(
+  ctx: ProjectContext,
+  project: string,
+  local: LocalFile,
+  upstreamHashes: Readonly<Record<string, string>>,
+  message: string,
+): void {
+  const sha256 = upstreamHashes['sha256'];
+  ctx.log.warn(message, {
+    project,
+    file: local.filename,
+    sha256: local.sha256,
+    ...(sha256 === undefined ? { upstreamHashes } : { upstreamSha256: sha256 }),
+  });
+}
+
 function warnChanged(ctx: ProjectContext, project: string, plan: ProjectPlan): void {
   for (const { local, upstream } of plan.held) {
-    const why =
+    const message =
       ctx.cfg.allowReplacedFiles && namingDigest(upstream) === null
-        ? `kept: upstream gives no digest to store the new bytes by (${REPLACE_KEY} = true)`
-        : `kept; ${REPLACE_KEY} = true would replace it`;
-    ctx.log.warn(`upstream serves other bytes under a mirrored file name: the mirrored file is ${why}`, {
-      project,
-      file: local.filename,
-      sha256: local.sha256,
-      upstreamSha256: upstream.hashes['sha256'] ?? null,
-      upstreamHashes: upstream.hashes,
-    });
+        ? `${CHANGED}; the mirrored file is kept (upstream gives no digest to store the new bytes by)`
+        : HELD;
+    warnChangedFile(ctx, project, local, upstream.hashes, message);
   }
   for (const { local, upstream } of plan.replace) {
-    ctx.log.warn(
-      `upstream serves other bytes under a mirrored file name: replacing it (${REPLACE_KEY} = true)`,
-      {
-        project,
-        file: local.filename,
-        sha256: local.sha256,
-        upstreamSha256: upstream.hashes['sha256'] ?? null,
-        upstreamHashes: upstream.hashes,
-      },
+    warnChangedFile(
+      ctx,
+      project,
+      local,
+      upstream.hashes,
+      `${CHANGED}; it is replaced (allow_replaced_files = true)`,
     );
   }
 }
@@ -333,17 +341,8 @@ function warnChanged(ctx: ProjectContext, project: string, plan: ProjectPlan): v
 /** An unchanged project still warns, every run, about the changes it holds (from its record). */
 function warnHeldFromRecord(ctx: ProjectContext, record: ProjectRecord): void {
   for (const file of record.files) {
-    if (file.heldUpstreamHashes === undefined) continue;
-    ctx.log.warn(
-      `upstream serves other bytes under a mirrored file name: the mirrored file is kept; ${REPLACE_KEY} = true would replace it`,
-      {
-        project: record.name,
-        file: file.filename,
-        sha256: file.sha256,
-        upstreamSha256: file.heldUpstreamHashes['sha256'] ?? null,
-        upstreamHashes: file.heldUpstreamHashes,
-      },
-    );
+    if (file.heldUpstreamHashes !== undefined)
+      warnChangedFile(ctx, record.name, file, file.heldUpstreamHashes, HELD);
   }
 }
 
