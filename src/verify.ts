@@ -59,6 +59,15 @@ export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal):
     for (const file of record.files) {
       signal.throwIfAborted();
       files++;
+      if (file.heldUpstreamHashes !== undefined) {
+        // Not a problem (page and bytes agree), but every held change is told here too.
+        log.warn('verify: upstream serves other bytes under this name; the mirrored file is kept', {
+          project: name,
+          file: file.filename,
+          sha256: file.sha256,
+          upstreamHashes: file.heldUpstreamHashes,
+        });
+      }
       const found = await verifyRecordedFile(root, name, file, hash);
       for (const p of found)
         if (p.file === file.filename) badRecorded.set(`${name}/${localRelPath(file)}`, file.sha256);
