@@ -6,10 +6,13 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_STATUS' // a non-2xx answer after retries (status in `status`)
   | 'UPSTREAM_NOT_FOUND' // 404 / 410 for a project page: the project is gone
   | 'UPSTREAM_TIMEOUT'
-  | 'UPSTREAM_NETWORK' // reset, refused, DNS, TLS
+  | 'UPSTREAM_NETWORK' // reset, refused, DNS
+  | 'UPSTREAM_TLS' // the upstream's certificate is not trusted (unknown CA, wrong host, expired): never retried
+  | 'UPSTREAM_PROXY' // the proxy refused the request or the tunnel (status in `status`; 407: its credentials)
   | 'UPSTREAM_PAYLOAD' // unparsable or invalid page / listing
   | 'UPSTREAM_ABORTED';
-export type IntegrityErrorCode = 'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME';
+export type IntegrityErrorCode =
+  'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME' | 'INTEGRITY_TOO_LARGE'; // a file above max_file_size: refused, not retried
 export type LockErrorCode = 'LOCK_HELD' | 'LOCK_LOST';
 export type StoreErrorCode = 'STORE_IO' | 'STORE_EXISTS'; // STORE_EXISTS: a published file is never overwritten
 

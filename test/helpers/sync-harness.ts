@@ -2,7 +2,7 @@
 import type { TestContext } from 'node:test';
 import type { Config } from '../../src/config/types.js';
 import type { SyncReport } from '../../src/sync/report.js';
-import { runSync } from '../../src/sync/run.js';
+import { type RunOptions, runSync } from '../../src/sync/run.js';
 import { createHttp } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
 import { type CaptureLogger, createCaptureLogger } from './capture-logger.js';
@@ -22,6 +22,10 @@ export interface SyncOptions {
   readonly now?: Date;
   /** Sync from this index URL instead of the fake's (e.g. a cache in front of it). */
   readonly indexUrl?: string;
+  /** The client's environment (HTTPS_PROXY, NODE_EXTRA_CA_CERTS, ...); default none. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** `sync --allow-deletions`, `--dry-run`. */
+  readonly run?: RunOptions;
 }
 
 export interface Harness {
@@ -52,8 +56,9 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
         timeoutMs: cfg.timeoutMs,
         workers: cfg.workers,
         log,
-        env: {},
+        env: o.env ?? {},
         keepAliveTimeoutMs: 10,
+        caFile: cfg.caFile,
       });
       try {
         const upstream = createUpstream({
@@ -63,6 +68,8 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
           retries: 2,
           minDelayMs: 1,
           maxDelayMs: 5,
+          requestDeadlineMs: cfg.requestDeadlineMs,
+          maxFileSize: cfg.maxFileSize,
           ...(opts.changelogPageSize === undefined ? {} : { changelogPageSize: opts.changelogPageSize }),
         });
         const now = o.now;
@@ -72,7 +79,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
           retry: { retries: 2, minMs: 1, maxMs: 5 },
           ...(now === undefined ? {} : { now: () => now }),
         };
-        return await runSync(deps, cfg, o.signal ?? new AbortController().signal);
+        return await runSync(deps, cfg, o.signal ?? new AbortController().signal, o.run);
       } finally {
         await http.close();
       }

@@ -109,3 +109,22 @@ test('allow_replaced_files: the wheel and its .metadata move to <16 hex>/ togeth
   assert.deepEqual(dirs, [sha256(third.bytes).slice(0, 16)]);
   await assertVerified(h, 'after the second replacement');
 });
+
+test('a held change is told once per run, also when the run comes back to the project for its deletions', async (t) => {
+  const h = await startHarness(t);
+  seedCatalogue(h.fake);
+  const cfg = { packageMatches: ['zope-interface'], maxDeletionsPercent: 100 };
+  await h.sync(cfg);
+  const name = 'zope_interface-5.0.tar.gz';
+  rebuild(
+    h,
+    'Zope.Interface',
+    name,
+    buildSdist({ name: 'Zope.Interface', version: '5.0', requiresPython: '>=3' }).bytes,
+  );
+  h.fake.removeFile('Zope.Interface', 'zope_interface-4.0.zip');
+  const report = await h.sync(cfg);
+  assert.equal(report.filesRemoved, 1, 'the removal went through the second pass');
+  assert.equal(h.log.find('the mirrored file is kept', 'warn').length, 1);
+  await assertVerified(h, 'after the run');
+});
