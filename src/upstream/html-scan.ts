@@ -10,7 +10,7 @@ import { MAX_TOKEN_CHARS, payloadError } from './decode.js';
 export type Attribs = Record<string, string>;
 
 export interface HtmlEvents {
-  /** An opening tag whose name is in `wanted`, with its attributes (the first of a repeated name wins). */
+  /** An opening tag whose name is wanted, with its attributes (the first of a repeated name wins). */
   onOpenTag(name: string, attribs: Attribs): void;
   /** A closing tag (any name). */
   onCloseTag?(name: string): void;
@@ -28,14 +28,16 @@ export interface HtmlScanner {
 }
 
 /**
- * Scans HTML for the opening tags named in `wanted` (lower case). `url` names the page in errors;
+ * Scans HTML (or XML) for the opening tags named in `wanted` (lower case in HTML). `url` names the page in errors;
  * `maxTokenChars` is MAX_TOKEN_CHARS unless a test asks for less.
  */
 export function createHtmlScanner(
-  wanted: ReadonlySet<string>,
+  wanted: ReadonlySet<string> | 'all',
   events: HtmlEvents,
   url: string | URL,
   maxTokenChars: number = MAX_TOKEN_CHARS,
+  /** XML (XML-RPC): names keep their case, CDATA is text, no HTML special elements. */
+  xmlMode = false,
 ): HtmlScanner {
   const buffers: string[] = [];
   let bufferOffset = 0; // absolute index of buffers[0][0]
@@ -54,7 +56,8 @@ export function createHtmlScanner(
   };
   const name = (start: number, end: number): string => {
     if (end - start > maxTokenChars) tooLong('an HTML tag or attribute name');
-    return slice(start, end).toLowerCase();
+    const raw = slice(start, end);
+    return xmlMode ? raw : raw.toLowerCase();
   };
   const slice = (start: number, end: number): string => {
     let out = '';
@@ -90,7 +93,7 @@ export function createHtmlScanner(
   };
 
   const tokenizer = new Tokenizer(
-    { decodeEntities: true },
+    { decodeEntities: true, xmlMode },
     {
       ontext(start, end) {
         if (events.onText !== undefined) events.onText(slice(start, end));
@@ -103,7 +106,7 @@ export function createHtmlScanner(
       onopentagname(start, end) {
         tagName = name(start, end);
         tagStart = start;
-        attribs = wanted.has(tagName) ? {} : null;
+        attribs = wanted === 'all' || wanted.has(tagName) ? {} : null;
         done(end);
       },
       onattribname(start, end) {
@@ -129,7 +132,12 @@ export function createHtmlScanner(
         done(end);
       },
       onopentagend: openTagEnd,
-      onselfclosingtag: openTagEnd, // HTML mode: `<a/>` opens like `<a>`
+      onselfclosingtag(end) {
+        // HTML: `<a/>` opens like `<a>`; XML: `<nil/>` opens and closes.
+        const opened = tagName;
+        openTagEnd(end);
+        if (xmlMode) events.onCloseTag?.(opened);
+      },
       onclosetag(start, end) {
         const closed = name(start, end);
         done(end + 1);
@@ -138,7 +146,8 @@ export function createHtmlScanner(
       oncomment(_start, end) {
         done(end + 1);
       },
-      oncdata(_start, end) {
+      oncdata(start, end, endOffset) {
+        if (xmlMode) events.onText?.(slice(start, end - endOffset));
         done(end + 1);
       },
       ondeclaration(_start, end) {
