@@ -137,10 +137,36 @@ export async function syncProject(
   }
 }
 
+/** Files stat'ed, fetched or downloaded at once by one project: a bound on its promises and open files. */
+const FILES_IN_FLIGHT = 64;
+
+/** Runs `fn` over `items` with at most FILES_IN_FLIGHT at once; results in item order. */
+async function settleWindowed<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i] as T) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, items.length) }, runner));
+  return results;
+}
+
 /** Are the record's files still on disk with their recorded sizes? (A stat each; no hashing.) */
 async function isTreeIntact(root: string, record: ProjectRecord): Promise<boolean> {
-  const sizes = await Promise.all(record.files.map((f) => fileSize(filePath(root, record.name, f.filename))));
-  return sizes.every((size, i) => size === record.files[i]?.size);
+  const sizes = await settleWindowed(
+    record.files,
+    async (f) => (await fileSize(filePath(root, record.name, f.filename))) === f.size,
+  );
+  return sizes.every((r) => r.status === 'fulfilled' && r.value);
 }
 
 /** Plans `page` against `record`, fetches what is missing, writes page and record, removes what may go. */
@@ -166,10 +192,15 @@ export async function applyPage(
   const keep: LocalFile[] = [];
   const download: UpstreamFile[] = [...plan.download];
   const byName = new Map(page.files.map((f) => [f.filename, f]));
-  for (const file of plan.keep) {
-    if ((await fileSize(filePath(root, page.name, file.filename))) === file.size) keep.push(file);
+  const present = await settleWindowed(
+    plan.keep,
+    async (file) => (await fileSize(filePath(root, page.name, file.filename))) === file.size,
+  );
+  plan.keep.forEach((file, i) => {
+    const r = present[i];
+    if (r?.status === 'fulfilled' && r.value) keep.push(file);
     else download.push(byName.get(file.filename) as UpstreamFile);
-  }
+  });
   if (ctx.isDryRun === true)
     return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
   if (keep.length + download.length + plan.retain.length === 0) {
@@ -183,7 +214,8 @@ export async function applyPage(
   await mkdir(dir, { recursive: true });
   await removeTempFiles(dir);
   onPlanned();
-  const results = await Promise.allSettled(download.map((file) => fetchFile(ctx, page.name, file, record)));
+  const known = new Set(record?.files.map((f) => f.filename));
+  const results = await settleWindowed(download, (file) => fetchFile(ctx, page.name, file, known));
   const fetched: LocalFile[] = [];
   const errors: string[] = [];
   let bytesFetched = 0;
@@ -198,12 +230,16 @@ export async function applyPage(
     }
   });
   if (signal.aborted) signal.throwIfAborted();
-  const withMetadata = await Promise.all(
-    keep.map(async (file) => {
-      const up = plan.fetchMetadata.find((f) => f.filename === file.filename);
+  const metadataOf = new Map(plan.fetchMetadata.map((f) => [f.filename, f]));
+  const withMetadata = (
+    await settleWindowed(keep, async (file) => {
+      const up = metadataOf.get(file.filename);
       return up === undefined ? file : { ...file, metadataSha256: await fetchMetadata(ctx, page.name, up) };
-    }),
-  );
+    })
+  ).map((r) => {
+    if (r.status === 'rejected') throw r.reason; // only an abort: a failed .metadata is a warning
+    return r.value;
+  });
 
   if (errors.length > 0) {
     // Keep the previous page; remember the verified files we did get so they are not fetched again.
@@ -282,7 +318,8 @@ async function fetchFile(
   ctx: ProjectContext,
   project: string,
   up: UpstreamFile,
-  record: ProjectRecord | null,
+  /** Filenames in the project's record. */
+  known: ReadonlySet<string>,
 ): Promise<{ file: LocalFile; bytes: number }> {
   const target = filePath(ctx.cfg.mirrorRoot, project, up.filename);
   const base = {
@@ -294,7 +331,7 @@ async function fetchFile(
     uploadTime: up.uploadTime,
   };
   // Resume: a file renamed into place by an interrupted run was verified before the rename.
-  const isKnown = record?.files.some((f) => f.filename === up.filename) ?? false;
+  const isKnown = known.has(up.filename);
   const sha = up.hashes['sha256'];
   if (!isKnown && sha !== undefined && (up.size === null || (await fileSize(target)) === up.size)) {
     const onDisk = await hashFile(target, ctx.signal);
