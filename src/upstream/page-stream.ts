@@ -33,6 +33,14 @@ export interface PageJsonDecoder {
 
 type Container = unknown[] | Record<string, unknown>;
 
+/**
+ * A copy that does not keep the chunk it was sliced from alive (V8 slices strings of 13 characters or more
+ * as views of their parent): without it, every kept filename or digest would keep its whole chunk.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 /** Builds one JSON value from lexer events, within the entry caps. */
 class ValueBuilder {
   private readonly stack: Container[] = [];
@@ -88,7 +96,7 @@ class ValueBuilder {
   }
   scalar(value: Scalar): void {
     this.count(typeof value === 'string' ? value.length : 0);
-    this.add(value);
+    this.add(typeof value === 'string' ? detach(value) : value);
   }
 }
 
