@@ -20,12 +20,16 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** Writes `data` to `target` atomically: readers see the old file or the new one, never a part. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array | Iterable<string>,
+): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const temp = tempPathFor(target);
   const handle = await open(temp, 'w', 0o644);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else for (const piece of data) await handle.write(piece); // large JSON, piece by piece
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});

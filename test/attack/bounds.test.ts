@@ -14,6 +14,7 @@ import {
 } from '../helpers/attack.js';
 import {
   dist,
+  type FakeDist,
   HTML_TYPE,
   JSON_TYPE,
   listingRoute,
@@ -221,6 +222,39 @@ test('200 000 nested <i> on an HTML page parse in linear time', async (t) => {
   });
   assert.equal(run.code, 0, run.output.slice(-4000));
   assert.deepEqual(await mirrored(root, 'proj-a'), [A.filename]);
+  t.diagnostic('cases: 1');
+});
+
+/** A JSON page of `files`, built here (a few tens of MB at most). */
+function pageOf(project: string, files: readonly FakeDist[]): Reply {
+  const body = JSON.stringify({
+    name: project,
+    files: files.map((f) => ({
+      filename: f.filename,
+      url: `/files/${f.filename}`,
+      hashes: { sha256: sha256Of(f.bytes) },
+    })),
+  });
+  return { headers: { 'content-type': JSON_TYPE }, body };
+}
+
+test('a 200 000-file page with 1 000 files selected syncs in bounded memory', async (t) => {
+  const files = Array.from({ length: 200_000 }, (_, i) =>
+    dist(i % 200 === 0 ? `proj_big-${i}-py3-none-any.whl` : `proj-big-${i}.tar.gz`, `f${i}`),
+  );
+  const selected = files.filter((f) => f.filename.endsWith('.whl'));
+  const routes: Record<string, Route> = {
+    ...listingRoute(['proj-big']),
+    '/simple/proj-big/': pageOf('proj-big', files),
+  };
+  for (const f of selected)
+    routes[`/files/${f.filename}`] = {
+      headers: { 'content-type': 'application/octet-stream' },
+      body: f.bytes,
+    };
+  const { run, root } = await runAttack(t, { routes, values: { filename_matches: '*.whl' } });
+  assert.equal(run.code, 0, run.output.slice(-4000));
+  assert.equal((await mirrored(root, 'proj-big')).length, 1000);
   t.diagnostic('cases: 1');
 });
 
