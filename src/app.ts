@@ -5,7 +5,7 @@ import { loadConfig, resolveConfigPath } from './config/load.js';
 import { describeConfig } from './config/describe.js';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
-import { ConfigError, LockError } from './errors.js';
+import { ConfigError, LockError, redactSecrets } from './errors.js';
 import type { Logger } from './log.js';
 import { createLogger } from './logger.js';
 import type { StartupHangups } from './startup-hangups.js';
@@ -121,7 +121,7 @@ export function runMain(argv: readonly string[], hangups: StartupHangups): void 
       },
       (err: unknown) => {
         process.stderr.write(
-          `pypimirror: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+          `pypimirror: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
         );
         process.exitCode = EXIT.FAILED;
       },

@@ -164,8 +164,15 @@ export function createClient(
     userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
     log: deps.log,
     env: deps.env,
+    caFile: cfg.caFile,
   });
-  const upstream = createUpstream({ indexUrl: cfg.indexUrl, http, log: deps.log });
+  const upstream = createUpstream({
+    indexUrl: cfg.indexUrl,
+    http,
+    log: deps.log,
+    requestDeadlineMs: cfg.requestDeadlineMs,
+    maxFileSize: cfg.maxFileSize,
+  });
   return { upstream, close: () => http.close() };
 }
 

@@ -2,9 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { CaFileError, readCaFile } from '../upstream/ca.js';
+import { DEFAULT_SECTION, MIRROR_SECTION } from './defaults.js';
 import { parseIni } from './parse-ini.js';
 import { validateConfig } from './validate.js';
-import type { Config } from './types.js';
+import type { Config, RawConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pypimirror.cfg';
 export const CONFIG_PATH_ENV = 'PYPIMIRROR_CONFIG';
@@ -33,7 +35,31 @@ export async function loadConfig(path: string | undefined, opts: LoadOptions): P
   const file = resolveConfigPath(path, opts.env ?? {});
   const text = await readConfigText(file, opts.cwd);
   const { raw, issues } = parseIni(text, file);
-  return validateConfig(raw, { cwd: opts.cwd, parseIssues: issues });
+  const cfg = validateConfig(raw, { cwd: opts.cwd, parseIssues: issues });
+  checkCaFile(cfg, raw);
+  return cfg;
+}
+
+/** `ca_file` must be a readable PEM file of certificates (validate.ts is pure, so it is read here). */
+function checkCaFile(cfg: Config, raw: RawConfig): void {
+  if (cfg.caFile === null) return;
+  try {
+    readCaFile(cfg.caFile);
+  } catch (cause) {
+    if (!(cause instanceof CaFileError)) throw cause;
+    const key = 'ca_file';
+    const v =
+      raw.sections.get(MIRROR_SECTION)?.values.get(key) ?? raw.sections.get(DEFAULT_SECTION)?.values.get(key);
+    const issue = {
+      file: raw.file,
+      line: v?.line ?? null,
+      section: v?.section ?? null,
+      key,
+      value: v?.value ?? cfg.caFile,
+      expected: `a PEM file of CA certificates (${cfg.caFile}), but ${cause.message}`,
+    };
+    throw new ConfigError('CONFIG_INVALID', raw.file, [issue], { cause });
+  }
 }
 
 async function readConfigText(file: string, cwd: string): Promise<string> {

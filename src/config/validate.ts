@@ -1,7 +1,14 @@
 // RawConfig → frozen Config, collecting every problem (with file, line, key, value and what was expected)
 // before throwing one ConfigError. Pure: no file system; paths are resolved, never checked for existence.
 import path from 'node:path';
-import { ConfigError, formatConfigIssue, redactUrl } from '../errors.js';
+import {
+  ConfigError,
+  MAX_SHOWN_ISSUES,
+  formatConfigIssue,
+  limitShown,
+  redactSecrets,
+  redactUrl,
+} from '../errors.js';
 import type { ConfigIssue } from '../errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
@@ -14,7 +21,6 @@ import {
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
-import { redactCredentials } from './parse-ini.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
 export interface ValidateOptions {
@@ -29,6 +35,8 @@ type Check<T> = { ok: true; value: T } | { ok: false; expected: string };
 const accept = <T>(value: T): Check<T> => ({ ok: true, value });
 const reject = <T>(expected: string): Check<T> => ({ ok: false, expected });
 
+/** Globs per key: ample for any selection, and a bound on what matching every listed name costs. */
+export const MAX_GLOBS = 10_000;
 const PROJECT_GLOB = /^[A-Za-z0-9._\-*?[\]!]+$/;
 const UNCLOSED_BRACKET = /\[[^\]]*$/;
 
@@ -88,6 +96,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   function readGlobs(key: ConfigKey, checkGlob: (glob: string) => string | null): string[] {
     const v = values.get(key);
     const globs = (v?.value ?? '').split(/\s+/).filter((g) => g !== '');
+    if (globs.length > MAX_GLOBS) {
+      report(errors, key, v, `expected at most ${MAX_GLOBS} globs (the cap); this list has ${globs.length}`);
+      return [];
+    }
     for (const glob of globs) {
       const expected = checkGlob(glob);
       if (expected !== null) report(errors, key, v, expected, glob);
@@ -108,8 +120,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const lockFile = readPath('lock_file_name', mirrorRoot);
   const logFile = readPath('log_filename', configDir);
   const verbose = readBoolean('verbose');
-  const baseUrl = read('base_url', (text) => checkHttpUrl(text, false));
-  const indexUrl = read('index_url', (text) => checkHttpUrl(text, true));
+  const baseUrl = read('base_url', (text) => checkHttpUrl(text, 'public'));
+  const indexUrl = read('index_url', (text) => checkHttpUrl(text, 'index'));
   const syncIntervalMs = readDuration('sync_interval');
   const workers = read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers));
   const timeoutMs = readDuration('timeout');
@@ -130,8 +142,11 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     if (isConfigKey(key) || Object.hasOwn(KEY_ALIASES, key)) continue;
     const reason = OBSOLETE_KEYS[key];
     if (reason !== undefined) report(warnings, key, v, reason);
-    else
-      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${suggestKey(key)}, ignored` });
+    else {
+      // Suggestions cost an edit distance per known key: only for the warnings that will be shown.
+      const hint = warnings.length < MAX_SHOWN_ISSUES ? suggestKey(key) : '';
+      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${hint}, ignored` });
+    }
   }
   for (const [name, section] of raw.sections) {
     if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
@@ -181,7 +196,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
-    warnings: Object.freeze(arrangeIssues(warnings).map(formatConfigIssue)),
+    warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }
 
@@ -259,8 +274,11 @@ function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
     : reject('expected a size like 500M or 10G (K, M, G, T are powers of 1024; a plain number is bytes)');
 }
 
-/** An http(s) URL. `isIndex`: the upstream Simple API base, which must have no query and gets a final '/'. */
-function checkHttpUrl(text: string, isIndex: boolean): Check<URL> {
+/**
+ * An http(s) URL. `index`: the upstream Simple API base, which must have no query and gets a final '/'.
+ * `public`: the mirror's own address, published on its root page, which must carry no credentials.
+ */
+function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
   const single = checkSingle(text, 'an http:// or https:// URL');
   if (!single.ok) return single;
   let url: URL;
@@ -274,9 +292,14 @@ function checkHttpUrl(text: string, isIndex: boolean): Check<URL> {
     return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
   }
   if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
-  if (isIndex && (url.search !== '' || url.hash !== ''))
-    return reject('expected a URL without ?query or #fragment');
-  if (isIndex && !url.pathname.endsWith('/')) url.pathname += '/';
+  if (kind === 'public' && (url.username !== '' || url.password !== '')) {
+    return reject(
+      'expected the public URL without a user name or password: it is published on the root page; ' +
+        "give pip its credentials in pip.conf or ~/.netrc, not in pypimirror's config",
+    );
+  }
+  if (url.search !== '' || url.hash !== '') return reject('expected a URL without ?query or #fragment');
+  if (kind === 'index' && !url.pathname.endsWith('/')) url.pathname += '/';
   return accept(url);
 }
 
@@ -315,14 +338,17 @@ function measureEditDistance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
-/** Credentials hidden, duplicates dropped, in line order (issues without a line, like missing keys, last). */
+/**
+ * Credentials and query values hidden (redactSecrets), duplicates dropped, in line order (issues without a
+ * line, like missing keys, last).
+ */
 function arrangeIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
   const seen = new Set<string>();
   return issues
     .map((i) => ({
       ...i,
-      value: i.value === null ? null : redactCredentials(i.value),
-      expected: redactCredentials(i.expected),
+      value: i.value === null ? null : redactSecrets(i.value),
+      expected: redactSecrets(i.expected),
     }))
     .filter((i) => !seen.has(formatConfigIssue(i)) && seen.add(formatConfigIssue(i)))
     .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));

@@ -1,11 +1,13 @@
 // Verified file store: stream into a hidden temp file beside the target, hash while streaming, check size
-// and digest against upstream, fsync, rename into place. A file that fails is never published.
+// and digest against upstream, fsync, rename into place. A file that fails is never published, and one that
+// grows past the client's largest file (max_file_size) is cut off there.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { IntegrityError } from '../errors.js';
+import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
 import { isNotFound, tempPathFor } from '../util/fs.js';
@@ -89,8 +91,11 @@ export async function receiveVerified(
   };
   let body: Readable;
   let announced: number | null;
+  let maxSize: number;
   try {
-    ({ body, size: announced } = await upstream.fetchFile(url, signal));
+    const response = await upstream.fetchFile(url, signal, { size: expected.size });
+    ({ body, size: announced } = response);
+    maxSize = response.maxSize ?? Infinity;
   } catch (err) {
     await removeTemp();
     throw err;
@@ -129,6 +134,9 @@ export async function receiveVerified(
         body.destroy(
           new IntegrityError('INTEGRITY_SIZE', `${label}: more than the expected ${expected.size} bytes`),
         );
+      } else if (bytes > maxSize) {
+        // No size declared nor announced (either would be at most maxSize): an endless body stops here.
+        body.destroy(fileTooLarge(url, null, maxSize));
       } else if (!into.push(chunk)) body.pause();
     });
     await ended;

@@ -1,11 +1,13 @@
 // Builds the undici dispatcher: keep-alive pools (connections per origin = workers), timeouts, proxies from the
-// environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env) and redirects.
+// environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env), the CAs trusted
+// (ca.ts) and redirects.
 // It makes no decisions about statuses or retries (simple-api.ts does).
 import { readFileSync } from 'node:fs';
 import { TextDecoder } from 'node:util';
 import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
 import { redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
+import { trustedCertificates } from './ca.js';
 
 export const MAX_REDIRECTIONS = 5;
 export const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
@@ -24,6 +26,11 @@ export interface HttpOptions {
   readonly userAgent?: string;
   /** Idle keep-alive socket lifetime; undici's 4 s by default, tests pass ~10 ms. */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * `ca_file`: a PEM file of CA certificates trusted besides Node's roots and NODE_EXTRA_CA_CERTS (checked by
+   * the config loader; read here again, so throws CaFileError if it went bad since).
+   */
+  readonly caFile?: string | null;
 }
 
 export interface Http {
@@ -80,13 +87,18 @@ export function createHttp(opts: HttpOptions): Http {
     throw new TypeError(`Expected timeoutMs to be a number > 0, got ${opts.timeoutMs}`);
   }
   const proxies = proxySettings(opts.env);
+  const ca = trustedCertificates(opts.caFile ?? null, opts.env, (path, problem) =>
+    opts.log.warn('NODE_EXTRA_CA_CERTS not used', { file: path, problem }),
+  );
+  const tls = { timeout: opts.timeoutMs, ...(ca === null ? {} : { ca }) };
   const agent = new EnvHttpProxyAgent({
     ...proxies,
     connections: opts.workers,
-    connect: { timeout: opts.timeoutMs },
-    // Through a proxy the tunnel replaces `connect`; these carry the timeout to the proxy and the TLS inside it.
-    proxyTls: { timeout: opts.timeoutMs },
-    requestTls: { timeout: opts.timeoutMs },
+    connect: tls,
+    // Through a proxy the tunnel replaces `connect`; these carry the timeout and the CAs to the proxy and the
+    // TLS inside it.
+    proxyTls: tls,
+    requestTls: tls,
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     ...(opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: opts.keepAliveTimeoutMs }),
@@ -99,6 +111,7 @@ export function createHttp(opts: HttpOptions): Http {
     httpProxy: proxies.httpProxy === '' ? null : redactUrl(proxies.httpProxy),
     httpsProxy: proxies.httpsProxy === '' ? null : redactUrl(proxies.httpsProxy),
     noProxy: proxies.noProxy === '' ? null : proxies.noProxy,
+    caFile: opts.caFile ?? null,
   });
   return {
     dispatcher,
@@ -128,6 +141,12 @@ export function strongLastModified(res: Response): string | null {
   const date = Date.parse(header(res, 'date') ?? '');
   if (Number.isNaN(modified) || Number.isNaN(date)) return null;
   return date - modified >= 1000 ? value : null;
+}
+
+/** Content-Length as a number, or null when absent or not a plain decimal. */
+export function contentLength(res: Response): number | null {
+  const v = header(res, 'content-length')?.trim() ?? '';
+  return /^\d{1,15}$/.test(v) ? Number(v) : null;
 }
 
 export function readSerial(res: Response): number | null {

@@ -1,7 +1,10 @@
 // Retries with exponential backoff and full jitter, honouring Retry-After (undici RetryHandler: 500 ms minimum),
-// and the one table that classifies failures by undici / errno `code` (undici docs/api/Errors.md).
-import { PypimirrorError, StoreError, UpstreamError, redactUrl } from '../errors.js';
+// and the one table that classifies failures by undici / errno `code` (undici docs/api/Errors.md). A
+// certificate that is not trusted, a proxy that refuses us and a request past its total deadline are not
+// transient: one attempt, and a message that says what to fix.
+import { PypimirrorError, StoreError, UpstreamError, redactUrl, type UpstreamErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { RequestDeadlineError } from './limits.js';
 
 /** A Retry-After longer than this is cut to it. */
 export const RETRY_AFTER_CAP_MS = 60_000;
@@ -14,6 +17,7 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'ETIMEDOUT',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
 ]);
 /** Transient network failures (undici RetryHandler's default list, plus DNS EAI_AGAIN and truncated bodies). */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -30,6 +34,60 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'EHOSTDOWN',
   'EHOSTUNREACH',
 ]);
+
+/** OpenSSL's verdicts on a certificate chain that leads to no trusted root. */
+const UNKNOWN_AUTHORITY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
+/** What is wrong with the TLS connection, for a person, or null when `code` is not a TLS failure. */
+function describeTls(code: string, message: string): string | null {
+  if (TIMEOUT_CODES.has(code)) return null; // ERR_TLS_HANDSHAKE_TIMEOUT: slow, not refused
+  if (UNKNOWN_AUTHORITY_CODES.has(code)) {
+    return `certificate is signed by an unknown authority (${code}); trust its CA with ca_file or NODE_EXTRA_CA_CERTS`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `certificate is not for this host (${code}: ${message})`;
+  if (code === 'CERT_HAS_EXPIRED') return `certificate has expired (${code})`;
+  if (code === 'CERT_NOT_YET_VALID') return `certificate is not valid yet (${code})`;
+  if (/^(ERR_TLS_|ERR_SSL_|CERT_)|_CERT(_|$)|^UNABLE_TO_/.test(code)) return `${message} (${code})`;
+  return null;
+}
+
+/**
+ * The status a proxy refused us with, or null. undici says it only in the message: `Proxy response (407) !==
+ * 200 when HTTP Tunneling` (CONNECT, for https) or `Proxy Authentication Required (407)` (plain http).
+ */
+function proxyStatus(e: unknown): number | null {
+  const message = e instanceof Error ? e.message : '';
+  const status = /^Proxy (?:response|Authentication Required) \((\d{3})\)/.exec(message)?.[1];
+  return status === undefined ? null : Number(status);
+}
+
+function describeProxy(status: number): string {
+  return status === 407
+    ? 'the proxy answered HTTP 407 Proxy Authentication Required: check the user and password in HTTPS_PROXY ' +
+        '(or HTTP_PROXY)'
+    : `the proxy answered HTTP ${status} instead of connecting`;
+}
+
+/** A TLS or proxy failure in the chain of `err`, classified; null when there is none. */
+function classifyRefusal(
+  err: unknown,
+): { code: UpstreamErrorCode; status: number | null; detail: string } | null {
+  for (const e of chain(err)) {
+    const code = codeOf(e);
+    const tls = code === null ? null : describeTls(code, e instanceof Error ? e.message : String(e));
+    if (tls !== null) return { code: 'UPSTREAM_TLS', status: null, detail: `TLS: ${tls}` };
+    const status = proxyStatus(e);
+    if (status !== null) return { code: 'UPSTREAM_PROXY', status, detail: describeProxy(status) };
+  }
+  return null;
+}
 
 export interface RetryDelayOptions {
   readonly minMs: number;
@@ -77,13 +135,22 @@ function* chain(err: unknown): Generator<unknown> {
   }
 }
 
-/** Default retry policy: 5xx, 429 and 408 answers, timeouts, resets and refused connections; never 4xx. */
+/**
+ * Default retry policy: 5xx, 429 and 408 answers, idle timeouts, resets and refused connections; never 4xx,
+ * TLS failures, a proxy's 4xx, or a request past its total deadline (which a retry would only repeat).
+ */
 export function isRetryableError(err: unknown): boolean {
   if (err instanceof StoreError) return false; // a full or failing disk stays so for the next attempt
+  if (err instanceof RequestDeadlineError) return false;
   if (err instanceof UpstreamError) {
     if (err.code === 'UPSTREAM_TIMEOUT' || err.code === 'UPSTREAM_NETWORK') return true;
     const s = err.status;
+    if (err.code === 'UPSTREAM_PROXY') return s !== null && s >= 500;
     return err.code === 'UPSTREAM_STATUS' && s !== null && (s >= 500 || s === 429 || s === 408);
+  }
+  const refusal = classifyRefusal(err);
+  if (refusal !== null) {
+    return refusal.code === 'UPSTREAM_PROXY' && refusal.status !== null && refusal.status >= 500;
   }
   for (const e of chain(err)) {
     const code = codeOf(e);
@@ -101,7 +168,8 @@ export function getRetryAfter(err: unknown): string | null {
 
 /**
  * Maps a failure to an UpstreamError: UPSTREAM_ABORTED when `signal` has aborted (cause = signal.reason),
- * UPSTREAM_TIMEOUT / UPSTREAM_NETWORK by undici or errno code. Other errors (bugs) are returned unchanged.
+ * UPSTREAM_TLS / UPSTREAM_PROXY for an untrusted certificate or a refusing proxy, UPSTREAM_TIMEOUT /
+ * UPSTREAM_NETWORK by undici or errno code. Other errors (bugs) are returned unchanged.
  */
 export function toUpstreamError(err: unknown, url: string | URL, signal?: AbortSignal): unknown {
   const where = redactUrl(url);
@@ -110,16 +178,18 @@ export function toUpstreamError(err: unknown, url: string | URL, signal?: AbortS
     return new UpstreamError('UPSTREAM_ABORTED', `${where}: aborted`, { url: where, cause: signal.reason });
   }
   if (err instanceof PypimirrorError) return err; // already classified (integrity, local disk, upstream)
+  const refusal = classifyRefusal(err);
+  if (refusal !== null) {
+    const { code, status, detail } = refusal;
+    return new UpstreamError(code, `${where}: ${detail}`, { url: where, status, cause: err });
+  }
   for (const e of chain(err)) {
     const code = codeOf(e);
     if (code === null) continue;
     const message = `${where}: ${code}: ${e instanceof Error ? e.message : String(e)}`;
     if (TIMEOUT_CODES.has(code))
       return new UpstreamError('UPSTREAM_TIMEOUT', message, { url: where, cause: err });
-    if (
-      TRANSIENT_CODES.has(code) ||
-      /^E[A-Z]+$|^(UND_ERR|HPE_|ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|.*_CERT)/.test(code)
-    ) {
+    if (TRANSIENT_CODES.has(code) || /^E[A-Z]+$|^(UND_ERR|HPE_)/.test(code)) {
       return new UpstreamError('UPSTREAM_NETWORK', message, { url: where, cause: err });
     }
   }

@@ -14,8 +14,10 @@ import { payloadError, type Decoded } from './decode.js';
 import { createListingHtmlParser, createProjectHtmlParser } from './html.js';
 import { createListingJsonParser } from './listing-stream.js';
 import { createGate } from './gate.js';
+import { fileDeadlineMs, fileTooLarge, startDeadline } from './limits.js';
 import { createPageJsonDecoder } from './page-stream.js';
 import {
+  contentLength,
   decoderFor,
   finalUrl,
   header,
@@ -35,6 +37,8 @@ import {
 import type {
   ChangelogResult,
   ConditionalHeaders,
+  FileRequestOptions,
+  FileResponse,
   ListedProject,
   ListingSummary,
   ListingVisitor,
@@ -94,7 +98,17 @@ export interface UpstreamOptions {
   readonly changelogPageSize?: number;
   /** Paging stops after this many calls (default 100); the caller resumes from the last row's serial. */
   readonly changelogMaxPages?: number;
+  /**
+   * Total time one request may take, body included (default 15 min, `request_deadline`); a file gets one more
+   * second per MiB of its declared or announced size (limits.ts).
+   */
+  readonly requestDeadlineMs?: number;
+  /** The largest file fetched (default 10 GiB, `max_file_size`); fetchFile hands it on as `maxSize`. */
+  readonly maxFileSize?: number;
 }
+
+export const DEFAULT_REQUEST_DEADLINE_MS = 15 * 60_000;
+export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 3;
 
 /** The Upstream over the Simple API (fetchChangelogSince is now part of Upstream itself). */
 export type SimpleUpstream = Upstream;
@@ -122,29 +136,48 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     maxMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
     log,
   };
+  const deadlineMs = opts.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS;
+  const maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const pageSize = opts.changelogPageSize ?? 50_000;
   const maxPages = opts.changelogMaxPages ?? 100;
 
-  function send(
+  /**
+   * Sends one request under its total deadline (limits.ts), which covers the body too: undici destroys the
+   * body with the deadline's error when it passes mid-way. `file` (a file download, with its declared size)
+   * gets the files' allowance, extended when Content-Length announces more.
+   */
+  async function send(
     url: URL,
     signal: AbortSignal,
     headers: Record<string, string>,
     body?: string,
+    file?: { readonly size: number | null },
   ): Promise<Response> {
     const creds = splitCredentials(url);
     const auth = creds.auth ?? (creds.url.origin === base.origin ? split.auth : null);
-    return request(creds.url, {
-      dispatcher: opts.http.dispatcher,
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        'user-agent': opts.http.userAgent,
-        'accept-encoding': 'gzip', // fetchFile asks for identity
-        ...(auth === null ? {} : { authorization: auth }),
-        ...headers,
-      },
-      signal,
-      ...(body === undefined ? {} : { body }),
-    });
+    const totalMs = file === undefined ? deadlineMs : fileDeadlineMs(deadlineMs, file.size);
+    const deadline = startDeadline(url, totalMs, deadlineMs, signal);
+    try {
+      const res = await request(creds.url, {
+        dispatcher: opts.http.dispatcher,
+        method: body === undefined ? 'GET' : 'POST',
+        headers: {
+          'user-agent': opts.http.userAgent,
+          'accept-encoding': 'gzip', // fetchFile asks for identity
+          ...(auth === null ? {} : { authorization: auth }),
+          ...headers,
+        },
+        signal: deadline.signal,
+        ...(body === undefined ? {} : { body }),
+      });
+      if (file !== undefined) deadline.extendTo(fileDeadlineMs(deadlineMs, contentLength(res)));
+      // Read to its end, dumped or destroyed: every body closes, and the deadline with it.
+      res.body.once('close', deadline.done);
+      return res;
+    } catch (err) {
+      deadline.done();
+      throw err;
+    }
   }
 
   /** Runs one logical request with retries; every failure leaves as an UpstreamError (bugs excepted). */
@@ -378,17 +411,28 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
   async function fetchFile(
     url: string,
     signal: AbortSignal,
-  ): Promise<{ body: Readable; size: number | null }> {
+    options: FileRequestOptions = {},
+  ): Promise<FileResponse> {
     const target = new URL(url);
     if (target.protocol !== 'https:' && target.protocol !== 'http:') {
       throw payloadError(target, 'not an http(s) URL');
     }
+    const declared = options.size ?? null;
+    if (declared !== null && declared > maxFileSize) {
+      throw fileTooLarge(target, `the index declares ${declared} bytes`, maxFileSize);
+    }
     return attempt(target, 'GET', signal, async () => {
-      const res = await send(target, signal, { accept: '*/*', 'accept-encoding': 'identity' });
+      const res = await send(target, signal, { accept: '*/*', 'accept-encoding': 'identity' }, undefined, {
+        size: declared,
+      });
       await ensureOk(res, target);
       const body = await contentOf(res, target, 'identity');
-      const length = header(res, 'content-length')?.trim() ?? '';
-      return { body, size: /^\d{1,15}$/.test(length) ? Number(length) : null };
+      const size = contentLength(res);
+      if (size !== null && size > maxFileSize) {
+        body.destroy();
+        throw fileTooLarge(target, `Content-Length announces ${size} bytes`, maxFileSize);
+      }
+      return { body, size, maxSize: maxFileSize };
     });
   }
 

@@ -97,6 +97,19 @@ export interface ConditionalHeaders {
   readonly lastModified: string | null;
 }
 
+export interface FileRequestOptions {
+  /** The size the index declares (PEP 700), if any: it lengthens the request's deadline. */
+  readonly size?: number | null;
+}
+
+export interface FileResponse {
+  readonly body: Readable;
+  /** Content-Length, or null when the upstream did not announce one. */
+  readonly size: number | null;
+  /** The largest body to accept (`max_file_size`); the reader refuses more. Absent = no limit. */
+  readonly maxSize?: number;
+}
+
 /** The upstream seen by the sync: everything async takes an AbortSignal. */
 export interface Upstream {
   /** The root listing, whole (small indexes and tests; discovery uses streamListing). */
@@ -129,7 +142,8 @@ export interface Upstream {
   ): Promise<ProjectPage | NotModified>;
   /**
    * Streams a file's body. The caller consumes `body` fully or destroys it.
-   * Throws UpstreamError on non-2xx after retries.
+   * Throws UpstreamError on non-2xx after retries; IntegrityError INTEGRITY_TOO_LARGE when the declared or
+   * announced size is above the client's largest file.
    */
-  fetchFile(url: string, signal: AbortSignal): Promise<{ body: Readable; size: number | null }>;
+  fetchFile(url: string, signal: AbortSignal, options?: FileRequestOptions): Promise<FileResponse>;
 }

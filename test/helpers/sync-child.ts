@@ -58,9 +58,21 @@ async function main(): Promise<void> {
   const stop = (): void => controller.abort(new Error('signal received'));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  const http = createHttp({ timeoutMs: cfg.timeoutMs, workers: cfg.workers, log: silentLogger, env: {} });
+  const http = createHttp({
+    timeoutMs: cfg.timeoutMs,
+    workers: cfg.workers,
+    log: silentLogger,
+    env: {},
+    caFile: cfg.caFile,
+  });
   try {
-    const upstream = createUpstream({ indexUrl: cfg.indexUrl, http, log: silentLogger });
+    const upstream = createUpstream({
+      indexUrl: cfg.indexUrl,
+      http,
+      log: silentLogger,
+      requestDeadlineMs: cfg.requestDeadlineMs,
+      maxFileSize: cfg.maxFileSize,
+    });
     const started = performance.now();
     const cpu = process.cpuUsage();
     const report = await runSync({ upstream, log: silentLogger }, cfg, controller.signal);

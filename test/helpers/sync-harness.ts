@@ -22,6 +22,8 @@ export interface SyncOptions {
   readonly now?: Date;
   /** Sync from this index URL instead of the fake's (e.g. a cache in front of it). */
   readonly indexUrl?: string;
+  /** The client's environment (HTTPS_PROXY, NODE_EXTRA_CA_CERTS, ...); default none. */
+  readonly env?: Readonly<Record<string, string>>;
   /** `sync --allow-deletions`, `--dry-run`. */
   readonly run?: RunOptions;
 }
@@ -54,8 +56,9 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
         timeoutMs: cfg.timeoutMs,
         workers: cfg.workers,
         log,
-        env: {},
+        env: o.env ?? {},
         keepAliveTimeoutMs: 10,
+        caFile: cfg.caFile,
       });
       try {
         const upstream = createUpstream({
@@ -65,6 +68,8 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
           retries: 2,
           minDelayMs: 1,
           maxDelayMs: 5,
+          requestDeadlineMs: cfg.requestDeadlineMs,
+          maxFileSize: cfg.maxFileSize,
           ...(opts.changelogPageSize === undefined ? {} : { changelogPageSize: opts.changelogPageSize }),
         });
         const now = o.now;

@@ -532,7 +532,8 @@ test('HTTP_PROXY is used; NO_PROXY bypasses it; HTTPS_PROXY routes https', async
     env: { HTTPS_PROXY: px.url },
     retries: 0,
   });
-  await rejectsWith(upstream.fetchProject('demo', null, signal()), 'UPSTREAM_NETWORK');
+  const refused = await rejectsWith(upstream.fetchProject('demo', null, signal()), 'UPSTREAM_PROXY');
+  assert.equal(refused.status, 403);
   assert.deepEqual(px.seen.slice(1), ['CONNECT pypi.invalid:443']);
 });
 

@@ -168,6 +168,59 @@ describe('validateConfig: values', () => {
     assert.deepEqual(cfg.packageMatches, ['zope.*', '!zope.app.*', 'Foo_[ab]?']);
   });
 
+  it('takes up to 10 000 globs per key, and refuses more naming the cap', () => {
+    const globs = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(' ');
+    const ok = readConfig(`[mirror]\nmirror_file_path = /m\npackage_matches = ${globs(10_000, 'p')}\n`);
+    assert.equal(ok.packageMatches.length, 10_000);
+    const text =
+      `[mirror]\nmirror_file_path = /m\npackage_matches = ${globs(200_000, 'p')}\n` +
+      `filename_matches = ${globs(10_001, '*.x')}\n`;
+    assert.throws(
+      () => readConfig(text, 'm.cfg'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const lines = err.message.split('\n');
+        assert.equal(lines.length, 3, err.message.slice(0, 2000));
+        assert.match(
+          lines[1] ?? '',
+          /^ {2}m\.cfg:3: \[mirror\] package_matches = "p0 p1 p2 .*"… \(\d+ characters\): expected at most 10000 globs \(the cap\); this list has 200000$/,
+        );
+        assert.match(
+          lines[2] ?? '',
+          /^ {2}m\.cfg:4: \[mirror\] filename_matches = .*: expected at most 10000 globs \(the cap\); this list has 10001$/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('refuses credentials, a query or a fragment in base_url, showing neither password nor token', () => {
+    for (const [url, expected] of [
+      ['https://alice:s3cret@m.example.org/', 'https://***@m.example.org/'],
+      ['https://alice@m.example.org/', 'https://***@m.example.org/'],
+      ['https://m.example.org/simple/?token=s3cret', 'https://m.example.org/simple/?token=***'],
+      ['https://m.example.org/simple/#s3cret', 'https://m.example.org/simple/#s3cret'],
+    ] as const) {
+      assert.throws(
+        () => readConfig(`[mirror]\nmirror_file_path = /m\nbase_url = ${url}\n`, 'm.cfg'),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.ok(
+            err.message.includes(`m.cfg:3: [mirror] base_url = "${expected}": expected`),
+            err.message,
+          );
+          if (!url.includes('#')) assert.ok(!err.message.includes('s3cret'), err.message);
+          return true;
+        },
+      );
+    }
+    assert.equal(
+      readConfig('[mirror]\nmirror_file_path = /m\nbase_url = https://m.example.org/simple/\n').baseUrl?.href,
+      'https://m.example.org/simple/',
+    );
+  });
+
   it('treats an empty optional value as unset', () => {
     const cfg = readConfig('[mirror]\nmirror_file_path = /m\nlog_filename =\nbase_url =\nmetrics_file =\n');
     assert.deepEqual([cfg.logFile, cfg.baseUrl, cfg.metricsFile], [null, null, null]);
@@ -198,6 +251,14 @@ describe('validateConfig: warnings', () => {
       'm.cfg:3: [mirror]: unknown key "worker" (did you mean workers?), ignored',
       'm.cfg:4: [mirror]: unknown key "python_versions", ignored',
     ]);
+  });
+
+  it('lists at most 100 warnings, then how many more', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `unknown_key_${i} = v`).join('\n');
+    const warnings = readConfig(`[mirror]\nmirror_file_path = /m\n${keys}\n`, 'm.cfg').warnings;
+    assert.equal(warnings.length, 101);
+    assert.equal(warnings[0], 'm.cfg:3: [mirror]: unknown key "unknown_key_0", ignored');
+    assert.equal(warnings[100], '… and 4900 more warnings');
   });
 
   it('warns about unknown sections, suggesting [mirror] or [DEFAULT] when only the case differs', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UpstreamError } from '../../../src/errors.js';
 import type { LogFields, Logger } from '../../../src/log.js';
+import { fileDeadlineMs, RequestDeadlineError } from '../../../src/upstream/limits.js';
 import {
   RETRY_AFTER_CAP_MS,
   isRetryableError,
@@ -220,4 +221,76 @@ test('an already aborted signal makes no call', async () => {
     /early/,
   );
   assert.equal(calls, 0);
+});
+
+test('TLS failures, a refusing proxy and a passed deadline are classified and not retried', (t) => {
+  const url = 'https://user:pw@u.example/simple/';
+  const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
+  const cases: [Error, string, string, boolean][] = [
+    [
+      coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+      'UPSTREAM_TLS',
+      'TLS: certificate is signed by an unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE); trust its CA with ca_file or NODE_EXTRA_CA_CERTS',
+      false,
+    ],
+    [coded('SELF_SIGNED_CERT_IN_CHAIN'), 'UPSTREAM_TLS', 'TLS: certificate is signed by an unknown', false],
+    [coded('CERT_HAS_EXPIRED'), 'UPSTREAM_TLS', 'TLS: certificate has expired (CERT_HAS_EXPIRED)', false],
+    [
+      coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
+      'UPSTREAM_TLS',
+      'TLS: certificate is not for this host (ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP',
+      false,
+    ],
+    [
+      coded('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'),
+      'UPSTREAM_TLS',
+      'TLS: wrong version',
+      false,
+    ],
+    [coded('ERR_TLS_HANDSHAKE_TIMEOUT'), 'UPSTREAM_TIMEOUT', 'ERR_TLS_HANDSHAKE_TIMEOUT', true],
+    [
+      coded('UND_ERR_ABORTED', 'Proxy response (407) !== 200 when HTTP Tunneling'),
+      'UPSTREAM_PROXY',
+      'the proxy answered HTTP 407 Proxy Authentication Required: check the user and password in HTTPS_PROXY',
+      false,
+    ],
+    [
+      coded('UND_ERR_INVALID_ARG', 'Proxy Authentication Required (407)'),
+      'UPSTREAM_PROXY',
+      'the proxy answered HTTP 407',
+      false,
+    ],
+    [
+      coded('UND_ERR_ABORTED', 'Proxy response (502) !== 200 when HTTP Tunneling'),
+      'UPSTREAM_PROXY',
+      'the proxy answered HTTP 502 instead of connecting',
+      true,
+    ],
+  ];
+  for (const [err, code, says, isRetried] of cases) {
+    assert.equal(isRetryableError(err), isRetried, `${err.message}: raw`);
+    const mapped = toUpstreamError(new Error('wrapped', { cause: err }), url);
+    assert.ok(mapped instanceof UpstreamError && mapped.code === code, String(mapped));
+    assert.ok(mapped.message.startsWith(`https://***@u.example/simple/: ${says}`), mapped.message);
+    assert.equal(isRetryableError(mapped), isRetried, `${err.message}: mapped`);
+  }
+  const deadline = new RequestDeadlineError(new URL(url), 1_500, 500);
+  assert.equal(deadline.code, 'UPSTREAM_TIMEOUT');
+  assert.equal(
+    deadline.message,
+    'https://***@u.example/simple/: not complete within the request deadline of 1s500ms (500ms plus 1s per MiB of the file); see request_deadline',
+  );
+  assert.ok(!isRetryableError(deadline));
+  assert.ok(
+    isRetryableError(new UpstreamError('UPSTREAM_TIMEOUT', 'idle', { url: 'x' })),
+    'an idle timeout is',
+  );
+  t.diagnostic(`cases: ${cases.length + 1}`);
+});
+
+test('a file is allowed one more second per MiB (started) of its size', () => {
+  assert.equal(fileDeadlineMs(60_000, null), 60_000);
+  assert.equal(fileDeadlineMs(60_000, 0), 60_000);
+  assert.equal(fileDeadlineMs(60_000, 1), 61_000);
+  assert.equal(fileDeadlineMs(60_000, 10 * 1024 ** 3), 60_000 + 10_240_000);
 });
