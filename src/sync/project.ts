@@ -169,10 +169,36 @@ export async function syncProject(
   }
 }
 
+/** Files stat'ed, fetched or downloaded at once by one project: a bound on its promises and open files. */
+const FILES_IN_FLIGHT = 64;
+
+/** Runs `fn` over `items` with at most FILES_IN_FLIGHT at once; results in item order. */
+async function settleWindowed<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i] as T) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, items.length) }, runner));
+  return results;
+}
+
 /** Are the record's files still on disk with their recorded sizes? (A stat each; no hashing.) */
 async function isTreeIntact(root: string, record: ProjectRecord): Promise<boolean> {
-  const sizes = await Promise.all(record.files.map((f) => fileSize(localFilePath(root, record.name, f))));
-  return sizes.every((size, i) => size === record.files[i]?.size);
+  const sizes = await settleWindowed(
+    record.files,
+    async (f) => (await fileSize(localFilePath(root, record.name, f))) === f.size,
+  );
+  return sizes.every((r) => r.status === 'fulfilled' && r.value);
 }
 
 /** Plans `page` against `record`, fetches what is missing, writes page and record, removes what may go. */
@@ -210,17 +236,18 @@ export async function applyPage(
   const download: UpstreamFile[] = [...plan.download];
   const damaged: string[] = [];
   const byName = new Map(page.files.map((f) => [f.filename, f]));
-  for (const file of plan.keep) {
-    const path = localFilePath(root, page.name, file);
-    const size = await fileSize(path);
-    if (size === file.size) {
+  const sizes = await settleWindowed(plan.keep, (file) => fileSize(localFilePath(root, page.name, file)));
+  plan.keep.forEach((file, i) => {
+    const r = sizes[i];
+    if (r === undefined || r.status === 'rejected') throw r?.reason; // a disk error fails the project
+    if (r.value === file.size) {
       keep.push(file);
-      continue;
+      return;
     }
-    if (size !== null) damaged.push(path);
+    if (r.value !== null) damaged.push(localFilePath(root, page.name, file));
     download.push(byName.get(file.filename) as UpstreamFile);
     if (file.heldUpstreamHashes !== undefined) replacing.set(file.filename, file);
-  }
+  });
   if (ctx.isDryRun === true)
     return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
   for (const path of damaged) await removeFile(path);
@@ -237,8 +264,8 @@ export async function applyPage(
   await ensureDir(dir);
   await removeTempFiles(dir);
   onPlanned();
-  const results = await Promise.allSettled(
-    download.map((file) => fetchFile(ctx, page.name, file, replacing.has(file.filename))),
+  const results = await settleWindowed(download, (file) =>
+    fetchFile(ctx, page.name, file, replacing.has(file.filename)),
   );
   const fetched: LocalFile[] = [];
   const errors: string[] = [];
@@ -254,16 +281,18 @@ export async function applyPage(
     }
   });
   if (signal.aborted) signal.throwIfAborted();
-  const withMetadata = await Promise.all(
-    keep.map(async (file) => {
-      const up = plan.fetchMetadata.find((f) => f.filename === file.filename);
+  const metadataOf = new Map(plan.fetchMetadata.map((f) => [f.filename, f]));
+  const withMetadata = (
+    await settleWindowed(keep, async (file) => {
+      const up = metadataOf.get(file.filename);
       if (up === undefined) return file;
-      return {
-        ...file,
-        metadataSha256: await fetchMetadata(ctx, page.name, localFilePath(root, page.name, file), up),
-      };
-    }),
-  );
+      const path = localFilePath(root, page.name, file);
+      return { ...file, metadataSha256: await fetchMetadata(ctx, page.name, path, up) };
+    })
+  ).map((r) => {
+    if (r.status === 'rejected') throw r.reason; // only an abort: a failed .metadata is a warning
+    return r.value;
+  });
 
   if (errors.length > 0) {
     // Keep the previous page; remember the verified files we did get so they are not fetched again. New
