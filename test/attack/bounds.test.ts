@@ -11,6 +11,7 @@ import {
   type MeasuredRun,
   runCliMeasured,
   writeAttackConfig,
+  startScenario,
 } from '../helpers/attack.js';
 import {
   dist,
@@ -22,7 +23,6 @@ import {
   type Reply,
   type Route,
   sha256Of,
-  startHostileUpstream,
 } from '../helpers/hostile-upstream.js';
 import { makeTempDir } from '../helpers/tree.js';
 
@@ -36,8 +36,7 @@ interface Attack {
 
 /** Runs `sync` against `attack` and checks the bounds every run must keep. */
 async function runAttack(t: TestContext, attack: Attack): Promise<{ run: MeasuredRun; root: string }> {
-  const up = await startHostileUpstream({ name: t.name, routes: attack.routes });
-  t.after(() => up.close());
+  const up = await startScenario(t, { name: t.name, routes: attack.routes });
   const dir = await makeTempDir(t);
   const root = join(dir, 'mirror');
   const config = await writeAttackConfig(dir, {

@@ -14,6 +14,7 @@ import {
   runCliMeasured,
   writeAttackConfig,
   type MeasuredRun,
+  startScenario,
 } from '../helpers/attack.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import {
@@ -21,7 +22,6 @@ import {
   listingRoute,
   projectRoutes,
   sha256Of,
-  startHostileUpstream,
   type FakeDist,
   type HostileUpstream,
   type Reply,
@@ -140,8 +140,7 @@ async function startMirror(
   first: Scenario,
   values: Record<string, string> = {},
 ): Promise<Mirror> {
-  const up = await startHostileUpstream(first);
-  t.after(() => up.close());
+  const up = await startScenario(t, first);
   const dir = await makeTempDir(t);
   const root = join(dir, 'mirror');
   const config = await writeAttackConfig(dir, {

@@ -10,10 +10,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import {
-  ATTACK_RSS_LIMIT_MIB,
   runCliMeasured,
   writeAttackConfig,
   type MeasuredRun,
+  startScenario,
+  assertBounded,
 } from '../helpers/attack.js';
 import {
   HTML_TYPE,
@@ -22,8 +23,6 @@ import {
   listingRoute,
   projectRoutes,
   sha256Of,
-  startHostileUpstream,
-  type HostileUpstream,
   type Scenario,
 } from '../helpers/hostile-upstream.js';
 import { deadPid, leaveLock, startBlockedHolder } from '../helpers/lock-holder.js';
@@ -34,15 +33,8 @@ const SECRET = 'S3CRET-7f2a';
 /** Runs `pypimirror <command> <config>` and checks it ended by itself within the attack suite's memory. */
 async function runBounded(t: TestContext, command: string, config: string): Promise<MeasuredRun> {
   const run = await runCliMeasured(t, [command, config], { timeoutMs: 60_000 });
-  assert.equal(run.timedOut, false, `${command} did not end on its own:\n${run.output.slice(0, 4000)}`);
-  assert.ok(run.peakRssMiB < ATTACK_RSS_LIMIT_MIB, `${command}: peak RSS ${run.peakRssMiB} MiB`);
+  assertBounded(run, command);
   return run;
-}
-
-async function startUpstream(t: TestContext, scenario: Scenario): Promise<HostileUpstream> {
-  const up = await startHostileUpstream(scenario);
-  t.after(() => up.close());
-  return up;
 }
 
 /** A healthy upstream with one small project, for runs that must get past the lock. */
@@ -116,7 +108,7 @@ describe('attack: config and secrets', () => {
     const htmlPage =
       `<!DOCTYPE html><html><body><a href="/files/${html.filename}?X-Amz-Signature=${SECRET}` +
       `#sha256=${sha256Of(html.bytes)}">${html.filename}</a></body></html>`;
-    const up = await startUpstream(t, {
+    const up = await startScenario(t, {
       name: 'signed file URLs that fail',
       routes: {
         ...listingRoute(['foo', 'bar']),
@@ -232,7 +224,7 @@ describe('attack: the run lock', () => {
   });
 
   it('takes over at once the lock of a dead holder of this host, and after staleMs that of another host, with a warning', async (t) => {
-    const up = await startUpstream(t, healthyScenario());
+    const up = await startScenario(t, healthyScenario());
     const dir = await makeTempDir(t);
     const lockFile = join(dir, 'run.lock');
     const config = await writeAttackConfig(dir, {

@@ -11,6 +11,7 @@ import {
   type MeasuredRun,
   runCliMeasured,
   writeAttackConfig,
+  startScenario,
 } from '../helpers/attack.js';
 import {
   dist,
@@ -19,7 +20,6 @@ import {
   projectPage,
   projectRoutes,
   type Route,
-  startHostileUpstream,
   type HostileUpstream,
 } from '../helpers/hostile-upstream.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
@@ -59,10 +59,10 @@ async function mirror(
   opts: { html?: boolean; values?: Record<string, string> } = {},
 ): Promise<Mirror> {
   const html = opts.html === true;
-  const up = await startHostileUpstream(
+  const up = await startScenario(
+    t,
     scenario('healthy', { page: (p) => projectRoutes(p, filesOf(p), { html }) }),
   );
-  t.after(() => up.close());
   const dir = await makeTempDir(t);
   const root = join(dir, 'mirror');
   const metrics = join(dir, 'pypimirror.prom');

@@ -6,22 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import {
-  ATTACK_RSS_LIMIT_MIB,
-  type MeasuredRun,
-  runCliMeasured,
-  writeAttackConfig,
-} from '../helpers/attack.js';
-import {
-  dist,
-  type FakeDist,
-  listingRoute,
-  projectRoutes,
-  type Route,
-  startHostileUpstream,
-  type HostileUpstream,
-} from '../helpers/hostile-upstream.js';
+import { test } from 'node:test';
+import { runCliMeasured, writeAttackConfig, startScenario, assertBounded } from '../helpers/attack.js';
+import { dist, type FakeDist, listingRoute, projectRoutes, type Route } from '../helpers/hostile-upstream.js';
 import { silentLogger } from '../../src/log.js';
 import { acquireRunLock } from '../../src/mirror/lock.js';
 import { CLI } from '../helpers/run-cli.js';
@@ -46,25 +33,10 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-function assertBounded(run: MeasuredRun, what: string): void {
-  assert.equal(run.timedOut, false, `${what}: ended on its own`);
-  assert.ok(run.peakRssMiB < ATTACK_RSS_LIMIT_MIB, `${what}: peak RSS ${run.peakRssMiB} MiB`);
-}
-
 /** A good project `name` with two small files; its routes and files. */
 function goodProject(name: string): { files: FakeDist[]; routes: Record<string, Route> } {
   const files = [dist(`${name}-1.0.tar.gz`), dist(`${name.replace(/-/g, '_')}-1.0-py3-none-any.whl`)];
   return { files, routes: projectRoutes(name, files) };
-}
-
-async function upstreamOf(
-  t: TestContext,
-  name: string,
-  routes: Record<string, Route>,
-): Promise<HostileUpstream> {
-  const up = await startHostileUpstream({ name, routes });
-  t.after(() => up.close());
-  return up;
 }
 
 async function seedForeign(root: string): Promise<Map<string, string>> {
@@ -86,7 +58,7 @@ test('finding 1: a root holding docs/, etc/, home/ is refused until adopted, the
   const hostile = ['docs', 'etc', 'home'];
   const routes: Record<string, Route> = { ...listingRoute([...good, ...hostile]) };
   for (const name of [...good, ...hostile]) Object.assign(routes, goodProject(name).routes);
-  const up = await upstreamOf(t, 'names-of-foreign-directories', routes);
+  const up = await startScenario(t, { name: 'names-of-foreign-directories', routes });
   const cfg = await writeAttackConfig(dir, { mirror_file_path: root, index_url: up.url, workers: '2' });
   let cases = 0;
 
@@ -150,7 +122,7 @@ test('finding 1: a foreign directory that appears in an owned root later is skip
   const others = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
   const routes: Record<string, Route> = { ...listingRoute([...others, 'docs']) };
   for (const name of [...others, 'docs']) Object.assign(routes, goodProject(name).routes);
-  const up = await upstreamOf(t, 'late-foreign', routes);
+  const up = await startScenario(t, { name: 'late-foreign', routes });
   // Deletions allowed in any share: the removal itself is under test here.
   const cfg = await writeAttackConfig(dir, {
     mirror_file_path: root,
@@ -236,7 +208,7 @@ test('finding 1: a directory symlink planted inside the tree is never followed',
   await writeFile(join(outside, 'index.html'), 'outside\n');
   const routes: Record<string, Route> = { ...listingRoute(['alpha', 'evil']) };
   Object.assign(routes, goodProject('alpha').routes, goodProject('evil').routes);
-  const up = await upstreamOf(t, 'planted-symlink', routes);
+  const up = await startScenario(t, { name: 'planted-symlink', routes });
   const cfg = await writeAttackConfig(dir, { mirror_file_path: root, index_url: up.url });
   const init = await runCliMeasured(t, ['init', cfg]);
   assert.equal(init.code, 0, init.output);
@@ -336,7 +308,7 @@ test('finding 5: file names the mirror cannot store are skipped, one warning eac
       projectRoutes(name, [own[0] as FakeDist, ...theirs, own[1] as FakeDist], { html: p >= 2 }),
     );
   });
-  const up = await upstreamOf(t, 'hostile-file-names', routes);
+  const up = await startScenario(t, { name: 'hostile-file-names', routes });
   const cfg = await writeAttackConfig(dir, { mirror_file_path: root, index_url: up.url });
   const run = await runCliMeasured(t, ['sync', cfg]);
   assertBounded(run, 'sync');
@@ -371,7 +343,7 @@ test('finding 5: a 300-character project name in the listing is skipped; the roo
     ...listingRoute(['alpha', long, longer]),
     ...goodProject('alpha').routes,
   };
-  const up = await upstreamOf(t, 'long-project-name', routes);
+  const up = await startScenario(t, { name: 'long-project-name', routes });
   const cfg = await writeAttackConfig(dir, { mirror_file_path: root, index_url: up.url });
   for (let i = 0; i < 2; i++) {
     const run = await runCliMeasured(t, ['sync', cfg]);
@@ -416,7 +388,10 @@ test('finding 6: under umask 000 every directory is 0755 and every file 0644', a
   const root = join(dir, 'new/parents/mirror');
   const big = { filename: 'alpha-2.0.tar.gz', bytes: Buffer.alloc(9 << 20, 7) }; // through the slots (>= 8 MiB)
   const files = [...goodProject('alpha').files, big];
-  const up = await upstreamOf(t, 'umask', { ...listingRoute(['alpha']), ...projectRoutes('alpha', files) });
+  const up = await startScenario(t, {
+    name: 'umask',
+    routes: { ...listingRoute(['alpha']), ...projectRoutes('alpha', files) },
+  });
   const cfg = await writeAttackConfig(dir, {
     mirror_file_path: root,
     index_url: up.url,

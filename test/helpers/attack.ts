@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { type HostileUpstream, type Scenario, startHostileUpstream } from './hostile-upstream.js';
 import { CLI } from './run-cli.js';
 import { repoRoot } from './repo-root.js';
 
@@ -103,4 +105,17 @@ export async function writeAttackConfig(
   const lines = ['[mirror]', ...Object.entries(values).map(([k, v]) => `${k} = ${v}`), ''];
   await writeFile(path, lines.join('\n'));
   return path;
+}
+
+/** Starts the upstream of `scenario`, closed after the test. */
+export async function startScenario(t: TestContext, scenario: Scenario): Promise<HostileUpstream> {
+  const up = await startHostileUpstream(scenario);
+  t.after(() => up.close());
+  return up;
+}
+
+/** The attack suite's promise for every run: it ended by itself, within ATTACK_RSS_LIMIT_MIB. */
+export function assertBounded(run: MeasuredRun, what: string): void {
+  assert.equal(run.timedOut, false, `${what}: did not end on its own:\n${run.output.slice(-4000)}`);
+  assert.ok(run.peakRssMiB < ATTACK_RSS_LIMIT_MIB, `${what}: peak RSS ${run.peakRssMiB} MiB`);
 }
