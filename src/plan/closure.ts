@@ -5,8 +5,8 @@
 // caller reads what is missing and calls again; nothing is kept between calls, so a caller that caches
 // dependencies per (project, version) re-reads only the metadata of releases it has not seen. Pure.
 import { isMarkerPossible, type TargetEnvironment } from './markers.js';
-import type { Requirement } from './requirements.js';
-import { selectVersions, type Release, type VersionPolicy } from './versions.js';
+import { parseRequirement, RequirementSyntaxError, type Requirement } from './requirements.js';
+import { parsePackageMatch, selectVersions, type Release, type VersionPolicy } from './versions.js';
 
 /** A requirement the mirror starts from, and where it was written (`reqs.txt:3`, `package_matches`). */
 export interface Root {
@@ -70,6 +70,28 @@ interface Incoming {
   readonly specifiers: Set<string>;
   readonly extras: Set<string>;
   readonly reasons: Map<string, Reason>;
+}
+
+/**
+ * The literal `package_matches` entries (a name, with or without a specifier) as closure roots, origin
+ * `package_matches`. Globs and exclusions are no roots; invalid entries are skipped (config validation
+ * reports them).
+ */
+export function rootsFromPackageMatches(entries: readonly string[]): Root[] {
+  const roots: Root[] = [];
+  for (const entry of entries) {
+    const match = parsePackageMatch(entry);
+    if ('error' in match || match.isGlob || match.isExclude) continue;
+    try {
+      roots.push({
+        requirement: parseRequirement(`${match.pattern}${match.specifier}`),
+        origin: 'package_matches',
+      });
+    } catch (err) {
+      if (!(err instanceof RequirementSyntaxError)) throw err;
+    }
+  }
+  return roots;
 }
 
 /** `fakepkg-beta: fakepkg-alpha 1.1 requires fakepkg-beta>=1.0`, for `check`. */

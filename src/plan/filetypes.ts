@@ -104,6 +104,21 @@ export function fileKind(filename: string): FileKind {
   return { ...base, packageType: 'sdist', pythonLabel: 'source' };
 }
 
+/**
+ * For an installer or dumb binary (`pywin32-214.win32-py2.7.exe`, `foo-1.0.linux-x86_64.tar.gz`), the
+ * sdist name of the same release (`pywin32-214.tar.gz`), so that parseFileVersion can read its version;
+ * any other name unchanged.
+ */
+export function binarySdistName(filename: string): string {
+  const lower = filename.toLowerCase();
+  const installer = /\.(?:win32|win-amd64|win-arm64)(?:-py\d\.\d{1,2})?\.(?:exe|msi)$/.exec(lower);
+  if (installer !== null) return `${filename.slice(0, installer.index)}.tar.gz`;
+  const archive = ARCHIVES.find((ext) => lower.endsWith(ext));
+  if (archive === undefined) return filename;
+  const dumb = DUMB_PLATFORM.exec(lower.slice(0, -archive.length));
+  return dumb === null ? filename : `${filename.slice(0, dumb.index)}.tar.gz`;
+}
+
 /** Is `value` a package type name we know? */
 export function isPackageType(value: string): value is PackageType {
   return (PACKAGE_TYPES as readonly string[]).includes(value.trim().toLowerCase());

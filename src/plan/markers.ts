@@ -145,22 +145,17 @@ export function parseMarker(source: string): Marker {
     if ('literal' in left && 'literal' in right) fail('a marker variable on one side');
     return { kind: 'compare', left, op: op.text, right };
   };
-  const andExpr = (): Marker => {
-    let left = atom();
-    while (peek()?.type === 'and') {
+  /** `next (kind next)*`, left-associative: `and` binds tighter than `or`. */
+  const chain = (kind: 'and' | 'or', next: () => Marker): Marker => {
+    let left = next();
+    while (peek()?.type === kind) {
       pos += 1;
-      left = { kind: 'and', left, right: atom() };
+      left = { kind, left, right: next() };
     }
     return left;
   };
-  const orExpr = (): Marker => {
-    let left = andExpr();
-    while (peek()?.type === 'or') {
-      pos += 1;
-      left = { kind: 'or', left, right: andExpr() };
-    }
-    return left;
-  };
+  const andExpr = (): Marker => chain('and', atom);
+  const orExpr = (): Marker => chain('or', andExpr);
   const marker = orExpr();
   if (pos !== tokens.length) fail('"and", "or" or the end of the marker');
   return marker;

@@ -164,6 +164,11 @@ export interface VersionPolicy {
   readonly prereleases: boolean;
 }
 
+/** Does any version filter apply (keep_latest, prereleases = false, a non-empty specifier)? */
+export function isVersionFiltering(specifiers: readonly string[], policy: VersionPolicy): boolean {
+  return policy.keepLatest !== null || !policy.prereleases || specifiers.some((s) => s.trim() !== '');
+}
+
 /**
  * Which releases a project keeps. `specifiers` are the version constraints on the project, each one a
  * specifier set that may be '' (a plain name or glob): one from its `package_matches` entry, one per

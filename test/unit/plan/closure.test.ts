@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   computeClosure,
   formatReason,
+  rootsFromPackageMatches,
   type ClosureInput,
   type KnownDependencies,
 } from '../../../src/plan/closure.js';
@@ -223,4 +224,29 @@ test('closure: releases whose dependencies are unknown are reported, and the clo
   );
   assert.deepEqual(missing.needPages, ['no-such-project']);
   assert.equal(missing.isComplete, false);
+});
+
+test('closure: literal package_matches entries are roots, with their specifiers; globs and exclusions are not', () => {
+  const roots = rootsFromPackageMatches([
+    'fakepkg-alpha>=1.1',
+    'zope.*',
+    '!fakepkg-beta',
+    'Fakepkg_Old',
+    'bad>=x',
+  ]);
+  assert.deepEqual(
+    roots.map((r) => `${r.origin} ${r.requirement.project}${r.requirement.specifier}`),
+    ['package_matches fakepkg-alpha>=1.1', 'package_matches fakepkg-old'],
+  );
+  const result = computeClosure({ ...fullInput([], environments('3.11', 'manylinux_x86_64'), ALL), roots });
+  assert.deepEqual(Object.keys(setOf(result)), [
+    'fakepkg-alpha',
+    'fakepkg-beta',
+    'fakepkg-common',
+    'fakepkg-old',
+  ]);
+  assert.equal(
+    formatReason('fakepkg-old', result.projects.get('fakepkg-old')?.reasons[0] as never),
+    'fakepkg-old: package_matches requires Fakepkg_Old',
+  );
 });

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileFileSelection, type FileRejection } from '../../../src/plan/file-selection.js';
-import { fileKind, isExtension, isPackageType } from '../../../src/plan/filetypes.js';
+import {
+  compileFileSelection,
+  selectProjectFiles,
+  type FileRejection,
+} from '../../../src/plan/file-selection.js';
+import { binarySdistName, fileKind, isExtension, isPackageType } from '../../../src/plan/filetypes.js';
 
 /** [file name, package type, extension, python label, platform tag] */
 const KINDS: [string, string | null, string, string, string | null][] = [
@@ -188,4 +192,88 @@ test('Requires-Python against the listed versions, at any patch level', (t) => {
     { file: 'demo-1.0.tar.gz', requiresPython: '!=3.11.*,>=3.7', expected: null },
   ]);
   check(t, { platforms: 'win_amd64' }, [{ file: 'demo-1.0.tar.gz', requiresPython: '>=4', expected: null }]);
+});
+
+test('per project: file filters, then version filters among the releases left', () => {
+  const up = (filename: string, yanked: string | null = null, requiresPython: string | null = null) => ({
+    filename,
+    yanked,
+    requiresPython,
+  });
+  const files = [
+    up('demo-2.0-cp312-cp312-win_amd64.whl'),
+    up('demo-2.0.tar.gz', null, '>=3.13'),
+    up('demo-1.9-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl', 'broken'),
+    up('demo-1.9.tar.gz', 'broken'),
+    up('demo-1.8.0-cp312-cp312-manylinux_2_17_x86_64.whl'),
+    up('demo-1.8.tar.gz'),
+    up('demo-1.7-py2.7.egg'),
+    up('demo-1.7.win32-py2.7.exe'),
+    up('demo-1.7.tar.gz'),
+    up('demo-2.1rc1.tar.gz'),
+    up('demo.txt'),
+  ];
+  const selection = compileFileSelection({
+    pythonVersions: ['3.12'],
+    platforms: ['manylinux_x86_64'],
+    packageTypes: [],
+    extensions: [],
+  });
+  const latest = selectProjectFiles('demo', files, selection, [''], { keepLatest: 1, prereleases: false });
+  assert.deepEqual(latest.releases, [
+    { version: '1.9', isYanked: true },
+    { version: '1.8.0', isYanked: false },
+    { version: '1.7', isYanked: false },
+    { version: '2.1rc1', isYanked: false },
+  ]);
+  assert.deepEqual(latest.versions, ['1.8.0']);
+  assert.deepEqual([...latest.files].sort(), [
+    'demo-1.8.0-cp312-cp312-manylinux_2_17_x86_64.whl',
+    'demo-1.8.tar.gz',
+  ]);
+  assert.deepEqual(Object.fromEntries(latest.rejected), {
+    'demo-2.0-cp312-cp312-win_amd64.whl': 'platforms',
+    'demo-2.0.tar.gz': 'requires_python',
+    'demo-1.9-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl': 'versions',
+    'demo-1.9.tar.gz': 'versions',
+    'demo-1.7-py2.7.egg': 'python_versions',
+    'demo-1.7.win32-py2.7.exe': 'python_versions',
+    'demo-1.7.tar.gz': 'versions',
+    'demo-2.1rc1.tar.gz': 'versions',
+    'demo.txt': 'versions',
+  });
+  const pinned = selectProjectFiles(
+    'demo',
+    files,
+    compileFileSelection({ pythonVersions: [], platforms: [], packageTypes: [], extensions: [] }),
+    ['==1.7'],
+    { keepLatest: 1, prereleases: false },
+  );
+  assert.deepEqual([...pinned.files].sort(), [
+    'demo-1.7-py2.7.egg',
+    'demo-1.7.tar.gz',
+    'demo-1.7.win32-py2.7.exe',
+  ]);
+  const everything = selectProjectFiles(
+    'demo',
+    files,
+    compileFileSelection({ pythonVersions: [], platforms: [], packageTypes: [], extensions: [] }),
+    [],
+    { keepLatest: null, prereleases: true },
+  );
+  assert.equal(everything.files.size, files.length);
+  assert.equal(everything.rejected.size, 0);
+});
+
+test('installer and dumb binary names map to the sdist name of their release', () => {
+  const cases: [string, string][] = [
+    ['pywin32-214.win32-py2.7.exe', 'pywin32-214.tar.gz'],
+    ['numpy-1.9.0.win-amd64-py3.4.msi', 'numpy-1.9.0.tar.gz'],
+    ['pyreadline-2.0.win32.exe', 'pyreadline-2.0.tar.gz'],
+    ['foo-1.0.linux-x86_64.tar.gz', 'foo-1.0.tar.gz'],
+    ['foo-1.0.win32.zip', 'foo-1.0.tar.gz'],
+    ['foo-1.0.tar.gz', 'foo-1.0.tar.gz'],
+    ['foo-1.0-py3-none-any.whl', 'foo-1.0-py3-none-any.whl'],
+  ];
+  for (const [name, expected] of cases) assert.equal(binarySdistName(name), expected, name);
 });
