@@ -28,7 +28,8 @@ export class MarkerSyntaxError extends Error {
     readonly position: number,
     readonly expected: string,
   ) {
-    super(`invalid marker "${marker}" at character ${position + 1}: expected ${expected}`);
+    const shown = marker.length > 200 ? `${marker.slice(0, 200)}...` : marker;
+    super(`invalid marker "${shown}" at character ${position + 1}: expected ${expected}`);
     this.name = 'MarkerSyntaxError';
   }
 }
@@ -67,7 +68,21 @@ interface Token {
   readonly position: number;
 }
 
+const WORD = /[A-Za-z_][A-Za-z0-9_.]*/y;
+const NOT_IN = /not\s+in\b/y;
+
+/** Bounds for markers from untrusted metadata: far above any real marker, far below a deep recursion. */
+export const MAX_MARKER_LENGTH = 4096;
+const MAX_NESTING = 32;
+
 function tokenize(source: string): Token[] {
+  if (source.length > MAX_MARKER_LENGTH) {
+    throw new MarkerSyntaxError(
+      source,
+      MAX_MARKER_LENGTH,
+      `a marker of at most ${MAX_MARKER_LENGTH} characters`,
+    );
+  }
   const tokens: Token[] = [];
   let i = 0;
   while (i < source.length) {
@@ -89,10 +104,12 @@ function tokenize(source: string): Token[] {
         i += op.length;
         continue;
       }
-      const word = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(source.slice(i));
+      WORD.lastIndex = i;
+      const word = WORD.exec(source);
       if (word === null) throw new MarkerSyntaxError(source, i, 'a variable, a quoted string or an operator');
       const text = word[0];
-      const notIn = /^not\s+in\b/.exec(source.slice(i));
+      NOT_IN.lastIndex = i;
+      const notIn = NOT_IN.exec(source);
       if (notIn !== null) {
         tokens.push({ type: 'op', text: 'not in', position: i });
         i += notIn[0].length;
@@ -129,10 +146,14 @@ export function parseMarker(source: string): Marker {
     }
     return fail('a marker variable or a quoted string');
   };
+  let depth = 0;
   const atom = (): Marker => {
     if (peek()?.type === 'lparen') {
+      if (depth >= MAX_NESTING) fail(`at most ${MAX_NESTING} nested parentheses`);
       pos += 1;
+      depth += 1;
       const inner = orExpr();
+      depth -= 1;
       if (peek()?.type !== 'rparen') fail('")"');
       pos += 1;
       return inner;

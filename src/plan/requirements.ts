@@ -30,7 +30,7 @@ export class RequirementSyntaxError extends Error {
     readonly requirement: string,
     readonly expected: string,
   ) {
-    super(`"${requirement}": ${expected}`);
+    super(`"${requirement.length > 200 ? `${requirement.slice(0, 200)}...` : requirement}": ${expected}`);
     this.name = 'RequirementSyntaxError';
   }
 }

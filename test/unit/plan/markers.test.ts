@@ -83,6 +83,9 @@ test('marker syntax errors say where and what was expected', () => {
     ['python_version < "3.10" xor os_name == "nt"', /"and", "or" or the end/],
     ['python_version ~ "3"', /a variable, a quoted string or an operator/],
   ];
+  bad.push(['('.repeat(40) + 'os_name == "nt"' + ')'.repeat(40), /at most 32 nested parentheses/]);
+  bad.push([Array.from({ length: 400 }, () => 'os_name == "nt"').join(' and '), /at most 4096 characters/]);
+  bad.push(['('.repeat(1_000_000), /at most 4096 characters/]);
   for (const [source, message] of bad) {
     assert.throws(
       () => parseMarker(source),
@@ -90,6 +93,24 @@ test('marker syntax errors say where and what was expected', () => {
       source,
     );
   }
+});
+
+test('a long marker from untrusted metadata: bounded, still evaluated when within bounds', () => {
+  const chain = Array.from({ length: 150 }, (_, i) =>
+    i % 2 === 0 ? 'os_name == "nt"' : '(python_version >= "3")',
+  ).join(' and ');
+  assert.ok(chain.length < 4096);
+  assert.equal(evaluateMarker(parseMarker(chain), ENVS['win39'] as TargetEnvironment), true);
+  assert.equal(evaluateMarker(parseMarker(chain), ENVS['linux311'] as TargetEnvironment), false);
+  const message = ((): string => {
+    try {
+      parseMarker('x'.repeat(100_000));
+      return '';
+    } catch (err) {
+      return err instanceof Error ? err.message : '';
+    }
+  })();
+  assert.ok(message.length < 400, 'the message quotes at most the start of the marker');
 });
 
 test('target environments: the product, an empty dimension open, `any` adding no platform', () => {
