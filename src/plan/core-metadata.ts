@@ -1,6 +1,7 @@
 // Core metadata (issue #11, part 3): the RFC 822-style header block of a wheel's METADATA, a PEP 658
 // `.metadata` file or an sdist's PKG-INFO, reduced to what the dependency closure needs. Pure: callers
 // hand in the decoded text.
+import { fileKind } from './filetypes.js';
 import { parseRequirement, RequirementSyntaxError, type Requirement } from './requirements.js';
 
 export interface CoreMetadata {
@@ -54,16 +55,18 @@ export function parseCoreMetadata(text: string): CoreMetadata {
   };
 }
 
-/** Where a metadata text came from. */
-export type MetadataSource = 'pep658' | 'wheel' | 'sdist';
+/**
+ * The kind of distribution a metadata text describes, however it was read (a PEP 658 `.metadata` file
+ * describes the file it belongs to: PyPI serves them for sdists too).
+ */
+export type MetadataSource = 'wheel' | 'sdist';
 
 /**
- * Does this metadata state the dependencies of its release? A PEP 658 file or a wheel's METADATA always
- * does; an sdist's PKG-INFO only when its Metadata-Version is 2.2 or later (PEP 643) and Requires-Dist
- * is not Dynamic.
+ * Does this metadata state the dependencies of its release? A wheel's always does; an sdist's only when
+ * its Metadata-Version is 2.2 or later (PEP 643) and Requires-Dist is not Dynamic.
  */
 export function isDependencyAuthoritative(meta: CoreMetadata, source: MetadataSource): boolean {
-  if (source !== 'sdist') return true;
+  if (source === 'wheel') return true;
   const m = /^(\d+)\.(\d+)/.exec(meta.metadataVersion ?? '');
   if (m === null) return false;
   const major = Number(m[1]);
@@ -96,4 +99,42 @@ export function dependenciesFromMetadata(meta: CoreMetadata, source: MetadataSou
     }
   }
   return { requirements, invalid };
+}
+
+/** What choosing a metadata source needs of a file of the release (UpstreamFile has it). */
+export interface MetadataCandidate {
+  readonly filename: string;
+  /** PEP 658/714: null = no `.metadata` advertised. */
+  readonly coreMetadata: Readonly<Record<string, string>> | null;
+}
+
+/** Where to read a release's dependencies from: a file, and whether through its `.metadata` or its archive. */
+export interface MetadataChoice {
+  readonly filename: string;
+  readonly via: 'pep658' | 'archive';
+  readonly source: MetadataSource;
+}
+
+/**
+ * Picks where to read the dependencies of one release, given its selected (mirrored) files: a wheel's
+ * PEP 658 `.metadata`, else the METADATA inside a wheel, else an sdist's `.metadata`, else the PKG-INFO
+ * inside an sdist (`.tar.gz` or `.zip`); null when the release has neither (its dependencies are
+ * unknown). Wheels come first because their metadata always states the dependencies.
+ */
+export function chooseMetadataSource(files: readonly MetadataCandidate[]): MetadataChoice | null {
+  const wheels = files.filter((f) => fileKind(f.filename).packageType === 'bdist_wheel');
+  const sdists = files.filter(
+    (f) => fileKind(f.filename).packageType === 'sdist' && /\.(?:tar\.gz|zip)$/i.test(f.filename),
+  );
+  const order: [readonly MetadataCandidate[], MetadataSource][] = [
+    [wheels, 'wheel'],
+    [sdists, 'sdist'],
+  ];
+  for (const [candidates, source] of order) {
+    const withMetadata = candidates.find((f) => f.coreMetadata !== null);
+    if (withMetadata !== undefined) return { filename: withMetadata.filename, via: 'pep658', source };
+    const first = candidates[0];
+    if (first !== undefined) return { filename: first.filename, via: 'archive', source };
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  chooseMetadataSource,
   dependenciesFromMetadata,
   isDependencyAuthoritative,
   parseCoreMetadata,
@@ -72,7 +73,6 @@ test('an sdist PKG-INFO states dependencies only from Metadata-Version 2.2 witho
     [pkgInfo('2.3', ['license', 'requires-dist']), 'sdist', false],
     [pkgInfo('2.3', ['Requires-Python']), 'sdist', true],
     [pkgInfo('2.1'), 'wheel', true],
-    [pkgInfo('2.1'), 'pep658', true],
     ['Name: no-version', 'sdist', false],
   ];
   for (const [text, source, expected] of cases) {
@@ -83,6 +83,35 @@ test('an sdist PKG-INFO states dependencies only from Metadata-Version 2.2 witho
       `${source}: ${text.split('\n')[0]} ${meta.dynamic.join(',')}`,
     );
     assert.equal(dependenciesFromMetadata(meta, source) === null, !expected);
+  }
+  t.diagnostic(`cases: ${cases.length}`);
+});
+
+test('where to read a release dependencies from: wheels first, PEP 658 before the archive', (t) => {
+  const f = (filename: string, pep658 = false) => ({
+    filename,
+    coreMetadata: pep658 ? { sha256: 'ab' } : null,
+  });
+  const cases: [ReturnType<typeof f>[], object | null][] = [
+    [
+      [f('demo-1.0.tar.gz', true), f('demo-1.0-py3-none-any.whl', true)],
+      { filename: 'demo-1.0-py3-none-any.whl', via: 'pep658', source: 'wheel' },
+    ],
+    [
+      [f('demo-1.0.tar.gz', true), f('demo-1.0-py3-none-any.whl')],
+      { filename: 'demo-1.0-py3-none-any.whl', via: 'archive', source: 'wheel' },
+    ],
+    [
+      [f('demo-1.0-cp312-cp312-win_amd64.whl'), f('demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl', true)],
+      { filename: 'demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl', via: 'pep658', source: 'wheel' },
+    ],
+    [[f('demo-1.0.tar.gz', true)], { filename: 'demo-1.0.tar.gz', via: 'pep658', source: 'sdist' }],
+    [[f('demo-1.0.zip')], { filename: 'demo-1.0.zip', via: 'archive', source: 'sdist' }],
+    [[f('demo-1.0.tar.bz2'), f('demo-1.0-py2.7.egg'), f('demo-1.0.linux-x86_64.tar.gz')], null],
+    [[], null],
+  ];
+  for (const [files, expected] of cases) {
+    assert.deepEqual(chooseMetadataSource(files), expected, files.map((x) => x.filename).join(' '));
   }
   t.diagnostic(`cases: ${cases.length}`);
 });
