@@ -12,6 +12,7 @@ import type { StartupHangups } from './startup-hangups.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
 import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
+import { describeHold } from './sync/guards.js';
 
 export { EXIT };
 
@@ -55,7 +56,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     for (const w of [...args.warnings, ...cfg.warnings]) process.stderr.write(`warning: ${w}\n`);
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
-    const discovery = describeDiscovery(cfg, state).join('\n');
+    const hold = describeHold(state?.deletionsHeld);
+    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold])].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
     );
@@ -82,6 +84,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       isTty: process.stdout.isTTY === true,
       cwd: process.cwd(),
       repair: args.repair,
+      allowDeletions: args.allowDeletions,
+      dryRun: args.dryRun,
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
       startupHangups: hangups,
     });

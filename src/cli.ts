@@ -15,6 +15,10 @@ export interface CliArgs {
   readonly isConsole: boolean;
   /** `verify --repair`. */
   readonly repair: boolean;
+  /** `sync --allow-deletions`: release this run's held deletions. */
+  readonly allowDeletions: boolean;
+  /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
+  readonly dryRun: boolean;
   /** Accepted-but-meaningless z3c options, one message each. */
   readonly warnings: readonly string[];
 }
@@ -39,13 +43,15 @@ Options:
   -f, --log-file FILE  also log to FILE (overrides log_filename)
   -c, --console        also log to the console (always on; for z3c.pypimirror compatibility)
       --repair         with verify: re-download files that are missing or wrong
+      --allow-deletions  with sync: let this run's held deletions go (max_deletions, suspect pages, listing)
+      --dry-run        with sync: print what would be fetched and removed, and change nothing
   -h, --help           show this help
   -V, --version        show the version
 
 z3c.pypimirror forms: pypimirror CONFIG --initial-fetch|-I, --update-fetch|-U (= sync),
 --indexes-only|-i (= reindex); -d N, -e, -x are accepted and ignored with a warning.
 
-Exit codes: 0 ok; 1 finished, but some projects failed (verify: problems found);
+Exit codes: 0 ok; 1 finished, but some projects failed or deletions were held (verify: problems found);
 2 bad config or usage; 75 another run holds the lock.`;
 
 export function parseCli(argv: readonly string[]): CliArgs {
@@ -60,6 +66,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
         'log-file': { type: 'string', short: 'f' },
         console: { type: 'boolean', short: 'c', default: false },
         repair: { type: 'boolean', default: false },
+        'allow-deletions': { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'V', default: false },
         'initial-fetch': { type: 'boolean', short: 'I', default: false },
@@ -79,6 +87,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
     logFile: v['log-file'] ?? null,
     isConsole: v.console === true,
     repair: v.repair === true,
+    allowDeletions: v['allow-deletions'] === true,
+    dryRun: v['dry-run'] === true,
   };
   if (v.help === true) return { ...base, command: 'help', configPath: null, warnings: [] };
   if (v.version === true) return { ...base, command: 'version', configPath: null, warnings: [] };
@@ -101,12 +111,17 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (z3c.length > 0) throw new UsageError(`-I/-U/-i cannot be combined with the command "${first}"`);
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
     if (base.repair && first !== 'verify') throw new UsageError('--repair goes with the verify command');
+    if (base.allowDeletions && first !== 'sync')
+      throw new UsageError('--allow-deletions goes with the sync command (the daemon never releases a hold)');
+    if (base.dryRun && first !== 'sync') throw new UsageError('--dry-run goes with the sync command');
     return { ...base, command: first as Command, configPath: rest[0] ?? null, warnings };
   }
   if (z3c.length > 0) {
     if (new Set(z3c).size > 1)
       throw new UsageError('choose one of --update-fetch/--initial-fetch and --indexes-only');
     if (positionals.length > 1) throw new UsageError(`too many arguments: ${positionals.join(' ')}`);
+    if ((base.allowDeletions || base.dryRun) && z3c[0] !== 'sync')
+      throw new UsageError('--allow-deletions and --dry-run go with a sync (--update-fetch)');
     return { ...base, command: z3c[0] as Command, configPath: first ?? null, warnings };
   }
   if (first === undefined) throw new UsageError('no command given');

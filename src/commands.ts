@@ -11,7 +11,8 @@ import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
-import { formatProgress, type SyncProgress } from './sync/report.js';
+import { formatProgress, isReportOk, type SyncProgress } from './sync/report.js';
+import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
@@ -21,6 +22,10 @@ import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 export interface CommandDeps {
   /** `verify --repair`. */
   readonly repair?: boolean;
+  /** `sync --allow-deletions`: release this run's held deletions. */
+  readonly allowDeletions?: boolean;
+  /** `sync --dry-run`: print what would be fetched and removed; change nothing (no lock, no state, no status). */
+  readonly dryRun?: boolean;
   readonly configPath: string;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -191,8 +196,34 @@ export function createProgressLine(
   };
 }
 
-/** `sync`: one run under the lock. 0 ok (or stopped by a signal), 1 some projects failed, 75 lock held. */
+/**
+ * `sync --dry-run`: discovery and every page as a sync would read them, then what would be fetched and removed,
+ * on stdout. It takes no lock and writes nothing (no file in the tree, no state, no status, no metrics).
+ * Exits as the sync it previews would: 0, or 1 when some project failed or deletions would be held.
+ */
+async function runDryRunCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const { signal, dispose } = abortOnSignals(deps.log);
+  const client = createClient(cfg, deps);
+  try {
+    const report = await runSync(
+      { upstream: client.upstream, log: deps.log, print: (line) => process.stdout.write(`${line}\n`) },
+      cfg,
+      signal,
+      { dryRun: true, allowDeletions: deps.allowDeletions === true },
+    );
+    return isReportOk(report) || signal.aborted ? EXIT.OK : EXIT.FAILED;
+  } finally {
+    dispose();
+    await client.close();
+  }
+}
+
+/**
+ * `sync`: one run under the lock. 0 ok (or stopped by a signal), 1 some projects failed or deletions were
+ * held, 75 lock held.
+ */
 async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  if (deps.dryRun === true) return runDryRunCommand(cfg, deps);
   const { signal, dispose } = abortOnSignals(deps.log);
   const client = createClient(cfg, deps);
   const progress = isProgressShown(deps.env, process.stderr) ? createProgressLine(process.stderr) : null;
@@ -203,6 +234,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
         upstream: client.upstream,
         command: 'sync',
         version: deps.version,
+        allowDeletions: deps.allowDeletions === true,
         ...(progress === null ? {} : { onProgress: progress.update }),
       },
       cfg,

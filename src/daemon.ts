@@ -37,6 +37,8 @@ export interface LockedRunDeps {
   readonly retry?: SyncDeps['retry'];
   readonly now?: () => Date;
   readonly onProgress?: SyncDeps['onProgress'];
+  /** `sync --allow-deletions` (the daemon never sets it). */
+  readonly allowDeletions?: boolean;
 }
 
 export type RunOutcome =
@@ -103,6 +105,7 @@ export async function runLockedSync(
       },
       cfg,
       runSignal,
+      { allowDeletions: deps.allowDeletions === true },
     );
   } catch (err) {
     error = err;

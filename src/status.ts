@@ -3,11 +3,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateDir } from './mirror/layout.js';
+import type { DeletionHold } from './sync/guards.js';
 import type { SyncReport } from './sync/report.js';
 import { writeFileAtomic } from './util/fs.js';
 
-/** ok: all good; failed: finished, some projects failed; aborted: stopped early; error: the run crashed. */
-export type RunResult = 'ok' | 'failed' | 'aborted' | 'error';
+/**
+ * ok: all good; held: finished, but deletions were held (see lastRun.deletionsHeld); failed: finished, some
+ * projects failed; aborted: stopped early; error: the run crashed.
+ */
+export type RunResult = 'ok' | 'held' | 'failed' | 'aborted' | 'error';
 
 export interface LastRun {
   readonly startedAt: string;
@@ -25,7 +29,8 @@ export interface LastRun {
   /** The first MAX_LISTED failed projects. */
   readonly failedProjects: readonly string[];
   readonly deferred: number;
-  readonly deletionsHeld: string | null;
+  /** The hold's warning and counts (projects and files held, of the selection), or null. */
+  readonly deletionsHeld: DeletionHold | null;
   readonly listingFailed: boolean;
   /** Why the run did not finish normally, or null. */
   readonly error: string | null;
@@ -83,9 +88,11 @@ export function summarizeRun(input: {
       ? 'aborted'
       : report === null
         ? 'error'
-        : isOk
-          ? 'ok'
-          : 'failed';
+        : !isOk
+          ? 'failed'
+          : report.deletionsHeld !== null
+            ? 'held'
+            : 'ok';
   const error =
     input.error !== null && input.error !== undefined
       ? describeError(input.error)
@@ -238,6 +245,25 @@ export function renderMetrics(status: MirrorStatus): string {
   add('pypimirror_last_run_files_fetched', 'gauge', 'Files fetched by the last sync.', run.filesFetched);
   add('pypimirror_last_run_bytes_fetched', 'gauge', 'Bytes fetched by the last sync.', run.bytesFetched);
   add('pypimirror_last_run_files_removed', 'gauge', 'Files removed by the last sync.', run.filesRemoved);
+  const held = run.deletionsHeld ?? null;
+  add(
+    'pypimirror_last_run_deletions_held',
+    'gauge',
+    '1 if the last sync held deletions (max_deletions, a suspect page, the listing), else 0.',
+    held === null ? 0 : 1,
+  );
+  add(
+    'pypimirror_last_run_deletions_held_projects',
+    'gauge',
+    'Projects whose removal the last sync held.',
+    held?.projects ?? 0,
+  );
+  add(
+    'pypimirror_last_run_deletions_held_files',
+    'gauge',
+    'Files whose removal the last sync held.',
+    held?.files ?? 0,
+  );
   add('pypimirror_runs_total', 'counter', 'Syncs run.', status.totals.runs);
   add(
     'pypimirror_runs_failed_total',

@@ -3,6 +3,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNormalizedName } from '../plan/names.js';
+import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
 import { isNotFound, writeFileAtomic } from '../util/fs.js';
 import { recordPath, stateDir } from './layout.js';
 import type { ProjectRecord } from './record.js';
@@ -13,6 +14,8 @@ export interface MirroredProject {
   readonly serial: number | null;
   /** Selected, but no file of it is: it has a record (for serials and ETags) and no page. */
   readonly isEmpty?: boolean;
+  /** Files mirrored (the deletion guards' count); absent in states written before it was kept. */
+  readonly files?: number;
 }
 
 /** What change discovery remembers between runs (src/sync/discover.ts). */
@@ -38,13 +41,17 @@ export interface MirrorState {
   readonly upstreamKey: string | null;
   /** Global upstream serial at the last complete listing, when known. */
   readonly lastSerial: number | null;
-  /** Number of projects in the last successful upstream listing (the shrink guard compares with it). */
+  /** Number of projects in the last successful upstream listing (for information: the guards count the selection). */
   readonly listingCount: number | null;
   /** Selected projects synced so far: those with a page, and those with no selected file (isEmpty). */
   readonly projects: Readonly<Record<string, MirroredProject>>;
   readonly lastRun: { readonly startedAt: string; readonly finishedAt: string; readonly ok: boolean } | null;
   /** Absent in state files written before change discovery remembered anything. */
   readonly discovery?: DiscoveryState;
+  /** Removals within max_deletions_window, one entry per run that removed something (src/sync/guards.ts). */
+  readonly removals?: readonly RemovalEntry[];
+  /** The deletions the last run held, or null / absent. */
+  readonly deletionsHeld?: DeletionHold | null;
 }
 
 export const EMPTY_STATE: MirrorState = {

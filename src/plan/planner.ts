@@ -15,12 +15,34 @@ export interface ProjectPlan {
   readonly remove: readonly string[];
   /** Kept files whose .metadata upstream now offers but we lack. */
   readonly fetchMetadata: readonly UpstreamFile[];
+  /**
+   * Files cleanup would delete (no longer upstream or selected): in `remove` when deletions are allowed,
+   * else in `retain`, for the run's deletion guards to decide. Empty when cleanup is off or the page is suspect.
+   */
+  readonly unlinked: readonly string[];
+  /** Why this page may not shrink the project (its files are all retained), or null. */
+  readonly suspect: SuspectPage | null;
 }
 
 export interface PlanOptions {
   readonly cleanup: boolean;
-  /** False when deletions are on hold (listing failed or shrank): nothing is removed. */
+  /** False while the run's deletion guards have not decided yet (or held): nothing is removed. */
   readonly isDeletionAllowed: boolean;
+  /** `sync --allow-deletions`: no page is suspect. */
+  readonly isPageTrusted?: boolean;
+}
+
+/**
+ * A page that must not shrink its project this run: it lists no file while we hold some (`empty`), its body
+ * may have ended early (`truncated`), or it dropped more than half of the project's mirrored files, and more
+ * than one (`shrank`). Such a project may gain files but loses none.
+ */
+export interface SuspectPage {
+  readonly reason: 'empty' | 'truncated' | 'shrank';
+  /** Mirrored files the page no longer lists. */
+  readonly dropped: number;
+  /** Files the project has mirrored. */
+  readonly mirrored: number;
 }
 
 /** The digest upstream gave for `algorithm`, or null. */
@@ -51,9 +73,16 @@ function refresh(local: LocalFile, up: UpstreamFile): LocalFile {
   };
 }
 
-/** A page that lists no files while we hold some is treated as suspect: no file of it is deleted. */
-export function isSuspectEmptyPage(page: ProjectPage, record: ProjectRecord | null): boolean {
-  return page.files.length === 0 && page.status !== 'quarantined' && (record?.files.length ?? 0) > 0;
+/** Is the page suspect (see SuspectPage)? A quarantined page (PEP 792) lists no file by design: never suspect. */
+export function judgePage(page: ProjectPage, record: ProjectRecord | null): SuspectPage | null {
+  const mirrored = record?.files.length ?? 0;
+  if (mirrored === 0 || page.status === 'quarantined') return null;
+  const listed = new Set(page.files.map((f) => f.filename));
+  const dropped = (record?.files ?? []).filter((f) => !listed.has(f.filename)).length;
+  if (page.files.length === 0) return { reason: 'empty', dropped, mirrored };
+  if (dropped > 0 && page.isMaybeTruncated === true) return { reason: 'truncated', dropped, mirrored };
+  if (dropped > 1 && dropped > mirrored / 2) return { reason: 'shrank', dropped, mirrored };
+  return null;
 }
 
 export function planProject(
@@ -63,7 +92,9 @@ export function planProject(
   opts: PlanOptions,
 ): ProjectPlan {
   const local = new Map((record?.files ?? []).map((f) => [f.filename, f]));
-  const canDelete = opts.cleanup && opts.isDeletionAllowed && !isSuspectEmptyPage(page, record);
+  const suspect = opts.isPageTrusted === true ? null : judgePage(page, record);
+  const isRemovable = opts.cleanup && suspect === null;
+  const canDelete = isRemovable && opts.isDeletionAllowed;
   const download: UpstreamFile[] = [];
   const keep: LocalFile[] = [];
   const fetchMetadata: UpstreamFile[] = [];
@@ -83,14 +114,16 @@ export function planProject(
   }
   const retain: LocalFile[] = [];
   const remove: string[] = [];
+  const unlinked: string[] = [];
   const downloading = new Set(download.map((f) => f.filename));
   for (const file of record?.files ?? []) {
     if (seen.has(file.filename) && !downloading.has(file.filename)) continue; // kept
     if (downloading.has(file.filename)) continue; // replaced in place by the download
+    if (isRemovable) unlinked.push(file.filename);
     if (canDelete) remove.push(file.filename);
     else retain.push(file);
   }
-  return { name: page.name, download, keep, retain, remove, fetchMetadata };
+  return { name: page.name, download, keep, retain, remove, fetchMetadata, unlinked, suspect };
 }
 
 /** Page order: the upstream order of the page, then files no longer upstream in their old order. */

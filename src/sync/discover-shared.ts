@@ -65,12 +65,16 @@ export interface DiscoverInput {
   readonly now?: Date;
 }
 
-/** Why deletions must wait (DESIGN.md "One sync" 7), or null when they may go ahead. */
-export function holdDeletions(listedCount: number | null, previousCount: number | null): string | null {
+/**
+ * Why deletions must wait (DESIGN.md "One sync" 7), or null when they may go ahead (then the deletion guards,
+ * guards.ts, still count what the run would remove). `kept` of the `mirrored` selected projects are listed:
+ * a listing that lost most of the selection is held whatever its length (a padded one too).
+ */
+export function holdDeletions(listedCount: number | null, kept: number, mirrored: number): string | null {
   if (listedCount === null) return 'the upstream listing could not be fetched';
   if (listedCount === 0) return 'the upstream listing was empty';
-  if (previousCount !== null && listedCount < previousCount / 2) {
-    return `the upstream listing shrank from ${previousCount} to ${listedCount} projects (more than half)`;
+  if (mirrored >= 2 && kept < mirrored / 2) {
+    return `the upstream listing lists only ${kept} of the ${mirrored} selected projects mirrored here`;
   }
   return null;
 }

@@ -109,7 +109,7 @@ async function discoverListing(run: Run): Promise<Discovery> {
       selected: fallback,
       toSync,
       toRemove: Object.keys(mirrored).filter((name) => !fallback.has(name)),
-      deletionsHeld: holdDeletions(null, state.listingCount),
+      deletionsHeld: holdDeletions(null, 0, 0),
       isListingFailed: true,
       listingCount: null,
       lastSerial: null,
@@ -147,6 +147,8 @@ async function discoverListing(run: Run): Promise<Discovery> {
     };
   }
 
+  const mirroredSelected = selectMirrored(state, filters);
+  const kept = [...mirroredSelected.keys()].filter((name) => selected.has(name)).length;
   const toSync: Candidate[] = [];
   for (const c of selected.values()) {
     const before = mirrored[c.name];
@@ -162,7 +164,7 @@ async function discoverListing(run: Run): Promise<Discovery> {
     selected,
     toSync,
     toRemove: Object.keys(mirrored).filter((name) => !selected.has(name)),
-    deletionsHeld: holdDeletions(answer.count, state.listingCount),
+    deletionsHeld: holdDeletions(answer.count, kept, mirroredSelected.size),
     isListingFailed: false,
     listingCount: answer.count,
     lastSerial: answer.serial,

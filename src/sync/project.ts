@@ -12,7 +12,7 @@ import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { writeRecord } from '../mirror/state.js';
 import { fileSize, hashFile, removeFile } from '../mirror/store.js';
 import type { Filters } from '../plan/filters.js';
-import { orderFiles, planProject } from '../plan/planner.js';
+import { orderFiles, planProject, type SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
@@ -28,8 +28,12 @@ export interface ProjectContext {
   readonly publishing: Semaphore;
   readonly log: Logger;
   readonly signal: AbortSignal;
-  /** False when deletions are on hold this run. */
+  /** False while the run's deletion guards decide (run.ts): files to remove stay, listed in the outcome. */
   readonly isDeletionAllowed: boolean;
+  /** `sync --allow-deletions`: a suspect page (planner.ts judgePage) may shrink its project too. */
+  readonly isPageTrusted?: boolean;
+  /** `sync --dry-run`: plan only (outcome `planned`), write and remove nothing. */
+  readonly isDryRun?: boolean;
   /** True when stored ETags/upstream lists belong to another upstream or scope and must not be trusted. */
   readonly isUpstreamChanged: boolean;
   readonly retry: RetryPolicy;
@@ -47,13 +51,26 @@ export type ProjectOutcome =
       filesFetched: number;
       bytesFetched: number;
       filesRemoved: number;
+      /** Files retained for the run's deletion guards to decide (see PlanOptions.isDeletionAllowed). */
+      unlinked: readonly string[];
+      suspect: SuspectPage | null;
     }
   | { kind: 'empty'; record: ProjectRecord } // no file selected: a record (for serials/ETags), no page
+  // A mirrored project now quarantined (PEP 792): nothing written; the run decides (applyPage) or holds it.
+  | { kind: 'quarantined'; page: ProjectPage }
+  // Dry run: what the project would download and remove.
+  | {
+      kind: 'planned';
+      download: readonly UpstreamFile[];
+      unlinked: readonly string[];
+      suspect: SuspectPage | null;
+    }
   | { kind: 'gone' } // upstream answered 404
   | { kind: 'stale'; pageSerial: number; wantedSerial: number }
   | { kind: 'failed'; reason: string };
 
-function pageFromRecord(record: ProjectRecord, serial: number | null): ProjectPage {
+/** The upstream page as the record last saw it. */
+export function pageFromRecord(record: ProjectRecord, serial: number | null): ProjectPage {
   return {
     name: record.name,
     files: record.upstreamFiles,
@@ -109,6 +126,9 @@ export async function syncProject(
   if (wantedSerial !== null && page.serial !== null && page.serial < wantedSerial) {
     return { kind: 'stale', pageSerial: page.serial, wantedSerial };
   }
+  if (page.status === 'quarantined' && (record?.files.length ?? 0) > 0) {
+    return { kind: 'quarantined', page: { ...page, files: [] } };
+  }
   try {
     return await applyPage(ctx, page, displayName, record, onPlanned);
   } catch (err) {
@@ -123,12 +143,13 @@ async function isTreeIntact(root: string, record: ProjectRecord): Promise<boolea
   return sizes.every((size, i) => size === record.files[i]?.size);
 }
 
-async function applyPage(
+/** Plans `page` against `record`, fetches what is missing, writes page and record, removes what may go. */
+export async function applyPage(
   ctx: ProjectContext,
   page: ProjectPage,
   displayName: string,
   record: ProjectRecord | null,
-  onPlanned: () => void,
+  onPlanned: () => void = () => {},
 ): Promise<ProjectOutcome> {
   const { cfg, log, signal } = ctx;
   const root = cfg.mirrorRoot;
@@ -136,6 +157,7 @@ async function applyPage(
   const plan = planProject(page, record, ctx.filters, {
     cleanup: cfg.cleanup,
     isDeletionAllowed: ctx.isDeletionAllowed,
+    isPageTrusted: ctx.isPageTrusted === true,
   });
   if (plan.remove.length > 0 && page.files.length === 0)
     log.warn('upstream page lists no files', { project: page.name });
@@ -148,6 +170,8 @@ async function applyPage(
     if ((await fileSize(filePath(root, page.name, file.filename))) === file.size) keep.push(file);
     else download.push(byName.get(file.filename) as UpstreamFile);
   }
+  if (ctx.isDryRun === true)
+    return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
   if (keep.length + download.length + plan.retain.length === 0) {
     // Remembered like any project, so unchanged serials and ETags spare its page next time; the run
     // removes its directory (if it had one) after the root page stops linking it.
@@ -209,7 +233,15 @@ async function applyPage(
   }
   if (filesRemoved > 0) await syncDir(dir);
   for (const filename of plan.remove) log.info('file removed', { project: page.name, file: filename });
-  return { kind: 'synced', record: next, filesFetched, bytesFetched, filesRemoved };
+  return {
+    kind: 'synced',
+    record: next,
+    filesFetched,
+    bytesFetched,
+    filesRemoved,
+    unlinked: plan.unlinked,
+    suspect: plan.suspect,
+  };
 }
 
 function nextRecord(page: ProjectPage, displayName: string, files: LocalFile[]): ProjectRecord {

@@ -1,4 +1,5 @@
 // What one sync did, for the summary line, the exit code, the status file and metrics.
+import type { DeletionCounts, DeletionHold } from './guards.js';
 
 export interface ProjectFailure {
   readonly project: string;
@@ -20,8 +21,8 @@ export interface SyncReport {
   readonly failures: readonly ProjectFailure[];
   /** Projects whose upstream page was older than the serial that made us fetch it: retried next run. */
   readonly deferred: readonly string[];
-  /** Why deletions were held this run, or null. */
-  readonly deletionsHeld: string | null;
+  /** The deletions this run held (guards.ts), with the counts, or null. */
+  readonly deletionsHeld: DeletionHold | null;
   readonly listingFailed: boolean;
   readonly aborted: boolean;
   /** Upstream requests made (pages, listing, files). */
@@ -40,8 +41,11 @@ export function formatProgress(p: SyncProgress): string {
   return `${p.projectsDone}/${p.projectsToCheck} projects, ${p.filesFetched} files (${formatBytes(p.bytesFetched)}) fetched`;
 }
 
+/** All good: nothing failed, nothing held (a held run exits 1, so that cron tells the admin). */
 export function isReportOk(report: SyncReport): boolean {
-  return report.failures.length === 0 && !report.listingFailed && !report.aborted;
+  return (
+    report.failures.length === 0 && !report.listingFailed && !report.aborted && report.deletionsHeld === null
+  );
 }
 
 export function formatBytes(bytes: number): string {
@@ -65,6 +69,34 @@ export function formatSummary(r: SyncReport): string {
     `${r.failures.length} failed`,
   ];
   if (r.deferred.length > 0) parts.push(`${r.deferred.length} deferred (stale upstream page)`);
-  const head = r.aborted ? 'sync aborted' : isReportOk(r) ? 'sync finished' : 'sync finished with errors';
+  const held = r.deletionsHeld;
+  if (held !== null) parts.push(`${held.projects} projects and ${held.files} files kept by a hold`);
+  const isHeldOnly = held !== null && r.failures.length === 0 && !r.listingFailed;
+  const head = r.aborted
+    ? 'sync aborted'
+    : isReportOk(r)
+      ? 'sync finished'
+      : isHeldOnly
+        ? 'sync finished with held deletions'
+        : 'sync finished with errors';
   return `${head}: ${parts.join(', ')} in ${(r.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** The line `sync --dry-run` ends with. `removing` is null when nothing would be removed (held or cleanup off). */
+export function formatDryRunSummary(
+  r: SyncReport,
+  fetch: { readonly files: number; readonly bytes: number },
+  removing: DeletionCounts | null,
+): string {
+  const removal =
+    removing === null
+      ? r.deletionsHeld !== null
+        ? 'remove nothing (deletions held, see the warning)'
+        : 'remove nothing'
+      : `remove ${removing.projects} projects and ${removing.files} files`;
+  const failed = r.failures.length > 0 ? `; ${r.failures.length} projects failed` : '';
+  return (
+    `dry run: ${r.projectsChecked} projects checked; would fetch ${fetch.files} files ` +
+    `(${formatBytes(fetch.bytes)}) and ${removal}${failed}; nothing was changed`
+  );
 }

@@ -9,16 +9,34 @@ import type { Logger } from '../log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir, stateDir } from '../mirror/layout.js';
 import type { ProjectRecord } from '../mirror/record.js';
 import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
-import { type MirroredProject, readRecord, readState, removeRecord, writeState } from '../mirror/state.js';
+import {
+  type MirroredProject,
+  readRecord,
+  readState,
+  removeRecord,
+  writeRecord,
+  writeState,
+} from '../mirror/state.js';
 import { compileFilters } from '../plan/filters.js';
-import type { Upstream } from '../upstream/types.js';
+import type { SuspectPage } from '../plan/planner.js';
+import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
-import { type ProjectContext, syncProject } from './project.js';
+import {
+  type DeletionHold,
+  formatHold,
+  formatSuspectHold,
+  judgeDeletions,
+  pruneHistory,
+  type RemovalEntry,
+} from './guards.js';
+import { applyPage, pageFromRecord, type ProjectContext, syncProject } from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import {
+  formatBytes,
+  formatDryRunSummary,
   formatSummary,
   isReportOk,
   type ProjectFailure,
@@ -43,6 +61,16 @@ export interface SyncDeps {
   readonly retry?: RetryPolicy;
   /** Told after every file and every project (`sync` on a terminal draws a progress line from it). */
   readonly onProgress?: (progress: SyncProgress) => void;
+  /** Where `sync --dry-run` prints what it would do, one line at a time (default: nowhere). */
+  readonly print?: (line: string) => void;
+}
+
+/** How one run may act, from the command line (never from the config: the daemon never sets them). */
+export interface RunOptions {
+  /** `sync --allow-deletions`: this run's held deletions go ahead, and the window starts afresh. */
+  readonly allowDeletions?: boolean;
+  /** `sync --dry-run`: fetch pages and plan, print what would be fetched and removed; change nothing. */
+  readonly dryRun?: boolean;
 }
 
 /** Everything that decides what the tree holds. A change re-plans every project (from stored pages). */
@@ -60,7 +88,12 @@ function upstreamKey(cfg: Config): string {
   return createHash('sha256').update(cfg.indexUrl.href).digest('hex').slice(0, 32);
 }
 
-export async function runSync(deps: SyncDeps, cfg: Config, outer: AbortSignal): Promise<SyncReport> {
+export async function runSync(
+  deps: SyncDeps,
+  cfg: Config,
+  outer: AbortSignal,
+  options: RunOptions = {},
+): Promise<SyncReport> {
   // The run's own signal: every request in flight listens to it (pool slots, retries, file reads), more
   // than EventTarget's default warning threshold of 10 with `workers` above 8 or so.
   const runCtl = new AbortController();
@@ -69,20 +102,30 @@ export async function runSync(deps: SyncDeps, cfg: Config, outer: AbortSignal): 
   if (outer.aborted) onAbort();
   else outer.addEventListener('abort', onAbort, { once: true });
   try {
-    return await runSyncWith(deps, cfg, runCtl.signal);
+    return await runSyncWith(deps, cfg, runCtl.signal, options);
   } finally {
     outer.removeEventListener('abort', onAbort);
   }
 }
 
-async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Promise<SyncReport> {
+async function runSyncWith(
+  deps: SyncDeps,
+  cfg: Config,
+  signal: AbortSignal,
+  options: RunOptions,
+): Promise<SyncReport> {
   const now = deps.now ?? (() => new Date());
   const started = now();
   const log = deps.log;
   const root = cfg.mirrorRoot;
-  await mkdir(join(stateDir(root), 'projects'), { recursive: true });
-  await removeTempFiles(root);
-  await removeTempFiles(stateDir(root));
+  const isDryRun = options.dryRun === true;
+  const isReleased = options.allowDeletions === true;
+  const print = deps.print ?? (() => {});
+  if (!isDryRun) {
+    await mkdir(join(stateDir(root), 'projects'), { recursive: true });
+    await removeTempFiles(root);
+    await removeTempFiles(stateDir(root));
+  }
   const state = await readState(root);
   const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches);
   const scopeKey = computeScopeKey(cfg);
@@ -127,7 +170,10 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
     publishing,
     log,
     signal,
-    isDeletionAllowed: deletionsHeld === null,
+    // Nothing is removed while the projects sync: the guards decide once every page is in (step 3).
+    isDeletionAllowed: false,
+    isPageTrusted: isReleased,
+    isDryRun,
     isUpstreamChanged,
     retry: deps.retry ?? {
       retries: DEFAULT_RETRIES,
@@ -154,9 +200,27 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
   let bytesFetched = 0;
   let filesRemoved = 0;
   let isAborted = false;
+  /** Files the pages no longer link, retained until the guards decide; `isWhole`: none would be left. */
+  const unlinked = new Map<string, { c: Candidate; files: readonly string[]; isWhole: boolean }>();
+  const quarantined = new Map<string, { c: Candidate; page: ProjectPage }>();
+  const suspects: (SuspectPage & { readonly project: string })[] = [];
+  const noteUnlinked = (
+    c: Candidate,
+    files: readonly string[],
+    left: number,
+    suspect: SuspectPage | null,
+  ): void => {
+    if (suspect !== null) suspects.push({ ...suspect, project: c.name });
+    if (files.length > 0) unlinked.set(c.name, { c, files, isWhole: left === 0 });
+  };
+  let wouldFetch = { files: 0, bytes: 0 };
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
     const serial = Math.max(c.serial ?? -1, record.serial ?? -1);
-    const entry = { displayName: c.displayName, serial: serial < 0 ? null : serial };
+    const entry = {
+      displayName: c.displayName,
+      serial: serial < 0 ? null : serial,
+      files: record.files.length,
+    };
     projects.set(c.name, record.files.length === 0 ? { ...entry, isEmpty: true } : entry);
   };
   // A project that failed or was deferred is fetched again next run, whatever the serials say.
@@ -181,7 +245,22 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
           filesFetched += outcome.filesFetched;
           bytesFetched += outcome.bytesFetched;
           filesRemoved += outcome.filesRemoved;
+          noteUnlinked(
+            c,
+            outcome.unlinked,
+            outcome.record.files.length - outcome.unlinked.length,
+            outcome.suspect,
+          );
           log.info('project synced', { project: c.name, files: outcome.record.files.length });
+          break;
+        case 'planned': {
+          const left = (record?.files.length ?? 0) - outcome.unlinked.length + outcome.download.length;
+          noteUnlinked(c, outcome.unlinked, left, outcome.suspect);
+          wouldFetch = printDownloads(print, c.name, outcome.download, wouldFetch);
+          break;
+        }
+        case 'quarantined':
+          quarantined.set(c.name, { c, page: outcome.page });
           break;
         case 'empty':
           keepProject(outcome.record, c);
@@ -223,29 +302,152 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
     held = check.held;
   }
 
-  // 3. Removals (cleanup), root page, then removal of directories the root page no longer links.
+  // 3. The deletion guards (guards.ts) decide over the whole selection, then removals (cleanup), root page,
+  // then removal of directories the root page no longer links.
   const removed: string[] = [];
-  if (removals.size > 0 && !isAborted) {
-    if (!cfg.cleanup) {
-      log.info('cleanup is off; projects no longer selected or upstream are kept', {
-        projects: [...removals],
-      });
-    } else if (held !== null) {
-      log.warn(`deletions held: ${held}`, { projects: removals.size });
-    } else {
-      for (const name of removals) {
-        projects.delete(name);
-        removed.push(name);
+  const isDue = !isAborted && removals.size + quarantined.size + unlinked.size > 0;
+  const hasPage = (name: string): boolean => {
+    const p = mirrored.get(name);
+    return p !== undefined && p.isEmpty !== true;
+  };
+  const counted = new Map<string, number>();
+  /** Files a mirrored project had before the run (state.json, else its record: then remembered in state). */
+  const filesOf = async (name: string): Promise<number> => {
+    const known = mirrored.get(name)?.files ?? counted.get(name);
+    if (known !== undefined) return known;
+    const count = (await readRecord(root, name).catch(() => null))?.files.length ?? 0;
+    counted.set(name, count);
+    const entry = projects.get(name);
+    if (entry !== undefined && entry.files === undefined) projects.set(name, { ...entry, files: count });
+    return count;
+  };
+  const before = { projects: 0, files: 0 };
+  /** What the run would remove: in all (for the warning), and as the guards judge it (see GuardInput). */
+  const removing = { projects: 0, files: 0 };
+  const judged = { projects: 0, files: 0 };
+  if (isDue || (suspects.length > 0 && !isAborted)) {
+    for (const [name, p] of mirrored) {
+      if (p.isEmpty === true) continue;
+      before.projects++;
+      before.files += await filesOf(name);
+    }
+  }
+  if (isDue) {
+    for (const name of [...removals, ...quarantined.keys()]) {
+      if (hasPage(name)) removing.projects++;
+      removing.files += await filesOf(name);
+    }
+    judged.projects = removing.projects;
+    for (const [name, u] of unlinked) {
+      removing.files += u.files.length;
+      if (!u.isWhole) judged.files += u.files.length;
+      else if (hasPage(name)) {
+        judged.projects++;
+        removing.projects++;
       }
     }
   }
+  let history: readonly RemovalEntry[] = isReleased
+    ? []
+    : pruneHistory(state.removals ?? [], started, cfg.maxDeletionsWindowMs);
+  const cause =
+    isDue && cfg.cleanup && !isReleased
+      ? judgeDeletions({
+          maxPercent: cfg.maxDeletionsPercent,
+          windowMs: cfg.maxDeletionsWindowMs,
+          now: started,
+          mirrored: before,
+          removing: judged,
+          gone: gone.filter(hasPage).length,
+          quarantined: quarantined.size,
+          history,
+          discoveryHold: held,
+        })
+      : null;
+  /** A held project's page is fetched in full and re-planned next run, whatever its ETag and serial say. */
+  const replanNextRun = async (name: string): Promise<void> => {
+    forgetSerial(name);
+    if (isDryRun) return;
+    const record = await readRecord(root, name);
+    if (record !== null) await writeRecord(root, { ...record, etag: null, lastModified: null, serial: null });
+  };
+  /** The run's hold warnings (one per kind of hold), for status.json too. */
+  const messages: string[] = [];
+  const warnHold = (message: string, fields: Record<string, unknown>): void => {
+    messages.push(message);
+    log.warn(message, fields);
+  };
+  const heldCounts = { projects: 0, files: 0 };
+  if (isDryRun && isDue && cfg.cleanup) await printRemovals(print, root, removals, quarantined, unlinked);
+  if (isDue && !cfg.cleanup) {
+    log.info('cleanup is off; projects no longer selected or upstream are kept', {
+      projects: [...removals, ...quarantined.keys()],
+    });
+  } else if (cause !== null) {
+    warnHold(formatHold(cause, removing, before), removing);
+    Object.assign(heldCounts, removing);
+    for (const name of [...quarantined.keys(), ...unlinked.keys()]) await replanNextRun(name);
+  } else if (isDue && !isDryRun) {
+    for (const name of removals) {
+      projects.delete(name);
+      removed.push(name);
+    }
+    if (!isReleased && judged.projects + judged.files > 0) {
+      history = [...history, { at: started.toISOString(), ...judged }];
+    }
+    // Quarantined projects lose their page and files; the others, the files their page no longer links.
+    const allowed: ProjectContext = { ...ctx, isDeletionAllowed: true };
+    const replans: [Candidate, ProjectPage | null][] = [
+      ...[...quarantined.values()].map(({ c, page }): [Candidate, ProjectPage] => [c, page]),
+      ...[...unlinked.values()].map(({ c }): [Candidate, null] => [c, null]),
+    ];
+    for (const [c, page] of replans) {
+      const record = await readRecord(root, c.name);
+      if (record === null) continue;
+      const outcome = await applyPage(
+        allowed,
+        page ?? pageFromRecord(record, null),
+        c.displayName,
+        record,
+      ).catch((err: unknown) => ({
+        kind: 'failed' as const,
+        reason: err instanceof Error ? err.message : String(err),
+      }));
+      if (outcome.kind === 'synced' || outcome.kind === 'empty') keepProject(outcome.record, c);
+      if (outcome.kind === 'synced') filesRemoved += outcome.filesRemoved;
+      else if (outcome.kind === 'empty') {
+        emptied.set(c.name, record.files.length);
+        projectsChanged++;
+      } else if (outcome.kind === 'failed') {
+        failures.push({ project: c.name, reason: outcome.reason });
+        log.error('project failed; its previous page stays', { project: c.name, error: outcome.reason });
+      }
+    }
+  }
+  if (suspects.length > 0 && !isAborted) {
+    warnHold(formatSuspectHold(suspects), { projects: suspects.length });
+    for (const suspect of suspects) {
+      heldCounts.files += suspect.dropped;
+      await replanNextRun(suspect.project);
+    }
+  }
+  const hold: DeletionHold | null =
+    messages.length === 0
+      ? null
+      : {
+          message: messages.join(' / '),
+          since: state.deletionsHeld?.since ?? started.toISOString(),
+          ...heldCounts,
+          selectedProjects: before.projects,
+          mirroredFiles: before.files,
+        };
   const entries: RootEntry[] = [...projects.entries()]
     .filter(([, p]) => p.isEmpty !== true)
     .map(([name, p]) => ({ name, displayName: p.displayName }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const isRootChanged =
     projectsChanged > 0 || removed.length > 0 || projects.size !== mirrored.size || state.lastRun === null;
-  if (cfg.createIndexes && isRootChanged) {
+  if (cfg.createIndexes && isRootChanged && !isDryRun) {
     await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
     await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   }
@@ -276,11 +478,15 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
     filesRemoved,
     failures,
     deferred,
-    deletionsHeld: removals.size > 0 ? held : null,
+    deletionsHeld: hold,
     listingFailed: found.isListingFailed,
     aborted: isAborted,
     requests,
   };
+  if (isDryRun) {
+    print(formatDryRunSummary(report, wouldFetch, cfg.cleanup && cause === null ? removing : null));
+    return report;
+  }
   await writeState(root, {
     formatVersion: 1,
     scopeKey: isAborted ? state.scopeKey : scopeKey,
@@ -294,9 +500,52 @@ async function runSyncWith(deps: SyncDeps, cfg: Config, signal: AbortSignal): Pr
       projects,
       retryLater,
       isAborted,
-      isDeletionHeld: removals.size > 0 && held !== null,
+      isDeletionHeld: cause !== null,
     }),
+    removals: history,
+    deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
+}
+
+/** `sync --dry-run`: the project's line and one line per file it would download; returns the running totals. */
+function printDownloads(
+  print: (line: string) => void,
+  project: string,
+  download: readonly UpstreamFile[],
+  totals: { files: number; bytes: number },
+): { files: number; bytes: number } {
+  if (download.length === 0) return totals;
+  print(`${project}: ${download.length} files to download`);
+  let bytes = 0;
+  for (const f of download) {
+    print(`  + ${f.filename}${f.size === null ? '' : ` (${formatBytes(f.size)})`}`);
+    bytes += f.size ?? 0;
+  }
+  return { files: totals.files + download.length, bytes: totals.bytes + bytes };
+}
+
+/** `sync --dry-run`: one line per project that would lose files, then one per file (from its record). */
+async function printRemovals(
+  print: (line: string) => void,
+  root: string,
+  removals: ReadonlySet<string>,
+  quarantined: ReadonlyMap<string, unknown>,
+  unlinked: ReadonlyMap<string, { readonly files: readonly string[]; readonly isWhole: boolean }>,
+): Promise<void> {
+  for (const name of [...removals, ...quarantined.keys()].sort()) {
+    const files = (await readRecord(root, name).catch(() => null))?.files ?? [];
+    const why = quarantined.has(name) ? 'quarantined upstream: ' : '';
+    print(`${name}: ${why}project to remove (${files.length} files)`);
+    for (const f of files) print(`  - ${f.filename}`);
+  }
+  for (const [name, u] of [...unlinked].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    print(
+      u.isWhole
+        ? `${name}: project to remove (${u.files.length} files)`
+        : `${name}: ${u.files.length} files to remove`,
+    );
+    for (const f of u.files) print(`  - ${f}`);
+  }
 }

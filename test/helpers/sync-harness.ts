@@ -2,7 +2,7 @@
 import type { TestContext } from 'node:test';
 import type { Config } from '../../src/config/types.js';
 import type { SyncReport } from '../../src/sync/report.js';
-import { runSync } from '../../src/sync/run.js';
+import { type RunOptions, runSync } from '../../src/sync/run.js';
 import { createHttp } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
 import { type CaptureLogger, createCaptureLogger } from './capture-logger.js';
@@ -22,6 +22,8 @@ export interface SyncOptions {
   readonly now?: Date;
   /** Sync from this index URL instead of the fake's (e.g. a cache in front of it). */
   readonly indexUrl?: string;
+  /** `sync --allow-deletions`, `--dry-run`. */
+  readonly run?: RunOptions;
 }
 
 export interface Harness {
@@ -72,7 +74,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
           retry: { retries: 2, minMs: 1, maxMs: 5 },
           ...(now === undefined ? {} : { now: () => now }),
         };
-        return await runSync(deps, cfg, o.signal ?? new AbortController().signal);
+        return await runSync(deps, cfg, o.signal ?? new AbortController().signal, o.run);
       } finally {
         await http.close();
       }

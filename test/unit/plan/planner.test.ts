@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
 import { compileFilters } from '../../../src/plan/filters.js';
-import { orderFiles, planProject } from '../../../src/plan/planner.js';
+import { judgePage, orderFiles, planProject } from '../../../src/plan/planner.js';
 import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
 
 const hex = (c: string): string => c.repeat(64);
@@ -190,4 +190,89 @@ test('orderFiles: upstream order, then files no longer upstream', () => {
     orderFiles(p, [local('a'), local('old'), local('b')]).map((f) => f.filename),
     ['b', 'a', 'old'],
   );
+});
+
+// ---- suspect pages (issue #10): a page that may be cut short or suddenly lost most files shrinks nothing ----
+
+const three = ['demo-1.0.tar.gz', 'demo-1.1.tar.gz', 'demo-1.2.tar.gz'];
+
+test('a page that drops more than half of the mirrored files (and more than one) is suspect: all retained', () => {
+  const plan = planProject(page([up(three[0] ?? '')]), rec(three.map((f) => local(f))), all, allowed);
+  assert.deepEqual(plan.suspect, { reason: 'shrank', dropped: 2, mirrored: 3 });
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(plan.unlinked, []);
+  assert.deepEqual(
+    plan.retain.map((f) => f.filename),
+    three.slice(1),
+  );
+});
+
+test('a page dropping one file, or no more than half, is not suspect', () => {
+  const one = planProject(
+    page(three.slice(0, 2).map((f) => up(f))),
+    rec(three.map((f) => local(f))),
+    all,
+    allowed,
+  );
+  assert.equal(one.suspect, null);
+  assert.deepEqual(one.remove, ['demo-1.2.tar.gz']);
+  const four = [...three, 'demo-1.3.tar.gz'];
+  const half = planProject(
+    page(four.slice(0, 2).map((f) => up(f))),
+    rec(four.map((f) => local(f))),
+    all,
+    allowed,
+  );
+  assert.equal(half.suspect, null);
+  assert.deepEqual(half.remove, ['demo-1.2.tar.gz', 'demo-1.3.tar.gz']);
+  assert.equal(judgePage(page([up('new.tar.gz')]), rec([local('old.tar.gz')])), null, '1 of 1: one file');
+});
+
+test('a page whose body may have ended early never removes a file, but may add files', () => {
+  const cut = page([up(three[0] ?? ''), up('demo-2.0.tar.gz')], { isMaybeTruncated: true });
+  const plan = planProject(cut, rec(three.slice(0, 2).map((f) => local(f))), all, allowed);
+  assert.deepEqual(plan.suspect, { reason: 'truncated', dropped: 1, mirrored: 2 });
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(
+    plan.download.map((f) => f.filename),
+    ['demo-2.0.tar.gz'],
+  );
+  // Cut short but nothing dropped: nothing to suspect.
+  assert.equal(judgePage(cut, rec([local(three[0] ?? '')])), null);
+});
+
+test('an empty page is suspect; a quarantined one is not; --allow-deletions trusts every page', () => {
+  assert.deepEqual(judgePage(page([]), rec([local('a.tar.gz')])), {
+    reason: 'empty',
+    dropped: 1,
+    mirrored: 1,
+  });
+  assert.equal(judgePage(page([], { status: 'quarantined' }), rec([local('a.tar.gz')])), null);
+  const trusted = planProject(page([up(three[0] ?? '')]), rec(three.map((f) => local(f))), all, {
+    ...allowed,
+    isPageTrusted: true,
+  });
+  assert.equal(trusted.suspect, null);
+  assert.deepEqual(trusted.remove, three.slice(1));
+});
+
+test('while the run decides, files to remove are retained and listed as unlinked; deselected ones too', () => {
+  const plan = planProject(
+    page([up('demo-1.0.tar.gz'), up('demo-1.0-py3-none-any.whl')]),
+    rec([local('demo-0.9.tar.gz'), local('demo-1.0.tar.gz'), local('demo-1.0-py3-none-any.whl')]),
+    onlyWheels,
+    { cleanup: true, isDeletionAllowed: false },
+  );
+  assert.equal(plan.suspect, null, 'one file dropped upstream; the other is deselected, not dropped');
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(plan.unlinked, ['demo-0.9.tar.gz', 'demo-1.0.tar.gz']);
+  assert.deepEqual(
+    plan.retain.map((f) => f.filename),
+    ['demo-0.9.tar.gz', 'demo-1.0.tar.gz'],
+  );
+  const off = planProject(page([]), rec([local('a.tar.gz')]), all, {
+    cleanup: false,
+    isDeletionAllowed: true,
+  });
+  assert.deepEqual(off.unlinked, [], 'cleanup off: nothing to decide');
 });

@@ -1,0 +1,21 @@
+// `sync --allow-deletions` and `sync --dry-run` (issue #10): accepted with sync only; the daemon never releases.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCli, UsageError } from '../../src/cli.js';
+
+test('--allow-deletions and --dry-run go with sync (and z3c --update-fetch) only', (t) => {
+  const sync = parseCli(['sync', '/etc/p.cfg', '--allow-deletions', '--dry-run']);
+  assert.equal(sync.command, 'sync');
+  assert.equal(sync.allowDeletions, true);
+  assert.equal(sync.dryRun, true);
+  assert.equal(parseCli(['sync']).allowDeletions, false);
+  assert.equal(parseCli(['/etc/p.cfg', '-U', '--dry-run']).dryRun, true);
+  const refused = [
+    ['run', '--allow-deletions'],
+    ['verify', '--dry-run'],
+    ['reindex', '--allow-deletions'],
+    ['/etc/p.cfg', '-i', '--dry-run'],
+  ];
+  for (const argv of refused) assert.throws(() => parseCli(argv), UsageError, argv.join(' '));
+  t.diagnostic(`cases: ${refused.length + 3}`);
+});
