@@ -9,7 +9,7 @@ import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { describePipResult, installedDists, pipInstall, requirePip } from '../helpers/pip.js';
 import { runCli } from '../helpers/run-cli.js';
-import { writeSampleConfig } from '../helpers/sample-config.js';
+import { writeMirrorConfig } from '../helpers/sample-config.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
 
 const LINUX_TAG = 'cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64';
@@ -41,12 +41,7 @@ test('a microrepo-style config is shown by check, syncs only its files, and pip 
     buildSdist({ name: 'dep', version: '1.0', format: 'zip' }),
   ]);
   const dir = await makeTempDir(t);
-  const root = join(dir, 'mirror');
-  const config = await writeSampleConfig(dir, {
-    mirror_file_path: root,
-    index_url: fake.url,
-    log_filename: null,
-    metrics_file: null,
+  const { root, config } = await writeMirrorConfig(dir, fake.url, {
     package_matches: 'demo dep',
     filename_matches: null,
     python_versions: '3.11',
