@@ -5,11 +5,12 @@ import { loadConfig, resolveConfigPath } from './config/load.js';
 import { describeConfig } from './config/describe.js';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
-import { ConfigError, LockError } from './errors.js';
+import { ConfigError, LockError, redactSecrets } from './errors.js';
 import type { Logger } from './log.js';
 import { createLogger } from './logger.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
+import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
@@ -54,6 +55,11 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
   }
   if (args.command === 'check') {
     for (const w of [...args.warnings, ...cfg.warnings]) process.stderr.write(`warning: ${w}\n`);
+    const refusal = describeRefusal(await inspectRoot(cfg.mirrorRoot, cfg.lockFile), cfg.file);
+    if (refusal !== null) {
+      process.stderr.write(`pypimirror: ${rootError(cfg, refusal).message}\n`);
+      return EXIT.CONFIG;
+    }
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
     const hold = describeHold(state?.deletionsHeld);
@@ -84,6 +90,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       isTty: process.stdout.isTTY === true,
       cwd: process.cwd(),
       repair: args.repair,
+      adopt: args.adopt,
       allowDeletions: args.allowDeletions,
       dryRun: args.dryRun,
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
@@ -121,7 +128,7 @@ export function runMain(argv: readonly string[], hangups: StartupHangups): void 
       },
       (err: unknown) => {
         process.stderr.write(
-          `pypimirror: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+          `pypimirror: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
         );
         process.exitCode = EXIT.FAILED;
       },

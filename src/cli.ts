@@ -1,8 +1,8 @@
 // Command line → what to do. Pure: no process.*, no I/O (app.ts does those).
 import { parseArgs } from 'node:util';
 
-export type Command = 'run' | 'sync' | 'check' | 'verify' | 'reindex';
-const COMMANDS: readonly Command[] = ['run', 'sync', 'check', 'verify', 'reindex'];
+export type Command = 'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init';
+const COMMANDS: readonly Command[] = ['run', 'sync', 'check', 'verify', 'reindex', 'init'];
 
 export interface CliArgs {
   readonly command: Command | 'help' | 'version';
@@ -15,6 +15,8 @@ export interface CliArgs {
   readonly isConsole: boolean;
   /** `verify --repair`. */
   readonly repair: boolean;
+  /** `init --adopt`: mirror into a non-empty directory, leaving what it holds alone. */
+  readonly adopt: boolean;
   /** `sync --allow-deletions`: release this run's held deletions. */
   readonly allowDeletions: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
@@ -35,6 +37,8 @@ Commands:
   check    validate CONFIG and print the effective settings
   verify   re-hash the tree against the recorded hashes (--repair re-downloads what is wrong)
   reindex  rewrite every index page from the tree and the recorded state, offline
+  init     create the mirror root and mark it as pypimirror's (--adopt: a non-empty directory, its
+           entries left alone)
 
 CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg.
 
@@ -43,6 +47,7 @@ Options:
   -f, --log-file FILE  also log to FILE (overrides log_filename)
   -c, --console        also log to the console (always on; for z3c.pypimirror compatibility)
       --repair         with verify: re-download files that are missing or wrong
+      --adopt          with init: accept a non-empty directory as the root (what it holds is never touched)
       --allow-deletions  with sync: let this run's held deletions go (max_deletions, suspect pages, listing)
       --dry-run        with sync: print what would be fetched and removed, and change nothing
   -h, --help           show this help
@@ -66,6 +71,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
         'log-file': { type: 'string', short: 'f' },
         console: { type: 'boolean', short: 'c', default: false },
         repair: { type: 'boolean', default: false },
+        adopt: { type: 'boolean', default: false },
         'allow-deletions': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -87,6 +93,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     logFile: v['log-file'] ?? null,
     isConsole: v.console === true,
     repair: v.repair === true,
+    adopt: v.adopt === true,
     allowDeletions: v['allow-deletions'] === true,
     dryRun: v['dry-run'] === true,
   };
@@ -111,11 +118,13 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (z3c.length > 0) throw new UsageError(`-I/-U/-i cannot be combined with the command "${first}"`);
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
     if (base.repair && first !== 'verify') throw new UsageError('--repair goes with the verify command');
+    if (base.adopt && first !== 'init') throw new UsageError('--adopt goes with the init command');
     if (base.allowDeletions && first !== 'sync')
       throw new UsageError('--allow-deletions goes with the sync command (the daemon never releases a hold)');
     if (base.dryRun && first !== 'sync') throw new UsageError('--dry-run goes with the sync command');
     return { ...base, command: first as Command, configPath: rest[0] ?? null, warnings };
   }
+  if (base.adopt) throw new UsageError('--adopt goes with the init command');
   if (z3c.length > 0) {
     if (new Set(z3c).size > 1)
       throw new UsageError('choose one of --update-fetch/--initial-fetch and --indexes-only');

@@ -10,6 +10,7 @@ import { LockError, redactUrl } from './errors.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
 import { formatProgress, isReportOk, type SyncProgress } from './sync/report.js';
@@ -23,6 +24,8 @@ import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 export interface CommandDeps {
   /** `verify --repair`. */
   readonly repair?: boolean;
+  /** `init --adopt`. */
+  readonly adopt?: boolean;
   /** `sync --allow-deletions`: release this run's held deletions. */
   readonly allowDeletions?: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing (no lock, no state, no status). */
@@ -70,6 +73,13 @@ export function describeSelection(cfg: Config): string {
 
 export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
   if (command !== 'run') deps.startupHangups?.restoreDefault();
+  if (command === 'init') {
+    deps.log.info(await initRoot(cfg, deps.adopt === true));
+    return EXIT.OK;
+  }
+  // A root that is not ours (a system directory, a file, foreign entries) is refused: ConfigError, exit 2.
+  // (A dry run creates nothing: runSync checks the root without claiming it.)
+  if (command !== 'check' && deps.dryRun !== true) await claimRoot(cfg);
   switch (command) {
     case 'sync':
       return runSyncCommand(cfg, deps);
@@ -304,9 +314,18 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
 /** Rewrites every page from the records, offline (`reindex`, z3c `-i`). The records are the truth. */
 export async function reindex(cfg: Config, log: Logger): Promise<number> {
   const entries = [];
+  const foreign = new Set((await claimRoot(cfg)).foreign);
   for (const name of await listRecords(cfg.mirrorRoot)) {
     const record = await readRecord(cfg.mirrorRoot, name);
     if (record === null || record.files.length === 0) continue; // no file selected: no page
+    const notOurs = await whyProjectDirIsNotOurs(cfg.mirrorRoot, name, true, foreign);
+    if (notOurs !== null) {
+      log.warn('project skipped: its directory is not one pypimirror wrote', {
+        project: name,
+        reason: notOurs,
+      });
+      continue;
+    }
     const dir = projectDir(cfg.mirrorRoot, name);
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record));
     await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record));

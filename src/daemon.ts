@@ -12,6 +12,7 @@ import type { Config } from './config/types.js';
 import { ConfigError, formatConfigIssue, LockError } from './errors.js';
 import type { Logger } from './log.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import { claimRoot } from './mirror/ownership.js';
 import { nextStatus, readStatus, summarizeRun, writeMetrics, writeStatus, type RunResult } from './status.js';
 import type { SyncReport } from './sync/report.js';
 import { computeScopeKey, runSync, type SyncDeps } from './sync/run.js';
@@ -74,6 +75,12 @@ export async function runLockedSync(
   const runSignal = AbortSignal.any([signal, runCtl.signal]);
   let lostError: LockError | null = null;
   let lock: RunLock;
+  try {
+    await claimRoot(cfg); // no lock, status file or page in a root that is not ours (a reloaded config's too)
+  } catch (err) {
+    log.error(describe(err));
+    return { kind: 'no-lock', error: err };
+  }
   try {
     lock = await acquireRunLock({
       lockFile: cfg.lockFile,

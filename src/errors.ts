@@ -48,9 +48,26 @@ export function formatConfigIssue(issue: ConfigIssue): string {
   const section = issue.section === null ? '' : `[${issue.section}] `;
   const key = issue.key === null ? '' : issue.key;
   const value =
-    issue.value === null ? (issue.key === null ? '' : ' (missing)') : ` = ${JSON.stringify(issue.value)}`;
+    issue.value === null ? (issue.key === null ? '' : ' (missing)') : ` = ${quoteValue(issue.value)}`;
   const subject = `${section}${key}${value}`.trim();
   return subject === '' ? `${where}: ${issue.expected}` : `${where}: ${subject}: ${issue.expected}`;
+}
+
+/** Values longer than this are shown cut, with their length: a 200 000-glob list is not echoed whole. */
+const MAX_SHOWN_VALUE = 200;
+
+function quoteValue(value: string): string {
+  if (value.length <= MAX_SHOWN_VALUE) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, MAX_SHOWN_VALUE))}… (${value.length} characters)`;
+}
+
+/** Config problems (and warnings) listed one per line; a file with more is summed up after these. */
+export const MAX_SHOWN_ISSUES = 100;
+
+/** The first MAX_SHOWN_ISSUES lines, then `… and N more <what>` if there are more. */
+export function limitShown(lines: readonly string[], what: string): string[] {
+  if (lines.length <= MAX_SHOWN_ISSUES) return [...lines];
+  return [...lines.slice(0, MAX_SHOWN_ISSUES), `… and ${lines.length - MAX_SHOWN_ISSUES} more ${what}`];
 }
 
 export class ConfigError extends PypimirrorError<ConfigErrorCode> {
@@ -62,7 +79,8 @@ export class ConfigError extends PypimirrorError<ConfigErrorCode> {
     options: ErrorOptions = {},
   ) {
     const head = `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
-    super(code, [head, ...issues.map((i) => `  ${formatConfigIssue(i)}`)].join('\n'), options);
+    const shown = limitShown(issues.map(formatConfigIssue), 'problems').map((line) => `  ${line}`);
+    super(code, [head, ...shown].join('\n'), options);
     this.issues = issues;
   }
 }
@@ -99,16 +117,53 @@ export class LockError extends PypimirrorError<LockErrorCode> {
   }
 }
 
-/** Removes `user:password@` from a URL string so it can be logged. */
+/**
+ * Hides the secrets a URL may carry, so it can be shown (logs, errors, `check`, status.json): `user:password@`
+ * becomes `***@` and every query parameter's value becomes `***` (`?token=abc&x=1` → `?token=***&x=***`),
+ * since signed file URLs and some indexes carry their tokens there. Text that does not parse as a URL is
+ * redacted as free text (redactSecrets).
+ */
 export function redactUrl(url: string | URL): string {
+  let text = String(url);
   try {
-    const u = new URL(String(url));
-    if (u.username !== '' || u.password !== '') {
-      u.username = '***';
-      u.password = '';
-    }
-    return u.toString();
+    text = new URL(text).toString();
   } catch {
-    return String(url).replace(/\/\/[^/@]*@/, '//***@');
+    // not a whole URL: redact what is in it
   }
+  return redactSecrets(text);
+}
+
+/** `scheme://userinfo@` and `//userinfo@` (everything up to the host's `@`). */
+const URL_USERINFO = /((?:\b[a-z][a-z0-9+.-]*:)?\/\/)[^\s"'<>/?#]*@/gi;
+/** `user:password@` without a scheme, after a space, a quote, a `=` or at the start. */
+const BARE_USERINFO = /(^|[\s"=])[^\s"/:@]+:[^\s"/]*@/g;
+/**
+ * A query: `?` right after a non-space character (so prose like "without ?query" is left alone), up to a
+ * space, a quote, a backslash (of a JSON-escaped quote) or a fragment.
+ */
+const QUERY = /(?<=[^\s?])\?([^\s"'<>#\\]+)/g;
+/** Punctuation that ends a sentence rather than a URL: `…?a=1: HTTP 500`. */
+const TRAILING_PUNCTUATION = /[.,:;!)\]]+$/;
+
+/**
+ * The redaction rule, applied to any text that may contain URLs (log lines, error messages, config
+ * problems): credentials before a host's `@` become `***@`, and in every `?name=value&…` query each value
+ * becomes `***`. Names are kept, so a reader can still tell which parameter it was. Idempotent.
+ */
+export function redactSecrets(text: string): string {
+  if (!text.includes('@') && !text.includes('?')) return text;
+  return text
+    .replace(URL_USERINFO, '$1***@')
+    .replace(BARE_USERINFO, '$1***@')
+    .replace(QUERY, (_match, query: string) => `?${redactQuery(query)}`);
+}
+
+function redactQuery(query: string): string {
+  const tail = TRAILING_PUNCTUATION.exec(query)?.[0] ?? '';
+  const body = query.slice(0, query.length - tail.length);
+  const params = body.split('&').map((param) => {
+    const eq = param.indexOf('=');
+    return eq < 0 || eq === param.length - 1 ? param : `${param.slice(0, eq)}=***`;
+  });
+  return params.join('&') + tail;
 }

@@ -9,6 +9,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { redactSecrets } from './errors.js';
 import type { LogFields, Logger, LogLevel } from './log.js';
 
 export interface LoggerOptions {
@@ -30,12 +31,12 @@ function formatValue(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-/** `message key=value key2="two words"` */
+/** `message key=value key2="two words"`, with any URL's secrets hidden (redactSecrets). */
 export function formatLine(message: string, fields: LogFields): string {
   const pairs = Object.entries(fields)
     .filter(([k, v]) => v !== undefined && k !== 'summary')
     .map(([k, v]) => `${k}=${formatValue(v)}`);
-  return pairs.length === 0 ? message : `${message} ${pairs.join(' ')}`;
+  return redactSecrets(pairs.length === 0 ? message : `${message} ${pairs.join(' ')}`);
 }
 
 /** The caller's fields of a log entry: everything but winston's own properties. */

@@ -2,6 +2,7 @@
 // `metrics_file` is set, a Prometheus textfile-collector file. Building both is pure; writing is atomic.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { redactSecrets } from './errors.js';
 import { stateDir } from './mirror/layout.js';
 import type { DeletionHold } from './sync/guards.js';
 import type { SyncReport } from './sync/report.js';
@@ -69,7 +70,7 @@ export function statusPath(root: string): string {
 }
 
 function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return redactSecrets(error instanceof Error ? error.message : String(error));
 }
 
 /** A run as the status file tells it, from its report (null when the run threw `error`). */

@@ -144,7 +144,9 @@ export const CONFIG_KEYS = {
     default: null,
     isRequired: false,
     defaultText: '(none)',
-    meaning: 'public http(s) URL of the mirror, shown on the root page and by `check` (links stay relative)',
+    meaning:
+      'public http(s) URL of the mirror, shown on the root page and by `check` (links stay relative); ' +
+      'no `user:password@`, no `?query`',
   },
   index_url: {
     type: 'url',

@@ -11,7 +11,11 @@
 //   section, else [DEFAULT] (key name case-insensitive, recursively, at most 10 levels); `%%` is a `%`.
 // Where we differ, on purpose: every problem is collected (ConfigParser stops at the first), a leading BOM
 // is ignored, and interpolation errors are reported for the values pypimirror reads (those of [mirror],
-// or of [DEFAULT] when there is no [mirror]); ConfigParser reports them when a value is read.
+// or of [DEFAULT] when there is no [mirror]); ConfigParser reports them when a value is read. Expansion is
+// bounded where ConfigParser's is not (a chain of `%(a)s%(a)s` doubling at each of its 10 levels needs
+// gigabytes): a value may grow to MAX_EXPANDED_VALUE characters, a section's values together by
+// MAX_EXPANDED_TOTAL, each a config problem naming the cap; sections other than [mirror] and [DEFAULT],
+// which pypimirror ignores, keep only their own keys, not expanded.
 //
 // What the `ini` package (v6) does and does not do for us: its `decode` gives no line numbers, joins no
 // continuation lines, knows no `%(key)s` interpolation and no [DEFAULT] inheritance, strips inline `;`/`#`
@@ -31,6 +35,10 @@ export interface ParsedIni {
 
 /** configparser.MAX_INTERPOLATION_DEPTH */
 const MAX_INTERPOLATION_DEPTH = 10;
+/** The longest value `%(key)s` references may build (ConfigParser has no cap: a doubling chain is a bomb). */
+export const MAX_EXPANDED_VALUE = 64 * 1024;
+/** What references may add in one section's view, all values together (a bomb spread over many keys). */
+export const MAX_EXPANDED_TOTAL = 4 * 1024 * 1024;
 const SECTION_HEADER = /^\[([^\n]+)\]/;
 const OPTION = /^([^\n]*?)\s*[=:]\s*([^\n]*)$/;
 const REFERENCE = /^%\(([^)]+)\)s/;
@@ -142,11 +150,26 @@ function readSections(text: string, file: string, issues: ConfigIssue[]): Map<st
   return sections;
 }
 
-type Expansion = { ok: true; value: string } | { ok: false; expected: string };
+type Expansion =
+  | {
+      ok: true;
+      value: string;
+      /** nesting levels the expansion used (1: no nested reference) */ levels: number;
+    }
+  | {
+      ok: false;
+      expected: string;
+      /** a depth error depends on where the key is read from: not memoized */ isDepth: boolean;
+    };
+
+const DEPTH_EXPECTED = `%(...)s references nested deeper than ${MAX_INTERPOLATION_DEPTH} levels; is there a reference loop?`;
+const depthError = (): Expansion => ({ ok: false, expected: DEPTH_EXPECTED, isDepth: true });
+const fail = (expected: string): Expansion => ({ ok: false, expected, isDepth: false });
 
 /**
- * Builds each section's view (its own keys over [DEFAULT]'s) and expands `%(key)s` in it. Problems are
- * reported for the view pypimirror reads and left out of every view.
+ * Builds the views pypimirror reads ([mirror]: its own keys over [DEFAULT]'s; [DEFAULT]: its own) and expands
+ * `%(key)s` in them. Problems are reported for the view pypimirror reads and left out of every view. Other
+ * sections are ignored (validate.ts warns about them): they keep their own keys only, as written.
  */
 function interpolateSections(
   drafts: Map<string, DraftSection>,
@@ -157,14 +180,18 @@ function interpolateSections(
   const readView = drafts.has(MIRROR_SECTION) ? MIRROR_SECTION : DEFAULT_SECTION;
   const out = new Map<string, { line: number; values: Map<string, RawValue> }>();
   for (const draft of drafts.values()) {
-    const view = new Map(draft.name === DEFAULT_SECTION ? defaults : [...defaults, ...draft.entries]);
+    const isRead = draft.name === DEFAULT_SECTION || draft.name === MIRROR_SECTION;
+    // An ignored section keeps only its own keys: a copy of [DEFAULT] in each of 100 000 sections is a bomb.
+    const own = draft.name === DEFAULT_SECTION ? defaults : draft.entries;
+    const view = new Map(draft.name === MIRROR_SECTION ? [...defaults, ...draft.entries] : own);
     const rawValues = new Map([...view].map(([key, e]) => [key, joinParts(e.parts)]));
     const where =
       draft.name === DEFAULT_SECTION ? `[${DEFAULT_SECTION}]` : `[${draft.name}] or [${DEFAULT_SECTION}]`;
+    const expander = new Interpolation(rawValues, where);
     const values = new Map<string, RawValue>();
     for (const [key, e] of view) {
       const value = rawValues.get(key) ?? '';
-      const result = expandValue(value, rawValues, where, 1);
+      const result: Expansion = isRead ? expander.expandValue(value) : { ok: true, value, levels: 1 };
       if (result.ok) {
         values.set(key, { value: result.value, line: e.line, section: e.section });
       } else if (draft.name === readView) {
@@ -181,81 +208,101 @@ function joinParts(parts: readonly string[]): string {
   return parts.join('\n').trimEnd();
 }
 
-/** BasicInterpolation._interpolate_some. */
-function expandValue(
-  text: string,
-  view: ReadonlyMap<string, string>,
-  where: string,
-  depth: number,
-  isSecret = false,
-): Expansion {
-  const mayHoldSecret = isSecret || text.includes('@');
-  if (depth > MAX_INTERPOLATION_DEPTH) {
-    return {
-      ok: false,
-      expected:
-        `%(...)s references nested deeper than ${MAX_INTERPOLATION_DEPTH} levels; ` +
-        'is there a reference loop?',
-    };
+/**
+ * BasicInterpolation._interpolate_some over one section's view, with bounds ConfigParser lacks: a key's
+ * expansion is computed once (so `%(a)s%(a)s` chains cost linear time, not exponential), no value may grow
+ * past MAX_EXPANDED_VALUE characters, and all the expansions of the view together past MAX_EXPANDED_TOTAL.
+ * The results are ConfigParser's wherever it would not run out of memory.
+ */
+class Interpolation {
+  private readonly memo = new Map<string, Expansion>();
+  private readonly active = new Set<string>();
+  /** Characters references may still add in this view. */
+  private budget = MAX_EXPANDED_TOTAL;
+
+  constructor(
+    private readonly view: ReadonlyMap<string, string>,
+    private readonly where: string,
+  ) {}
+
+  /** A value as read: its own text may be quoted in a problem, unless it may hold a password. */
+  expandValue(text: string): Expansion {
+    return this.expandText(text, 1);
   }
-  let out = '';
-  let rest = text;
-  while (rest !== '') {
-    const at = rest.indexOf('%');
-    if (at < 0) return { ok: true, value: out + rest };
-    out += rest.slice(0, at);
-    rest = rest.slice(at);
-    const next = rest.charAt(1);
-    if (next === '%') {
-      out += '%';
-      rest = rest.slice(2);
-    } else if (next === '(') {
+
+  /** The value of the key `name` referenced at `depth` (2 and deeper). Never quotes: it may be a password. */
+  private expandKey(name: string, depth: number): Expansion {
+    if (depth > MAX_INTERPOLATION_DEPTH) return depthError();
+    const known = this.memo.get(name);
+    if (known !== undefined) {
+      return known.ok && depth + known.levels - 1 > MAX_INTERPOLATION_DEPTH ? depthError() : known;
+    }
+    // A key met again inside its own expansion: a loop, which ConfigParser reports as too deep.
+    if (this.active.has(name)) return fail(DEPTH_EXPECTED);
+    this.active.add(name);
+    const result = this.expandText(this.view.get(name) ?? '', depth);
+    this.active.delete(name);
+    if (result.ok || !result.isDepth) this.memo.set(name, result);
+    return result;
+  }
+
+  private expandText(text: string, depth: number): Expansion {
+    const isQuotable = depth === 1 && !/[@?]/.test(text);
+    let levels = 1;
+    let out = '';
+    let rest = text;
+    while (rest !== '') {
+      const at = rest.indexOf('%');
+      if (at < 0) return { ok: true, value: out + rest, levels };
+      out += rest.slice(0, at);
+      rest = rest.slice(at);
+      const next = rest.charAt(1);
+      if (next === '%') {
+        out += '%';
+        rest = rest.slice(2);
+        continue;
+      }
+      if (next !== '(') {
+        return fail(`a lone %${quoteAt(isQuotable, rest)}: expected %% for a literal %, or %(name)s`);
+      }
       const ref = REFERENCE.exec(rest);
       if (ref === null) {
-        const at = quoteAt(mayHoldSecret, rest);
-        return {
-          ok: false,
-          expected: `bad interpolation reference${at}: expected %(name)s (%% for a literal %)`,
-        };
+        const at = quoteAt(isQuotable, rest);
+        return fail(`bad interpolation reference${at}: expected %(name)s (%% for a literal %)`);
       }
       const name = (ref[1] ?? '').toLowerCase();
       rest = rest.slice(ref[0].length);
-      const referenced = view.get(name);
+      const referenced = this.view.get(name);
       if (referenced === undefined) {
-        return {
-          ok: false,
-          expected: `bad interpolation reference %(${ref[1]})s: no key "${name}" in ${where}`,
-        };
+        return fail(`bad interpolation reference %(${ref[1]})s: no key "${name}" in ${this.where}`);
       }
-      if (!referenced.includes('%')) {
-        out += referenced;
-        continue;
+      let piece = referenced;
+      if (referenced.includes('%')) {
+        const inner = this.expandKey(name, depth + 1);
+        if (!inner.ok) return inner;
+        piece = inner.value;
+        levels = Math.max(levels, inner.levels + 1);
       }
-      const inner = expandValue(referenced, view, where, depth + 1, mayHoldSecret);
-      if (!inner.ok) return inner;
-      out += inner.value;
-    } else {
-      return {
-        ok: false,
-        expected: `a lone %${quoteAt(mayHoldSecret, rest)}: expected %% for a literal %, or %(name)s`,
-      };
+      if (out.length + piece.length > MAX_EXPANDED_VALUE) {
+        return fail(
+          `%(...)s references expand this value to more than ${MAX_EXPANDED_VALUE} characters, ` +
+            'the cap for one value',
+        );
+      }
+      this.budget -= piece.length;
+      if (this.budget < 0) {
+        return fail(
+          `%(...)s references in ${this.where} expand to more than ${MAX_EXPANDED_TOTAL} characters ` +
+            'in all, the cap for one section',
+        );
+      }
+      out += piece;
     }
+    return { ok: true, value: out, levels };
   }
-  return { ok: true, value: out };
 }
 
 /** ` at "<rest of the line>"`, or '' when the value may hold credentials: never echo part of a password. */
-function quoteAt(mayHoldSecret: boolean, rest: string): string {
-  return mayHoldSecret ? '' : ` at ${JSON.stringify(rest.split('\n')[0])}`;
-}
-
-/**
- * Hides credentials in text shown to users: `scheme://user:password@` and `user:password@` become `***@`.
- * Text without '@' is returned unchanged.
- */
-export function redactCredentials(text: string): string {
-  if (!text.includes('@')) return text;
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"/]*@/gi, '$1***@')
-    .replace(/(^|[\s"=])[^\s"/:@]+:[^\s"/]*@/g, '$1***@');
+function quoteAt(isQuotable: boolean, rest: string): string {
+  return isQuotable ? ` at ${JSON.stringify(rest.split('\n')[0])}` : '';
 }

@@ -1,7 +1,14 @@
 // RawConfig → frozen Config, collecting every problem (with file, line, key, value and what was expected)
 // before throwing one ConfigError. Pure: no file system; paths are resolved, never checked for existence.
 import path from 'node:path';
-import { ConfigError, formatConfigIssue, redactUrl } from '../errors.js';
+import {
+  ConfigError,
+  MAX_SHOWN_ISSUES,
+  formatConfigIssue,
+  limitShown,
+  redactSecrets,
+  redactUrl,
+} from '../errors.js';
 import { parsePackageMatch } from '../plan/versions.js';
 import type { ConfigIssue } from '../errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
@@ -15,7 +22,8 @@ import {
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
-import { redactCredentials } from './parse-ini.js';
+import { INDEX_HTML, INDEX_JSON, ROOT_MARKER, STATE_DIR } from '../mirror/layout.js';
+import { isNormalizedName } from '../plan/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
@@ -31,6 +39,8 @@ type Check<T> = { ok: true; value: T } | { ok: false; expected: string };
 const accept = <T>(value: T): Check<T> => ({ ok: true, value });
 const reject = <T>(expected: string): Check<T> => ({ ok: false, expected });
 
+/** Globs per key: ample for any selection, and a bound on what matching every listed name costs. */
+export const MAX_GLOBS = 10_000;
 const PROJECT_GLOB = /^[A-Za-z0-9._\-*?[\]!]+$/;
 const UNCLOSED_BRACKET = /\[[^\]]*$/;
 
@@ -95,6 +105,16 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   ): string[] {
     const v = values.get(key);
     const items = split(v?.value ?? '');
+    if (items.length > MAX_GLOBS) {
+      const noun = key.endsWith('_matches') ? 'globs' : 'values';
+      report(
+        errors,
+        key,
+        v,
+        `expected at most ${MAX_GLOBS} ${noun} (the cap); this list has ${items.length}`,
+      );
+      return [];
+    }
     for (const item of items) {
       const expected = checkItem(item);
       if (expected !== null) report(errors, key, v, expected, item);
@@ -123,8 +143,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const lockFile = readPath('lock_file_name', mirrorRoot);
   const logFile = readPath('log_filename', configDir);
   const verbose = readBoolean('verbose');
-  const baseUrl = read('base_url', (text) => checkHttpUrl(text, false));
-  const indexUrl = read('index_url', (text) => checkHttpUrl(text, true));
+  const baseUrl = read('base_url', (text) => checkHttpUrl(text, 'public'));
+  const indexUrl = read('index_url', (text) => checkHttpUrl(text, 'index'));
   const syncIntervalMs = readDuration('sync_interval');
   const workers = read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers));
   const timeoutMs = readDuration('timeout');
@@ -145,8 +165,11 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     if (isConfigKey(key) || Object.hasOwn(KEY_ALIASES, key)) continue;
     const reason = OBSOLETE_KEYS[key];
     if (reason !== undefined) report(warnings, key, v, reason);
-    else
-      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${suggestKey(key)}, ignored` });
+    else {
+      // Suggestions cost an edit distance per known key: only for the warnings that will be shown.
+      const hint = warnings.length < MAX_SHOWN_ISSUES ? suggestKey(key) : '';
+      warnings.push({ ...locate(raw.file, v), expected: `unknown key "${key}"${hint}, ignored` });
+    }
   }
   for (const [name, section] of raw.sections) {
     if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
@@ -160,6 +183,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
   }
+  const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
+  if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
     const expected = 'sends its password in clear text over http; use https';
     report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
@@ -202,7 +227,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
-    warnings: Object.freeze(arrangeIssues(warnings).map(formatConfigIssue)),
+    warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }
 
@@ -234,6 +259,37 @@ function checkPath(text: string, base: string): Check<string> {
   if (!single.ok) return single;
   if (single.value.includes('\0')) return reject('expected a path without NUL characters');
   return accept(path.resolve(base, single.value));
+}
+
+/** pypimirror's own entries in <root>/.pypimirror/ (mirror/state.ts, status.ts, ownership.ts). */
+const STATE_ENTRIES: readonly string[] = ['state.json', 'status.json', ROOT_MARKER, 'projects'];
+
+/**
+ * Why the lock (a directory while held, with `.owner` and `.acquiring` siblings) could collide with a project
+ * directory, a root page, the root or the state, or null when it cannot. Inside the root, its first path
+ * segment must not be a normalised project name or a root page, nor be or hold pypimirror's own state.
+ */
+function checkLockPlace(lockFile: string, root: string): string | null {
+  const expected =
+    "expected a name no project can have (with a '.', like .pypimirror.lock) or a path outside the mirror";
+  if (isWithin(root, lockFile)) return `is the mirror root or a folder above it; ${expected}`;
+  if (!isWithin(lockFile, root)) return null;
+  const [first = '', second, ...deeper] = path.relative(root, lockFile).split(path.sep);
+  if (isNormalizedName(first) || first === INDEX_HTML || first === INDEX_JSON) {
+    return `could collide with the project directory or page "${first}"; ${expected}`;
+  }
+  if (first !== STATE_DIR) return null;
+  if (second === undefined) return `is pypimirror's state directory; ${expected}`;
+  const isOwn = (name: string): boolean => STATE_ENTRIES.includes(name);
+  const clashes =
+    deeper.length > 0 ? isOwn(second) : [second, `${second}.owner`, `${second}.acquiring`].some(isOwn);
+  return clashes ? `collides with pypimirror's own files in ${STATE_DIR}/; ${expected}` : null;
+}
+
+/** Whether `inner` is `outer` or lies beneath it (both absolute and normalised). */
+function isWithin(inner: string, outer: string): boolean {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function checkBoolean(text: string): Check<boolean> {
@@ -280,8 +336,11 @@ function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
     : reject('expected a size like 500M or 10G (K, M, G, T are powers of 1024; a plain number is bytes)');
 }
 
-/** An http(s) URL. `isIndex`: the upstream Simple API base, which must have no query and gets a final '/'. */
-function checkHttpUrl(text: string, isIndex: boolean): Check<URL> {
+/**
+ * An http(s) URL. `index`: the upstream Simple API base, which must have no query and gets a final '/'.
+ * `public`: the mirror's own address, published on its root page, which must carry no credentials.
+ */
+function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
   const single = checkSingle(text, 'an http:// or https:// URL');
   if (!single.ok) return single;
   let url: URL;
@@ -295,9 +354,14 @@ function checkHttpUrl(text: string, isIndex: boolean): Check<URL> {
     return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
   }
   if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
-  if (isIndex && (url.search !== '' || url.hash !== ''))
-    return reject('expected a URL without ?query or #fragment');
-  if (isIndex && !url.pathname.endsWith('/')) url.pathname += '/';
+  if (kind === 'public' && (url.username !== '' || url.password !== '')) {
+    return reject(
+      'expected the public URL without a user name or password: it is published on the root page; ' +
+        "give pip its credentials in pip.conf or ~/.netrc, not in pypimirror's config",
+    );
+  }
+  if (url.search !== '' || url.hash !== '') return reject('expected a URL without ?query or #fragment');
+  if (kind === 'index' && !url.pathname.endsWith('/')) url.pathname += '/';
   return accept(url);
 }
 
@@ -351,14 +415,17 @@ function measureEditDistance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
-/** Credentials hidden, duplicates dropped, in line order (issues without a line, like missing keys, last). */
+/**
+ * Credentials and query values hidden (redactSecrets), duplicates dropped, in line order (issues without a
+ * line, like missing keys, last).
+ */
 function arrangeIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
   const seen = new Set<string>();
   return issues
     .map((i) => ({
       ...i,
-      value: i.value === null ? null : redactCredentials(i.value),
-      expected: redactCredentials(i.expected),
+      value: i.value === null ? null : redactSecrets(i.value),
+      expected: redactSecrets(i.expected),
     }))
     .filter((i) => !seen.has(formatConfigIssue(i)) && seen.add(formatConfigIssue(i)))
     .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));

@@ -1,25 +1,34 @@
 // The run lock (DESIGN.md "One sync" step 1): one sync at a time per mirror, whoever runs it (`run`, `sync`,
-// a cron job). proper-lockfile makes the lock a directory (atomic mkdir) whose mtime it refreshes while held;
-// a lock not refreshed for `staleMs` is taken over. Who holds it is kept in a sibling file
-// `<lock>.owner` (JSON {pid, host, since}) so a refused run can say who and since when, and so a lock left by
-// a dead process on this host (kill -9) is taken over at once instead of after `staleMs`.
+// a cron job). proper-lockfile makes the lock a directory (atomic mkdir) whose mtime it refreshes while held.
+// Who holds it is kept in a sibling file `<lock>.owner` (JSON {pid, host, since, startTime}) so a refused run
+// can say who and since when, and so that whether to take a lock over is decided from its holder:
+// - a holder on this host is asked directly: while its pid lives (and started when the owner file says, so a
+//   reused pid does not count) the lock is never taken over, however long since its last refresh (a holder
+//   whose event loop was blocked for minutes is still running its sync); once its pid is gone the lock is
+//   taken over at once;
+// - a holder on another host (a shared file system), or an unknown one, cannot be asked: its lock is taken
+//   over once not refreshed for `staleMs`, with a warning naming it.
+// proper-lockfile's own staleness rule (remove any lock older than `stale`) would bypass this, so it is
+// given a `stale` that never passes, and the decision above is made here.
 //
 // Every acquisition, including a takeover, happens inside a short mutex (`<lock>.acquiring`, also a mkdir),
 // so two processes that both find the same dead or stale holder cannot both remove it and both win.
-import { mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile, { type LockOptions as ProperLockOptions } from 'proper-lockfile';
 import { LockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isNotFound, writeFileAtomic } from '../util/fs.js';
+import { DIR_MODE, ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
 
 export interface LockHolder {
   readonly pid: number;
   readonly host: string;
   /** ISO 8601 UTC, whole seconds. */
   readonly since: string;
+  /** The holder's start time (clock ticks after boot, /proc/<pid>/stat field 22), when it could be read. */
+  readonly startTime?: number;
 }
 
 export interface RunLock {
@@ -40,12 +49,14 @@ export interface LockOptions {
   /** How often the held lock is refreshed (minimum 1000, at most staleMs / 2). Default 10 s. */
   readonly updateMs?: number;
   readonly now?: () => Date;
-  /** Whether a process of this host is alive (tests replace it). */
-  readonly isAlive?: (pid: number) => boolean;
+  /** Whether a holder on this host is still running (tests replace it). */
+  readonly isHolderAlive?: (holder: LockHolder) => Promise<boolean>;
 }
 
 export const DEFAULT_STALE_MS = 60_000;
 export const DEFAULT_UPDATE_MS = 10_000;
+/** proper-lockfile's `stale`: never reached, so that it never removes a lock by itself (see the head). */
+const NEVER_STALE_MS = Number.MAX_SAFE_INTEGER;
 /** The acquisition mutex is held for milliseconds; one older than this was left by a killed process. */
 const MUTEX_STALE_MS = 10_000;
 const MUTEX_WAIT_MS = 15_000;
@@ -75,16 +86,73 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** The start time (field 22, clock ticks after boot) in the text of /proc/<pid>/stat, or null. */
+export function parseStartTime(stat: string): number | null {
+  // Field 2, the command name, is in parentheses and may itself hold spaces and ')': split after the last.
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 1)
+    .trim()
+    .split(/\s+/);
+  const value = fields[19]; // fields 3.. follow the name: field 22 is the 20th
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+/** When process `pid` of this host started (see parseStartTime), or null when /proc does not say. */
+export async function readStartTime(pid: number): Promise<number | null> {
+  try {
+    return parseStartTime(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a holder on this host still runs: its pid exists and, when the owner file recorded it, started at
+ * the recorded time (a pid reused by another process after the holder died does not count). A start time
+ * that cannot be read counts as a match: when unsure, the lock is not taken.
+ */
+export async function isHolderRunning(holder: LockHolder): Promise<boolean> {
+  if (!isProcessAlive(holder.pid)) return false;
+  if (holder.startTime === undefined) return true;
+  const startTime = await readStartTime(holder.pid);
+  return startTime === null || startTime === holder.startTime;
+}
+
+export type LockVerdict =
+  /** Someone may still be using it: refuse. */
+  | 'held'
+  /** Its holder on this host is gone: take it over at once. */
+  | 'dead'
+  /** Its holder is on another host (or unknown) and has not refreshed it for staleMs: take it over, warn. */
+  | 'stale';
+
+/**
+ * Whether a lock found held may be taken over (see the head comment). `isRunning`: the holder's state when
+ * it is on this host (ignored otherwise); `refreshedAgoMs`: time since the lock's last refresh.
+ */
+export function judgeLock(facts: {
+  readonly holder: LockHolder | null;
+  readonly host: string;
+  readonly isRunning: boolean;
+  readonly refreshedAgoMs: number;
+  readonly staleMs: number;
+}): LockVerdict {
+  if (facts.holder !== null && facts.holder.host === facts.host) return facts.isRunning ? 'held' : 'dead';
+  return facts.refreshedAgoMs > facts.staleMs ? 'stale' : 'held';
+}
+
 function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
 }
 
 function decodeHolder(value: unknown): LockHolder | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { pid, host, since } = value as Record<string, unknown>;
+  const { pid, host, since, startTime } = value as Record<string, unknown>;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return null;
   if (typeof host !== 'string' || typeof since !== 'string') return null;
-  return { pid, host, since };
+  return Number.isSafeInteger(startTime)
+    ? { pid, host, since, startTime: startTime as number }
+    : { pid, host, since };
 }
 
 /** The recorded holder of `lockFile`, or null when unknown (no owner file, or an unreadable one). */
@@ -107,8 +175,12 @@ export function formatHeld(
     refreshedAgoMs === null
       ? ''
       : ` (last refreshed ${Math.max(0, Math.round(refreshedAgoMs / 1000))} s ago)`;
-  if (holder === null) return `${head}: holder unknown${refreshed}`;
-  return `${head}: pid ${holder.pid} on host ${holder.host} since ${holder.since}${refreshed}`;
+  return `${head}: ${holder === null ? 'holder unknown' : describeHolder(holder)}${refreshed}`;
+}
+
+/** `pid 1234 on host build-3 since 2026-11-21T09:14:03Z` */
+function describeHolder(holder: LockHolder): string {
+  return `pid ${holder.pid} on host ${holder.host} since ${holder.since}`;
 }
 
 function sameHolder(a: LockHolder | null, b: LockHolder): boolean {
@@ -144,6 +216,36 @@ async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>)
   }
 }
 
+/** The one warning a takeover logs: whose lock, and why it may be taken. */
+function warnTakeover(
+  log: Logger,
+  lockFile: string,
+  verdict: 'dead' | 'stale',
+  holder: LockHolder | null,
+  refreshedAgoMs: number,
+  staleMs: number,
+): void {
+  const refreshedAgoS = Math.round(refreshedAgoMs / 1000);
+  const fields = {
+    lock: lockFile,
+    pid: holder?.pid,
+    host: holder?.host,
+    since: holder?.since,
+    refreshedAgoS,
+  };
+  if (verdict === 'dead') {
+    // Killed without releasing (kill -9, OOM, power cut): its pid is gone, so the lock is ours now.
+    log.warn('taking over the run lock of a process that no longer exists', fields);
+    return;
+  }
+  const whose = holder === null ? 'an unknown holder' : describeHolder(holder);
+  log.warn(
+    `taking over a stale run lock: held by ${whose}, last refreshed ${refreshedAgoS} s ago ` +
+      `(more than ${Math.round(staleMs / 1000)} s)`,
+    fields,
+  );
+}
+
 /**
  * Takes the run lock or throws LockError('LOCK_HELD') naming the holder. The lock stays until release();
  * while held it is refreshed every `updateMs`, and `onLost` is called if that fails.
@@ -151,7 +253,7 @@ async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>)
 export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
   const lockFile = resolve(opts.lockFile);
   const now = opts.now ?? (() => new Date());
-  const isAlive = opts.isAlive ?? isProcessAlive;
+  const isHolderAlive = opts.isHolderAlive ?? isHolderRunning;
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
   const updateMs = opts.updateMs ?? DEFAULT_UPDATE_MS;
   const host = hostname();
@@ -160,7 +262,9 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
   const lockOptions: ProperLockOptions = {
     lockfilePath: lockFile,
     realpath: false,
-    stale: staleMs,
+    // Staleness is judged here (judgeLock), never by proper-lockfile: neither when taking the lock (it would
+    // remove a live holder's lock) nor when refreshing it (it would give up after a long-blocked event loop).
+    stale: NEVER_STALE_MS,
     update: updateMs,
     retries: 0,
     onCompromised: (err) => {
@@ -173,9 +277,15 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       opts.onLost(lost);
     },
   };
-  await mkdir(dirname(lockFile), { recursive: true });
+  await ensureDir(dirname(lockFile));
 
-  const holder: LockHolder = { pid: process.pid, host, since: formatSince(now()) };
+  const startTime = await readStartTime(process.pid);
+  const holder: LockHolder = {
+    pid: process.pid,
+    host,
+    since: formatSince(now()),
+    ...(startTime === null ? {} : { startTime }),
+  };
   const unlock = await withMutex(lockFile, opts.log, async () => {
     let release: () => Promise<void>;
     try {
@@ -183,27 +293,27 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
     } catch (err) {
       if (errnoCode(err) !== 'ELOCKED') throw err;
       const current = await readHolder(lockFile);
-      if (current !== null && current.host === host && current.pid !== process.pid && !isAlive(current.pid)) {
-        // Killed without releasing (kill -9, OOM, power cut): its pid is gone, so the lock is ours now.
-        opts.log.warn('taking over the run lock of a process that no longer exists', {
-          lock: lockFile,
-          pid: current.pid,
-          since: current.since,
-        });
+      const info = await stat(lockFile).catch(() => null);
+      if (info !== null) {
+        const refreshedAgoMs = now().getTime() - info.mtimeMs;
+        const isOnThisHost = current !== null && current.host === host;
+        const isRunning = isOnThisHost && (await isHolderAlive(current));
+        const verdict = judgeLock({ holder: current, host, isRunning, refreshedAgoMs, staleMs });
+        if (verdict === 'held') {
+          throw new LockError('LOCK_HELD', formatHeld(lockFile, current, refreshedAgoMs), {
+            cause: err,
+            holder: current,
+          });
+        }
+        warnTakeover(opts.log, lockFile, verdict, current, refreshedAgoMs, staleMs);
         await rmdir(lockFile).catch((e: unknown) => {
           if (!isNotFound(e)) throw e;
         });
-        release = await lockfile.lock(lockFile, lockOptions);
-      } else {
-        const info = await stat(lockFile).catch(() => null);
-        const refreshedAgoMs = info === null ? null : now().getTime() - info.mtimeMs;
-        throw new LockError('LOCK_HELD', formatHeld(lockFile, current, refreshedAgoMs), {
-          cause: err,
-          holder: current,
-        });
-      }
+      } // else: released meanwhile
+      release = await lockfile.lock(lockFile, lockOptions);
     }
     try {
+      await chmod(lockFile, DIR_MODE); // proper-lockfile's mkdir leaves the mode to the umask
       await writeFileAtomic(ownerPath(lockFile), `${JSON.stringify(holder)}\n`);
     } catch (err) {
       await release().catch(() => {});

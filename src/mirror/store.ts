@@ -3,14 +3,14 @@
 // grows past the client's largest file (max_file_size) is cut off there.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { IntegrityError } from '../errors.js';
 import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
-import { isNotFound, tempPathFor } from '../util/fs.js';
+import { isNotFound, openNewFile, regularFileSize, tempPathFor } from '../util/fs.js';
 import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
 import { createSlotSink } from './slots.js';
 
@@ -81,7 +81,7 @@ export async function receiveVerified(
   const label = target;
   const temp = tempPathFor(target);
   // The temp file opens while the request waits for its answer, off the request's critical path.
-  const opening = open(temp, 'w', 0o644);
+  const opening = openNewFile(temp); // 0644 whatever the umask
   opening.catch(() => {}); // awaited below
   const removeTemp = async (): Promise<void> => {
     const handle = await opening.catch(() => null);
@@ -210,15 +210,8 @@ export async function hashFile(
   }
 }
 
-/** Size of a file on disk, or null when it does not exist. */
-export async function fileSize(path: string): Promise<number | null> {
-  try {
-    return (await stat(path)).size;
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-}
+/** Size of a regular file on disk (never through a symlink), or null when there is none. */
+export const fileSize = regularFileSize;
 
 export async function removeFile(path: string): Promise<boolean> {
   try {

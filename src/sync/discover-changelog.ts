@@ -42,7 +42,7 @@ export async function discoverChangelog(run: Run, since: number): Promise<Discov
     if (row.serial > lastSerial) lastSerial = row.serial;
     if (!isValidProjectName(row.name)) continue;
     const name = normalizeName(row.name);
-    if (!filters.matchNormalizedProject(name)) continue;
+    if (!filters.matchNormalizedProject(name) || !run.isStorable(name)) continue;
     changes.set(name, {
       displayName: row.name,
       serial: row.serial,

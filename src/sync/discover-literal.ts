@@ -13,7 +13,8 @@ import {
   type Run,
 } from './discover-shared.js';
 
-export async function discoverLiteral(run: Run, literal: readonly string[]): Promise<Discovery> {
+export async function discoverLiteral(run: Run, literals: readonly string[]): Promise<Discovery> {
+  const literal = literals.filter(run.isStorable);
   const { cfg, state, upstream, log, signal } = run.input;
   // On an upstream with serials, note the global serial before the pages are read: from the next run on,
   // the changelog since then answers for all of them in one call.

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { DiscoveryState, MirrorState } from '../mirror/state.js';
 import type { Filters } from '../plan/filters.js';
 import type { Upstream } from '../upstream/types.js';
+import type { StorableCheck } from './unstorable.js';
 
 export interface Candidate {
   readonly name: string;
@@ -104,6 +105,8 @@ export interface Run {
   readonly now: Date;
   changelogUnsupportedAt: string | null;
   requests: number;
+  /** Whether a selected project's name can be stored (one warning per run per name that cannot). */
+  readonly isStorable: StorableCheck;
 }
 
 export function isChangelogWorthAsking(run: Run): boolean {

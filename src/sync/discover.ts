@@ -13,6 +13,7 @@ import { normalizeName } from '../plan/names.js';
 import type { ConditionalHeaders, ListedProject } from '../upstream/types.js';
 import { discoverChangelog } from './discover-changelog.js';
 import { discoverLiteral } from './discover-literal.js';
+import { createStorableCheck } from './unstorable.js';
 import {
   type Candidate,
   type DiscoverInput,
@@ -47,6 +48,7 @@ export async function discover(input: DiscoverInput): Promise<Discovery> {
     now: input.now ?? new Date(),
     changelogUnsupportedAt: previous.changelogUnsupportedAt,
     requests: 0,
+    isStorable: createStorableCheck(input.log),
   };
   const isTrusted = !isRescoped && input.isUpstreamChanged !== true;
   if (state.lastSerial !== null && isTrusted && !previous.isListingDue && isChangelogWorthAsking(run)) {
@@ -78,7 +80,7 @@ async function discoverListing(run: Run): Promise<Discovery> {
     project(p: ListedProject): void {
       const name = normalizeName(p.name);
       if (p.serial !== null) hasSerials = true;
-      if (filters.matchNormalizedProject(name) && !selected.has(name)) {
+      if (filters.matchNormalizedProject(name) && !selected.has(name) && run.isStorable(name)) {
         selected.set(name, { name, displayName: p.name, serial: p.serial });
       }
     },

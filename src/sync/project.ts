@@ -1,12 +1,13 @@
 // Syncs one project: page → plan → verified downloads → page → record → removals.
 // Order matters: a page is written only after every file it links is in place, and files are removed
 // only after the page that no longer links them is written.
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { PypimirrorError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { filePath, INDEX_HTML, INDEX_JSON, projectDir } from '../mirror/layout.js';
+import { filePath, INDEX_HTML, INDEX_JSON, projectDir, whyUnstorableFilename } from '../mirror/layout.js';
+import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
 import type { LocalFile, ProjectRecord } from '../mirror/record.js';
 import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { writeRecord } from '../mirror/state.js';
@@ -14,7 +15,7 @@ import { fileSize, hashFile, removeFile } from '../mirror/store.js';
 import type { Filters } from '../plan/filters.js';
 import { orderFiles, planProject, type SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
-import { removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 import { downloadWithRetries, type RetryPolicy } from './retrying-download.js';
 
@@ -37,6 +38,8 @@ export interface ProjectContext {
   /** True when stored ETags/upstream lists belong to another upstream or scope and must not be trusted. */
   readonly isUpstreamChanged: boolean;
   readonly retry: RetryPolicy;
+  /** Root entries that were there before pypimirror adopted the root: never written, never removed. */
+  readonly foreign?: ReadonlySet<string>;
   /** Counts every upstream request. */
   countRequest(): void;
   /** Called after each verified file is in place. */
@@ -67,7 +70,8 @@ export type ProjectOutcome =
     }
   | { kind: 'gone' } // upstream answered 404
   | { kind: 'stale'; pageSerial: number; wantedSerial: number }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string }
+  | { kind: 'skipped'; reason: string }; // its directory is not ours (ownership.ts): left alone
 
 /** The upstream page as the record last saw it. */
 export function pageFromRecord(record: ProjectRecord, serial: number | null): ProjectPage {
@@ -99,6 +103,13 @@ export async function syncProject(
   onPlanned: () => void = () => {},
 ): Promise<ProjectOutcome> {
   const { cfg, upstream, signal } = ctx;
+  const notOurs = await whyProjectDirIsNotOurs(
+    cfg.mirrorRoot,
+    name,
+    record !== null,
+    ctx.foreign ?? new Set(),
+  );
+  if (notOurs !== null) return { kind: 'skipped', reason: notOurs };
   const conditional =
     record !== null && !ctx.isUpstreamChanged && (record.etag !== null || record.lastModified !== null)
       ? { etag: record.etag, lastModified: record.lastModified }
@@ -154,6 +165,11 @@ export async function applyPage(
   const { cfg, log, signal } = ctx;
   const root = cfg.mirrorRoot;
   const dir = projectDir(root, page.name);
+  // The decoders skip names that cannot be stored; a page rebuilt from an older record may still hold one.
+  for (const f of page.files.filter((file) => whyUnstorableFilename(file.filename) !== null)) {
+    log.warn('file skipped: its name cannot be stored', { project: page.name, file: f.filename });
+  }
+  page = { ...page, files: page.files.filter((file) => whyUnstorableFilename(file.filename) === null) };
   const plan = planProject(page, record, ctx.filters, {
     cleanup: cfg.cleanup,
     isDeletionAllowed: ctx.isDeletionAllowed,
@@ -180,7 +196,9 @@ export async function applyPage(
     return { kind: 'empty', record: empty };
   }
 
-  await mkdir(dir, { recursive: true });
+  // The record comes before the directory, so a directory without one is never taken for ours (ownership.ts).
+  if (record === null) await claimProject(root, emptyRecord(page.name, displayName));
+  await ensureDir(dir);
   await removeTempFiles(dir);
   onPlanned();
   const results = await Promise.allSettled(download.map((file) => fetchFile(ctx, page.name, file, record)));
@@ -296,7 +314,8 @@ async function fetchFile(
   // Resume: a file renamed into place by an interrupted run was verified before the rename.
   const isKnown = record?.files.some((f) => f.filename === up.filename) ?? false;
   const sha = up.hashes['sha256'];
-  if (!isKnown && sha !== undefined && (up.size === null || (await fileSize(target)) === up.size)) {
+  const sizeOnDisk = await fileSize(target); // a regular file only: never read through a symlink
+  if (!isKnown && sha !== undefined && sizeOnDisk !== null && (up.size === null || sizeOnDisk === up.size)) {
     const onDisk = await hashFile(target, ctx.signal);
     if (onDisk !== null && onDisk.sha256 === sha) {
       ctx.log.debug('file adopted from disk', { project, file: up.filename });

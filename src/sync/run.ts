@@ -2,11 +2,11 @@
 // root page → state. The caller holds the run lock.
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { INDEX_HTML, INDEX_JSON, projectDir, stateDir } from '../mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, stateDir } from '../mirror/layout.js';
+import { claimRoot, foreignOfRoot, removeOwnedProject } from '../mirror/ownership.js';
 import type { ProjectRecord } from '../mirror/record.js';
 import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
 import {
@@ -31,7 +31,13 @@ import {
   pruneHistory,
   type RemovalEntry,
 } from './guards.js';
-import { applyPage, pageFromRecord, type ProjectContext, syncProject } from './project.js';
+import {
+  applyPage,
+  pageFromRecord,
+  type ProjectContext,
+  type ProjectOutcome,
+  syncProject,
+} from './project.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import {
@@ -122,9 +128,10 @@ async function runSyncWith(
   const isDryRun = options.dryRun === true;
   const isReleased = options.allowDeletions === true;
   const print = deps.print ?? (() => {});
+  // Refuses a root that is not ours (a system directory, a file, foreign entries: ConfigError, exit 2).
+  const foreign = new Set(isDryRun ? await foreignOfRoot(cfg) : (await claimRoot(cfg, started)).foreign);
   if (!isDryRun) {
-    await mkdir(join(stateDir(root), 'projects'), { recursive: true });
-    await removeTempFiles(root);
+    await removeTempFiles(root, foreign);
     await removeTempFiles(stateDir(root));
   }
   const state = await readState(root);
@@ -176,6 +183,7 @@ async function runSyncWith(
     isPageTrusted: isReleased,
     isDryRun,
     isUpstreamChanged,
+    foreign,
     retry: deps.retry ?? {
       retries: DEFAULT_RETRIES,
       minMs: DEFAULT_MIN_DELAY_MS,
@@ -194,8 +202,8 @@ async function runSyncWith(
   const retryLater: Candidate[] = [];
   const gone: string[] = [];
   const removals = new Set<string>();
-  /** Projects whose every file left the selection: their directory goes after the root page. */
-  const emptied = new Map<string, number>();
+  /** Projects whose every file left the selection (with their previous record): their directory goes after the root page. */
+  const emptied = new Map<string, ProjectRecord | null>();
   let projectsChanged = 0;
   let filesFetched = 0;
   let bytesFetched = 0;
@@ -232,8 +240,15 @@ async function runSyncWith(
   try {
     await forEachWindowed(toSync, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
-      const record = await readRecord(root, c.name);
-      const outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+      let record: ProjectRecord | null = null;
+      let outcome: ProjectOutcome;
+      try {
+        record = await readRecord(root, c.name);
+        outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        outcome = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) };
+      }
       progress.projectsDone++;
       deps.onProgress?.({ ...progress });
       switch (outcome.kind) {
@@ -266,7 +281,7 @@ async function runSyncWith(
         case 'empty':
           keepProject(outcome.record, c);
           if ((record?.files.length ?? 0) > 0) {
-            emptied.set(c.name, record?.files.length ?? 0);
+            emptied.set(c.name, record);
             projectsChanged++;
           }
           log.debug('no file selected; the project has no page', { project: c.name });
@@ -287,6 +302,13 @@ async function runSyncWith(
           retryLater.push(c);
           failures.push({ project: c.name, reason: outcome.reason });
           log.error('project failed; its previous page stays', { project: c.name, error: outcome.reason });
+          break;
+        case 'skipped':
+          forgetSerial(c.name);
+          log.warn('project skipped: its directory is not one pypimirror wrote', {
+            project: c.name,
+            reason: outcome.reason,
+          });
           break;
       }
     });
@@ -417,7 +439,7 @@ async function runSyncWith(
       if (outcome.kind === 'synced' || outcome.kind === 'empty') keepProject(outcome.record, c);
       if (outcome.kind === 'synced') filesRemoved += outcome.filesRemoved;
       else if (outcome.kind === 'empty') {
-        emptied.set(c.name, record.files.length);
+        emptied.set(c.name, record);
         projectsChanged++;
       } else if (outcome.kind === 'failed') {
         failures.push({ project: c.name, reason: outcome.reason });
@@ -452,16 +474,15 @@ async function runSyncWith(
     await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
     await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   }
+  // Only what the records say we wrote goes, never through a symlink (ownership.ts).
   for (const name of removed) {
     const record = await readRecord(root, name).catch(() => null);
-    filesRemoved += record?.files.length ?? 0;
-    await rm(projectDir(root, name), { recursive: true, force: true });
+    filesRemoved += await removeOwnedProject(root, name, record, log);
     await removeRecord(root, name);
     log.info('project removed', { project: name });
   }
-  for (const [name, count] of emptied) {
-    filesRemoved += count;
-    await rm(projectDir(root, name), { recursive: true, force: true });
+  for (const [name, record] of emptied) {
+    filesRemoved += await removeOwnedProject(root, name, record, log);
     log.info('no file of the project is selected any more; its page and files are removed', {
       project: name,
     });

@@ -1,6 +1,7 @@
 // PEP 691 JSON → ProjectPage / ProjectListing (PROTOCOL.md §2), pure. Every error names the JSON path.
 // Structural violations fail the page (UPSTREAM_PAYLOAD); an unsafe filename or project name only skips that entry.
 import { UpstreamError, redactUrl } from '../errors.js';
+import { whyUnstorableFilename } from '../mirror/layout.js';
 import { isValidProjectName, normalizeName } from '../plan/names.js';
 import type { ListedProject, ProjectListing, ProjectPage, ProjectStatus, UpstreamFile } from './types.js';
 
@@ -35,14 +36,7 @@ export function payloadError(url: string | URL, message: string, cause?: unknown
 
 /** Why a filename may not be written into the mirror, or null if it is safe. */
 export function checkFilename(name: string): string | null {
-  const lower = name.toLowerCase();
-  if (name === '' || name === '.' || name === '..') return 'empty or a dot segment';
-  if (/[/\\\x00-\x1f\x7f]/.test(name)) return 'contains a path separator, NUL or a control character';
-  if (name.startsWith('.')) return 'starts with a dot';
-  if (lower === 'index.html' || lower === 'index.v1_json') return 'clashes with an index page';
-  if (lower.endsWith('.metadata')) return 'ends in .metadata';
-  if (Buffer.byteLength(name) > 255) return 'longer than 255 bytes';
-  return null;
+  return whyUnstorableFilename(name); // the one rule for storable names (mirror/layout.ts)
 }
 
 /** Checks one digest; returns the lower-cased hex or a problem description. */

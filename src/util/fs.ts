@@ -1,12 +1,44 @@
-// Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory.
+// Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory. Every directory
+// and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../mirror/layout.js';
+
+/** Mode of every directory pypimirror creates: the web server's user must read and enter it. */
+export const DIR_MODE = 0o755;
+/** Mode of every file pypimirror creates. */
+export const FILE_MODE = 0o644;
 
 /** A hidden temp path in the same directory as `target`: `.<name>.<random>.tmp`. */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** `mkdir -p` with every directory it creates set to DIR_MODE (mkdir's mode is cut by the umask). */
+export async function ensureDir(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  if (first === undefined) return;
+  let path = first;
+  await chmod(path, DIR_MODE);
+  const rest = relative(first, dir);
+  for (const part of rest === '' ? [] : rest.split(sep)) {
+    path = join(path, part);
+    await chmod(path, DIR_MODE);
+  }
+}
+
+/** Creates (or truncates) `path` for writing, with FILE_MODE whatever the umask. */
+export async function openNewFile(path: string): Promise<FileHandle> {
+  const handle = await open(path, 'w', FILE_MODE);
+  try {
+    await handle.chmod(FILE_MODE);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    throw err;
+  }
+  return handle;
 }
 
 /** fsync a directory so that a rename in it survives a power loss. */
@@ -19,14 +51,22 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `target` atomically: readers see the old file or the new one, never a part. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
+/**
+ * Writes `data` to `target` atomically: readers see the old file or the new one, never a part. Durable
+ * (fsync of the file and its directory) unless `isDurable` is false: then a crash of the process still
+ * leaves the old file or the new one, and only a power loss may lose the write.
+ */
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  { isDurable = true }: { isDurable?: boolean } = {},
+): Promise<void> {
+  await ensureDir(dirname(target));
   const temp = tempPathFor(target);
-  const handle = await open(temp, 'w', 0o644);
+  const handle = await openNewFile(temp);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (isDurable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
@@ -39,20 +79,34 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await unlink(temp).catch(() => {});
     throw err;
   }
-  await syncDir(dirname(target));
+  if (isDurable) await syncDir(dirname(target));
 }
 
-/** Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. */
-export async function removeTempFiles(dir: string): Promise<number> {
+/**
+ * Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. Names in `keep`
+ * (entries an adopted root held before pypimirror) are never touched.
+ */
+export async function removeTempFiles(dir: string, keep: ReadonlySet<string> = new Set()): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch {
     return 0;
   }
-  const temps = names.filter(isTempName);
-  await Promise.all(temps.map((n) => rm(join(dir, n), { force: true })));
+  const temps = names.filter((n) => isTempName(n) && !keep.has(n));
+  await Promise.all(temps.map((n) => unlink(join(dir, n)).catch(() => {})));
   return temps.length;
+}
+
+/** Size of the regular file at `path` (never through a symlink), or null when there is none. */
+export async function regularFileSize(path: string): Promise<number | null> {
+  try {
+    const info = await lstat(path);
+    return info.isFile() ? info.size : null;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -45,6 +45,34 @@ async function stageUnits(dir: string): Promise<void> {
   }
 }
 
+/** systemd 254 added RestartSteps= and RestartMaxDelaySec= (Debian 13 has 257). */
+const RESTART_STEPS_SINCE = 254;
+
+/** The major version of the systemd whose systemd-analyze runs the checks. */
+async function systemdVersion(): Promise<number> {
+  const { stdout } = await run(findExecutable('systemd-analyze') ?? 'systemd-analyze', ['--version']);
+  const m = /^systemd (\d+)/.exec(stdout);
+  assert.ok(m !== null, stdout);
+  return Number(m[1]);
+}
+
+/** A systemd byte size (`1G`, `768M`, plain bytes) in MiB; K, M, G, T are powers of 1024. */
+function toMiB(size: string): number {
+  const m = /^(\d+)([KMGT]?)$/.exec(size);
+  assert.ok(m !== null, size);
+  const scale: Record<string, number> = { '': 1 / 1024 ** 2, K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2 };
+  return Number(m[1]) * (scale[m[2] ?? ''] ?? NaN);
+}
+
+/** A systemd time span made of `30s`, `30min`, `1h` parts, in seconds. */
+function toSeconds(span: string): number {
+  const units: Record<string, number> = { s: 1, sec: 1, min: 60, m: 60, h: 3600 };
+  let total = 0;
+  for (const [, n, unit] of span.matchAll(/(\d+)\s*(min|sec|s|m|h)/g))
+    total += Number(n) * (units[unit ?? ''] ?? NaN);
+  return total;
+}
+
 describe('systemd units', () => {
   it('are the ones checked here', async () => {
     const files = (await readdir(SYSTEMD_DIR)).filter((f) => /\.(service|timer)$/.test(f)).sort();
@@ -63,10 +91,17 @@ describe('systemd units', () => {
       'verify',
       ...paths,
     ]);
-    // verify exits 0 on unknown keys and bad values too: any word about our files is a failure.
+    // verify exits 0 on unknown keys and bad values too: any word about our files is a failure, except
+    // that systemd before 254 does not know the growing restart delay's keys (and ignores them).
+    const version = await systemdVersion();
+    const isOld = version < RESTART_STEPS_SINCE;
+    if (isOld) t.diagnostic(`systemd ${version}: RestartSteps= and RestartMaxDelaySec= are ignored`);
     const ours = stderr
       .split('\n')
-      .filter((l) => l.includes(dir) || UNITS.some((u) => l.startsWith(`${u}:`)));
+      .filter((l) => l.includes(dir) || UNITS.some((u) => l.startsWith(`${u}:`)))
+      .filter(
+        (l) => !(isOld && /Unknown key '(RestartSteps|RestartMaxDelaySec)' in section \[Service\]/.test(l)),
+      );
     assert.deepEqual(ours, [], stderr);
   });
 
@@ -106,6 +141,25 @@ describe('systemd units', () => {
     assert.ok(d.get('SystemCallFilter')?.includes('@system-service'));
     // The graceful stop takes at most 10 s; systemd must not SIGKILL before.
     assert.ok(Number.parseInt(one('TimeoutStopSec') ?? '0', 10) > 10);
+  });
+
+  for (const name of ['pypimirror.service', 'pypimirror-sync.service']) {
+    it(`${name} caps memory well above a sync's 300 MiB bound`, async () => {
+      const d = directives(await unitText(name));
+      const high = toMiB(d.get('MemoryHigh')?.at(-1) ?? '');
+      const max = toMiB(d.get('MemoryMax')?.at(-1) ?? '');
+      assert.ok(high >= 2 * 300 && max > high, `MemoryHigh=${high} MiB, MemoryMax=${max} MiB`);
+    });
+  }
+
+  it('pypimirror.service restarts a crashed daemon after a growing delay', async () => {
+    const d = directives(await unitText('pypimirror.service'));
+    const one = (key: string): string => d.get(key)?.at(-1) ?? '';
+    const first = toSeconds(one('RestartSec'));
+    const longest = toSeconds(one('RestartMaxDelaySec'));
+    assert.ok(first >= 10, `RestartSec=${one('RestartSec')}`);
+    assert.ok(longest >= 10 * first, `RestartMaxDelaySec=${one('RestartMaxDelaySec')}`);
+    assert.ok(Number(one('RestartSteps')) >= 2, `RestartSteps=${one('RestartSteps')}`);
   });
 
   it('pypimirror-sync.service treats "lock held" (75) as success, and the timer starts it', async () => {

@@ -3,19 +3,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { LockError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { acquireRunLock, ownerPath, type RunLock } from '../../src/mirror/lock.js';
+import { acquireRunLock, ownerPath, readStartTime, type RunLock } from '../../src/mirror/lock.js';
 import { createCaptureLogger } from '../helpers/capture-logger.js';
 import { startCli } from '../helpers/cli-process.js';
 import { renderConfig } from '../helpers/daemon-config.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { deadPid, leaveLock, setLockAge, startBlockedHolder } from '../helpers/lock-holder.js';
 import { repoRoot } from '../helpers/repo-root.js';
 import { runCli } from '../helpers/run-cli.js';
 import { seedCatalogue } from '../helpers/sync-harness.js';
@@ -25,20 +26,13 @@ import { waitFor } from '../helpers/wait-for.js';
 const LOCK_MODULE = pathToFileURL(join(repoRoot, 'dist/src/mirror/lock.js')).href;
 const LOG_MODULE = pathToFileURL(join(repoRoot, 'dist/src/log.js')).href;
 
-/** The pid of a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '']);
-  await once(child, 'exit');
+/** A live process of this host other than this one (killed after the test). */
+async function liveProcess(t: TestContext): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  await once(child, 'spawn');
   assert.ok(child.pid !== undefined);
   return child.pid;
-}
-
-/** A lock directory as a killed holder leaves it, with its owner file. */
-async function leaveLock(lockFile: string, owner: { pid: number; host: string }, ageMs = 0): Promise<void> {
-  await mkdir(lockFile, { recursive: true });
-  await writeFile(ownerPath(lockFile), JSON.stringify({ ...owner, since: '2026-01-01T00:00:00Z' }));
-  const when = new Date(Date.now() - ageMs);
-  await utimes(lockFile, when, when);
 }
 
 function held(lockFile: string): Promise<RunLock> {
@@ -62,6 +56,8 @@ describe('run lock, in one process', () => {
     assert.equal(owner['pid'], process.pid);
     assert.equal(owner['host'], hostname());
     assert.match(String(owner['since']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(owner['startTime'], await readStartTime(process.pid));
+    assert.equal(typeof owner['startTime'], 'number');
     await lock.release();
     await lock.release();
     assert.equal(await exists(lockFile), false);
@@ -100,7 +96,7 @@ describe('run lock, in one process', () => {
     assert.equal(owner.pid, process.pid);
   });
 
-  it('waits for staleness when the holder is on another host', async (t) => {
+  it('takes over a lock of another host once stale, with a warning naming the holder', async (t) => {
     const dir = await makeTempDir(t);
     const lockFile = join(dir, '.pypimirror.lock');
     await leaveLock(lockFile, { pid: 1, host: 'build-elsewhere' });
@@ -109,10 +105,68 @@ describe('run lock, in one process', () => {
       /pid 1 on host build-elsewhere since 2026-01-01T00:00:00Z/,
     );
     // Not refreshed for longer than staleMs: the holder is gone, whoever it was.
-    const old = new Date(Date.now() - 5000);
-    await utimes(lockFile, old, old);
-    const lock = await acquireRunLock({ lockFile, log: silentLogger, onLost: () => {}, staleMs: 2000 });
+    await setLockAge(lockFile, 5000);
+    const log = createCaptureLogger();
+    const lock = await acquireRunLock({ lockFile, log, onLost: () => {}, staleMs: 2000 });
+    const warnings = log.find('taking over a stale run lock', 'warn');
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]?.msg ?? '',
+      /^taking over a stale run lock: held by pid 1 on host build-elsewhere since 2026-01-01T00:00:00Z, last refreshed 5 s ago \(more than 2 s\)$/,
+    );
+    assert.equal(warnings[0]?.fields['host'], 'build-elsewhere');
     await lock.release();
+  });
+
+  it('never takes over the lock of a live process of this host, however long since its refresh', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const live = await liveProcess(t);
+    const startTime = await readStartTime(live);
+    assert.ok(startTime !== null);
+    await leaveLock(lockFile, { pid: live, host: hostname(), startTime }, 600_000);
+    const log = createCaptureLogger();
+    await assert.rejects(
+      acquireRunLock({ lockFile, log, onLost: () => {}, staleMs: 2000 }),
+      (err: unknown) => {
+        assert.ok(err instanceof LockError && err.code === 'LOCK_HELD');
+        assert.match(err.message, new RegExp(`pid ${live} on host .* \\(last refreshed 600 s ago\\)$`));
+        return true;
+      },
+    );
+    assert.deepEqual(log.find('taking over'), []);
+  });
+
+  it("takes over at once when the holder's pid now belongs to another process", async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const live = await liveProcess(t);
+    const startTime = await readStartTime(live);
+    assert.ok(startTime !== null);
+    // The holder died and its pid was given to a process started later.
+    await leaveLock(lockFile, { pid: live, host: hostname(), startTime: startTime - 1 });
+    const log = createCaptureLogger();
+    const lock = await acquireRunLock({ lockFile, log, onLost: () => {} });
+    t.after(() => lock.release());
+    assert.equal(log.find('taking over the run lock of a process that no longer exists').length, 1);
+  });
+
+  it('a holder whose event loop is blocked past staleMs keeps its lock, and its refresh does not give it up', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const holder = await startBlockedHolder(t, dir, lockFile, { staleMs: 2000, updateMs: 1000 });
+    await waitFor(
+      'the blocked holder to miss its refreshes for longer than staleMs',
+      async () => Date.now() - (await stat(lockFile)).mtimeMs > 3000,
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    await assert.rejects(
+      acquireRunLock({ lockFile, log: silentLogger, onLost: () => {}, staleMs: 2000 }),
+      (err: unknown) =>
+        err instanceof LockError && err.code === 'LOCK_HELD' && err.holder?.pid === holder.pid,
+    );
+    await holder.unblock();
+    assert.equal(await holder.outcome(), 'kept');
   });
 
   it('gives a dead holder lock to exactly one of many who race for it', async (t) => {

@@ -1,10 +1,11 @@
 // One-shot sync against the fake upstream: the tree, the pages, the state, and what a re-run costs.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EMPTY_STATE, readState, writeState } from '../../src/mirror/state.js';
+import type { ProjectRecord } from '../../src/mirror/record.js';
+import { EMPTY_STATE, readRecord, readState, writeRecord, writeState } from '../../src/mirror/state.js';
 import { formatSummary } from '../../src/sync/report.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -268,12 +269,15 @@ test('resume: a verified file already in place is adopted, not downloaded again'
   const h = await startHarness(t);
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['foo-bar'] });
-  // Lose the state (as a crash before the state write would), keep the files.
+  // Lose the state and the record's files (as a crash before the record write would: the record written
+  // before the project's directory, with no files yet, is all there is), keep the files.
   await writeState(h.root, EMPTY_STATE);
-  await rm(join(h.root, '.pypimirror/projects/foo-bar.json'));
+  const claimed = { ...(await readRecord(h.root, 'foo-bar')), files: [], etag: null, serial: null };
+  await writeRecord(h.root, claimed as ProjectRecord);
   h.fake.resetLog();
   const report = await h.sync({ packageMatches: ['foo-bar'] });
   assert.equal(report.failures.length, 0);
+  assert.equal((await readRecord(h.root, 'foo-bar'))?.files.length, 2, 'both files adopted into the record');
   assert.equal(
     h.fake.requests.filter((r) => r.path.endsWith('.whl') || r.path.endsWith('.tar.gz')).length,
     0,

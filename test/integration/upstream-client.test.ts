@@ -98,7 +98,7 @@ const signal = (): AbortSignal => new AbortController().signal;
 
 function jsonPage(files: string[]): string {
   const entries = files.map((f) => ({
-    filename: f.split('/').at(-1),
+    filename: f.split('#')[0]?.split('/').at(-1), // a file name has no '#' (mirror/layout.ts)
     url: f,
     hashes: { sha256: SHA },
     size: 3,

@@ -1,4 +1,5 @@
 // `sync --allow-deletions` and `sync --dry-run` (issue #10): accepted with sync only; the daemon never releases.
+// `init --adopt` (issue #10): with init only.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCli, UsageError } from '../../src/cli.js';
@@ -18,4 +19,19 @@ test('--allow-deletions and --dry-run go with sync (and z3c --update-fetch) only
   ];
   for (const argv of refused) assert.throws(() => parseCli(argv), UsageError, argv.join(' '));
   t.diagnostic(`cases: ${refused.length + 3}`);
+});
+
+test('init takes --adopt; --adopt goes with init only', (t) => {
+  const init = parseCli(['init', '/etc/p.cfg', '--adopt']);
+  assert.equal(init.command, 'init');
+  assert.equal(init.adopt, true);
+  assert.equal(init.configPath, '/etc/p.cfg');
+  assert.equal(parseCli(['init']).adopt, false);
+  const refused = [
+    ['sync', '--adopt'],
+    ['check', '--adopt'],
+    ['/etc/p.cfg', '-U', '--adopt'],
+  ];
+  for (const argv of refused) assert.throws(() => parseCli(argv), UsageError, argv.join(' '));
+  t.diagnostic(`cases: ${refused.length + 2}`);
 });

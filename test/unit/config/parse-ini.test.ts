@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatConfigIssue } from '../../../src/errors.js';
-import { parseIni, redactCredentials } from '../../../src/config/parse-ini.js';
+import { parseIni } from '../../../src/config/parse-ini.js';
 
 /** A section's values as a plain object, key → value. */
 function readValues(text: string, section = 'mirror'): Record<string, string> {
@@ -68,11 +68,12 @@ describe('parseIni: ConfigParser syntax', () => {
 });
 
 describe('parseIni: [DEFAULT]', () => {
-  it('makes [DEFAULT] values visible in every section, where a section value wins', () => {
+  it('makes [DEFAULT] values visible in [mirror], where a [mirror] value wins', () => {
     const text = '[DEFAULT]\na = d\nb = d\n[mirror]\nb = m\n[other]\nc = o\n';
     assert.deepEqual(readValues(text, 'mirror'), { a: 'd', b: 'm' });
-    assert.deepEqual(readValues(text, 'other'), { a: 'd', b: 'd', c: 'o' });
     assert.deepEqual(readValues(text, 'DEFAULT'), { a: 'd', b: 'd' });
+    // Sections pypimirror ignores keep their own keys only (ConfigParser would show [DEFAULT]'s there too).
+    assert.deepEqual(readValues(text, 'other'), { c: 'o' });
   });
 
   it('merges a repeated [DEFAULT] header, as ConfigParser does', () => {
@@ -82,7 +83,8 @@ describe('parseIni: [DEFAULT]', () => {
   it('treats [default] as an ordinary section (section names are case-sensitive)', () => {
     const { raw } = parseIni('[DEFAULT]\na = 1\n[default]\nb = 2\n', 't.cfg');
     assert.deepEqual([...raw.sections.keys()], ['DEFAULT', 'default']);
-    assert.equal(raw.sections.get('default')?.values.get('a')?.value, '1');
+    assert.equal(raw.sections.get('default')?.values.get('b')?.value, '2');
+    assert.equal(raw.sections.get('DEFAULT')?.values.get('a')?.value, '1');
   });
 });
 
@@ -170,11 +172,55 @@ describe('parseIni: errors are collected, with their lines', () => {
   });
 });
 
-describe('redactCredentials', () => {
-  it('hides user:password@ in URLs and in scheme-less text', () => {
-    assert.equal(redactCredentials('https://u:p@ss@host/simple/'), 'https://***@host/simple/');
-    assert.equal(redactCredentials('see "u:secret@host/x"'), 'see "***@host/x"');
-    assert.equal(redactCredentials('https://token@host/'), 'https://***@host/');
-    assert.equal(redactCredentials('/srv/user@host/mirror'), '/srv/user@host/mirror');
+describe('parseIni: interpolation is bounded', () => {
+  it('expands each key once, so wide chains of references cost linear time', { timeout: 20_000 }, () => {
+    // Nine levels of 1000 references each, all expanding to nothing: ConfigParser walks 1000^9 references.
+    const refs = (key: string) => `%(${key})s`.repeat(1000);
+    const levels = Array.from({ length: 8 }, (_, i) => `a${i + 1} = ${refs(`a${i}`)}`);
+    const values = readValues(
+      ['[mirror]', 'empty =', 'a0 = %(empty)s', ...levels, 'top = <%(a8)s>'].join('\n'),
+    );
+    assert.equal(values.top, '<>');
+  });
+
+  it('caps a value at 64 KiB of expansion, naming the cap, and keeps the key out', () => {
+    const text = '[mirror]\nbig = ' + 'x'.repeat(40_000) + '\nok = %(big)s\ntwice = %(big)s%(big)s\n';
+    const { raw, issues } = parseIni(text, 't.cfg');
+    assert.deepEqual(
+      issues.map((i) => `${i.line} ${i.key}: ${i.expected}`),
+      ['4 twice: %(...)s references expand this value to more than 65536 characters, the cap for one value'],
+    );
+    assert.equal(raw.sections.get('mirror')?.values.get('ok')?.value.length, 40_000);
+    assert.equal(raw.sections.get('mirror')?.values.has('twice'), false);
+  });
+
+  it('caps what a section expands to in all at 4 MiB (a bomb spread over many keys)', () => {
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i} = %(big)s`);
+    const { issues } = parseIni(['[mirror]', `big = ${'x'.repeat(60_000)}`, ...keys].join('\n'), 't.cfg');
+    // 4 MiB / 60 000 characters: 69 keys fit, the other 31 are refused.
+    assert.equal(issues.length, 31);
+    assert.equal(issues[0]?.key, 'k69');
+    assert.equal(
+      issues[0]?.expected,
+      '%(...)s references in [mirror] or [DEFAULT] expand to more than 4194304 characters in all, the cap for one section',
+    );
+  });
+
+  it('does not expand sections pypimirror ignores', () => {
+    const text = '[mirror]\na = 1\n[other]\nb = %(a)s %(nope)s\n';
+    const { raw, issues } = parseIni(text, 't.cfg');
+    assert.deepEqual(issues, []);
+    assert.equal(raw.sections.get('other')?.values.get('b')?.value, '%(a)s %(nope)s');
+  });
+});
+
+describe('parseIni: many sections', () => {
+  it('does not copy [DEFAULT] into each ignored section', { timeout: 20_000 }, () => {
+    const defaults = Array.from({ length: 10_000 }, (_, i) => `k${i} = v`).join('\n');
+    const sections = Array.from({ length: 100_000 }, (_, i) => `[s${i}]`).join('\n');
+    const { raw, issues } = parseIni(`[DEFAULT]\n${defaults}\n${sections}\n`, 't.cfg');
+    assert.deepEqual(issues, []);
+    assert.equal(raw.sections.size, 100_001);
+    assert.equal(raw.sections.get('s5')?.values.size, 0);
   });
 });

@@ -171,6 +171,59 @@ describe('validateConfig: values', () => {
     assert.deepEqual(cfg.packageMatches, ['zope.*', '!zope.app.*', 'Foo_[ab]?']);
   });
 
+  it('takes up to 10 000 globs per key, and refuses more naming the cap', () => {
+    const globs = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(' ');
+    const ok = readConfig(`[mirror]\nmirror_file_path = /m\npackage_matches = ${globs(10_000, 'p')}\n`);
+    assert.equal(ok.packageMatches.length, 10_000);
+    const text =
+      `[mirror]\nmirror_file_path = /m\npackage_matches = ${globs(200_000, 'p')}\n` +
+      `filename_matches = ${globs(10_001, '*.x')}\n`;
+    assert.throws(
+      () => readConfig(text, 'm.cfg'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const lines = err.message.split('\n');
+        assert.equal(lines.length, 3, err.message.slice(0, 2000));
+        assert.match(
+          lines[1] ?? '',
+          /^ {2}m\.cfg:3: \[mirror\] package_matches = "p0 p1 p2 .*"… \(\d+ characters\): expected at most 10000 globs \(the cap\); this list has 200000$/,
+        );
+        assert.match(
+          lines[2] ?? '',
+          /^ {2}m\.cfg:4: \[mirror\] filename_matches = .*: expected at most 10000 globs \(the cap\); this list has 10001$/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('refuses credentials, a query or a fragment in base_url, showing neither password nor token', () => {
+    for (const [url, expected] of [
+      ['https://alice:s3cret@m.example.org/', 'https://***@m.example.org/'],
+      ['https://alice@m.example.org/', 'https://***@m.example.org/'],
+      ['https://m.example.org/simple/?token=s3cret', 'https://m.example.org/simple/?token=***'],
+      ['https://m.example.org/simple/#s3cret', 'https://m.example.org/simple/#s3cret'],
+    ] as const) {
+      assert.throws(
+        () => readConfig(`[mirror]\nmirror_file_path = /m\nbase_url = ${url}\n`, 'm.cfg'),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.ok(
+            err.message.includes(`m.cfg:3: [mirror] base_url = "${expected}": expected`),
+            err.message,
+          );
+          if (!url.includes('#')) assert.ok(!err.message.includes('s3cret'), err.message);
+          return true;
+        },
+      );
+    }
+    assert.equal(
+      readConfig('[mirror]\nmirror_file_path = /m\nbase_url = https://m.example.org/simple/\n').baseUrl?.href,
+      'https://m.example.org/simple/',
+    );
+  });
+
   it('treats an empty optional value as unset', () => {
     const cfg = readConfig('[mirror]\nmirror_file_path = /m\nlog_filename =\nbase_url =\nmetrics_file =\n');
     assert.deepEqual([cfg.logFile, cfg.baseUrl, cfg.metricsFile], [null, null, null]);
@@ -201,6 +254,14 @@ describe('validateConfig: warnings', () => {
       'm.cfg:3: [mirror]: unknown key "worker" (did you mean workers?), ignored',
       'm.cfg:4: [mirror]: unknown key "wheel_tags", ignored',
     ]);
+  });
+
+  it('lists at most 100 warnings, then how many more', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `unknown_key_${i} = v`).join('\n');
+    const warnings = readConfig(`[mirror]\nmirror_file_path = /m\n${keys}\n`, 'm.cfg').warnings;
+    assert.equal(warnings.length, 101);
+    assert.equal(warnings[0], 'm.cfg:3: [mirror]: unknown key "unknown_key_0", ignored');
+    assert.equal(warnings[100], '… and 4900 more warnings');
   });
 
   it('warns about unknown sections, suggesting [mirror] or [DEFAULT] when only the case differs', () => {
@@ -307,5 +368,58 @@ describe('describeConfig', () => {
       'follow_external_index_pages',
       'fetch_since_days',
     ]);
+  });
+});
+
+describe('validateConfig: lock_file_name never collides with a project, a root page, the root or the state', () => {
+  const withLock = (lock: string): string =>
+    `[mirror]\nmirror_file_path = /srv/mirror\nlock_file_name = ${lock}\n`;
+  it('refuses a lock any project (or a root page, the state, the root) could collide with', (t) => {
+    const refused = [
+      'lock',
+      'pypi',
+      'locks/run.lock',
+      'index.html',
+      'index.v1_json',
+      '.pypimirror',
+      '.pypimirror/state.json',
+      '.pypimirror/status.json',
+      '.pypimirror/root.json',
+      '.pypimirror/projects',
+      '.pypimirror/projects/x.json',
+      '.',
+      '..',
+      '/srv',
+    ];
+    for (const lock of refused) {
+      assert.throws(
+        () => readConfig(withLock(lock)),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(
+            err.message,
+            new RegExp(
+              `mirror\\.cfg:3: \\[mirror\\] lock_file_name = "${lock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": .*` +
+                "expected a name no project can have \\(with a '\\.', like \\.pypimirror\\.lock\\) or a path outside the mirror",
+            ),
+          );
+          return true;
+        },
+        lock,
+      );
+    }
+    t.diagnostic(`cases: ${refused.length}`);
+  });
+  it('accepts the default, hidden names, z3c names with a dot, and paths outside the mirror', () => {
+    for (const lock of [
+      '.pypimirror.lock',
+      '.locks/run',
+      'pypi-poll-access.lock',
+      '.pypimirror/run.lock',
+      '/run/pypimirror.lock',
+      '../mirror.lock',
+    ]) {
+      assert.doesNotThrow(() => readConfig(withLock(lock)), lock);
+    }
   });
 });
