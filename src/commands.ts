@@ -115,8 +115,9 @@ async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>):
 }
 
 /**
- * `verify [--repair]`: re-hash the tree under the run lock. With --repair, the bad files leave their
- * records and a sync fetches them again: 0 once healed.
+ * `verify [--repair]`: re-hash the tree and check every published page against it, under the run lock.
+ * With --repair, the bad files leave the disk and their records, every page is rewritten from the records,
+ * and a sync fetches the files again: 0 once healed.
  */
 async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number> {
   const stop = abortOnSignals(deps.log);
@@ -125,14 +126,22 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
   try {
     code = await withRunLock(cfg, deps.log, async () => {
       problems = await verifyTree(cfg, deps.log, stop.signal);
-      if (problems.length > 0 && deps.repair === true) await forgetBadFiles(cfg, problems);
+      if (problems.length > 0 && deps.repair === true) {
+        await forgetBadFiles(cfg, problems);
+        if (cfg.createIndexes) await reindex(cfg, deps.log);
+      }
       return problems.length === 0 ? EXIT.OK : EXIT.FAILED;
     });
   } finally {
     stop.dispose();
   }
   if (code !== EXIT.FAILED || deps.repair !== true) return code;
-  deps.log.info('repairing: a sync fetches the missing or wrong files again', { files: problems.length });
+  deps.log.info(
+    'repairing: pages rewritten from the records; a sync fetches the missing or wrong files again',
+    {
+      problems: problems.length,
+    },
+  );
   return runSyncCommand(cfg, deps);
 }
 

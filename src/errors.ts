@@ -14,7 +14,7 @@ export type UpstreamErrorCode =
 export type IntegrityErrorCode =
   'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME' | 'INTEGRITY_TOO_LARGE'; // a file above max_file_size: refused, not retried
 export type LockErrorCode = 'LOCK_HELD' | 'LOCK_LOST';
-export type StoreErrorCode = 'STORE_IO';
+export type StoreErrorCode = 'STORE_IO' | 'STORE_EXISTS'; // STORE_EXISTS: a published file is never overwritten
 
 export interface ErrorOptions {
   cause?: unknown;

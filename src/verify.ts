@@ -1,69 +1,247 @@
-// `pypimirror verify [--repair]`: re-hash every mirrored file against its record. With --repair, files
-// that are missing or wrong are forgotten in their record (so the planner fetches them again) and a sync
-// runs: the new copy is verified in a temp file and renamed over the bad one, and the page rewritten.
+// `pypimirror verify [--repair]`: re-hash every mirrored file against its record, and check every
+// published page against the bytes on disk: each link of each project page (HTML and JSON) must name a
+// file that is there with the page's sha256, and the root page must link only projects that have pages.
+// With --repair, files that are missing or wrong leave their records and the disk, every page is
+// rewritten from the records (commands.ts, `reindex`), and a sync fetches the files again.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
-import { filePath } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, localFilePath, localRelPath, projectDir } from './mirror/layout.js';
+import {
+  readHtmlLinks,
+  readJsonLinks,
+  readRootHtmlProjects,
+  readRootJsonProjects,
+  type PublishedLink,
+} from './mirror/published.js';
 import type { ProjectRecord } from './mirror/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
-import { hashFile } from './mirror/store.js';
+import { hashFile, removeFile } from './mirror/store.js';
+import { isNormalizedName, normalizeName } from './plan/names.js';
+import { isNotFound } from './util/fs.js';
 
 export interface VerifyProblem {
   readonly project: string;
+  /** The file (as the record names it, or the path a page links), or the page itself. */
   readonly file: string;
-  readonly problem: 'missing' | 'size' | 'sha256';
+  /** missing/size/sha256: a recorded file; page: a published page disagrees with the bytes on disk. */
+  readonly problem: 'missing' | 'size' | 'sha256' | 'page';
   readonly detail: string;
 }
 
-/** Re-hashes every file of every record; returns the problems found. */
+type Digest = { sha256: string; size: number } | null;
+
+/** Hashes each path once per verify, whether a record or a page asks. */
+function createHasher(signal: AbortSignal): (path: string) => Promise<Digest> {
+  const seen = new Map<string, Promise<Digest>>();
+  return (path) => {
+    let digest = seen.get(path);
+    if (digest === undefined) {
+      digest = hashFile(path, signal);
+      seen.set(path, digest);
+    }
+    return digest;
+  };
+}
+
+/** Re-hashes every file of every record and checks every published page; returns the problems found. */
 export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal): Promise<VerifyProblem[]> {
+  const root = cfg.mirrorRoot;
+  const hash = createHasher(signal);
   const problems: VerifyProblem[] = [];
+  /** `<project>/<path>` → the sha256 its record names, where the record check already found it wrong. */
+  const badRecorded = new Map<string, string>();
   let files = 0;
-  for (const name of await listRecords(cfg.mirrorRoot)) {
-    const record = await readRecord(cfg.mirrorRoot, name);
+  for (const name of await listRecords(root)) {
+    const record = await readRecord(root, name);
     if (record === null) continue;
     for (const file of record.files) {
       signal.throwIfAborted();
       files++;
-      const path = filePath(cfg.mirrorRoot, name, file.filename);
-      const checks: [string, string, number | null][] = [[path, file.sha256, file.size]];
-      if (file.metadataSha256 !== null) checks.push([`${path}.metadata`, file.metadataSha256, null]);
-      for (const [p, sha256, size] of checks) {
-        const shown = p === path ? file.filename : `${file.filename}.metadata`;
-        const got = await hashFile(p, signal);
-        if (got === null) problems.push({ project: name, file: shown, problem: 'missing', detail: p });
-        else if (size !== null && got.size !== size) {
-          problems.push({
-            project: name,
-            file: shown,
-            problem: 'size',
-            detail: `${got.size} bytes, expected ${size}`,
-          });
-        } else if (got.sha256 !== sha256) {
-          problems.push({
-            project: name,
-            file: shown,
-            problem: 'sha256',
-            detail: `${got.sha256}, expected ${sha256}`,
-          });
+      if (file.heldUpstreamHashes !== undefined) {
+        // Not a problem (page and bytes agree), but every held change is told here too.
+        log.warn('verify: upstream serves other bytes under this name; the mirrored file is kept', {
+          project: name,
+          file: file.filename,
+          sha256: file.sha256,
+          upstreamHashes: file.heldUpstreamHashes,
+        });
+      }
+      const found = await verifyRecordedFile(root, name, file, hash);
+      for (const p of found)
+        if (p.file === file.filename) badRecorded.set(`${name}/${localRelPath(file)}`, file.sha256);
+      problems.push(...found);
+    }
+  }
+  const pages = await verifyPages(root, hash, signal, badRecorded);
+  problems.push(...pages.problems);
+  for (const p of problems) log.error(`verify: ${p.problem}`, { ...p });
+  log.info('verify finished', { files, pages: pages.checked, problems: problems.length });
+  return problems;
+}
+
+async function verifyRecordedFile(
+  root: string,
+  name: string,
+  file: ProjectRecord['files'][number],
+  hash: (path: string) => Promise<Digest>,
+): Promise<VerifyProblem[]> {
+  let path: string;
+  try {
+    path = localFilePath(root, name, file);
+  } catch (err) {
+    return [{ project: name, file: file.filename, problem: 'missing', detail: (err as Error).message }];
+  }
+  const checks: [string, string, number | null][] = [[path, file.sha256, file.size]];
+  if (file.metadataSha256 !== null) checks.push([`${path}.metadata`, file.metadataSha256, null]);
+  const problems: VerifyProblem[] = [];
+  for (const [p, sha256, size] of checks) {
+    const shown = p === path ? file.filename : `${file.filename}.metadata`;
+    const got = await hash(p);
+    if (got === null) problems.push({ project: name, file: shown, problem: 'missing', detail: p });
+    else if (size !== null && got.size !== size) {
+      problems.push({
+        project: name,
+        file: shown,
+        problem: 'size',
+        detail: `${got.size} bytes, expected ${size}`,
+      });
+    } else if (got.sha256 !== sha256) {
+      problems.push({
+        project: name,
+        file: shown,
+        problem: 'sha256',
+        detail: `${got.sha256}, expected ${sha256}`,
+      });
+    }
+  }
+  return problems;
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** Project directories (visible, normalised names) of the root. */
+async function listProjectDirs(root: string): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isDirectory() && isNormalizedName(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * Every link of every project page against the bytes it names, then the root page's links against the
+ * project pages. A link whose file the record check found wrong, with the record's hash, is not reported
+ * twice.
+ */
+async function verifyPages(
+  root: string,
+  hash: (path: string) => Promise<Digest>,
+  signal: AbortSignal,
+  badRecorded: ReadonlyMap<string, string>,
+): Promise<{ problems: VerifyProblem[]; checked: number }> {
+  const problems: VerifyProblem[] = [];
+  const withPages = new Set<string>();
+  let checked = 0;
+  for (const name of await listProjectDirs(root)) {
+    const dir = projectDir(root, name);
+    for (const [page, read] of [
+      [INDEX_HTML, readHtmlLinks],
+      [INDEX_JSON, readJsonLinks],
+    ] as const) {
+      signal.throwIfAborted();
+      const text = await readText(join(dir, page));
+      if (text === null) continue;
+      if (page === INDEX_HTML) withPages.add(name);
+      checked++;
+      const problem = (file: string, detail: string): void => {
+        problems.push({ project: name, file, problem: 'page', detail: `${page}: ${detail}` });
+      };
+      let links: PublishedLink[];
+      try {
+        links = read(text);
+      } catch (err) {
+        problem(page, `not a page we write: ${(err as Error).message}`);
+        continue;
+      }
+      for (const link of links) {
+        if (link.rel === null) {
+          problem(link.href, `links ${JSON.stringify(link.href)}, which is not a file of this project`);
+          continue;
+        }
+        if (link.sha256 === null) {
+          problem(link.rel, `links ${link.rel} without a sha256`);
+          continue;
+        }
+        if (badRecorded.get(`${name}/${link.rel}`) === link.sha256) continue; // reported by the record check
+        const got = await hash(join(dir, link.rel));
+        if (got === null) problem(link.rel, `links ${link.rel}#sha256=${link.sha256}; the file is missing`);
+        else if (got.sha256 !== link.sha256) {
+          problem(link.rel, `links ${link.rel}#sha256=${link.sha256}; the file's sha256 is ${got.sha256}`);
         }
       }
     }
   }
-  for (const p of problems) log.error(`verify: ${p.problem}`, { ...p });
-  log.info('verify finished', { files, problems: problems.length });
-  return problems;
+  for (const [page, read] of [
+    [INDEX_HTML, readRootHtmlProjects],
+    [INDEX_JSON, readRootJsonProjects],
+  ] as const) {
+    const text = await readText(join(root, page));
+    if (text === null) continue;
+    checked++;
+    let linked: string[];
+    try {
+      linked = read(text);
+    } catch (err) {
+      problems.push({
+        project: '',
+        file: page,
+        problem: 'page',
+        detail: `root ${page}: not a page we write: ${(err as Error).message}`,
+      });
+      continue;
+    }
+    for (const project of linked) {
+      if (withPages.has(normalizeName(project))) continue;
+      problems.push({
+        project: normalizeName(project),
+        file: page,
+        problem: 'page',
+        detail: `root ${page} links ${project}, which has no page`,
+      });
+    }
+  }
+  return { problems, checked };
 }
 
-/** Makes the next sync fetch the problem files again: they leave their records, the projects their serials. */
+/**
+ * Makes the next sync fetch the problem files again: wrong bytes leave the disk (so the new copy lands on a
+ * free path), the files their records, the projects their serials. Pages are rewritten by the caller.
+ */
 export async function forgetBadFiles(cfg: Config, problems: readonly VerifyProblem[]): Promise<string[]> {
   const byProject = new Map<string, Set<string>>();
   for (const p of problems) {
+    if (p.problem === 'page') continue;
     const file = p.file.endsWith('.metadata') ? p.file.slice(0, -'.metadata'.length) : p.file;
     byProject.set(p.project, (byProject.get(p.project) ?? new Set()).add(file));
   }
   for (const [name, bad] of byProject) {
     const record = (await readRecord(cfg.mirrorRoot, name)) as ProjectRecord;
+    for (const p of problems) {
+      if (p.project !== name || (p.problem !== 'size' && p.problem !== 'sha256')) continue;
+      const file = record.files.find((f) => f.filename === p.file.replace(/\.metadata$/, ''));
+      if (file === undefined) continue;
+      const path = localFilePath(cfg.mirrorRoot, name, file);
+      await removeFile(p.file === file.filename ? path : `${path}.metadata`);
+    }
     await writeRecord(cfg.mirrorRoot, {
       ...record,
       etag: null,

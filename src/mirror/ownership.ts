@@ -13,6 +13,7 @@ import { ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
 import {
   INDEX_HTML,
   INDEX_JSON,
+  isSafeLocalPath,
   isSystemDirectory,
   isTempName,
   projectDir,
@@ -290,6 +291,31 @@ export function recordedNames(record: ProjectRecord): string[] {
 }
 
 /**
+ * Removes the files a record keeps in `<16 hex>/` directories (replaced files, with their `.metadata` and our
+ * temp files there), then each such directory once empty. A directory that is a symlink is left alone.
+ */
+async function removeReplacedFiles(dir: string, record: ProjectRecord | null): Promise<number> {
+  let removed = 0;
+  for (const file of record?.files ?? []) {
+    if (file.path === undefined || !isSafeLocalPath(file.filename, file.path)) continue;
+    const sub = join(dir, dirname(file.path));
+    const info = await lstat(sub).catch(() => null);
+    if (info === null || !info.isDirectory()) continue; // gone, or not ours to enter
+    for (const name of [file.filename, `${file.filename}.metadata`]) {
+      const isGone = await unlink(join(sub, name)).then(
+        () => true,
+        (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
+      if (isGone && name === file.filename) removed++;
+    }
+    for (const entry of await readdir(sub))
+      if (isTempName(entry)) await unlink(join(sub, entry)).catch(() => {});
+    await rmdir(sub).catch(() => {}); // not empty: foreign entries stay, and so does the directory
+  }
+  return removed;
+}
+
+/**
  * Removes a project's directory by its record: the files the record lists (with their `.metadata`), our pages
  * and temp files, then the directory if nothing else is left. Never through a symlink; never `rm -rf`.
  * Returns how many recorded files were removed.
@@ -312,8 +338,8 @@ export async function removeOwnedProject(
     return 0;
   }
   const ours = new Set([...(record === null ? [] : recordedNames(record)), INDEX_HTML, INDEX_JSON]);
-  const files = new Set(record?.files.map((f) => f.filename));
-  let removed = 0;
+  const files = new Set(record?.files.filter((f) => f.path === undefined).map((f) => f.filename));
+  let removed = await removeReplacedFiles(dir, record);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!(ours.has(entry.name) || isTempName(entry.name)) || entry.isDirectory()) continue;
     await unlink(join(dir, entry.name)).catch((err: unknown) => {

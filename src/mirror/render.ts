@@ -1,5 +1,6 @@
 // PEP 503 HTML and PEP 691 JSON pages (PROTOCOL.md §1, §2, §6). Pure.
 import { parseFileVersion } from '../plan/filenames.js';
+import { localRelPath } from './layout.js';
 import type { LocalFile, ProjectRecord } from './record.js';
 
 /** The Simple API version our pages declare: we emit PEP 700's `versions` and `size`, nothing newer. */
@@ -22,8 +23,13 @@ export function fileHref(filename: string): string {
   return encodeURIComponent(filename);
 }
 
+/** The relative URL of a mirrored file from its page: `<filename>`, or `<dir>/<filename>` once replaced. */
+export function localFileHref(file: Pick<LocalFile, 'filename' | 'path'>): string {
+  return localRelPath(file).split('/').map(fileHref).join('/');
+}
+
 function renderAnchor(file: LocalFile): string {
-  const attrs = [`href="${escapeHtml(`${fileHref(file.filename)}#sha256=${file.sha256}`)}"`];
+  const attrs = [`href="${escapeHtml(`${localFileHref(file)}#sha256=${file.sha256}`)}"`];
   if (file.requiresPython !== null) attrs.push(`data-requires-python="${escapeHtml(file.requiresPython)}"`);
   // Never a bare data-yanked: pip reads a valueless attribute as "not yanked" (PROTOCOL.md §1).
   if (file.yanked !== null) attrs.push(`data-yanked="${escapeHtml(file.yanked)}"`);
@@ -67,7 +73,7 @@ export function renderProjectJson(record: ProjectRecord): string {
   const files = record.files.map((file) => {
     const entry: Record<string, unknown> = {
       filename: file.filename,
-      url: fileHref(file.filename),
+      url: localFileHref(file),
       hashes: { sha256: file.sha256 },
       'requires-python': file.requiresPython,
       size: file.size,

@@ -111,7 +111,31 @@ export async function readRecord(root: string, name: string): Promise<ProjectRec
 }
 
 export async function writeRecord(root: string, record: ProjectRecord): Promise<void> {
-  await writeFileAtomic(recordPath(root, record.name), `${JSON.stringify(record)}\n`);
+  await writeFileAtomic(recordPath(root, record.name), recordJson(record));
+}
+
+/** Items per piece of a record's JSON. */
+const RECORD_ITEMS_PER_PIECE = 1000;
+
+/**
+ * The record as JSON (and a newline), in pieces: the record of a 200 000-file project is never one string
+ * of tens of MB (nor the copies a write of it makes).
+ */
+function* recordJson(record: ProjectRecord): Generator<string> {
+  const { upstreamFiles, files, ...head } = record;
+  const start = JSON.stringify(head);
+  yield `${start.slice(0, -1)},"upstreamFiles":[`;
+  yield* jsonItems(upstreamFiles);
+  yield '],"files":[';
+  yield* jsonItems(files);
+  yield ']}\n';
+}
+
+function* jsonItems(items: readonly unknown[]): Generator<string> {
+  for (let i = 0; i < items.length; i += RECORD_ITEMS_PER_PIECE) {
+    const piece = items.slice(i, i + RECORD_ITEMS_PER_PIECE).map((item) => JSON.stringify(item));
+    yield `${i === 0 ? '' : ','}${piece.join(',')}`;
+  }
 }
 
 export async function removeRecord(root: string, name: string): Promise<void> {

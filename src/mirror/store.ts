@@ -1,12 +1,13 @@
 // Verified file store: stream into a hidden temp file beside the target, hash while streaming, check size
-// and digest against upstream, fsync, rename into place. A file that fails is never published, and one that
-// grows past the client's largest file (max_file_size) is cut off there.
+// and digest against upstream, fsync, rename into place. A file that fails is never published, one that
+// grows past the client's largest file (max_file_size) is cut off there, and a published file is never
+// overwritten: a target that exists already is refused (unless `mayReplace`).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { link, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, StoreError } from '../errors.js';
 import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
@@ -23,6 +24,12 @@ const HASH_READ_BYTES = 1 << 20;
 export interface Expected {
   readonly hashes: Readonly<Record<string, string>>;
   readonly size: number | null;
+  /**
+   * May the download take the place of a file already at the target? Default false: a page may link that
+   * file with its own hash, so the download fails with STORE_EXISTS instead (core metadata files, which a
+   * page advertises only once recorded, pass true).
+   */
+  readonly mayReplace?: boolean;
 }
 
 export interface StoredFile {
@@ -167,7 +174,8 @@ export async function receiveVerified(
           // fdatasync: the data and the file size, all that a reader of the renamed file needs.
           await handle.datasync();
           await handle.close();
-          await rename(temp, target);
+          if (expected.mayReplace === true) await rename(temp, target);
+          else await renameNoReplace(temp, target);
           return stored;
         } catch (err) {
           await handle.close().catch(() => {});
@@ -184,6 +192,29 @@ export async function receiveVerified(
     await removeTemp();
     throw toUpstreamError(err, url, signal);
   }
+}
+
+/**
+ * Moves `temp` to `target` only if nothing is there: link() fails with EEXIST rather than replace, so no
+ * instant sees a published file change. Where the file system has no hard links, a stat guards the rename.
+ */
+async function renameNoReplace(temp: string, target: string): Promise<void> {
+  const refuse = (): StoreError =>
+    new StoreError(
+      'STORE_EXISTS',
+      `${target}: a file is already there; a published file is never overwritten with other bytes`,
+    );
+  try {
+    await link(temp, target);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EEXIST') throw refuse();
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    if ((await fileSize(target)) !== null) throw refuse();
+    await rename(temp, target);
+    return;
+  }
+  await unlink(temp).catch(() => {}); // published; a leftover hidden temp name is removed next run
 }
 
 /** sha256 and size of a file on disk, or null when it does not exist. */

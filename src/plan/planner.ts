@@ -22,12 +22,34 @@ export interface ProjectPlan {
   readonly unlinked: readonly string[];
   /** Why this page may not shrink the project (its files are all retained), or null. */
   readonly suspect: SuspectPage | null;
+  /**
+   * Mirrored files whose bytes upstream changed under the same name, to be replaced (allow_replaced_files):
+   * each upstream entry is also in `download`, bound for a new path; the old file goes once the page
+   * links the new one. Not a deletion: the file name stays on the page.
+   */
+  readonly replace: readonly ChangedFile[];
+  /**
+   * Mirrored files whose bytes upstream changed under the same name, kept as they are (allow_replaced_files
+   * off, or no digest to name the new bytes by): each is in `keep`, its page entry unchanged, with
+   * `heldUpstreamHashes` set. One warning each per run.
+   */
+  readonly held: readonly ChangedFile[];
+}
+
+/** A file name whose upstream bytes differ from the mirrored ones. */
+export interface ChangedFile {
+  /** The mirrored file, as the record has it (the page links it). */
+  readonly local: LocalFile;
+  /** The upstream entry, with the new digests. */
+  readonly upstream: UpstreamFile;
 }
 
 export interface PlanOptions {
   readonly cleanup: boolean;
   /** False while the run's deletion guards have not decided yet (or held): nothing is removed. */
   readonly isDeletionAllowed: boolean;
+  /** allow_replaced_files: take new bytes under a mirrored name (default false: keep the mirrored file). */
+  readonly allowReplacedFiles?: boolean;
   /** `sync --allow-deletions`: no page is suspect. */
   readonly isPageTrusted?: boolean;
 }
@@ -50,6 +72,21 @@ function upstreamSha256(file: UpstreamFile): string | null {
   return file.hashes['sha256'] ?? null;
 }
 
+/** Digests that may name a replaced file's directory, best first (as the store verifies). */
+const NAMING_DIGESTS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;
+
+/**
+ * The hex digest that names the directory new bytes under `file`'s name go to (layout.ts
+ * `replacedFileRelPath`): sha256 when upstream gives it, else its strongest other digest; null without any.
+ */
+export function namingDigest(file: UpstreamFile): string | null {
+  for (const algo of NAMING_DIGESTS) {
+    const hex = file.hashes[algo];
+    if (hex !== undefined && /^[0-9a-fA-F]{16,}$/.test(hex)) return hex.toLowerCase();
+  }
+  return null;
+}
+
 /** Is the local copy the same file as the upstream entry? */
 function isSameFile(local: LocalFile, up: UpstreamFile): boolean {
   const sha = upstreamSha256(up);
@@ -62,14 +99,32 @@ function isSameFile(local: LocalFile, up: UpstreamFile): boolean {
   return up.size === null || up.size === local.size;
 }
 
+/** The same file with the upstream entry's attributes; a change held before is over. */
 function refresh(local: LocalFile, up: UpstreamFile): LocalFile {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { heldUpstreamHashes: _over, ...rest } = local;
   return {
-    ...local,
+    ...rest,
     url: up.url,
     upstreamHashes: up.hashes,
     requiresPython: up.requiresPython,
     yanked: up.yanked,
     uploadTime: up.uploadTime,
+  };
+}
+
+/**
+ * A mirrored file kept although upstream serves other bytes under its name: its digests and bytes stay
+ * (the page keeps linking them), the upstream's new digests are remembered, the name's attributes refreshed.
+ */
+function hold(local: LocalFile, up: UpstreamFile): LocalFile {
+  return {
+    ...local,
+    url: up.url,
+    requiresPython: up.requiresPython,
+    yanked: up.yanked,
+    uploadTime: up.uploadTime,
+    heldUpstreamHashes: up.hashes,
   };
 }
 
@@ -98,6 +153,8 @@ export function planProject(
   const download: UpstreamFile[] = [];
   const keep: LocalFile[] = [];
   const fetchMetadata: UpstreamFile[] = [];
+  const replace: ChangedFile[] = [];
+  const held: ChangedFile[] = [];
   const seen = new Set<string>();
   // A quarantined project (PEP 792) lists no files; its page must expose none either.
   const upstreamFiles = page.status === 'quarantined' ? [] : page.files;
@@ -106,25 +163,30 @@ export function planProject(
     if (seen.has(up.filename) || !selected.has(up.filename)) continue;
     seen.add(up.filename);
     const have = local.get(up.filename);
-    if (have !== undefined && isSameFile(have, up)) {
+    if (have === undefined) {
+      download.push(up);
+    } else if (isSameFile(have, up)) {
       keep.push(refresh(have, up));
       if (have.metadataSha256 === null && up.coreMetadata !== null) fetchMetadata.push(up);
-    } else {
+    } else if (opts.allowReplacedFiles === true && namingDigest(up) !== null) {
+      // Published bytes never change under a page: the new bytes go to a new path (project.ts).
+      replace.push({ local: have, upstream: up });
       download.push(up);
+    } else {
+      held.push({ local: have, upstream: up });
+      keep.push(hold(have, up));
     }
   }
   const retain: LocalFile[] = [];
   const remove: string[] = [];
   const unlinked: string[] = [];
-  const downloading = new Set(download.map((f) => f.filename));
   for (const file of record?.files ?? []) {
-    if (seen.has(file.filename) && !downloading.has(file.filename)) continue; // kept
-    if (downloading.has(file.filename)) continue; // replaced in place by the download
+    if (seen.has(file.filename)) continue; // kept, held or replaced
     if (isRemovable) unlinked.push(file.filename);
     if (canDelete) remove.push(file.filename);
     else retain.push(file);
   }
-  return { name: page.name, download, keep, retain, remove, fetchMetadata, unlinked, suspect };
+  return { name: page.name, download, keep, retain, remove, fetchMetadata, unlinked, suspect, replace, held };
 }
 
 /** Page order: the upstream order of the page, then files no longer upstream in their old order. */

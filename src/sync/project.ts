@@ -1,19 +1,35 @@
 // Syncs one project: page → plan → verified downloads → page → record → removals.
 // Order matters: a page is written only after every file it links is in place, and files are removed
-// only after the page that no longer links them is written.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// only after the page that no longer links them is written. A published file is never overwritten: new
+// bytes under a mirrored name go to a new path (`<16 hex>/<filename>`), then the page links them, then
+// the old file goes, so no instant shows a page whose hash and bytes differ.
+import { lstat, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { PypimirrorError, UpstreamError } from '../errors.js';
+import { PypimirrorError, StoreError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { filePath, INDEX_HTML, INDEX_JSON, projectDir, whyUnstorableFilename } from '../mirror/layout.js';
+import {
+  INDEX_HTML,
+  INDEX_JSON,
+  localFilePath,
+  localRelPath,
+  projectDir,
+  replacedFileRelPath,
+  whyUnstorableFilename,
+} from '../mirror/layout.js';
 import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
 import type { LocalFile, ProjectRecord } from '../mirror/record.js';
 import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { writeRecord } from '../mirror/state.js';
 import { fileSize, hashFile, removeFile } from '../mirror/store.js';
 import type { Filters } from '../plan/filters.js';
-import { orderFiles, planProject, type SuspectPage } from '../plan/planner.js';
+import {
+  namingDigest,
+  orderFiles,
+  planProject,
+  type ProjectPlan,
+  type SuspectPage,
+} from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
@@ -35,6 +51,8 @@ export interface ProjectContext {
   readonly isPageTrusted?: boolean;
   /** `sync --dry-run`: plan only (outcome `planned`), write and remove nothing. */
   readonly isDryRun?: boolean;
+  /** The run's second pass over a project, once its deletions are decided: its changed files were told. */
+  readonly isReplan?: boolean;
   /** True when stored ETags/upstream lists belong to another upstream or scope and must not be trusted. */
   readonly isUpstreamChanged: boolean;
   readonly retry: RetryPolicy;
@@ -124,7 +142,10 @@ export async function syncProject(
       if (wantedSerial !== null && answer.serial !== null && answer.serial < wantedSerial) {
         return { kind: 'stale', pageSerial: answer.serial, wantedSerial };
       }
-      if (!isRescoped && (await isTreeIntact(cfg.mirrorRoot, record))) return { kind: 'unchanged', record };
+      if (!isRescoped && (await isTreeIntact(cfg.mirrorRoot, record))) {
+        warnHeldFromRecord(ctx, record);
+        return { kind: 'unchanged', record };
+      }
       page = pageFromRecord(record, answer.serial);
     } else {
       page = answer;
@@ -148,10 +169,36 @@ export async function syncProject(
   }
 }
 
+/** Files stat'ed, fetched or downloaded at once by one project: a bound on its promises and open files. */
+const FILES_IN_FLIGHT = 64;
+
+/** Runs `fn` over `items` with at most FILES_IN_FLIGHT at once; results in item order. */
+async function settleWindowed<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i] as T) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, items.length) }, runner));
+  return results;
+}
+
 /** Are the record's files still on disk with their recorded sizes? (A stat each; no hashing.) */
 async function isTreeIntact(root: string, record: ProjectRecord): Promise<boolean> {
-  const sizes = await Promise.all(record.files.map((f) => fileSize(filePath(root, record.name, f.filename))));
-  return sizes.every((size, i) => size === record.files[i]?.size);
+  const sizes = await settleWindowed(
+    record.files,
+    async (f) => (await fileSize(localFilePath(root, record.name, f))) === f.size,
+  );
+  return sizes.every((r) => r.status === 'fulfilled' && r.value);
 }
 
 /** Plans `page` against `record`, fetches what is missing, writes page and record, removes what may go. */
@@ -174,20 +221,36 @@ export async function applyPage(
     cleanup: cfg.cleanup,
     isDeletionAllowed: ctx.isDeletionAllowed,
     isPageTrusted: ctx.isPageTrusted === true,
+    allowReplacedFiles: cfg.allowReplacedFiles,
   });
   if (plan.remove.length > 0 && page.files.length === 0)
     log.warn('upstream page lists no files', { project: page.name });
+  if (ctx.isReplan !== true) warnChanged(ctx, page.name, plan);
 
-  // Files the record says we have but that are gone or changed on disk are fetched again.
+  // Mirrored files whose new bytes go to a new path; the old file goes once the page links the new one.
+  const replacing = new Map(plan.replace.map((c) => [c.local.filename, c.local]));
+  // Files the record says we have but that are gone or changed on disk are fetched again. Damaged bytes
+  // go first (the page names others); the upstream's come back beside the page, or to a new path when
+  // they are not the bytes the page names (a held change).
   const keep: LocalFile[] = [];
   const download: UpstreamFile[] = [...plan.download];
+  const damaged: string[] = [];
   const byName = new Map(page.files.map((f) => [f.filename, f]));
-  for (const file of plan.keep) {
-    if ((await fileSize(filePath(root, page.name, file.filename))) === file.size) keep.push(file);
-    else download.push(byName.get(file.filename) as UpstreamFile);
-  }
+  const sizes = await settleWindowed(plan.keep, (file) => fileSize(localFilePath(root, page.name, file)));
+  plan.keep.forEach((file, i) => {
+    const r = sizes[i];
+    if (r === undefined || r.status === 'rejected') throw r?.reason; // a disk error fails the project
+    if (r.value === file.size) {
+      keep.push(file);
+      return;
+    }
+    if (r.value !== null) damaged.push(localFilePath(root, page.name, file));
+    download.push(byName.get(file.filename) as UpstreamFile);
+    if (file.heldUpstreamHashes !== undefined) replacing.set(file.filename, file);
+  });
   if (ctx.isDryRun === true)
     return { kind: 'planned', download, unlinked: plan.unlinked, suspect: plan.suspect };
+  for (const path of damaged) await removeFile(path);
   if (keep.length + download.length + plan.retain.length === 0) {
     // Remembered like any project, so unchanged serials and ETags spare its page next time; the run
     // removes its directory (if it had one) after the root page stops linking it.
@@ -201,7 +264,9 @@ export async function applyPage(
   await ensureDir(dir);
   await removeTempFiles(dir);
   onPlanned();
-  const results = await Promise.allSettled(download.map((file) => fetchFile(ctx, page.name, file, record)));
+  const results = await settleWindowed(download, (file) =>
+    fetchFile(ctx, page.name, file, replacing.has(file.filename)),
+  );
   const fetched: LocalFile[] = [];
   const errors: string[] = [];
   let bytesFetched = 0;
@@ -216,21 +281,30 @@ export async function applyPage(
     }
   });
   if (signal.aborted) signal.throwIfAborted();
-  const withMetadata = await Promise.all(
-    keep.map(async (file) => {
-      const up = plan.fetchMetadata.find((f) => f.filename === file.filename);
-      return up === undefined ? file : { ...file, metadataSha256: await fetchMetadata(ctx, page.name, up) };
-    }),
-  );
+  const metadataOf = new Map(plan.fetchMetadata.map((f) => [f.filename, f]));
+  const withMetadata = (
+    await settleWindowed(keep, async (file) => {
+      const up = metadataOf.get(file.filename);
+      if (up === undefined) return file;
+      const path = localFilePath(root, page.name, file);
+      return { ...file, metadataSha256: await fetchMetadata(ctx, page.name, path, up) };
+    })
+  ).map((r) => {
+    if (r.status === 'rejected') throw r.reason; // only an abort: a failed .metadata is a warning
+    return r.value;
+  });
 
   if (errors.length > 0) {
-    // Keep the previous page; remember the verified files we did get so they are not fetched again.
-    const fetchedNames = new Set(fetched.map((f) => f.filename));
+    // Keep the previous page; remember the verified files we did get so they are not fetched again. New
+    // bytes under a name the page still links stay out of the record (the record says what the page
+    // links); the next run finds them at their new path and adopts them.
+    const recorded = fetched.filter((f) => !replacing.has(f.filename));
+    const fetchedNames = new Set(recorded.map((f) => f.filename));
     const previous = (record?.files ?? []).filter((f) => !fetchedNames.has(f.filename));
-    if (fetched.length > 0) {
+    if (recorded.length > 0) {
       await writeRecord(root, {
         ...(record ?? emptyRecord(page.name, displayName)),
-        files: [...previous, ...fetched],
+        files: [...previous, ...recorded],
       });
     }
     for (const e of errors) log.error('file failed', { project: page.name, error: e });
@@ -243,11 +317,18 @@ export async function applyPage(
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(next));
     await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(next));
   }
+  // The replaced bytes go once no page links them, before the record forgets them: a kill in between
+  // leaves a record naming a missing file, which the next run notices (isTreeIntact) and re-plans.
+  const nextPaths = new Set(next.files.map(localRelPath));
+  for (const old of replacing.values()) {
+    if (!nextPaths.has(localRelPath(old))) await removeLocalFile(root, page.name, old);
+  }
   await writeRecord(root, next);
   let filesRemoved = 0;
+  const recordedByName = new Map((record?.files ?? []).map((f) => [f.filename, f]));
   for (const filename of plan.remove) {
-    if (await removeFile(filePath(root, page.name, filename))) filesRemoved++;
-    await removeFile(`${filePath(root, page.name, filename)}.metadata`);
+    const old = recordedByName.get(filename) ?? { filename };
+    if (await removeLocalFile(root, page.name, old)) filesRemoved++;
   }
   if (filesRemoved > 0) await syncDir(dir);
   for (const filename of plan.remove) log.info('file removed', { project: page.name, file: filename });
@@ -295,35 +376,140 @@ function emptyRecord(name: string, displayName: string): ProjectRecord {
   };
 }
 
+/** Removes a mirrored file, its .metadata and its replaced-file directory once empty; false if it was gone. */
+async function removeLocalFile(
+  root: string,
+  project: string,
+  file: { readonly filename: string; readonly path?: string },
+): Promise<boolean> {
+  const path = localFilePath(root, project, file);
+  const isRemoved = await removeFile(path);
+  await removeFile(`${path}.metadata`);
+  if (file.path !== undefined) await rmdir(dirname(path)).catch(() => {}); // not empty, or gone: stays
+  return isRemoved;
+}
+
+const CHANGED = 'upstream serves other bytes under a mirrored file name';
+const HELD = `${CHANGED}; the mirrored file is kept (allow_replaced_files = true would replace it)`;
+
+/** The one warning per changed file name per run: the project, the file, both digests, what was done. */
+function warnChangedFile(
+  ctx: ProjectContext,
+  project: string,
+  local: LocalFile,
+  upstreamHashes: Readonly<Record<string, string>>,
+  message: string,
+): void {
+  const sha256 = upstreamHashes['sha256'];
+  ctx.log.warn(message, {
+    project,
+    file: local.filename,
+    sha256: local.sha256,
+    ...(sha256 === undefined ? { upstreamHashes } : { upstreamSha256: sha256 }),
+  });
+}
+
+function warnChanged(ctx: ProjectContext, project: string, plan: ProjectPlan): void {
+  for (const { local, upstream } of plan.held) {
+    const message =
+      ctx.cfg.allowReplacedFiles && namingDigest(upstream) === null
+        ? `${CHANGED}; the mirrored file is kept (upstream gives no digest to store the new bytes by)`
+        : HELD;
+    warnChangedFile(ctx, project, local, upstream.hashes, message);
+  }
+  for (const { local, upstream } of plan.replace) {
+    warnChangedFile(
+      ctx,
+      project,
+      local,
+      upstream.hashes,
+      `${CHANGED}; it is replaced (allow_replaced_files = true)`,
+    );
+  }
+}
+
+/** An unchanged project still warns, every run, about the changes it holds (from its record). */
+function warnHeldFromRecord(ctx: ProjectContext, record: ProjectRecord): void {
+  for (const file of record.files) {
+    if (file.heldUpstreamHashes !== undefined)
+      warnChangedFile(ctx, record.name, file, file.heldUpstreamHashes, HELD);
+  }
+}
+
+/**
+ * Where a download goes, relative to the project directory, or the verified file already there (resume:
+ * a file renamed into place by an interrupted run was verified before the rename). Beside the page unless
+ * the name's published bytes differ (`isReplacement`) or something else is in the way there: then to
+ * `<16 hex>/<filename>`. A file in the way is never overwritten (a page may link it) and stays.
+ */
+async function chooseTarget(
+  ctx: ProjectContext,
+  project: string,
+  up: UpstreamFile,
+  isReplacement: boolean,
+): Promise<{ rel: string; adopted: { sha256: string; size: number } | null }> {
+  const digest = namingDigest(up);
+  const moved = digest === null ? null : replacedFileRelPath(up.filename, digest);
+  const candidates = isReplacement ? [moved] : [up.filename, moved];
+  const sha = up.hashes['sha256'];
+  const dir = projectDir(ctx.cfg.mirrorRoot, project);
+  for (const rel of candidates) {
+    if (rel === null) continue;
+    const path = join(dir, rel);
+    const size = await fileSize(path);
+    if (size === null) return { rel, adopted: null };
+    if (sha !== undefined && (up.size === null || size === up.size)) {
+      const onDisk = await hashFile(path, ctx.signal);
+      if (onDisk !== null && onDisk.sha256 === sha) return { rel, adopted: onDisk };
+    }
+    ctx.log.warn('a file with other bytes is in the way of a download; it stays', { project, path: rel });
+  }
+  throw new StoreError(
+    'STORE_EXISTS',
+    `${join(dir, up.filename)}: no free path for the upstream's bytes (files with other bytes are there)`,
+  );
+}
+
+/** The `<16 hex>/` directory of replaced files: created 0755, and never a symlink or anything but a directory. */
+async function ensureHashDir(dir: string): Promise<void> {
+  await ensureDir(dir);
+  const info = await lstat(dir);
+  if (!info.isDirectory() || info.isSymbolicLink()) {
+    throw new StoreError(
+      'STORE_IO',
+      `${dir}: not a directory of ours (a symlink or a file); nothing written`,
+    );
+  }
+}
+
 /** Downloads one file (or adopts a verified copy already on disk), then its .metadata if offered. */
 async function fetchFile(
   ctx: ProjectContext,
   project: string,
   up: UpstreamFile,
-  record: ProjectRecord | null,
+  isReplacement: boolean,
 ): Promise<{ file: LocalFile; bytes: number }> {
-  const target = filePath(ctx.cfg.mirrorRoot, project, up.filename);
+  const { rel, adopted } = await chooseTarget(ctx, project, up, isReplacement);
+  const target = join(projectDir(ctx.cfg.mirrorRoot, project), rel);
   const base = {
     filename: up.filename,
+    ...(rel === up.filename ? {} : { path: rel }),
     url: up.url,
     upstreamHashes: up.hashes,
     requiresPython: up.requiresPython,
     yanked: up.yanked,
     uploadTime: up.uploadTime,
   };
-  // Resume: a file renamed into place by an interrupted run was verified before the rename.
-  const isKnown = record?.files.some((f) => f.filename === up.filename) ?? false;
-  const sha = up.hashes['sha256'];
-  const sizeOnDisk = await fileSize(target); // a regular file only: never read through a symlink
-  if (!isKnown && sha !== undefined && sizeOnDisk !== null && (up.size === null || sizeOnDisk === up.size)) {
-    const onDisk = await hashFile(target, ctx.signal);
-    if (onDisk !== null && onDisk.sha256 === sha) {
-      ctx.log.debug('file adopted from disk', { project, file: up.filename });
-      return {
-        file: { ...base, ...onDisk, metadataSha256: await fetchMetadata(ctx, project, up) },
-        bytes: 0,
-      };
-    }
+  if (adopted !== null) {
+    ctx.log.debug('file adopted from disk', { project, file: rel });
+    return {
+      file: { ...base, ...adopted, metadataSha256: await fetchMetadata(ctx, project, target, up) },
+      bytes: 0,
+    };
+  }
+  if (rel !== up.filename) {
+    await ensureHashDir(dirname(target));
+    await removeTempFiles(dirname(target));
   }
   const stored = await downloadWithRetries(ctx, project, up.url, target, {
     hashes: up.hashes,
@@ -335,9 +521,9 @@ async function fetchFile(
       file: up.filename,
     });
   }
-  ctx.log.info('file fetched', { project, file: up.filename, bytes: stored.size });
+  ctx.log.info('file fetched', { project, file: rel, bytes: stored.size });
   ctx.onFileFetched(stored.size);
-  const metadataSha256 = await fetchMetadata(ctx, project, up);
+  const metadataSha256 = await fetchMetadata(ctx, project, target, up);
   return { file: { ...base, sha256: stored.sha256, size: stored.size, metadataSha256 }, bytes: stored.size };
 }
 
@@ -345,13 +531,20 @@ async function fetchFile(
  * Fetches <file>.metadata (PEP 658) when upstream offers it. A failure is not fatal: the page then
  * simply does not advertise metadata, and the next run tries again.
  */
-async function fetchMetadata(ctx: ProjectContext, project: string, up: UpstreamFile): Promise<string | null> {
+async function fetchMetadata(
+  ctx: ProjectContext,
+  project: string,
+  filePath: string,
+  up: UpstreamFile,
+): Promise<string | null> {
   if (up.coreMetadata === null) return null;
-  const target = `${filePath(ctx.cfg.mirrorRoot, project, up.filename)}.metadata`;
+  const target = `${filePath}.metadata`;
   try {
+    // A page advertises the .metadata only once its record has it, so a leftover may be replaced.
     const stored = await downloadWithRetries(ctx, project, `${up.url}.metadata`, target, {
       hashes: up.coreMetadata,
       size: null,
+      mayReplace: true,
     });
     return stored.sha256;
   } catch (err) {

@@ -419,7 +419,7 @@ async function runSyncWith(
       history = [...history, { at: started.toISOString(), ...judged }];
     }
     // Quarantined projects lose their page and files; the others, the files their page no longer links.
-    const allowed: ProjectContext = { ...ctx, isDeletionAllowed: true };
+    const allowed: ProjectContext = { ...ctx, isDeletionAllowed: true, isReplan: true };
     const replans: [Candidate, ProjectPage | null][] = [
       ...[...quarantined.values()].map(({ c, page }): [Candidate, ProjectPage] => [c, page]),
       ...[...unlinked.values()].map(({ c }): [Candidate, null] => [c, null]),

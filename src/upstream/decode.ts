@@ -15,6 +15,32 @@ export interface Decoded<T> {
   readonly warnings: readonly string[];
 }
 
+/** Files (entries) accepted on one project page: PyPI's largest projects have tens of thousands. */
+export const MAX_PAGE_FILES = 500_000;
+/** The longest token (HTML tag, attribute, comment or link text; JSON string) accepted, in characters. */
+export const MAX_TOKEN_CHARS = 64 * 1024;
+/** Warnings kept verbatim per page or listing; later ones are only counted. */
+export const MAX_WARNINGS = 20;
+
+/** Warnings of one page or listing: the first MAX_WARNINGS kept, the rest counted (a hostile page has millions). */
+export class Warnings {
+  private readonly kept: string[] = [];
+  private more = 0;
+  push(message: string): void {
+    if (this.kept.length < MAX_WARNINGS) this.kept.push(message);
+    else this.more++;
+  }
+  /** The kept warnings, then `… and N more problems like these` when some were only counted. */
+  list(): string[] {
+    return this.more === 0 ? [...this.kept] : [...this.kept, `… and ${this.more} more problems like these`];
+  }
+}
+
+/** The UPSTREAM_PAYLOAD error for a page with more than MAX_PAGE_FILES files. */
+export function tooManyFiles(url: string | URL): UpstreamError {
+  return payloadError(url, `more than ${MAX_PAGE_FILES} files on one page (the cap on entries per page)`);
+}
+
 /** The highest api-version minor this client knows (PEP 792 = 1.4). */
 export const KNOWN_API_MINOR = 4;
 
@@ -103,7 +129,7 @@ function describe(v: unknown): string {
 }
 
 class Reader {
-  readonly warnings: string[] = [];
+  readonly warnings = new Warnings();
   constructor(readonly url: string | URL) {}
 
   fail(path: string, expected: string, got: unknown): never {
@@ -198,49 +224,121 @@ function decodeFile(r: Reader, raw: unknown, path: string, pageUrl: string | URL
   return { ...file, url: url.href, uploadTime };
 }
 
-/** Decodes a PEP 691 project page. `name` is the normalized name that was requested. */
-export function decodeProjectJson(json: unknown, pageUrl: string | URL, name: string): Decoded<PageBody> {
-  const r = new Reader(pageUrl);
-  const root = r.object(json, '(root)');
-  r.meta(root);
-  if (root.name !== undefined && normalizeName(r.string(root.name, 'name')) !== normalizeName(name)) {
-    throw payloadError(pageUrl, `name: expected the page of "${name}", got ${describe(root.name)}`);
+/**
+ * Assembles a PEP 691 project page from its parts as they arrive (the streaming decoder in page-stream.ts feeds
+ * it entry by entry; decodeProjectJson feeds it a parsed object), so both decode alike. `name` is the
+ * normalized name that was requested.
+ */
+export class ProjectPageAssembler {
+  private readonly r: Reader;
+  private readonly files: UpstreamFile[] = [];
+  private readonly versions: string[] = [];
+  private readonly seen = new Set<string>();
+  private fileCount = 0;
+  private hasFiles = false;
+  private status: ProjectStatus | null = null;
+  private statusReason: string | null = null;
+
+  constructor(
+    private readonly pageUrl: string | URL,
+    private readonly name: string,
+  ) {
+    this.r = new Reader(pageUrl);
   }
-  const files: UpstreamFile[] = [];
-  const seen = new Set<string>();
-  r.array(root.files, 'files').forEach((raw, i) => {
-    const file = decodeFile(r, raw, `files[${i}]`, pageUrl);
+
+  /** `meta`, `name` or `project-status` (other keys are ignored). */
+  field(key: string, value: unknown): void {
+    const r = this.r;
+    if (key === 'meta') r.meta({ meta: value });
+    else if (key === 'name') {
+      if (value !== undefined && normalizeName(r.string(value, 'name')) !== normalizeName(this.name)) {
+        throw payloadError(this.pageUrl, `name: expected the page of "${this.name}", got ${describe(value)}`);
+      }
+    } else if (key === 'project-status' && value !== undefined && value !== null) {
+      const ps = r.object(value, 'project-status');
+      // PEP 792 prose says `state`; its example, the spec text and PyPI use `status`.
+      const marker = r.optString(ps.status ?? ps.state, 'project-status.status');
+      if (marker !== null) {
+        const s = readStatus(marker, 'project-status.status');
+        if ('status' in s) this.status = s.status;
+        else r.warnings.push(s.warning);
+      }
+      this.statusReason = r.optString(ps.reason, 'project-status.reason');
+    }
+  }
+
+  /** The `files` array has started (it is required). */
+  startFiles(): void {
+    this.hasFiles = true;
+  }
+
+  /** The whole `files` value (what is not an array fails the page as decodeProjectJson does). */
+  allFiles(value: unknown): void {
+    this.startFiles();
+    for (const raw of this.r.array(value, 'files')) this.file(raw);
+  }
+
+  /** The whole `versions` value (absent or null = none). */
+  allVersions(value: unknown): void {
+    if (value === undefined || value === null) return;
+    for (const v of this.r.array(value, 'versions')) this.version(v);
+  }
+
+  /** `files[i]`, in order. */
+  file(raw: unknown): void {
+    const i = this.fileCount++;
+    if (i >= MAX_PAGE_FILES) throw tooManyFiles(this.pageUrl);
+    const file = decodeFile(this.r, raw, `files[${i}]`, this.pageUrl);
     if (file === null) return;
-    if (seen.has(file.filename)) {
-      r.warnings.push(
+    if (this.seen.has(file.filename)) {
+      this.r.warnings.push(
         `files[${i}].filename ${JSON.stringify(file.filename)}: listed twice; later entry skipped`,
       );
       return;
     }
-    seen.add(file.filename);
-    files.push(file);
-  });
-  const versions =
-    root.versions === undefined || root.versions === null
-      ? []
-      : r.array(root.versions, 'versions').map((v, i) => r.string(v, `versions[${i}]`));
-  let status: ProjectStatus | null = null;
-  let statusReason: string | null = null;
-  if (root['project-status'] !== undefined && root['project-status'] !== null) {
-    const ps = r.object(root['project-status'], 'project-status');
-    // PEP 792 prose says `state`; its example, the spec text and PyPI use `status`.
-    const marker = r.optString(ps.status ?? ps.state, 'project-status.status');
-    if (marker !== null) {
-      const s = readStatus(marker, 'project-status.status');
-      if ('status' in s) status = s.status;
-      else r.warnings.push(s.warning);
-    }
-    statusReason = r.optString(ps.reason, 'project-status.reason');
+    this.seen.add(file.filename);
+    this.files.push(file);
   }
-  return {
-    value: { name: normalizeName(name), files, versions, status, statusReason },
-    warnings: r.warnings,
-  };
+
+  /** `versions[i]`, in order. */
+  version(raw: unknown): void {
+    if (this.versions.length >= MAX_PAGE_FILES) {
+      throw payloadError(this.pageUrl, `more than ${MAX_PAGE_FILES} versions (the cap on entries per page)`);
+    }
+    this.versions.push(this.r.string(raw, `versions[${this.versions.length}]`));
+  }
+
+  /** Files decoded so far (for the caller's bookkeeping). */
+  get count(): number {
+    return this.fileCount;
+  }
+
+  finish(): Decoded<PageBody> {
+    if (!this.hasFiles) this.r.fail('files', 'an array', undefined);
+    return {
+      value: {
+        name: normalizeName(this.name),
+        files: this.files,
+        versions: this.versions,
+        status: this.status,
+        statusReason: this.statusReason,
+      },
+      warnings: this.r.warnings.list(),
+    };
+  }
+}
+
+/** Decodes a PEP 691 project page. `name` is the normalized name that was requested. */
+export function decodeProjectJson(json: unknown, pageUrl: string | URL, name: string): Decoded<PageBody> {
+  const page = new ProjectPageAssembler(pageUrl, name);
+  const r = new Reader(pageUrl);
+  const root = r.object(json, '(root)');
+  page.field('meta', root.meta);
+  page.field('name', root.name);
+  page.allFiles(root.files);
+  page.allVersions(root.versions);
+  page.field('project-status', root['project-status']);
+  return page.finish();
 }
 
 /** Decodes a PEP 691 root listing; PyPI's `_last-serial` keys are read when present. */
@@ -257,5 +355,5 @@ export function decodeListingJson(json: unknown, url: string | URL): Decoded<Lis
     if (isValidProjectName(name)) projects.push({ name, serial: projectSerial });
     else r.warnings.push(`projects[${i}].name ${describe(name)}: not a valid project name; skipped`);
   });
-  return { value: { projects, serial, format: 'json' }, warnings: r.warnings };
+  return { value: { projects, serial, format: 'json' }, warnings: r.warnings.list() };
 }

@@ -1,21 +1,27 @@
-// PEP 503 HTML → ProjectPage / ProjectListing (PROTOCOL.md §1), pure. htmlparser2 does the tokenising and
-// entity decoding; filenames come from the URL's last path segment, as pip and uv take them, not the link text.
-import { Parser } from 'htmlparser2';
+// PEP 503 HTML → ProjectPage / ProjectListing (PROTOCOL.md §1), pure, streamed: html-scan.ts tokenises (bounded,
+// linear, no stack) and decodes entities; each link becomes a file as it is read, so a page is never held whole.
+// Filenames come from the URL's last path segment, as pip and uv take them, not the link text.
 import { isValidProjectName, normalizeName } from '../plan/names.js';
 import {
   checkApiVersion,
   checkDigest,
   checkFilename,
+  MAX_PAGE_FILES,
+  MAX_TOKEN_CHARS,
   payloadError,
   readStatus,
   resolveFileUrl,
+  tooManyFiles,
+  Warnings,
   type Decoded,
   type ListingBody,
   type PageBody,
 } from './decode.js';
+import { createHtmlScanner, type Attribs } from './html-scan.js';
 import type { ListedProject, ProjectStatus, UpstreamFile } from './types.js';
 
-type Attribs = Record<string, string>;
+const PAGE_TAGS: ReadonlySet<string> = new Set(['a', 'meta', 'base']);
+const LISTING_TAGS: ReadonlySet<string> = new Set(['a', 'meta']);
 
 /** Fragment keys taken as hashes: pip's `_SUPPORTED_HASHES` plus uv's blake2b. */
 const FRAGMENT_HASHES: readonly string[] = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'blake2b'];
@@ -35,7 +41,7 @@ function readMeta(attribs: Attribs, heads: Heads): void {
   else if (name === 'pypi:project-status-reason' && heads.statusReason === null) heads.statusReason = content;
 }
 
-function checkVersion(heads: Heads, url: string | URL, warnings: string[]): void {
+function checkVersion(heads: Heads, url: string | URL, warnings: Warnings): void {
   if (heads.version === null) return;
   const warning = checkApiVersion(heads.version, `<meta name="${VERSION_META}">`, url);
   if (warning !== null) warnings.push(warning);
@@ -78,7 +84,7 @@ function lastSegment(u: URL): string | null {
   }
 }
 
-function readAnchor(a: Attribs, i: number, base: string | URL, url: string | URL, warnings: string[]) {
+function readAnchor(a: Attribs, i: number, base: string | URL, url: string | URL, warnings: Warnings) {
   const where = `<a> #${i + 1}`;
   const href = a.href;
   const fileUrl = href === undefined ? null : resolveFileUrl(href, base);
@@ -112,56 +118,99 @@ function readAnchor(a: Attribs, i: number, base: string | URL, url: string | URL
   return file;
 }
 
-/** Parses a PEP 503 project page. `name` is the normalized name that was requested. */
-export function parseProjectHtml(html: string, pageUrl: string | URL, name: string): Decoded<PageBody> {
-  const anchors: Attribs[] = [];
-  const heads: Heads = { version: null, status: null, statusReason: null };
-  let baseHref: string | null = null;
-  const parser = new Parser(
-    {
-      onopentag(tag, attribs) {
-        if (tag === 'a') anchors.push(attribs);
-        else if (tag === 'meta') readMeta(attribs, heads);
-        else if (tag === 'base' && baseHref === null && attribs.href !== undefined) baseHref = attribs.href;
-      },
-    },
-    { decodeEntities: true },
-  );
-  parser.end(html);
+export interface ProjectHtmlParser {
+  /** Feeds the next decoded chunk. May throw UPSTREAM_PAYLOAD (a cap, a bad digest, repository-version 2.x). */
+  write(chunk: string): void;
+  /** The input is complete: the page. */
+  end(): Decoded<PageBody>;
+  /** True once a closing `</html>` was read (a close-delimited body without it may have been cut short). */
+  readonly isClosed: boolean;
+  /** Links read so far. */
+  readonly count: number;
+}
 
-  const warnings: string[] = [];
-  checkVersion(heads, pageUrl, warnings);
-  let base: string | URL = pageUrl;
-  if (baseHref !== null) {
-    try {
-      base = new URL(baseHref, pageUrl);
-    } catch {
-      warnings.push(`<base href=${JSON.stringify(baseHref)}>: not a URL; ignored`);
-    }
-  }
+/**
+ * A streaming PEP 503 project-page parser. `name` is the normalized name that was requested. Links resolve
+ * against the first `<base href>` read before them (PEP 503 pages put it in the head, before any link).
+ */
+export function createProjectHtmlParser(
+  pageUrl: string | URL,
+  name: string,
+  maxTokenChars: number = MAX_TOKEN_CHARS,
+): ProjectHtmlParser {
+  const heads: Heads = { version: null, status: null, statusReason: null };
+  const warnings = new Warnings();
   const files: UpstreamFile[] = [];
   const seen = new Set<string>();
-  anchors.forEach((a, i) => {
-    const file = readAnchor(a, i, base, pageUrl, warnings);
-    if (file === null) return;
-    if (seen.has(file.filename)) {
-      warnings.push(`<a> #${i + 1}: filename ${JSON.stringify(file.filename)} listed twice; skipped`);
-      return;
-    }
-    seen.add(file.filename);
-    files.push(file);
-  });
-
-  let status: ProjectStatus | null = null;
-  if (heads.status !== null) {
-    const s = readStatus(heads.status, '<meta name="pypi:project-status">');
-    if ('status' in s) status = s.status;
-    else warnings.push(s.warning);
-  }
+  let base: string | URL = pageUrl;
+  let hasBase = false;
+  let count = 0;
+  let isClosed = false;
+  const scanner = createHtmlScanner(
+    PAGE_TAGS,
+    {
+      onOpenTag(tag, attribs) {
+        if (tag === 'meta') {
+          const before = heads.version;
+          readMeta(attribs, heads);
+          if (before === null && heads.version !== null) checkVersion(heads, pageUrl, warnings);
+        } else if (tag === 'base') {
+          if (hasBase || attribs.href === undefined) return;
+          hasBase = true;
+          try {
+            base = new URL(attribs.href, pageUrl);
+          } catch {
+            warnings.push(`<base href=${JSON.stringify(attribs.href)}>: not a URL; ignored`);
+          }
+        } else {
+          const i = count++;
+          if (i >= MAX_PAGE_FILES) throw tooManyFiles(pageUrl);
+          const file = readAnchor(attribs, i, base, pageUrl, warnings);
+          if (file === null) return;
+          if (seen.has(file.filename)) {
+            warnings.push(`<a> #${i + 1}: filename ${JSON.stringify(file.filename)} listed twice; skipped`);
+            return;
+          }
+          seen.add(file.filename);
+          files.push(file);
+        }
+      },
+      onCloseTag(tag) {
+        if (tag === 'html') isClosed = true;
+      },
+    },
+    pageUrl,
+    maxTokenChars,
+  );
   return {
-    value: { name: normalizeName(name), files, versions: [], status, statusReason: heads.statusReason },
-    warnings,
+    write: (chunk) => scanner.write(chunk),
+    end() {
+      scanner.end();
+      let status: ProjectStatus | null = null;
+      if (heads.status !== null) {
+        const s = readStatus(heads.status, '<meta name="pypi:project-status">');
+        if ('status' in s) status = s.status;
+        else warnings.push(s.warning);
+      }
+      return {
+        value: { name: normalizeName(name), files, versions: [], status, statusReason: heads.statusReason },
+        warnings: warnings.list(),
+      };
+    },
+    get isClosed() {
+      return isClosed;
+    },
+    get count() {
+      return count;
+    },
   };
+}
+
+/** Parses a whole PEP 503 project page. `name` is the normalized name that was requested. */
+export function parseProjectHtml(html: string, pageUrl: string | URL, name: string): Decoded<PageBody> {
+  const parser = createProjectHtmlParser(pageUrl, name);
+  parser.write(html);
+  return parser.end();
 }
 
 export interface ListingHtmlParser {
@@ -172,54 +221,72 @@ export interface ListingHtmlParser {
   readonly warnings: readonly string[];
 }
 
-/** A streaming root-page parser: calls `onProject` for every `<a>` whose text is a valid project name. */
+/**
+ * A streaming root-page parser: calls `onProject` for every `<a>` whose text is a valid project name.
+ * Link text longer than `maxTokenChars` is skipped with a warning, never kept.
+ */
 export function createListingHtmlParser(
   onProject: (project: ListedProject) => void,
   url: string | URL = '(root listing)',
+  maxTokenChars: number = MAX_TOKEN_CHARS,
 ): ListingHtmlParser {
-  const warnings: string[] = [];
+  const warnings = new Warnings();
   const heads: Heads = { version: null, status: null, statusReason: null };
   let text: string | null = null;
+  let isLong = false;
   let count = 0;
   const flush = (): void => {
     if (text === null) return;
     const name = text.trim();
     text = null;
     count += 1;
-    if (isValidProjectName(name)) onProject({ name, serial: null });
+    if (isLong) warnings.push(`<a> #${count}: link text longer than ${maxTokenChars} characters; skipped`);
+    else if (isValidProjectName(name)) onProject({ name, serial: null });
     else
       warnings.push(
         `<a> #${count}: ${JSON.stringify(name.slice(0, 80))} is not a valid project name; skipped`,
       );
+    isLong = false;
   };
-  const parser = new Parser(
+  const scanner = createHtmlScanner(
+    LISTING_TAGS,
     {
-      onopentag(tag, attribs) {
+      onOpenTag(tag, attribs) {
         if (tag === 'a') {
           flush();
           text = '';
-        } else if (tag === 'meta') {
+        } else {
           const before = heads.version;
           readMeta(attribs, heads);
           if (before === null && heads.version !== null) checkVersion(heads, url, warnings);
         }
       },
-      ontext(data) {
-        if (text !== null) text += data;
+      onText(data) {
+        if (text === null || isLong) return;
+        text += data;
+        if (text.length > maxTokenChars) {
+          isLong = true;
+          text = '';
+        }
       },
-      onclosetag(tag) {
+      onCloseTag(tag) {
         if (tag === 'a') flush();
       },
     },
-    { decodeEntities: true },
+    url,
+    maxTokenChars,
   );
+  let finalWarnings: readonly string[] | null = null;
   return {
-    write: (chunk) => parser.write(chunk),
+    write: (chunk) => scanner.write(chunk),
     end: () => {
-      parser.end();
+      scanner.end();
       flush();
+      finalWarnings = warnings.list();
     },
-    warnings,
+    get warnings() {
+      return finalWarnings ?? warnings.list();
+    },
   };
 }
 

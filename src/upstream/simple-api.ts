@@ -4,15 +4,18 @@
 // returned by fetchFile is destroyed with signal.reason (undici), which toUpstreamError maps the same way.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { request } from 'undici';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isValidProjectName, normalizeName } from '../plan/names.js';
-import { decodeProjectJson, payloadError, type Decoded } from './decode.js';
-import { createListingHtmlParser, parseProjectHtml } from './html.js';
+import { payloadError, type Decoded } from './decode.js';
+import { createListingHtmlParser, createProjectHtmlParser } from './html.js';
 import { createListingJsonParser } from './listing-stream.js';
+import { createGate } from './gate.js';
 import { fileDeadlineMs, fileTooLarge, startDeadline } from './limits.js';
+import { createPageJsonDecoder } from './page-stream.js';
 import {
   contentLength,
   decoderFor,
@@ -45,15 +48,37 @@ import type {
   Upstream,
 } from './types.js';
 import {
+  createMethodResponseParser,
   encodeMethodCall,
   isMethodNotFound,
   pageChangelog,
-  parseMethodResponse,
+  XmlRpcFormatError,
   type XmlRpcValue,
 } from './xmlrpc.js';
 
-/** The largest project page or XML-RPC answer read (PyPI's largest project pages are a few MB). */
+/** The largest project page read, decoded (PyPI's largest project pages are a few MB). */
 export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+/** The largest XML-RPC answer read, decoded (a changelog page of 50 000 rows is about 10 MB). */
+export const MAX_XMLRPC_BYTES = 32 * 1024 * 1024;
+/**
+ * A page larger than this (decoded) is read only while no other such page is: with `workers` pages in flight,
+ * at most one large one is decoded at a time, so memory stays bounded whatever the pages.
+ */
+export const LARGE_PAGE_BYTES = 4 * 1024 * 1024;
+/** Body chunks between two yields to the event loop (signals, timers, the lock's refresh) while parsing. */
+const CHUNKS_PER_YIELD = 4;
+
+/**
+ * A body delimited by the connection closing (neither Content-Length nor chunked): the transport cannot tell
+ * a complete body from one cut short (RFC 9112 §6.3).
+ */
+function isCloseDelimited(res: Response): boolean {
+  const encoding = header(res, 'transfer-encoding')?.toLowerCase() ?? '';
+  return header(res, 'content-length') === null && !encoding.includes('chunked');
+}
+
+/** Thrown inside an attempt when a page turns out large while another large page is being read. */
+class LargePageWait extends Error {}
 
 export const ACCEPT =
   'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
@@ -200,7 +225,11 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     onChunk: (chunk: Buffer) => void,
   ): Promise<void> {
     try {
-      for await (const chunk of content as AsyncIterable<Buffer>) onChunk(chunk);
+      let chunks = 0;
+      for await (const chunk of content as AsyncIterable<Buffer>) {
+        onChunk(chunk);
+        if (++chunks % CHUNKS_PER_YIELD === 0) await yieldToLoop(); // a parse never starves the loop
+      }
     } catch (err) {
       const code = (err as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && code.startsWith('Z_')) {
@@ -224,42 +253,36 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
   }
 
   /**
-   * The whole body of a page or an XML-RPC answer, at most MAX_PAGE_BYTES: an upstream that sends an
-   * endless or absurd page gets an UPSTREAM_PAYLOAD error, not our memory. (The root listing streams.)
+   * Streams a body of at most `max` decoded bytes through `write` (text, decoded by the Content-Type's
+   * charset): an upstream that sends an endless or absurd answer gets an UPSTREAM_PAYLOAD error, not our
+   * memory. `onSize` sees the running size before each chunk is written.
    */
-  async function readBody(res: Response, url: URL): Promise<Buffer> {
-    const chunks: Buffer[] = [];
+  async function streamBody(
+    res: Response,
+    url: URL,
+    max: number,
+    write: (text: string) => void,
+    onSize: (size: number) => void = () => {},
+  ): Promise<void> {
+    const decoder = decoderFor(header(res, 'content-type'));
     let size = 0;
     await consume(res, await contentOf(res, url, 'gzip'), url, (chunk) => {
       size += chunk.length;
-      if (size > MAX_PAGE_BYTES) {
-        throw payloadError(url, `the answer is larger than ${MAX_PAGE_BYTES} bytes (decoded)`);
-      }
-      chunks.push(chunk);
+      if (size > max) throw payloadError(url, `the answer is larger than ${max} bytes (decoded)`);
+      onSize(size);
+      write(decoder.decode(chunk, { stream: true }));
     });
-    return Buffer.concat(chunks, size);
+    write(decoder.decode());
   }
 
-  async function readJson(res: Response, url: URL): Promise<unknown> {
-    const text = (await readBody(res, url)).toString('utf8');
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw payloadError(url, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`, err);
-    }
-  }
-
+  /** Logs a page's warnings (the parsers keep 20 and count the rest). */
   function report<T>(decoded: Decoded<T>, url: URL): T {
-    const shown = decoded.warnings.slice(0, 20);
-    for (const warning of shown) log.warn('upstream page problem', { url: redactUrl(url), warning });
-    if (decoded.warnings.length > shown.length) {
-      log.warn('upstream page problems not shown', {
-        url: redactUrl(url),
-        more: decoded.warnings.length - shown.length,
-      });
-    }
+    for (const warning of decoded.warnings)
+      log.warn('upstream page problem', { url: redactUrl(url), warning });
     return decoded.value;
   }
+
+  const largePages = createGate();
 
   /**
    * Streams the root listing into `visitor`: JSON through the streaming parser (listing-stream.ts), HTML
@@ -290,11 +313,7 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
       };
       const jsonParser = kind === 'json' ? createListingJsonParser(deliver, at) : null;
       const parser = jsonParser ?? createListingHtmlParser(deliver, at);
-      const decoder = decoderFor(header(res, 'content-type'));
-      await consume(res, await contentOf(res, base, 'gzip'), base, (chunk) =>
-        parser.write(decoder.decode(chunk, { stream: true })),
-      );
-      parser.write(decoder.decode());
+      await streamBody(res, base, Infinity, (text) => parser.write(text));
       parser.end();
       report({ value: null, warnings: parser.warnings }, at);
       const bodySerial = jsonParser?.serial ?? null;
@@ -330,40 +349,63 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     const headers: Record<string, string> = { accept: ACCEPT };
     if (conditional?.etag != null) headers['if-none-match'] = conditional.etag;
     if (conditional?.lastModified != null) headers['if-modified-since'] = conditional.lastModified;
-    return attempt(url, 'GET', signal, async () => {
-      const res = await send(url, signal, headers);
-      if (res.statusCode === 304 && conditional !== null) {
-        await res.body.dump();
-        return { notModified: true, serial: readSerial(res) };
+    let holdsLarge = false;
+    const once = (): Promise<ProjectPage | NotModified> =>
+      attempt(url, 'GET', signal, async () => {
+        const res = await send(url, signal, headers);
+        if (res.statusCode === 304 && conditional !== null) {
+          await res.body.dump();
+          return { notModified: true, serial: readSerial(res) };
+        }
+        if (res.statusCode === 404 || res.statusCode === 410) {
+          await res.body.dump();
+          throw new UpstreamError('UPSTREAM_NOT_FOUND', `${redactUrl(url)}: HTTP ${res.statusCode}`, {
+            url: redactUrl(url),
+            status: res.statusCode,
+          });
+        }
+        await ensureOk(res, url);
+        const kind = await pageKind(res, url);
+        const at = finalUrl(res, url);
+        const parser =
+          kind === 'json' ? createPageJsonDecoder(at, normalized) : createProjectHtmlParser(at, normalized);
+        await streamBody(
+          res,
+          at,
+          MAX_PAGE_BYTES,
+          (text) => parser.write(text),
+          (size) => {
+            if (size <= LARGE_PAGE_BYTES || holdsLarge) return;
+            if (!largePages.tryAcquire()) throw new LargePageWait();
+            holdsLarge = true;
+          },
+        );
+        const body = report(parser.end(), at);
+        const isMaybeTruncated = 'isClosed' in parser && !parser.isClosed && isCloseDelimited(res);
+        return {
+          ...body,
+          serial: readSerial(res),
+          etag: header(res, 'etag'),
+          lastModified: strongLastModified(res),
+          ...(isMaybeTruncated ? { isMaybeTruncated } : {}),
+        };
+      });
+    try {
+      for (;;) {
+        try {
+          return await once();
+        } catch (err) {
+          if (!(err instanceof LargePageWait)) throw err;
+          // Another large page is being read: wait for it, then read this one from the start.
+          await largePages.acquire(signal).catch((reason: unknown) => {
+            throw toUpstreamError(reason, url, signal);
+          });
+          holdsLarge = true;
+        }
       }
-      if (res.statusCode === 404 || res.statusCode === 410) {
-        await res.body.dump();
-        throw new UpstreamError('UPSTREAM_NOT_FOUND', `${redactUrl(url)}: HTTP ${res.statusCode}`, {
-          url: redactUrl(url),
-          status: res.statusCode,
-        });
-      }
-      await ensureOk(res, url);
-      const kind = await pageKind(res, url);
-      const at = finalUrl(res, url);
-      const body =
-        kind === 'json'
-          ? report(decodeProjectJson(await readJson(res, at), at, normalized), at)
-          : report(
-              parseProjectHtml(
-                decoderFor(header(res, 'content-type')).decode(await readBody(res, at)),
-                at,
-                normalized,
-              ),
-              at,
-            );
-      return {
-        ...body,
-        serial: readSerial(res),
-        etag: header(res, 'etag'),
-        lastModified: strongLastModified(res),
-      };
-    });
+    } finally {
+      if (holdsLarge) largePages.release();
+    }
   }
 
   async function fetchFile(
@@ -413,16 +455,14 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
         return null;
       }
       await ensureOk(res, url);
-      const text = (await readBody(res, url)).toString('utf8'); // a network error here is retried
+      const parser = createMethodResponseParser(url);
       let parsed;
       try {
-        parsed = parseMethodResponse(text);
+        await streamBody(res, url, MAX_XMLRPC_BYTES, (text) => parser.write(text)); // a network error is retried
+        parsed = parser.end();
       } catch (err) {
-        throw payloadError(
-          url,
-          `XML-RPC ${method}: ${err instanceof Error ? err.message : String(err)}`,
-          err,
-        );
+        if (!(err instanceof XmlRpcFormatError)) throw err; // payload, network, abort
+        throw payloadError(url, `XML-RPC ${method}: ${err.message}`, err);
       }
       if (!('fault' in parsed)) return parsed;
       if (isMethodNotFound(parsed.fault)) return null;

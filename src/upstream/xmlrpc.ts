@@ -1,7 +1,9 @@
 // Just enough XML-RPC for PyPI's `changelog_since_serial` (PROTOCOL.md §3): encode a call with scalar params,
-// parse a methodResponse (htmlparser2 in xmlMode) into plain values or a fault, decode changelog rows. Pure.
-import { Parser } from 'htmlparser2';
-import { payloadError } from './decode.js';
+// parse a methodResponse as it streams in (html-scan.ts in XML mode; values are built as their elements close,
+// no element tree is kept) into plain values or a fault, decode changelog rows. Nesting deeper than
+// MAX_XMLRPC_DEPTH and more than MAX_XMLRPC_ELEMENTS elements are refused. Pure.
+import { MAX_TOKEN_CHARS, payloadError } from './decode.js';
+import { createHtmlScanner } from './html-scan.js';
 
 export type XmlRpcValue = string | number | boolean | null | XmlRpcValue[] | { [key: string]: XmlRpcValue };
 export type XmlRpcResponse =
@@ -42,49 +44,47 @@ export function encodeMethodCall(method: string, params: readonly (string | numb
   return `<?xml version="1.0"?>\n<methodCall><methodName>${escapeXml(method)}</methodName><params>${ps}</params></methodCall>`;
 }
 
-interface Node {
+/** Deepest element nesting accepted in an answer (a changelog needs 11). */
+export const MAX_XMLRPC_DEPTH = 64;
+/** Elements accepted in one answer (a 50 000-row changelog page has about 650 000). */
+export const MAX_XMLRPC_ELEMENTS = 2_000_000;
+
+/** An answer that is not a well-formed methodResponse (the caller makes it UPSTREAM_PAYLOAD). */
+export class XmlRpcFormatError extends Error {}
+
+/** One open element and what its children gave it. */
+interface Frame {
   readonly name: string;
-  readonly children: Node[];
   text: string;
+  /** The typed value of a <value>, or of a <param> / <fault>. */
+  value?: XmlRpcValue;
+  /** <data> (and its <array>): the values; <struct>: the members. */
+  items?: XmlRpcValue[];
+  members?: { [key: string]: XmlRpcValue };
+  /** <member>: its <name>. */
+  key?: string;
 }
 
-function parseTree(xml: string): Node {
-  const root: Node = { name: '#root', children: [], text: '' };
-  const stack: Node[] = [root];
-  const parser = new Parser(
-    {
-      onopentag(name) {
-        const node: Node = { name, children: [], text: '' };
-        stack.at(-1)?.children.push(node);
-        stack.push(node);
-      },
-      ontext(data) {
-        const top = stack.at(-1);
-        if (top !== undefined) top.text += data;
-      },
-      onclosetag() {
-        if (stack.length > 1) stack.pop();
-      },
-    },
-    { xmlMode: true, decodeEntities: true },
-  );
-  parser.end(xml);
-  return root;
-}
+const TEXT_TYPES = new Set([
+  'int',
+  'i4',
+  'i8',
+  'boolean',
+  'double',
+  'nil',
+  'string',
+  'dateTime.iso8601',
+  'base64',
+]);
 
-function child(node: Node | undefined, name: string): Node | undefined {
-  return node?.children.find((c) => c.name === name);
-}
-
-function toValue(value: Node, path: string): XmlRpcValue {
-  const typed = value.children[0];
-  if (typed === undefined) return value.text; // untyped = string
-  const text = typed.text.trim();
-  switch (typed.name) {
+function scalarOf(name: string, raw: string): XmlRpcValue {
+  const text = raw.trim();
+  switch (name) {
     case 'int':
     case 'i4':
     case 'i8':
-      if (!/^[+-]?\d+$/.test(text)) throw new Error(`${path}: bad <${typed.name}> ${JSON.stringify(text)}`);
+      if (!/^[+-]?\d+$/.test(text))
+        throw new XmlRpcFormatError(`bad <${name}> ${JSON.stringify(text.slice(0, 40))}`);
       return Number(text);
     case 'boolean':
       return text === '1';
@@ -93,46 +93,122 @@ function toValue(value: Node, path: string): XmlRpcValue {
     case 'nil':
       return null;
     case 'string':
-      return typed.text;
-    case 'dateTime.iso8601':
-    case 'base64':
+      return raw;
+    default: // dateTime.iso8601, base64
       return text;
-    case 'array':
-      return (child(typed, 'data')?.children ?? [])
-        .filter((c) => c.name === 'value')
-        .map((c, i) => toValue(c, `${path}[${i}]`));
-    case 'struct': {
-      const out: { [key: string]: XmlRpcValue } = {};
-      for (const m of typed.children.filter((c) => c.name === 'member')) {
-        const key = child(m, 'name')?.text ?? '';
-        const v = child(m, 'value');
-        out[key] = v === undefined ? null : toValue(v, `${path}.${key}`);
-      }
-      return out;
-    }
-    default:
-      throw new Error(`${path}: unknown type <${typed.name}>`);
   }
 }
 
-/** Parses a methodResponse; throws a plain Error describing what is wrong. */
-export function parseMethodResponse(xml: string): XmlRpcResponse {
-  const response = child(parseTree(xml), 'methodResponse');
-  if (response === undefined) throw new Error('not an XML-RPC methodResponse');
-  const fault = child(child(response, 'fault'), 'value');
-  if (fault !== undefined) {
-    const v = toValue(fault, 'fault');
-    const s = typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {};
-    return {
-      fault: {
-        code: typeof s.faultCode === 'number' ? s.faultCode : 0,
-        message: typeof s.faultString === 'string' ? s.faultString : String(s.faultString ?? ''),
+export interface MethodResponseParser {
+  /** Feeds the next decoded chunk; throws a plain Error (or UPSTREAM_PAYLOAD for a cap) describing what is wrong. */
+  write(chunk: string): void;
+  end(): XmlRpcResponse;
+  /** Elements read so far. */
+  readonly elements: number;
+}
+
+/** A streaming methodResponse parser; `url` names the answer in cap errors. */
+export function createMethodResponseParser(url: string | URL = '(XML-RPC)'): MethodResponseParser {
+  const stack: Frame[] = [];
+  let elements = 0;
+  let sawResponse = false;
+  let result: XmlRpcValue | undefined;
+  let fault: XmlRpcValue | undefined;
+
+  const give = (parent: Frame | undefined, value: XmlRpcValue): void => {
+    if (parent === undefined) return;
+    if (parent.name === 'data') (parent.items ??= []).push(value);
+    else if (parent.name === 'value' || parent.name === 'param' || parent.name === 'fault') {
+      if (parent.value === undefined) parent.value = value;
+    } else if (parent.name === 'member') parent.value = value;
+  };
+  const scanner = createHtmlScanner(
+    'all',
+    {
+      onOpenTag(name) {
+        elements++;
+        if (elements > MAX_XMLRPC_ELEMENTS) {
+          throw payloadError(
+            url,
+            `more than ${MAX_XMLRPC_ELEMENTS} XML-RPC elements (the cap on one answer)`,
+          );
+        }
+        if (stack.length >= MAX_XMLRPC_DEPTH) {
+          throw payloadError(url, `XML-RPC elements nested deeper than ${MAX_XMLRPC_DEPTH} levels`);
+        }
+        if (name === 'methodResponse' && stack.length === 0) sawResponse = true;
+        stack.push({ name, text: '' });
       },
-    };
-  }
-  const value = child(child(child(response, 'params'), 'param'), 'value');
-  if (value === undefined) throw new Error('methodResponse without params/param/value');
-  return { value: toValue(value, 'result') };
+      onText(text) {
+        const top = stack[stack.length - 1];
+        if (top === undefined || !(TEXT_TYPES.has(top.name) || top.name === 'value' || top.name === 'name'))
+          return;
+        if (top.text.length + text.length > MAX_TOKEN_CHARS) {
+          throw payloadError(
+            url,
+            `<${top.name}> text longer than ${MAX_TOKEN_CHARS} characters (the cap on one token)`,
+          );
+        }
+        top.text += text;
+      },
+      onCloseTag(name) {
+        const top = stack[stack.length - 1];
+        if (top === undefined || top.name !== name) return; // a stray closing tag: ignored
+        stack.pop();
+        const parent = stack[stack.length - 1];
+        if (TEXT_TYPES.has(name)) give(parent, scalarOf(name, top.text));
+        else if (name === 'array') give(parent, top.value ?? []);
+        else if (name === 'data') {
+          if (parent?.name === 'array') parent.value = top.items ?? [];
+        } else if (name === 'struct') give(parent, top.members ?? {});
+        else if (name === 'name') {
+          if (parent?.name === 'member') parent.key = top.text;
+        } else if (name === 'member') {
+          if (parent?.name === 'struct') (parent.members ??= {})[top.key ?? ''] = top.value ?? null;
+        } else if (name === 'value') {
+          give(parent, top.value !== undefined ? top.value : top.text); // untyped = string
+        } else if (name === 'param') {
+          if (parent?.name === 'params' && result === undefined && top.value !== undefined)
+            result = top.value;
+        } else if (name === 'fault') {
+          if (top.value !== undefined) fault = top.value;
+        } else if (parent?.name === 'value') {
+          throw new XmlRpcFormatError(`unknown type <${name}>`);
+        }
+      },
+    },
+    url,
+    MAX_TOKEN_CHARS,
+    true,
+  );
+  return {
+    write: (chunk) => scanner.write(chunk),
+    end() {
+      scanner.end();
+      if (!sawResponse) throw new XmlRpcFormatError('not an XML-RPC methodResponse');
+      if (fault !== undefined) {
+        const s = typeof fault === 'object' && fault !== null && !Array.isArray(fault) ? fault : {};
+        return {
+          fault: {
+            code: typeof s.faultCode === 'number' ? s.faultCode : 0,
+            message: typeof s.faultString === 'string' ? s.faultString : String(s.faultString ?? ''),
+          },
+        };
+      }
+      if (result === undefined) throw new XmlRpcFormatError('methodResponse without params/param/value');
+      return { value: result };
+    },
+    get elements() {
+      return elements;
+    },
+  };
+}
+
+/** Parses a whole methodResponse; throws a plain Error describing what is wrong. */
+export function parseMethodResponse(xml: string): XmlRpcResponse {
+  const parser = createMethodResponseParser();
+  parser.write(xml);
+  return parser.end();
 }
 
 /** A fault saying the method does not exist (-32601 per the XML-RPC fault-code convention, or its text). */

@@ -54,18 +54,20 @@ export async function syncDir(dir: string): Promise<void> {
 /**
  * Writes `data` to `target` atomically: readers see the old file or the new one, never a part. Durable
  * (fsync of the file and its directory) unless `isDurable` is false: then a crash of the process still
- * leaves the old file or the new one, and only a power loss may lose the write.
+ * leaves the old file or the new one, and only a power loss may lose the write. An iterable is written
+ * piece by piece (a large JSON record need not be one string).
  */
 export async function writeFileAtomic(
   target: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | Iterable<string>,
   { isDurable = true }: { isDurable?: boolean } = {},
 ): Promise<void> {
   await ensureDir(dirname(target));
   const temp = tempPathFor(target);
   const handle = await openNewFile(temp);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else for (const piece of data) await handle.write(piece);
     if (isDurable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});

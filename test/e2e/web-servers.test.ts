@@ -1,7 +1,8 @@
 // samples/nginx.conf and samples/apache.conf, run by real servers over a mirror tree built by hand in the
 // layout of DESIGN.md ("Output layout"), checked against PROTOCOL.md §6 items 1-4, 13, 14 and 20, plus
 // the rules of the layout (hidden state and temp files are never served), at `/` and under `/simple/`.
-// pip then installs from each server and from file://, as in §6 item 24.
+// pip then installs from each server and from file://, as in §6 item 24, also a file replaced under its
+// name (allow_replaced_files), which lives in `<project>/<16 hex of its sha256>/<filename>`.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -31,6 +32,15 @@ const INCOMPLETE = 'incomplete';
 const wheel = buildWheel({ name: PROJECT, version: '1.0', requiresPython: '>=3.7' });
 const sdist = buildSdist({ name: PROJECT, version: '1.0', requiresPython: '>=3.7' });
 const metadata = Buffer.from(wheel.metadata);
+/** A project whose wheel was replaced under its name: the new bytes live in a per-hash directory. */
+const REPLACED = 'replaced-pkg';
+const replacedWheel = buildWheel({
+  name: REPLACED,
+  version: '1.0',
+  files: { 'replaced_pkg/gen.py': 'GEN = 2\n' },
+});
+const REPLACED_DIR = sha256Hex(replacedWheel.bytes).slice(0, 16);
+const REPLACED_FILE = `${REPLACED}/${REPLACED_DIR}/${replacedWheel.filename}`;
 const HIDDEN = [
   '.pypimirror',
   '.pypimirror/',
@@ -46,8 +56,8 @@ let root = '';
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'pypimirror-served-'));
   const files: Record<string, string | Buffer> = {
-    'index.html': renderRootHtml([PROJECT, HTML_ONLY]),
-    'index.v1_json': renderRootJson([PROJECT, HTML_ONLY]),
+    'index.html': renderRootHtml([PROJECT, HTML_ONLY, REPLACED]),
+    'index.v1_json': renderRootJson([PROJECT, HTML_ONLY, REPLACED]),
     [`${PROJECT}/index.html`]: renderProjectHtml(PROJECT, [wheel, sdist]),
     [`${PROJECT}/index.v1_json`]: renderProjectJson(PROJECT, [wheel, sdist]),
     [`${PROJECT}/${wheel.filename}`]: wheel.bytes,
@@ -55,6 +65,10 @@ before(async () => {
     [`${PROJECT}/${sdist.filename}`]: sdist.bytes,
     [`${PROJECT}/.${wheel.filename}.k3j4x9.tmp`]: wheel.bytes.subarray(0, 100),
     [`${HTML_ONLY}/index.html`]: renderProjectHtml(HTML_ONLY, []),
+    [`${REPLACED}/index.html`]: renderProjectHtml(REPLACED, [replacedWheel], REPLACED_DIR),
+    [`${REPLACED}/index.v1_json`]: renderProjectJson(REPLACED, [replacedWheel], REPLACED_DIR),
+    [REPLACED_FILE]: replacedWheel.bytes,
+    [`${REPLACED_FILE}.metadata`]: Buffer.from(replacedWheel.metadata),
     [`${INCOMPLETE}/incomplete-1.0.tar.gz`]: sdist.bytes,
     '.pypimirror/state.json': '{"serial": 42, "secret": "state-must-not-leak"}\n',
     '.index.html.q8w2e1.tmp': '<!DOCTYPE html><title>half written</title>\n',
@@ -218,9 +232,10 @@ async function checkServer(t: TestContext, web: WebServer, prefix: MountPrefix):
   await check(
     'files: exact bytes, no Content-Encoding even when gzip is accepted, long cache (§6.20)',
     async () => {
-      for (const path of [wheel.filename, `${wheel.filename}.metadata`, sdist.filename].map(
+      const paths = [wheel.filename, `${wheel.filename}.metadata`, sdist.filename].map(
         (f) => `${PROJECT}/${f}`,
-      )) {
+      );
+      for (const path of [...paths, REPLACED_FILE, `${REPLACED_FILE}.metadata`]) {
         const res = await get(url(path), { 'accept-encoding': 'gzip, deflate, br' });
         assert.equal(res.status, 200, path);
         assert.equal(mediaType(res), 'application/octet-stream', path);
@@ -242,7 +257,21 @@ async function checkServer(t: TestContext, web: WebServer, prefix: MountPrefix):
     assert.deepEqual(res.body, wheel.bytes.subarray(0, 10));
   });
 
-  await t.test('pip installs demo-pkg through it (§6.24)', async (st) => {
+  await check(
+    'a replaced file is served from its <16 hex>/ directory; the directory itself is 404',
+    async () => {
+      for (const accept of [undefined, PIP_ACCEPT]) {
+        const res = await get(url(`${REPLACED}/`), accept === undefined ? {} : { accept });
+        assert.equal(res.status, 200);
+        assert.ok(res.body.toString('utf8').includes(`${REPLACED_DIR}/${replacedWheel.filename}`));
+      }
+      for (const path of [`${REPLACED}/${REPLACED_DIR}/`, `${REPLACED}/${REPLACED_DIR}`]) {
+        assert.equal((await getFollowingRedirects(url(path), {})).status, 404, path);
+      }
+    },
+  );
+
+  await t.test('pip installs demo-pkg and the replaced replaced-pkg through it (§6.24)', async (st) => {
     if (!requirePip(st)) return;
     await checkPipInstall(web.url);
   });
@@ -264,13 +293,14 @@ async function checkPipInstall(indexUrl: string): Promise<void> {
     const result = await pipInstall({
       indexUrl,
       target,
-      packages: [`${PROJECT}==1.0`],
+      packages: [`${PROJECT}==1.0`, `${REPLACED}==1.0`],
       extraArgs: ['--no-deps', '--only-binary=:all:'],
     });
     assert.equal(result.code, 0, describePipResult(result));
-    assert.deepEqual(await installedDists(target), { [PROJECT]: '1.0' });
+    assert.deepEqual(await installedDists(target), { [PROJECT]: '1.0', [REPLACED]: '1.0' });
     const init = await readFile(join(target, 'demo_pkg', '__init__.py'), 'utf8');
     assert.match(init, /__version__ = "1\.0"/);
+    assert.equal(await readFile(join(target, 'replaced_pkg', 'gen.py'), 'utf8'), 'GEN = 2\n');
   } finally {
     await rm(target, { recursive: true, force: true });
   }
@@ -342,9 +372,10 @@ function renderRootJson(projects: readonly string[]): string {
   );
 }
 
-function renderProjectHtml(project: string, files: readonly BuiltDist[]): string {
+/** `dir`: the files live in `<project>/<dir>/` (a replaced file's per-hash directory). */
+function renderProjectHtml(project: string, files: readonly BuiltDist[], dir?: string): string {
   const links = files.map((f) => {
-    const attrs = [`href="${f.filename}#sha256=${sha256Hex(f.bytes)}"`];
+    const attrs = [`href="${hrefOf(f, dir)}#sha256=${sha256Hex(f.bytes)}"`];
     if (f.requiresPython !== undefined)
       attrs.push(`data-requires-python="${f.requiresPython.replace(/>/g, '&gt;')}"`);
     if (f.metadata !== undefined) {
@@ -359,7 +390,11 @@ function renderProjectHtml(project: string, files: readonly BuiltDist[]): string
   );
 }
 
-function renderProjectJson(project: string, files: readonly BuiltDist[]): string {
+function hrefOf(f: BuiltDist, dir: string | undefined): string {
+  return dir === undefined ? f.filename : `${dir}/${f.filename}`;
+}
+
+function renderProjectJson(project: string, files: readonly BuiltDist[], dir?: string): string {
   return (
     JSON.stringify({
       meta: { 'api-version': '1.1' },
@@ -367,7 +402,7 @@ function renderProjectJson(project: string, files: readonly BuiltDist[]): string
       versions: [...new Set(files.map((f) => f.version))],
       files: files.map((f) => ({
         filename: f.filename,
-        url: f.filename,
+        url: hrefOf(f, dir),
         hashes: { sha256: sha256Hex(f.bytes) },
         'requires-python': f.requiresPython ?? null,
         ...(f.metadata === undefined ? {} : { 'core-metadata': { sha256: sha256Hex(f.metadata) } }),

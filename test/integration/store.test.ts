@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { IntegrityError } from '../../src/errors.js';
+import { IntegrityError, StoreError } from '../../src/errors.js';
 import { LARGE_FILE_BYTES } from '../../src/mirror/sink.js';
 import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
 import type { Upstream } from '../../src/upstream/types.js';
@@ -336,4 +336,32 @@ test('a full disk under a large file (slots, O_DIRECT) fails the same way', asyn
   // there (a multiple of 4096, as direct writes are), and the rest, through the ordinary descriptor, fails
   // with EFBIG.
   await syncPastFileSizeLimit(t, 12 * 1024 * 1024, 5000);
+});
+
+test('a published file is never overwritten: a download to a taken path fails with STORE_EXISTS, small or large', async (t) => {
+  const dir = await makeTempDir(t);
+  let cases = 0;
+  for (const parts of [chunks(2), chunks(LARGE_FILE_BYTES / (64 * 1024) + 1)]) {
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const target = join(dir, `demo-${cases}.tar.gz`);
+    await writeFile(target, 'published bytes');
+    const expected = { hashes: { sha256: sha256(parts) }, size };
+    const signal = new AbortController().signal;
+    const upstream = scripted(() => Readable.from(parts), size);
+    await assert.rejects(downloadVerified(upstream, URL_, target, expected, signal), (err: unknown) => {
+      assert.ok(err instanceof StoreError && err.code === 'STORE_EXISTS', String(err));
+      assert.match(err.message, /never overwritten/);
+      return true;
+    });
+    assert.equal(await readFile(target, 'utf8'), 'published bytes');
+    assert.deepEqual(
+      await dirEntries(dir),
+      [...Array(cases + 1).keys()].map((i) => `demo-${i}.tar.gz`),
+    );
+    // What may be replaced (core metadata, advertised only once recorded) says so.
+    await downloadVerified(upstream, URL_, target, { ...expected, mayReplace: true }, signal);
+    assert.equal(sha256([await readFile(target)]), expected.hashes.sha256);
+    cases++;
+  }
+  t.diagnostic(`cases: ${cases}`);
 });

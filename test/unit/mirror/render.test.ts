@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { localFilePath, replacedFileRelPath } from '../../../src/mirror/layout.js';
+import {
+  linkedRelPath,
+  readHtmlLinks,
+  readJsonLinks,
+  readRootHtmlProjects,
+  readRootJsonProjects,
+} from '../../../src/mirror/published.js';
 import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
 import {
   escapeHtml,
@@ -143,4 +151,78 @@ test('root page: one link per project, relative, with the display name; base_url
 
 test('escapeHtml', () => {
   assert.equal(escapeHtml(`<a href="x">&'`), '&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
+});
+
+test('a replaced file is linked at its <16 hex>/ path, in HTML and JSON; the page reader reads both back', () => {
+  const moved = file({
+    filename: 'demo_pkg-1.0+local.tar.gz',
+    path: `${'d'.repeat(16)}/demo_pkg-1.0+local.tar.gz`,
+    sha256: H2,
+    heldUpstreamHashes: { sha256: H1 },
+  });
+  const withMoved: ProjectRecord = { ...record, files: [moved] };
+  const html = renderProjectHtml(withMoved);
+  assert.ok(html.includes(`<a href="${'d'.repeat(16)}/demo_pkg-1.0%2Blocal.tar.gz#sha256=${H2}">`), html);
+  assert.doesNotMatch(html, new RegExp(H1), 'a held upstream digest is never published');
+  const json = JSON.parse(renderProjectJson(withMoved)) as { files: { url: string }[] };
+  assert.equal(json.files[0]?.url, `${'d'.repeat(16)}/demo_pkg-1.0%2Blocal.tar.gz`);
+  const expected = [{ href: `${'d'.repeat(16)}/demo_pkg-1.0%2Blocal.tar.gz`, rel: moved.path, sha256: H2 }];
+  assert.deepEqual(readHtmlLinks(html), expected);
+  assert.deepEqual(readJsonLinks(renderProjectJson(withMoved)), expected);
+  assert.deepEqual(
+    readHtmlLinks(renderProjectHtml(record)).map((l) => [l.rel, l.sha256]),
+    [
+      ['demo_pkg-1.0-py3-none-any.whl', H1],
+      ['demo_pkg-1.0+local.tar.gz', H2],
+      ['demo_pkg-0.9.tar.gz', H1],
+    ],
+  );
+  const root = renderRootHtml([{ name: 'demo-pkg', displayName: 'Demo_Pkg' }], null);
+  assert.deepEqual(readRootHtmlProjects(root), ['demo-pkg']);
+  assert.deepEqual(readRootJsonProjects(renderRootJson([{ name: 'demo-pkg', displayName: 'Demo_Pkg' }])), [
+    'Demo_Pkg',
+  ]);
+});
+
+test('the page reader names no path outside the project directory, nor one we never write', () => {
+  for (const href of [
+    '../other/x.whl',
+    '/abs/x.whl',
+    'https://evil.example/x.whl',
+    'a/b/x.whl',
+    'notahexdir/x.whl',
+    `${'d'.repeat(16)}/../x.whl`,
+    '%2e%2e/x.whl',
+    'index.html',
+    '.hidden.tmp',
+    '%E0%A4%A',
+    '',
+  ]) {
+    assert.equal(linkedRelPath(href), null, href);
+  }
+  assert.equal(linkedRelPath('x-1.0.whl'), 'x-1.0.whl');
+  assert.equal(linkedRelPath(`${'0'.repeat(16)}/x-1.0.whl`), `${'0'.repeat(16)}/x-1.0.whl`);
+  assert.deepEqual(readHtmlLinks('<a href="x-1.0.whl">x</a>'), [
+    { href: 'x-1.0.whl', rel: 'x-1.0.whl', sha256: null },
+  ]);
+  assert.throws(() => readJsonLinks('{"files": 3}'), /no "files" list/);
+});
+
+test('layout: a replaced file goes to <first 16 hex of its digest>/<filename>; records may hold only such paths', () => {
+  assert.equal(replacedFileRelPath('x-1.0.whl', 'ABCDEF0123456789ffff'), 'abcdef0123456789/x-1.0.whl');
+  assert.throws(() => replacedFileRelPath('x-1.0.whl', 'not hex at all!!'), /not a hex digest/);
+  assert.throws(() => replacedFileRelPath('../x.whl', 'a'.repeat(64)), /unsafe file name/);
+  assert.equal(localFilePath('/m', 'demo', { filename: 'x-1.0.whl' }), '/m/demo/x-1.0.whl');
+  assert.equal(
+    localFilePath('/m', 'demo', { filename: 'x-1.0.whl', path: `${'a'.repeat(16)}/x-1.0.whl` }),
+    `/m/demo/${'a'.repeat(16)}/x-1.0.whl`,
+  );
+  for (const path of [
+    '../../etc/passwd',
+    `${'a'.repeat(16)}/y-1.0.whl`,
+    `${'a'.repeat(15)}/x-1.0.whl`,
+    '/x-1.0.whl',
+  ]) {
+    assert.throws(() => localFilePath('/m', 'demo', { filename: 'x-1.0.whl', path }), /unsafe path/, path);
+  }
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
 import { compileFilters } from '../../../src/plan/filters.js';
-import { judgePage, orderFiles, planProject } from '../../../src/plan/planner.js';
+import { judgePage, namingDigest, orderFiles, planProject } from '../../../src/plan/planner.js';
 import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
 
 const hex = (c: string): string => c.repeat(64);
@@ -96,18 +96,82 @@ test('files on disk with the upstream hash are kept, not fetched again; attribut
   assert.equal(plan.keep[0]?.requiresPython, '>=3');
 });
 
-test('a changed hash for the same name is downloaded again (replaced in place, not removed)', () => {
+test('a changed hash for the same name is held by default: the mirrored file is kept as it is, not fetched', () => {
+  const mirrored = local('demo-1.0.tar.gz', hex('a'), { yanked: null });
   const plan = planProject(
+    page([up('demo-1.0.tar.gz', hex('b'), { yanked: 'oops' })]),
+    rec([mirrored]),
+    all,
+    allowed,
+  );
+  assert.deepEqual(plan.download, []);
+  assert.deepEqual(plan.replace, []);
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(
+    plan.held.map((c) => [c.local.sha256, c.upstream.hashes['sha256']]),
+    [[hex('a'), hex('b')]],
+  );
+  // The page keeps linking the mirrored bytes with their own hash; the upstream's new digest is remembered.
+  const kept = plan.keep[0];
+  assert.equal(kept?.sha256, hex('a'));
+  assert.deepEqual(kept?.upstreamHashes, { sha256: hex('a') });
+  assert.deepEqual(kept?.heldUpstreamHashes, { sha256: hex('b') });
+  assert.equal(kept?.yanked, 'oops', "the name's attributes are still refreshed");
+});
+
+test('a held change is held again next run, and is over once upstream serves the mirrored bytes again', () => {
+  const first = planProject(
     page([up('demo-1.0.tar.gz', hex('b'))]),
     rec([local('demo-1.0.tar.gz')]),
     all,
     allowed,
   );
-  assert.deepEqual(
-    plan.download.map((f) => f.filename),
-    ['demo-1.0.tar.gz'],
+  const again = planProject(page([up('demo-1.0.tar.gz', hex('b'))]), rec([...first.keep]), all, allowed);
+  assert.equal(again.held.length, 1);
+  assert.deepEqual(again.download, []);
+  const back = planProject(page([up('demo-1.0.tar.gz', hex('a'))]), rec([...again.keep]), all, allowed);
+  assert.deepEqual(back.held, []);
+  assert.equal(back.keep[0]?.heldUpstreamHashes, undefined);
+});
+
+test('with allow_replaced_files, a changed hash is replaced: downloaded (to a new path), never removed as a deletion', () => {
+  for (const opts of [
+    { ...allowed, allowReplacedFiles: true },
+    { cleanup: false, isDeletionAllowed: false, allowReplacedFiles: true },
+  ]) {
+    const mirrored = local('demo-1.0.tar.gz');
+    const plan = planProject(page([up('demo-1.0.tar.gz', hex('b'))]), rec([mirrored]), all, opts);
+    assert.deepEqual(
+      plan.download.map((f) => f.filename),
+      ['demo-1.0.tar.gz'],
+    );
+    assert.deepEqual(
+      plan.replace.map((c) => [c.local, c.upstream.hashes['sha256']]),
+      [[mirrored, hex('b')]],
+    );
+    assert.deepEqual([plan.keep, plan.retain, plan.remove, plan.held], [[], [], [], []]);
+  }
+});
+
+test('with allow_replaced_files but no digest upstream to name the new bytes by, a change is held', () => {
+  const sizeOnly = up('demo-1.0.tar.gz', hex('a'), { hashes: {}, size: 11 });
+  const plan = planProject(page([sizeOnly]), rec([local('demo-1.0.tar.gz')]), all, {
+    ...allowed,
+    allowReplacedFiles: true,
+  });
+  assert.deepEqual([plan.download, plan.replace], [[], []]);
+  assert.equal(plan.held.length, 1);
+});
+
+test('namingDigest: sha256 first, else the strongest other digest, lower case; null without one', () => {
+  assert.equal(namingDigest(up('a.whl', hex('b'))), hex('b'));
+  assert.equal(
+    namingDigest(up('a.whl', hex('b'), { hashes: { md5: 'AB'.repeat(16), sha1: 'c'.repeat(40) } })),
+    'c'.repeat(40),
   );
-  assert.deepEqual(plan.remove, []);
+  assert.equal(namingDigest(up('a.whl', hex('b'), { hashes: { md5: 'AB'.repeat(16) } })), 'ab'.repeat(16));
+  assert.equal(namingDigest(up('a.whl', hex('b'), { hashes: {} })), null);
+  assert.equal(namingDigest(up('a.whl', hex('b'), { hashes: { sha256: '../etc' } })), null);
 });
 
 test('cleanup removes files gone upstream or no longer selected', () => {
@@ -181,7 +245,9 @@ test('without sha256 upstream, other digests decide identity', () => {
   const same = local('demo-1.0.tar.gz', hex('a'), { upstreamHashes: { md5: 'f'.repeat(32) } });
   assert.deepEqual(planProject(page([md5Only]), rec([same]), all, allowed).download, []);
   const other = local('demo-1.0.tar.gz', hex('a'), { upstreamHashes: { md5: 'e'.repeat(32) } });
-  assert.equal(planProject(page([md5Only]), rec([other]), all, allowed).download.length, 1);
+  assert.equal(planProject(page([md5Only]), rec([other]), all, allowed).held.length, 1);
+  const replacing = { ...allowed, allowReplacedFiles: true };
+  assert.equal(planProject(page([md5Only]), rec([other]), all, replacing).download.length, 1);
 });
 
 test('orderFiles: upstream order, then files no longer upstream', () => {
