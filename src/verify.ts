@@ -17,6 +17,7 @@ import {
 } from './mirror/published.js';
 import type { ProjectRecord } from './mirror/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
+import { foreignOfRoot } from './mirror/ownership.js';
 import { hashFile, removeFile } from './mirror/store.js';
 import { isNormalizedName, normalizeName } from './plan/names.js';
 import { isNotFound } from './util/fs.js';
@@ -74,7 +75,8 @@ export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal):
       problems.push(...found);
     }
   }
-  const pages = await verifyPages(root, hash, signal, badRecorded);
+  const foreign = new Set(await foreignOfRoot(cfg)); // adopted with the root: not ours to judge
+  const pages = await verifyPages(root, hash, signal, badRecorded, foreign);
   problems.push(...pages.problems);
   for (const p of problems) log.error(`verify: ${p.problem}`, { ...p });
   log.info('verify finished', { files, pages: pages.checked, problems: problems.length });
@@ -128,11 +130,11 @@ async function readText(path: string): Promise<string | null> {
   }
 }
 
-/** Project directories (visible, normalised names) of the root. */
-async function listProjectDirs(root: string): Promise<string[]> {
+/** Project directories (visible, normalised names, not symlinks) of the root, less the adopted foreign ones. */
+async function listProjectDirs(root: string, foreign: ReadonlySet<string>): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true });
   return entries
-    .filter((e) => e.isDirectory() && isNormalizedName(e.name))
+    .filter((e) => e.isDirectory() && isNormalizedName(e.name) && !foreign.has(e.name))
     .map((e) => e.name)
     .sort();
 }
@@ -147,11 +149,12 @@ async function verifyPages(
   hash: (path: string) => Promise<Digest>,
   signal: AbortSignal,
   badRecorded: ReadonlyMap<string, string>,
+  foreign: ReadonlySet<string>,
 ): Promise<{ problems: VerifyProblem[]; checked: number }> {
   const problems: VerifyProblem[] = [];
   const withPages = new Set<string>();
   let checked = 0;
-  for (const name of await listProjectDirs(root)) {
+  for (const name of await listProjectDirs(root, foreign)) {
     const dir = projectDir(root, name);
     for (const [page, read] of [
       [INDEX_HTML, readHtmlLinks],

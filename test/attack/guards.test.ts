@@ -238,6 +238,35 @@ test('an HTML page cut off after its first link (close-delimited body) removes n
   t.diagnostic('cases: 1');
 });
 
+test('a close-delimited HTML page cut short by one link keeps that file, though one file is under every share', async (t) => {
+  const m = await mirror(t, { html: true });
+  // One page of 100 loses its last link: 1 of 300 files, under max_deletions and not "most of the page";
+  // only the framing (no length, not chunked, no </html>) tells that the page may have ended early.
+  const cut = (p: string): Record<string, Route> => {
+    const full = projectPage(p, filesOf(p), { html: true });
+    if (p !== 'proj-007') return projectRoutes(p, filesOf(p), { html: true });
+    const body = String(full.body);
+    return { [`/simple/${p}/`]: { ...full, body: body.slice(0, body.lastIndexOf('<a ')), framing: 'close' } };
+  };
+  m.up.setScenario(scenario('one page cut', { page: cut }));
+  const run = await m.sync();
+  assert.equal((await distFiles(m.root)).length, 300, `nothing removed:\n${run.output}`);
+  const lines = holdLines(run);
+  assert.equal(lines.length, 1, run.output);
+  assert.match(lines[0] ?? '', /proj-007: 1 of 3 files, the page may have ended early/);
+  // The same page, whole but without </html> and with a length, is believed: the file goes.
+  const short = (p: string): Record<string, Route> => {
+    if (p !== 'proj-007') return projectRoutes(p, filesOf(p), { html: true });
+    const body = String(projectPage(p, filesOf(p).slice(0, 2), { html: true }).body).replace('</html>', '');
+    return { [`/simple/${p}/`]: { headers: { 'content-type': 'text/html' }, body } };
+  };
+  m.up.setScenario(scenario('one file gone', { page: short }));
+  const believed = await m.sync();
+  assert.equal(believed.code, 0, believed.output);
+  assert.equal((await distFiles(m.root)).length, 299, believed.output);
+  t.diagnostic('cases: 2');
+});
+
 test('sync --allow-deletions releases one hold; the next run holds again', async (t) => {
   const m = await mirror(t);
   const half = PROJECTS.slice(0, 50);

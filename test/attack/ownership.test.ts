@@ -71,7 +71,7 @@ async function seedForeign(root: string): Promise<Map<string, string>> {
   await mkdir(join(root, 'docs'), { recursive: true });
   await mkdir(join(root, 'etc'), { recursive: true });
   await mkdir(join(root, 'home/alice'), { recursive: true });
-  await writeFile(join(root, 'docs/index.html'), '<p>the team wiki</p>\n');
+  await writeFile(join(root, 'docs/index.html'), '<p>the team wiki: <a href="guide.txt">guide</a></p>\n');
   await writeFile(join(root, 'docs/guide.txt'), 'read me\n');
   await writeFile(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
   await writeFile(join(root, 'home/alice/notes.txt'), 'private\n');
@@ -134,6 +134,12 @@ test('finding 1: a root holding docs/, etc/, home/ is refused until adopted, the
   assert.equal(second.code, 0, second.output);
   const after = await snapshot(root);
   for (const [path, content] of before) assert.equal(after.get(path), content, `${path} kept as it was`);
+  cases++;
+
+  // verify judges only what is ours: the adopted docs/index.html is not a page of ours.
+  const verify = await runCliMeasured(t, ['verify', cfg]);
+  assertBounded(verify, 'verify');
+  assert.equal(verify.code, 0, verify.output);
   cases++;
   t.diagnostic(`cases: ${cases}`);
 });

@@ -3,7 +3,7 @@
 // damaged on disk. verify (which checks every page against the bytes) is the judge after each sync.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readRecord } from '../../src/mirror/state.js';
@@ -30,7 +30,8 @@ function rebuild(h: Harness, project: string, filename: string, bytes: Buffer, m
 test('a file in the way (not in the record, other bytes) is never overwritten: the download goes to <16 hex>/', async (t) => {
   const h = await startHarness(t);
   seedCatalogue(h.fake);
-  await mkdir(join(h.root, 'foo-bar'), { recursive: true });
+  // The project is ours (it has a record: its wheel is mirrored); then a file it never recorded appears.
+  await h.sync({ packageMatches: ['foo-bar'], filenameMatches: ['*.whl'] });
   await writeFile(join(h.root, 'foo-bar', 'foo_bar-1.0.tar.gz'), 'left here by someone\n');
   const report = await h.sync({ packageMatches: ['foo-bar'] });
   assert.equal(report.failures.length, 0);
