@@ -2,6 +2,7 @@
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config/load.js';
+import { describeFileSelection } from './config/selection-keys.js';
 import type { Config } from './config/types.js';
 import type { Command } from './cli.js';
 import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './daemon.js';
@@ -65,6 +66,7 @@ export function describeSelection(cfg: Config): string {
       ? '#   every file'
       : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
   );
+  lines.push(...describeFileSelection(cfg));
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@ export const MIRROR_SECTION = 'mirror';
 export const DEFAULT_SECTION = 'DEFAULT';
 
 export type ConfigValueType =
-  'path' | 'globs' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent';
+  'path' | 'globs' | 'words' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent';
 
 export interface ConfigKeySpec {
   readonly type: ConfigValueType;
@@ -42,7 +42,8 @@ export const CONFIG_KEYS = {
     defaultText: '(empty = every project)',
     meaning:
       'globs on project names, whitespace or newline separated, matched after PEP 503 normalisation ' +
-      '(`zope.*` matches `zope-interface`); a leading `!` excludes',
+      '(`zope.*` matches `zope-interface`); a leading `!` excludes; a project name may carry a PEP 440 ' +
+      'version specifier (`requests>=2.30`, `numpy<2`)',
   },
   filename_matches: {
     type: 'globs',
@@ -50,6 +51,58 @@ export const CONFIG_KEYS = {
     isRequired: false,
     defaultText: '(empty = every file)',
     meaning: 'globs on file names (`*.whl`, `*.tar.gz`)',
+  },
+  python_versions: {
+    type: 'words',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every Python)',
+    meaning:
+      'CPython versions (`3.11 3.12`): keep the wheels pip would install on one of them, and files whose ' +
+      "Requires-Python allows one; microrepo's `cp311`, `py3`, `py2.py3`, `any`, `source` also read",
+  },
+  platforms: {
+    type: 'words',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every platform)',
+    meaning:
+      'platform families with their architecture (`manylinux_x86_64 musllinux_aarch64 win_amd64 ' +
+      'macosx_arm64`), each standing for every version of the family; pure (`-any`) wheels are always kept',
+  },
+  package_types: {
+    type: 'words',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every type)',
+    meaning: "microrepo's package types (`sdist bdist_wheel bdist_egg bdist_wininst bdist_msi`)",
+  },
+  extensions: {
+    type: 'words',
+    default: '',
+    isRequired: false,
+    defaultText: '(empty = every extension)',
+    meaning: 'file name extensions (`whl gz tgz zip bz2 egg exe`; `tar.gz` also reads)',
+  },
+  keep_latest: {
+    type: 'integer',
+    default: null,
+    isRequired: false,
+    defaultText: '(empty = every release)',
+    meaning:
+      'per project, keep the N newest releases (PEP 440 order) that still have a selected, unyanked file; ' +
+      'a version specifier in `package_matches` (or a pin) keeps its releases anyway',
+    min: 1,
+    max: 1_000_000,
+  },
+  prereleases: {
+    type: 'boolean',
+    default: 'true',
+    isRequired: false,
+    defaultText: 'true',
+    meaning:
+      'keep pre-releases and dev releases (`false` drops them unless a specifier names one); true by ' +
+      'default so that existing mirrors do not change',
   },
   cleanup: {
     type: 'boolean',

@@ -20,10 +20,22 @@ export interface Config {
   /** The file it was read from (absolute). */
   readonly file: string;
   readonly mirrorRoot: string;
-  /** Raw globs as written (for `check` and fingerprints); `!`-prefixed ones exclude. Empty = every project. */
+  /**
+   * Entries as written (for `check` and fingerprints): globs, `!`-prefixed ones exclude, and project names
+   * that may carry a PEP 440 specifier (`requests>=2.30`, spaces removed). Empty = every project.
+   */
   readonly packageMatches: readonly string[];
   /** Globs on file names. Empty = every file. */
   readonly filenameMatches: readonly string[];
+  /** File filters (issue #11): `python_versions`, `platforms`, `package_types`, `extensions`; empty = open. */
+  readonly pythonVersions: readonly string[];
+  readonly platforms: readonly string[];
+  readonly packageTypes: readonly string[];
+  readonly extensions: readonly string[];
+  /** `keep_latest`: the N newest releases per project, or null for every release. */
+  readonly keepLatest: number | null;
+  /** `prereleases = false` drops pre-releases and dev releases unless a specifier names one. */
+  readonly prereleases: boolean;
   readonly cleanup: boolean;
   readonly createIndexes: boolean;
   readonly lockFile: string;

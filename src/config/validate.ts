@@ -9,6 +9,7 @@ import {
   redactSecrets,
   redactUrl,
 } from '../errors.js';
+import { parsePackageMatch } from '../plan/versions.js';
 import type { ConfigIssue } from '../errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
@@ -23,6 +24,7 @@ import {
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
 import { INDEX_HTML, INDEX_JSON, ROOT_MARKER, STATE_DIR } from '../mirror/layout.js';
 import { isNormalizedName } from '../plan/names.js';
+import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
 export interface ValidateOptions {
@@ -95,19 +97,31 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     return null;
   }
 
-  function readGlobs(key: ConfigKey, checkGlob: (glob: string) => string | null): string[] {
+  /** A whitespace-separated list (`split` says how), each item checked on its own and reported alone. */
+  function readList(
+    key: ConfigKey,
+    checkItem: (item: string) => string | null,
+    split: (text: string) => string[] = splitWords,
+  ): string[] {
     const v = values.get(key);
-    const globs = (v?.value ?? '').split(/\s+/).filter((g) => g !== '');
-    if (globs.length > MAX_GLOBS) {
-      report(errors, key, v, `expected at most ${MAX_GLOBS} globs (the cap); this list has ${globs.length}`);
+    const items = split(v?.value ?? '');
+    if (items.length > MAX_GLOBS) {
+      const noun = key.endsWith('_matches') ? 'globs' : 'values';
+      report(
+        errors,
+        key,
+        v,
+        `expected at most ${MAX_GLOBS} ${noun} (the cap); this list has ${items.length}`,
+      );
       return [];
     }
-    for (const glob of globs) {
-      const expected = checkGlob(glob);
-      if (expected !== null) report(errors, key, v, expected, glob);
+    for (const item of items) {
+      const expected = checkItem(item);
+      if (expected !== null) report(errors, key, v, expected, item);
     }
-    return globs;
+    return items;
   }
+  const readWords = (key: SelectionWordKey) => readList(key, (word) => checkSelectionWord(key, word));
 
   const readBoolean = (key: ConfigKey) => read(key, checkBoolean) ?? false;
   const readDuration = (key: ConfigKey) => read(key, (text) => checkDuration(text, CONFIG_KEYS[key])) ?? 0;
@@ -115,8 +129,15 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
 
   const mirrorRoot = readPath('mirror_file_path', configDir);
-  const packageMatches = readGlobs('package_matches', checkProjectGlob);
-  const filenameMatches = readGlobs('filename_matches', checkFilenameGlob);
+  // `numpy < 2` reads as one entry, `numpy<2`.
+  const packageMatches = readList('package_matches', checkPackageMatch, splitPackageMatches);
+  const filenameMatches = readList('filename_matches', checkFilenameGlob);
+  const pythonVersions = readWords('python_versions');
+  const platforms = readWords('platforms');
+  const packageTypes = readWords('package_types');
+  const extensions = readWords('extensions');
+  const keepLatest = read('keep_latest', (text) => checkInteger(text, CONFIG_KEYS.keep_latest));
+  const prereleases = readBoolean('prereleases');
   const cleanup = readBoolean('cleanup');
   const createIndexes = readBoolean('create_indexes');
   const lockFile = readPath('lock_file_name', mirrorRoot);
@@ -183,6 +204,12 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     mirrorRoot,
     packageMatches: Object.freeze(packageMatches),
     filenameMatches: Object.freeze(filenameMatches),
+    pythonVersions: Object.freeze(pythonVersions),
+    platforms: Object.freeze(platforms),
+    packageTypes: Object.freeze(packageTypes),
+    extensions: Object.freeze(extensions),
+    keepLatest,
+    prereleases,
     cleanup,
     createIndexes,
     lockFile,
@@ -347,6 +374,21 @@ function checkProjectGlob(glob: string): string | null {
     return `expected a glob on project names: ${allowed}`;
   }
   return UNCLOSED_BRACKET.test(body) ? 'expected "]" to close "["' : null;
+}
+
+/** A glob, an `!` exclusion, or a project name with a PEP 440 specifier (`requests>=2.30`). */
+function checkPackageMatch(entry: string): string | null {
+  const match = parsePackageMatch(entry);
+  if ('error' in match) {
+    // Without an operator it was meant as a glob: say what a glob needs.
+    const asGlob = /[<>=~]/.test(entry) ? null : checkProjectGlob(entry);
+    return asGlob ?? `expected ${match.error}`;
+  }
+  return checkProjectGlob((match.isExclude ? '!' : '') + match.pattern);
+}
+
+function splitWords(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w !== '');
 }
 
 function checkFilenameGlob(glob: string): string | null {

@@ -3,7 +3,14 @@
 // literal names go into a Set, every glob of one kind into a single combined RegExp built from
 // minimatch's own translation, so one name costs one Set lookup and one regex run.
 import { Minimatch } from 'minimatch';
+import {
+  compileFileSelection,
+  selectProjectFiles,
+  type CandidateFile,
+  type FileSelectionKeys,
+} from './file-selection.js';
 import { normalizeName } from './names.js';
+import { parsePackageMatch, type VersionPolicy } from './versions.js';
 
 export interface Filters {
   /** True when the project (any spelling) is selected by package_matches. */
@@ -12,6 +19,12 @@ export interface Filters {
   matchNormalizedProject(normalized: string): boolean;
   /** True when the file name is selected by filename_matches. */
   matchFile(filename: string): boolean;
+  /**
+   * The files of one project the mirror holds: filename_matches, then the file keys (python_versions,
+   * platforms, package_types, extensions, Requires-Python), then the version filters (keep_latest,
+   * prereleases, the project's package_matches specifiers). `project` is the normalised name.
+   */
+  selectFiles(project: string, files: readonly CandidateFile[]): ReadonlySet<string>;
   /**
    * When every include is a literal project name (no glob characters) and there are no excludes that
    * matter, the normalised names; otherwise null. Lets a sync skip the root listing.
@@ -83,21 +96,75 @@ export function normalizeProjectGlob(glob: string): string {
   return normalizeName(glob);
 }
 
+/** The file and version keys of issue #11; Config has them under these names. */
+export type SelectionKeys = FileSelectionKeys & VersionPolicy;
+
+/** Every selection key open: the defaults, under which every file of a selected project is kept. */
+export const OPEN_SELECTION: SelectionKeys = Object.freeze({
+  pythonVersions: [],
+  platforms: [],
+  packageTypes: [],
+  extensions: [],
+  keepLatest: null,
+  prereleases: true,
+});
+
+/**
+ * The selection keys as part of a sync's scope key: nothing while every one is open, so a mirror that sets
+ * none keeps the scope key it had before these keys existed (and is not re-planned on upgrade).
+ */
+export function selectionScope(keys: SelectionKeys): string[] {
+  const lists = [keys.pythonVersions, keys.platforms, keys.packageTypes, keys.extensions];
+  const isOpen = lists.every((l) => l.length === 0) && keys.keepLatest === null && keys.prereleases;
+  if (isOpen) return [];
+  return [...lists.map((l) => l.join(' ')), String(keys.keepLatest), String(keys.prereleases)];
+}
+
+/** The glob or name of a package_matches entry, its version specifier removed (`!` kept). */
+export function packagePattern(entry: string): string {
+  const match = parsePackageMatch(entry);
+  if ('error' in match) return entry;
+  return (match.isExclude ? '!' : '') + match.pattern;
+}
+
+/** Normalised project name → the specifiers its package_matches entries give it (validated entries). */
+function collectSpecifiers(packageMatches: readonly string[]): Map<string, string[]> {
+  const specifiers = new Map<string, string[]>();
+  for (const entry of packageMatches) {
+    const match = parsePackageMatch(entry);
+    if ('error' in match || match.isExclude || match.isGlob) continue;
+    const name = normalizeName(match.pattern);
+    specifiers.set(name, [...(specifiers.get(name) ?? []), match.specifier]);
+  }
+  return specifiers;
+}
+
 export function compileFilters(
   packageMatches: readonly string[],
   filenameMatches: readonly string[],
+  selection: SelectionKeys = OPEN_SELECTION,
 ): Filters {
-  const projects = compile(packageMatches, normalizeProjectGlob);
+  const patterns = packageMatches.map(packagePattern);
+  const projects = compile(patterns, normalizeProjectGlob);
   const files = compile(filenameMatches, (g) => g);
-  const includes = packageMatches.filter((g) => !g.startsWith('!'));
+  const includes = patterns.filter((g) => !g.startsWith('!'));
   const isLiteral = includes.length > 0 && includes.every((g) => !GLOB_CHARS.test(g));
   const literalProjects = isLiteral
     ? [...new Set(includes.map(normalizeName))].filter((n) => matches(projects, n)).sort()
     : null;
+  const fileSelection = compileFileSelection(selection);
+  const specifiers = collectSpecifiers(packageMatches);
+  const matchFile = (filename: string): boolean => matches(files, filename);
   return {
     matchProject: (name) => matches(projects, normalizeName(name)),
     matchNormalizedProject: (normalized) => matches(projects, normalized),
-    matchFile: (filename) => matches(files, filename),
+    matchFile,
+    selectFiles(project, candidates) {
+      const named = candidates.filter((f) => matchFile(f.filename));
+      // A glob or a plain name puts no constraint on the versions: one empty specifier.
+      const wanted = specifiers.get(project) ?? [''];
+      return selectProjectFiles(project, named, fileSelection, wanted, selection).files;
+    },
     literalProjects,
   };
 }

@@ -158,8 +158,9 @@ export function planProject(
   const seen = new Set<string>();
   // A quarantined project (PEP 792) lists no files; its page must expose none either.
   const upstreamFiles = page.status === 'quarantined' ? [] : page.files;
+  const selected = filters.selectFiles(page.name, upstreamFiles);
   for (const up of upstreamFiles) {
-    if (seen.has(up.filename) || !filters.matchFile(up.filename)) continue;
+    if (seen.has(up.filename) || !selected.has(up.filename)) continue;
     seen.add(up.filename);
     const have = local.get(up.filename);
     if (have === undefined) {

@@ -1,5 +1,6 @@
 // Change discovery when every package_matches entry is a literal name: never a root listing. Each page is
 // fetched with its ETag / Last-Modified (the changelog takes over from the next run on an upstream with one).
+import { packagePattern } from '../plan/filters.js';
 import { normalizeName } from '../plan/names.js';
 import type { ListedProject } from '../upstream/types.js';
 import {
@@ -32,7 +33,8 @@ export async function discoverLiteral(run: Run, literals: readonly string[]): Pr
   }
   // Display names as the admin wrote them, unless the project is mirrored already.
   const spelled = new Map<string, string>();
-  for (const raw of cfg.packageMatches) if (!raw.startsWith('!')) spelled.set(normalizeName(raw), raw);
+  for (const raw of cfg.packageMatches.map(packagePattern))
+    if (!raw.startsWith('!')) spelled.set(normalizeName(raw), raw);
   const selected = new Map<string, Candidate>();
   for (const name of literal) {
     const displayName = state.projects[name]?.displayName ?? spelled.get(name) ?? name;

@@ -17,7 +17,7 @@ import {
   writeRecord,
   writeState,
 } from '../mirror/state.js';
-import { compileFilters } from '../plan/filters.js';
+import { compileFilters, selectionScope } from '../plan/filters.js';
 import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
@@ -86,6 +86,7 @@ export function computeScopeKey(cfg: Config): string {
     cfg.packageMatches.join('\n'),
     cfg.filenameMatches.join('\n'),
     cfg.cleanup,
+    ...selectionScope(cfg),
   ];
   return createHash('sha256').update(JSON.stringify(scope)).digest('hex').slice(0, 32);
 }
@@ -134,7 +135,7 @@ async function runSyncWith(
     await removeTempFiles(stateDir(root));
   }
   const state = await readState(root);
-  const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches);
+  const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
   const scopeKey = computeScopeKey(cfg);
   const upKey = upstreamKey(cfg);
   const isRescoped = state.scopeKey !== scopeKey;

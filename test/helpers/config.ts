@@ -1,5 +1,6 @@
 // A valid Config for in-process tests, without going through a file.
 import type { Config } from '../../src/config/types.js';
+import { OPEN_SELECTION } from '../../src/plan/filters.js';
 
 export function makeConfig(
   over: Partial<Omit<Config, 'indexUrl'>> & { mirrorRoot: string; indexUrl: URL | string },
@@ -9,6 +10,7 @@ export function makeConfig(
     file: '/test/pypimirror.cfg',
     packageMatches: [],
     filenameMatches: [],
+    ...OPEN_SELECTION,
     cleanup: true,
     createIndexes: true,
     lockFile: `${over.mirrorRoot}/.pypimirror.lock`,

@@ -54,13 +54,23 @@ export async function startSampleMirror(
   const { fake, catalogue } = await startStandardUpstream();
   t.after(() => fake.close());
   const dir = await makeTempDir(t);
+  const { root, config } = await writeMirrorConfig(dir, fake.url, values);
+  return { fake, catalogue, dir, root, config };
+}
+
+/** The sample, mirroring `indexUrl` into `<dir>/mirror`, no log file, no metrics unless `values` says so. */
+export async function writeMirrorConfig(
+  dir: string,
+  indexUrl: string,
+  values: Readonly<Record<string, string | null>> = {},
+): Promise<{ root: string; config: string }> {
   const root = join(dir, 'mirror');
   const config = await writeSampleConfig(dir, {
     mirror_file_path: root,
-    index_url: fake.url,
+    index_url: indexUrl,
     log_filename: null,
     metrics_file: null,
     ...values,
   });
-  return { fake, catalogue, dir, root, config };
+  return { root, config };
 }

@@ -10,6 +10,7 @@ import { loadConfig, resolveConfigPath } from '../../../src/config/load.js';
 import { parseIni } from '../../../src/config/parse-ini.js';
 import type { Config } from '../../../src/config/types.js';
 import { validateConfig } from '../../../src/config/validate.js';
+import { OPEN_SELECTION } from '../../../src/plan/filters.js';
 import { repoRoot } from '../../helpers/repo-root.js';
 
 /** Compiled tests run from dist/test/...: fixtures live in the source tree, beside package.json. */
@@ -43,6 +44,7 @@ const Z3C_EXPECTED = {
   mirrorRoot: '/tmp/mirror',
   packageMatches: ['zope.*', 'plone.*', 'Products.*', 'collective.*'],
   filenameMatches: ['*.zip', '*.tgz', '*.egg', '*.tar.gz', '*.tar.bz2'],
+  ...OPEN_SELECTION,
   cleanup: true,
   createIndexes: true,
   lockFile: '/tmp/mirror/pypi-poll-access.lock',
@@ -87,6 +89,7 @@ describe('validateConfig: values', () => {
       mirrorRoot: '/srv/pypi',
       packageMatches: [],
       filenameMatches: [],
+      ...OPEN_SELECTION,
       cleanup: true,
       createIndexes: true,
       lockFile: '/srv/pypi/.pypimirror.lock',
@@ -246,10 +249,10 @@ describe('validateConfig: values', () => {
 
 describe('validateConfig: warnings', () => {
   it('warns about unknown keys with their line, suggesting a near name', () => {
-    const text = '[mirror]\nmirror_file_path = /m\nworker = 4\npython_versions = 3.12\n';
+    const text = '[mirror]\nmirror_file_path = /m\nworker = 4\nwheel_tags = cp312\n';
     assert.deepEqual(readConfig(text, 'm.cfg').warnings, [
       'm.cfg:3: [mirror]: unknown key "worker" (did you mean workers?), ignored',
-      'm.cfg:4: [mirror]: unknown key "python_versions", ignored',
+      'm.cfg:4: [mirror]: unknown key "wheel_tags", ignored',
     ]);
   });
 
@@ -333,6 +336,7 @@ describe('describeConfig', () => {
         'mirror_file_path = /tmp/mirror',
         'package_matches =\n    zope.*\n    plone.*\n    Products.*\n    collective.*',
         'filename_matches =\n    *.zip\n    *.tgz\n    *.egg\n    *.tar.gz\n    *.tar.bz2',
+        'python_versions =\nplatforms =\npackage_types =\nextensions =\nkeep_latest =\nprereleases = true',
         'cleanup = true\ncreate_indexes = true',
         'lock_file_name = /tmp/mirror/pypi-poll-access.lock',
         'log_filename = /tmp/pypimirror.log',
