@@ -78,7 +78,7 @@ export async function downloadVerified(
  * has let go of its connection slot. On any failure the temp file is removed.
  */
 export async function receiveVerified(
-  upstream: Upstream,
+  upstream: Pick<Upstream, 'fetchFile'>,
   url: string,
   target: string,
   expected: Expected,

@@ -1,5 +1,7 @@
 // A verified download with retries: the upstream client retries the request itself; this retries the
-// whole transfer when the body fails half-way (reset, timeout, truncation). A wrong digest is not retried.
+// whole transfer when the body fails half-way (reset, timeout, truncation). A wrong digest is not retried,
+// and neither is a request the client has already retried (a file answering 500 costs retries + 1
+// requests, not (retries + 1)²).
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { receiveVerified, type Expected, type StoredFile } from '../mirror/store.js';
@@ -25,7 +27,8 @@ export interface DownloadContext {
   countRequest(): void;
 }
 
-function isRetryableTransfer(err: unknown): boolean {
+function isRetryableTransfer(err: unknown, requestFailures: WeakSet<object>): boolean {
+  if (typeof err === 'object' && err !== null && requestFailures.has(err)) return false;
   if (err instanceof IntegrityError) return err.code === 'INTEGRITY_SIZE';
   return isRetryableError(err);
 }
@@ -43,11 +46,20 @@ export async function downloadWithRetries(
   target: string,
   expected: Expected,
 ): Promise<StoredFile> {
+  // Failures of the request itself (before any body byte): the client's own retry loop has spent them.
+  const requestFailures = new WeakSet<object>();
+  const upstream: Pick<Upstream, 'fetchFile'> = {
+    fetchFile: (...args) =>
+      ctx.upstream.fetchFile(...args).catch((err: unknown) => {
+        if (typeof err === 'object' && err !== null) requestFailures.add(err);
+        throw err;
+      }),
+  };
   const received = await withRetries(
     () =>
       ctx.pool.run(project, async () => {
         ctx.countRequest();
-        const file = await receiveVerified(ctx.upstream, url, target, expected, ctx.signal);
+        const file = await receiveVerified(upstream, url, target, expected, ctx.signal);
         await ctx.publishing.acquire(); // the connection slot is released once the file has a permit
         return file;
       }),
@@ -56,7 +68,7 @@ export async function downloadWithRetries(
       signal: ctx.signal,
       log: ctx.log,
       describe: `GET ${url}`,
-      isRetryable: isRetryableTransfer,
+      isRetryable: (err) => isRetryableTransfer(err, requestFailures),
     },
   );
   try {

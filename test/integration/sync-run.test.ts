@@ -341,3 +341,23 @@ test('files on another host (as pypi.org links files.pythonhosted.org) are fetch
   const page = await readFile(join(h.root, 'demo-lib', 'index.html'), 'utf8');
   assert.match(page, new RegExp(`href="${wheel.filename.replace(/\./g, '\\.')}#sha256=[0-9a-f]{64}"`));
 });
+
+test('a file that keeps failing costs the client retries + 1 requests, not a retry loop inside a retry loop', async (t) => {
+  const h = await startHarness(t); // retries: 2 in the client and in the transfer loop
+  seedCatalogue(h.fake);
+  const wheel = new URL(h.fake.fileUrl('foo_bar', 'foo_bar-1.0-py3-none-any.whl')).pathname;
+  h.fake.fail(wheel, { status: 500 });
+  const report = await h.sync();
+  assert.deepEqual(
+    report.failures.map((f) => f.project),
+    ['foo-bar'],
+  );
+  assert.equal(h.fake.requests.filter((r) => r.path === wheel).length, 3);
+  // A body cut short is still retried as a whole transfer: the second attempt succeeds.
+  h.fake.clearFaults();
+  h.fake.truncate(wheel, { times: 1 });
+  h.fake.resetLog();
+  const healed = await h.sync();
+  assert.equal(healed.failures.length, 0);
+  assert.equal(h.fake.requests.filter((r) => r.path === wheel).length, 2);
+});
