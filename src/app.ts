@@ -1,5 +1,6 @@
-// Composition root: argv → config → dependencies → command. With main.ts (the entry point, which loads it),
-// the only module that touches process.*.
+// Composition root: argv → config → dependencies → command. It reads process.env, the working directory
+// and the terminals, and sets the exit code; commands.ts owns the signal handlers and process.exit, and
+// below them only process.pid and process.versions are read (docs/architecture.md "Layers").
 import { readFileSync } from 'node:fs';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import { describeConfig } from './config/describe.js';

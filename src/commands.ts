@@ -46,7 +46,7 @@ export interface CommandDeps {
   readonly startupHangups?: StartupHangups;
 }
 
-/** Exit codes (DESIGN.md "Commands"). */
+/** Exit codes (README "Exit codes"). */
 export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75 } as const;
 
 /** A graceful stop that takes longer than this ends the process anyway (systemd allows 30 s). */
