@@ -3,7 +3,7 @@
 // that exists, so a newcomer following a citation never lands nowhere. Another project's document is cited
 // as `owner/repo:path` (or by URL), which this check leaves alone.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers/repo-root.js';
@@ -21,7 +21,7 @@ function listTextFiles(dir = repoRoot): string[] {
   for (const name of readdirSync(dir).sort()) {
     if (SKIPPED.has(name)) continue;
     const path = join(dir, name);
-    const stat = statSync(path);
+    const stat = lstatSync(path); // a symlink (bin/pypimirror) is not text of ours
     if (stat.isDirectory()) files.push(...listTextFiles(path));
     else if (stat.isFile() && stat.size <= MAX_TEXT_BYTES) files.push(relative(repoRoot, path));
   }
