@@ -1,4 +1,4 @@
-// Flat config: typescript-eslint's recommended rules, plus the purity rule from STYLE.md §4.1:
+// Flat config: typescript-eslint's recommended rules, plus the purity rule of docs/architecture.md "Layers":
 // pure modules (config validation, name rules, filters, planner, page rendering) import no I/O library.
 import tseslint from 'typescript-eslint';
 

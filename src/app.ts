@@ -1,19 +1,29 @@
-// Composition root: argv → config → dependencies → command. With main.ts (the entry point, which loads it),
-// the only module that touches process.*.
-import { readFileSync } from 'node:fs';
-import { loadConfig, resolveConfigPath } from './config/load.js';
+// Composition root: argv → config → dependencies → command. It reads process.env, the working directory
+// and the terminals, and sets the exit code; commands.ts owns the signal handlers and process.exit, and
+// below them only process.pid and process.versions are read (docs/architecture.md "Layers").
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { loadConfig } from './config/load.js';
 import { describeConfig } from './config/describe.js';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
 import { ConfigError, LockError, redactSecrets } from './errors.js';
 import type { Logger } from './log.js';
 import { createLogger } from './logger.js';
+import { createStatusLine, isProgressShown } from './progress.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
+import {
+  type Invoker,
+  isConfigMissing,
+  locateConfig,
+  missingConfigError,
+  writeStarterConfig,
+} from './init.js';
 
 export { EXIT };
 
@@ -44,13 +54,22 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     process.stdout.write(`pypimirror ${readVersion()}\n`);
     return EXIT.OK;
   }
-  const configPath = resolveConfigPath(args.configPath ?? undefined, process.env);
+  const who: Invoker = { isRoot: process.getuid?.() === 0, home: homedir(), env: process.env };
+  const configPath = locateConfig(args.configPath, who, existsSync);
+  const isDefaultPath = (args.configPath ?? '') === '';
   let cfg: Config;
   try {
+    if (args.command === 'init' && (await isConfigMissing(configPath, process.cwd()))) {
+      const opts = { configPath, isDefaultPath, cwd: process.cwd(), who, adopt: args.adopt };
+      process.stdout.write(`${await writeStarterConfig(opts)}\n`);
+      return EXIT.OK;
+    }
     cfg = await loadConfig(configPath, { cwd: process.cwd() });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`pypimirror: ${err.message}\n`);
+    const isMissing = err.code === 'CONFIG_NOT_FOUND' && (await isConfigMissing(configPath, process.cwd()));
+    const shown = isMissing ? missingConfigError(configPath, isDefaultPath, err) : err;
+    process.stderr.write(`pypimirror: ${shown.message}\n`);
     return EXIT.CONFIG;
   }
   if (args.command === 'check') {
@@ -74,10 +93,17 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     verbose: args.verbose || c.verbose,
     logFile: args.logFile ?? c.logFile,
   });
+  // `sync` on a terminal draws its progress on stderr, under the log lines; per-file lines are debug there.
+  const statusLine =
+    args.command === 'sync' && !args.dryRun && isProgressShown(process.env, process.stderr)
+      ? createStatusLine(process.stderr, process.stdout)
+      : null;
   const logging = createLogger({
     ...logOptions(cfg),
     env: process.env,
     isTty: process.stdout.isTTY === true,
+    stream: statusLine?.logStream ?? process.stdout,
+    isPerFileDebug: statusLine !== null,
   });
   const logger = logging.logger;
   try {
@@ -95,6 +121,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       dryRun: args.dryRun,
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
       startupHangups: hangups,
+      ...(statusLine === null ? {} : { statusLine }),
     });
   } catch (err) {
     return reportFatal(err, logger);

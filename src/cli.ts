@@ -6,7 +6,7 @@ const COMMANDS: readonly Command[] = ['run', 'sync', 'check', 'verify', 'reindex
 
 export interface CliArgs {
   readonly command: Command | 'help' | 'version';
-  /** CONFIG as given, or null (then $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg). */
+  /** CONFIG as given, or null (then $PYPIMIRROR_CONFIG, then the default: init.ts locateConfig). */
   readonly configPath: string | null;
   readonly verbose: boolean;
   /** z3c `-f FILE`: log to this file too (overrides log_filename). */
@@ -37,10 +37,12 @@ Commands:
   check    validate CONFIG and print the effective settings
   verify   re-hash the tree against the recorded hashes (--repair re-downloads what is wrong)
   reindex  rewrite every index page from the tree and the recorded state, offline
-  init     create the mirror root and mark it as pypimirror's (--adopt: a non-empty directory, its
-           entries left alone)
+  init     no CONFIG yet: write a commented starter config there, and say what to do next;
+           CONFIG exists: create the mirror root and mark it as pypimirror's (--adopt: a non-empty
+           directory, its entries left alone)
 
-CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg.
+CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg as root; an ordinary user's default is
+~/.config/pypimirror/pypimirror.cfg (unless only /etc/pypimirror.cfg exists).
 
 Options:
   -v, --verbose        debug logging

@@ -13,7 +13,8 @@ import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
-import { formatProgress, isReportOk, type SyncProgress } from './sync/report.js';
+import { createProgressLine, type StatusLine } from './progress.js';
+import { isReportOk } from './sync/report.js';
 import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
@@ -42,11 +43,13 @@ export interface CommandDeps {
     reopen(): void;
     configure(cfg: Config): void;
   };
+  /** `sync` on a terminal: the line its progress is drawn on, under the log lines (progress.ts). */
+  readonly statusLine?: StatusLine;
   /** SIGHUPs noted while the program loaded (main.ts); `run` replays them, other commands get the default. */
   readonly startupHangups?: StartupHangups;
 }
 
-/** Exit codes (DESIGN.md "Commands"). */
+/** Exit codes (README "Exit codes"). */
 export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75 } as const;
 
 /** A graceful stop that takes longer than this ends the process anyway (systemd allows 30 s). */
@@ -197,33 +200,6 @@ export function createClient(
   return { upstream, close: () => http.close() };
 }
 
-/** `sync` draws a progress line on a terminal; under systemd (JOURNAL_STREAM) or cron it does not. */
-export function isProgressShown(env: CommandDeps['env'], stream: { isTTY?: boolean }): boolean {
-  return stream.isTTY === true && (env['JOURNAL_STREAM'] ?? '') === '';
-}
-
-/** One line, redrawn in place at most every `intervalMs`; the summary line follows it. */
-export function createProgressLine(
-  stream: Pick<NodeJS.WritableStream, 'write'>,
-  intervalMs = 200,
-  now: () => number = Date.now,
-): { update(p: SyncProgress): void; clear(): void } {
-  let last = -Infinity;
-  let isShown = false;
-  return {
-    update(p) {
-      if (now() - last < intervalMs) return;
-      last = now();
-      isShown = true;
-      stream.write(`\r\x1b[K${formatProgress(p)}`);
-    },
-    clear() {
-      if (isShown) stream.write('\r\x1b[K');
-      isShown = false;
-    },
-  };
-}
-
 /**
  * `sync --dry-run`: discovery and every page as a sync would read them, then what would be fetched and removed,
  * on stdout. It takes no lock and writes nothing (no file in the tree, no state, no status, no metrics).
@@ -254,7 +230,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
   if (deps.dryRun === true) return runDryRunCommand(cfg, deps);
   const { signal, dispose } = abortOnSignals(deps.log);
   const client = createClient(cfg, deps);
-  const progress = isProgressShown(deps.env, process.stderr) ? createProgressLine(process.stderr) : null;
+  const progress = deps.statusLine === undefined ? null : createProgressLine(deps.statusLine);
   try {
     const outcome = await runLockedSync(
       {

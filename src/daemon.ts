@@ -1,11 +1,11 @@
-// The daemon (`run`, DESIGN.md "Daemon") and the locked run that `run` and `sync` share.
+// The daemon (`run`, README "Operating the daemon") and the locked run that `run` and `sync` share.
 //
 // Loop: sync at start, then `sync_interval` after the end of each run. Config reloads (file watcher or
 // SIGHUP, through reload()) are validated first; a valid one is swapped in only between runs (at once when
 // idle, else right after the current run), and one that changes the scope wakes the loop for a sync now.
 // Shutdown is the caller's AbortSignal: it cancels the wait, aborts the run in flight (transfers stop, temp
-// files go, the lock is released) and resolves `done`. No process.* here: app.ts and commands.ts own
-// signals and exit codes.
+// files go, the lock is released) and resolves `done`. Of process.* only process.pid (for status.json) is used
+// here: app.ts and commands.ts own signals and exit codes.
 import { hostname } from 'node:os';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import type { Config } from './config/types.js';

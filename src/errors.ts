@@ -1,7 +1,7 @@
 // Errors with a stable `code` and the original `cause` (undici errors.js, execa final-error.js).
 // Branch on `err.code`, never on message text.
 
-export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND';
+export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'CONFIG_NOT_WRITTEN'; // NOT_WRITTEN: init
 export type UpstreamErrorCode =
   | 'UPSTREAM_STATUS' // a non-2xx answer after retries (status in `status`)
   | 'UPSTREAM_NOT_FOUND' // 404 / 410 for a project page: the project is gone

@@ -21,3 +21,11 @@ export const silentLogger: Logger = {
     return silentLogger;
   },
 };
+
+/**
+ * Whether a log line is about one file (`file fetched`, `file removed`: an info line with a `file` field).
+ * Under `sync`'s progress line these are debug lines: the progress line counts them, and `-v` shows them.
+ */
+export function isPerFileLine(level: string, fields: LogFields): boolean {
+  return level === 'info' && fields['file'] !== undefined;
+}

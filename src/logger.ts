@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { redactSecrets } from './errors.js';
-import type { LogFields, Logger, LogLevel } from './log.js';
+import { isPerFileLine, type LogFields, type Logger, type LogLevel } from './log.js';
 
 export interface LoggerOptions {
   readonly verbose: boolean;
@@ -21,6 +21,8 @@ export interface LoggerOptions {
   readonly isTty: boolean;
   /** Where console lines go (tests pass their own stream). */
   readonly stream?: NodeJS.WritableStream;
+  /** Under a progress line: console lines about one file are debug lines (log.ts isPerFileLine). */
+  readonly isPerFileDebug?: boolean;
 }
 
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
@@ -144,9 +146,17 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
   const consoleFormat = winston.format.printf((info) =>
     renderConsole(info.level, formatLine(String(info.message), fieldsOf(info)), String(info['timestamp'])),
   );
+  // Per-file lines leave the console at info (the progress line counts them) and show as debug with -v.
+  const perFileAtDebug = winston.format((info) => {
+    if (opts.isPerFileDebug !== true || !isPerFileLine(info.level, fieldsOf(info))) return info;
+    return w.level === 'debug' ? Object.assign(info, { level: 'debug' }) : false;
+  })();
   const consoleTransport = new winston.transports.Stream({
     stream: consoleStream,
-    format: isPlain ? consoleFormat : winston.format.combine(winston.format.timestamp(), consoleFormat),
+    format: winston.format.combine(
+      perFileAtDebug,
+      ...(isPlain ? [consoleFormat] : [winston.format.timestamp(), consoleFormat]),
+    ),
   });
   // Said on the console only: the file is what failed.
   const file = new ReopenableFile(opts.logFile, (path, err) => {

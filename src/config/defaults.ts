@@ -1,6 +1,6 @@
 // Every config key in one table: its type, its default (as it would be written in the file) and its
 // meaning. validate.ts reads the defaults through the same parsers as the file's values; `check` and the
-// samples test read the table too. DESIGN.md "Config file" is the contract these rows follow.
+// samples test read the table too. README "Config file" is the contract these rows follow.
 
 export const MIRROR_SECTION = 'mirror';
 /** ConfigParser's default section; the name is case-sensitive, as in Python. */

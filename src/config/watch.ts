@@ -1,4 +1,4 @@
-// Watches the config file for the daemon (STYLE.md §4 rule 10). It watches the file's directory, filtered to
+// Watches the config file for the daemon (docs/architecture.md). It watches the file's directory, filtered to
 // the one name, so every way an editor saves is seen: in place (truncate and write), by renaming a temp
 // file over it (vim, sed -i, most IDEs), or by delete and re-create. Bursts of events (a truncate then a
 // write, a rename dance) are debounced into one notification once the file has been quiet for `debounceMs`.

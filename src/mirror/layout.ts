@@ -1,4 +1,4 @@
-// Where things live under the mirror root (DESIGN.md "Output layout"), and the one rule for which names can be
+// Where things live under the mirror root (README "Layout"), and the one rule for which names can be
 // stored there (issue #10: one bad name affects only itself). Pure.
 import { join, posix } from 'node:path';
 import { isNormalizedName } from '../plan/names.js';

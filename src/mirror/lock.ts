@@ -1,4 +1,4 @@
-// The run lock (DESIGN.md "One sync" step 1): one sync at a time per mirror, whoever runs it (`run`, `sync`,
+// The run lock (docs/architecture.md "The lock"): one sync at a time per mirror, whoever runs it (`run`, `sync`,
 // a cron job). proper-lockfile makes the lock a directory (atomic mkdir) whose mtime it refreshes while held.
 // Who holds it is kept in a sibling file `<lock>.owner` (JSON {pid, host, since, startTime}) so a refused run
 // can say who and since when, and so that whether to take a lock over is decided from its holder:

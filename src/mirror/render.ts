@@ -1,4 +1,4 @@
-// PEP 503 HTML and PEP 691 JSON pages (PROTOCOL.md §1, §2, §6). Pure.
+// PEP 503 HTML and PEP 691 JSON pages (docs/protocol.md §1, §2, §6). Pure.
 import { parseFileVersion } from '../plan/filenames.js';
 import { localRelPath } from './layout.js';
 import type { LocalFile, ProjectRecord } from './record.js';
@@ -31,7 +31,7 @@ export function localFileHref(file: Pick<LocalFile, 'filename' | 'path'>): strin
 function renderAnchor(file: LocalFile): string {
   const attrs = [`href="${escapeHtml(`${localFileHref(file)}#sha256=${file.sha256}`)}"`];
   if (file.requiresPython !== null) attrs.push(`data-requires-python="${escapeHtml(file.requiresPython)}"`);
-  // Never a bare data-yanked: pip reads a valueless attribute as "not yanked" (PROTOCOL.md §1).
+  // Never a bare data-yanked: pip reads a valueless attribute as "not yanked" (docs/protocol.md §1).
   if (file.yanked !== null) attrs.push(`data-yanked="${escapeHtml(file.yanked)}"`);
   if (file.metadataSha256 !== null) {
     const value = `sha256=${file.metadataSha256}`;

@@ -1,4 +1,4 @@
-// Distribution file names (PROTOCOL.md §4): the version a file belongs to, for PEP 700 `versions`. Pure.
+// Distribution file names (docs/protocol.md §4): the version a file belongs to, for PEP 700 `versions`. Pure.
 import { normalizeName } from './names.js';
 
 const SDIST_EXTENSIONS = [

@@ -1,4 +1,4 @@
-// Project and file selection, compiled once (STYLE.md §4.11). Pure.
+// Project and file selection, compiled once (docs/architecture.md "The directories"). Pure.
 // Matching must keep up with PyPI's root listing (700 000 names × dozens of globs in well under a second):
 // literal names go into a Set, every glob of one kind into a single combined RegExp built from
 // minimatch's own translation, so one name costs one Set lookup and one regex run.

@@ -1,4 +1,4 @@
-// PEP 503 name rules (PROTOCOL.md §1 "Names").
+// PEP 503 name rules (docs/protocol.md §1 "Names").
 
 const VALID_NAME = /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i;
 const NORMALIZED = /^[a-z0-9]+(-[a-z0-9]+)*$/;

@@ -67,7 +67,7 @@ export interface DiscoverInput {
 }
 
 /**
- * Why deletions must wait (DESIGN.md "One sync" 7), or null when they may go ahead (then the deletion guards,
+ * Why deletions must wait (docs/architecture.md, settle), or null when they may go ahead (then the deletion guards,
  * guards.ts, still count what the run would remove). `kept` of the `mirrored` selected projects are listed:
  * a listing that lost most of the selection is held whatever its length (a padded one too).
  */

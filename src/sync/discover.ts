@@ -1,4 +1,4 @@
-// Change discovery (DESIGN.md "One sync" 2, PROTOCOL.md §3): which selected projects to look at this run,
+// Change discovery (docs/architecture.md, docs/protocol.md §3): which selected projects to look at this run,
 // which mirrored projects are no longer wanted, and whether deletions are safe. Cheapest first, per upstream:
 //   changelog       PyPI XML-RPC changelog_since_serial(lastSerial): one call when nothing changed;
 //   listing-serial  the PEP 691 root listing's `_last-serial` per project against the stored serials;

@@ -138,7 +138,7 @@ export async function syncProject(
     const answer = await ctx.pool.run(name, () => upstream.fetchProject(name, conditional, signal));
     if ('notModified' in answer) {
       if (record === null) throw new Error('upstream answered 304 to an unconditional request');
-      // A 304 from a lagging cache is as stale as an old page (PROTOCOL.md §3): it must not pass for current.
+      // A 304 from a lagging cache is as stale as an old page (docs/protocol.md §3): it must not pass for current.
       if (wantedSerial !== null && answer.serial !== null && answer.serial < wantedSerial) {
         return { kind: 'stale', pageSerial: answer.serial, wantedSerial };
       }
@@ -313,7 +313,7 @@ export async function applyPage(
 
   const next = nextRecord(page, displayName, orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]));
   if (cfg.createIndexes) {
-    // HTML first: a directory must never offer JSON without HTML (PROTOCOL.md §2).
+    // HTML first: a directory must never offer JSON without HTML (docs/protocol.md §2).
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(next));
     await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(next));
   }

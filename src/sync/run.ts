@@ -1,4 +1,4 @@
-// One sync run (DESIGN.md "One sync"): discover → sync changed projects through one fair pool →
+// One sync run (docs/architecture.md "One sync"): discover → sync changed projects through one fair pool →
 // root page → state. The caller holds the run lock.
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';

@@ -1,4 +1,4 @@
-// PEP 691 JSON → ProjectPage / ProjectListing (PROTOCOL.md §2), pure. Every error names the JSON path.
+// PEP 691 JSON → ProjectPage / ProjectListing (docs/protocol.md §2), pure. Every error names the JSON path.
 // Structural violations fail the page (UPSTREAM_PAYLOAD); an unsafe filename or project name only skips that entry.
 import { UpstreamError, redactUrl } from '../errors.js';
 import { whyUnstorableFilename } from '../mirror/layout.js';

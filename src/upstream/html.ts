@@ -1,4 +1,4 @@
-// PEP 503 HTML → ProjectPage / ProjectListing (PROTOCOL.md §1), pure, streamed: html-scan.ts tokenises (bounded,
+// PEP 503 HTML → ProjectPage / ProjectListing (docs/protocol.md §1), pure, streamed: html-scan.ts tokenises (bounded,
 // linear, no stack) and decodes entities; each link becomes a file as it is read, so a page is never held whole.
 // Filenames come from the URL's last path segment, as pip and uv take them, not the link text.
 import { isValidProjectName, normalizeName } from '../plan/names.js';

@@ -1,4 +1,4 @@
-// A streaming parser for the PEP 691 root listing (PROTOCOL.md §2-§3): `{"meta": {...}, "projects": [...]}`.
+// A streaming parser for the PEP 691 root listing (docs/protocol.md §2-§3): `{"meta": {...}, "projects": [...]}`.
 // PyPI's is over 700 000 projects (30-40 MB): it is fed chunk by chunk and calls `onProject` for every entry
 // as soon as the entry's closing brace arrives, holding at most one entry (plus one string of at most
 // MAX_KEPT_CHARS) at any time, whatever the input size. Unknown keys and values of any shape are skipped

@@ -1,4 +1,4 @@
-// A streaming decoder for PEP 691 project pages (PROTOCOL.md §2), fed chunk by chunk: the page is never held
+// A streaming decoder for PEP 691 project pages (docs/protocol.md §2), fed chunk by chunk: the page is never held
 // whole, as a string or as a JSON.parse tree. The JSON lexer (json-lexer.ts) reports tokens; each `files[i]`
 // entry (and `meta`, `name`, `project-status`) is built as a small value of bounded size and handed to the
 // same ProjectPageAssembler that decodeProjectJson uses, so both decode alike; unknown keys are skipped

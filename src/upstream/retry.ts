@@ -1,5 +1,5 @@
 // Retries with exponential backoff and full jitter, honouring Retry-After (undici RetryHandler: 500 ms minimum),
-// and the one table that classifies failures by undici / errno `code` (undici docs/api/Errors.md). A
+// and the one table that classifies failures by undici / errno `code` (nodejs/undici:docs/docs/api/Errors.md). A
 // certificate that is not trusted, a proxy that refuses us and a request past its total deadline are not
 // transient: one attempt, and a message that says what to fix.
 import { PypimirrorError, StoreError, UpstreamError, redactUrl, type UpstreamErrorCode } from '../errors.js';

@@ -1,4 +1,4 @@
-// The Upstream (types.ts) over the Simple API (PROTOCOL.md §1-§3): content negotiation, conditional requests,
+// The Upstream (types.ts) over the Simple API (docs/protocol.md §1-§3): content negotiation, conditional requests,
 // serial headers, Basic auth for the index origin, retries; statuses and undici errors become UpstreamErrors.
 // Aborts: every method rejects with UpstreamError 'UPSTREAM_ABORTED' (cause = signal.reason); a body stream
 // returned by fetchFile is destroyed with signal.reason (undici), which toUpstreamError maps the same way.

@@ -1,4 +1,4 @@
-// Just enough XML-RPC for PyPI's `changelog_since_serial` (PROTOCOL.md §3): encode a call with scalar params,
+// Just enough XML-RPC for PyPI's `changelog_since_serial` (docs/protocol.md §3): encode a call with scalar params,
 // parse a methodResponse as it streams in (html-scan.ts in XML mode; values are built as their elements close,
 // no element tree is kept) into plain values or a fault, decode changelog rows. Nesting deeper than
 // MAX_XMLRPC_DEPTH and more than MAX_XMLRPC_ELEMENTS elements are refused. Pure.

@@ -67,7 +67,11 @@ test('check and sync exit 2 on a bad config, naming file, line, key, value and w
   }
   const missing = await runCli(['sync'], { env: { PYPIMIRROR_CONFIG: join(dir, 'nope.cfg') } });
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /nope\.cfg: cannot read the config file: it does not exist/);
+  assert.match(missing.stderr, /nope\.cfg: the config file does not exist; run "pypimirror init" to write/);
+  // A config named on the command line: the init command to run names it too.
+  const named = await runCli(['check', join(dir, 'other.cfg')]);
+  assert.equal(named.code, 2);
+  assert.ok(named.stderr.includes(`run "pypimirror init ${join(dir, 'other.cfg')}" to write`), named.stderr);
 });
 
 test('sync exits 1 when a project failed, 0 once the next run healed it; reindex rebuilds pages offline', async (t) => {
@@ -129,4 +133,9 @@ test('sync on a terminal draws a progress line; piped (cron, systemd) it does no
   assert.equal(tty.code, 0, tty.out);
   assert.match(tty.out, /\r\x1b\[K\d+\/3 projects, \d+ files \(.*\) fetched/);
   assert.match(tty.out, /sync finished: 3 projects checked/);
+  // No log line starts on the progress line's row (issue #13: `... fetched2026-12-03T06:59:44.005Z info: ...`):
+  // the row is erased before each log line. Per-file lines are debug there.
+  assert.doesNotMatch(tty.out, /fetched[^\r\n,]*\d{4}-\d\d-\d\dT/);
+  assert.match(tty.out, /\r\x1b\[K\S+Z info: sync finished/);
+  assert.doesNotMatch(tty.out, /file fetched/);
 });

@@ -1,5 +1,5 @@
 // samples/nginx.conf and samples/apache.conf, run by real servers over a mirror tree built by hand in the
-// layout of DESIGN.md ("Output layout"), checked against PROTOCOL.md §6 items 1-4, 13, 14 and 20, plus
+// layout of README.md ("Layout"), checked against docs/protocol.md §6 items 1-4, 13, 14 and 20, plus
 // the rules of the layout (hidden state and temp files are never served), at `/` and under `/simple/`.
 // pip then installs from each server and from file://, as in §6 item 24, also a file replaced under its
 // name (allow_replaced_files), which lives in `<project>/<16 hex of its sha256>/<filename>`.
@@ -357,7 +357,7 @@ function file(path: string): Buffer {
   return content;
 }
 
-// Pages in the shape DESIGN.md and PROTOCOL.md §1-2 describe: relative links "<filename>#sha256=...".
+// Pages in the shape README.md "Layout" and docs/protocol.md §1-2 describe: relative links "<filename>#sha256=...".
 
 const META = '<meta name="pypi:repository-version" content="1.1">';
 

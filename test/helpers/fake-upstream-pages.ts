@@ -1,5 +1,5 @@
-// Simple-API pages for the fake upstream: content negotiation (PROTOCOL.md §2) and the PEP 503 HTML /
-// PEP 691 JSON renderings of the root and project pages (PROTOCOL.md §1-§2), PyPI-flavoured.
+// Simple-API pages for the fake upstream: content negotiation (docs/protocol.md §2) and the PEP 503 HTML /
+// PEP 691 JSON renderings of the root and project pages (docs/protocol.md §1-§2), PyPI-flavoured.
 import type { FakeFile, FakeProject, UpstreamModel } from './fake-upstream-model.js';
 
 export type PageFormat = 'json' | 'v1-html' | 'html';

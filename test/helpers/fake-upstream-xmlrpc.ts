@@ -1,4 +1,4 @@
-// PyPI's XML-RPC mirroring trio (PROTOCOL.md §3): changelog_last_serial, changelog_since_serial (capped per
+// PyPI's XML-RPC mirroring trio (docs/protocol.md §3): changelog_last_serial, changelog_since_serial (capped per
 // call, so clients must page), list_packages_with_serial. Anything else answers a Fault, as Warehouse does.
 import type { UpstreamModel } from './fake-upstream-model.js';
 

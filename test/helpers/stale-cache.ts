@@ -1,4 +1,4 @@
-// A lagging CDN in front of the fake upstream (PROTOCOL.md §3: PyPI's pages come through a cache that can
+// A lagging CDN in front of the fake upstream (docs/protocol.md §3: PyPI's pages come through a cache that can
 // serve an old page for a while). Everything is passed through, except paths that were frozen: those get
 // the response captured at freeze time, old X-PyPI-Last-Serial included (and a 304 for its ETag).
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';

@@ -1,4 +1,4 @@
-// The fake upstream is the oracle for every sync test, so it is checked here against PROTOCOL.md §1-§3:
+// The fake upstream is the oracle for every sync test, so it is checked here against docs/protocol.md §1-§3:
 // page formats and negotiation, escaping, hashes, conditional GETs, redirects, serials, XML-RPC, big files.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -63,7 +63,7 @@ print(json.dumps({"anchors": p.anchors, "metas": p.metas}))
   return JSON.parse(execFileSync('python3', ['-c', script], { input: html, encoding: 'utf8' })) as ParsedHtml;
 }
 
-/** Checks a PEP 691 project page against PROTOCOL.md §2 and the bytes actually served. */
+/** Checks a PEP 691 project page against docs/protocol.md §2 and the bytes actually served. */
 async function checkProjectJson(fake: FakeUpstream, name: string): Promise<void> {
   const pageUrl = fake.projectUrl(name);
   const res = await get(pageUrl, { accept: PIP_ACCEPT });
@@ -137,7 +137,7 @@ async function checkProjectHtml(fake: FakeUpstream, name: string, accept = 'text
   }
 }
 
-test('project pages: JSON and HTML follow PROTOCOL.md and their hashes match the served bytes', async (t) => {
+test('project pages: JSON and HTML follow docs/protocol.md and their hashes match the served bytes', async (t) => {
   const { fake, catalogue } = await standard(t);
   for (const name of catalogue.names) {
     await checkProjectJson(fake, name);

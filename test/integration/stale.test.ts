@@ -1,4 +1,4 @@
-// The stale-page guard (PROTOCOL.md §3): a page whose X-PyPI-Last-Serial is older than the serial that made
+// The stale-page guard (docs/protocol.md §3): a page whose X-PyPI-Last-Serial is older than the serial that made
 // us fetch it is not written, is fetched again next run, and holds back neither other projects nor later
 // changes. A lagging cache in front of the fake serves the old page (or a 304 for it).
 import assert from 'node:assert/strict';

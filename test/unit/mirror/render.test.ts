@@ -58,7 +58,7 @@ const record: ProjectRecord = {
   ],
 };
 
-test('project page HTML is exactly as PROTOCOL.md says', () => {
+test('project page HTML is exactly as docs/protocol.md says', () => {
   assert.equal(
     renderProjectHtml(record),
     `<!DOCTYPE html>
