@@ -127,6 +127,8 @@ async function claimFindLinksDir(cfg: Config, dir: string, now: Date): Promise<F
   }
   if (recorded?.dir === dir) {
     await ensureDir(dir);
+    // Removed by hand: filled again from every record.
+    if (info === null && Object.keys(recorded.files).length > 0) await markFindLinksDirty(root);
     return recorded;
   }
   if (info !== null) {

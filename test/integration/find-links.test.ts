@@ -190,7 +190,7 @@ test('verify finds a flat directory out of step, and --repair with the sync afte
   assert.equal(await inode(join(flat, sdist)), await inode(join(h.root, 'fakepkg-alpha', sdist)));
 });
 
-test('a run that stopped before the flat directory caught up is made good by the next one', async (t) => {
+test('a run that stopped before the flat directory caught up, or its removal by hand, is made good by the next run', async (t) => {
   const { h, flat, over } = await startFlatMirror(t);
   // As a kill after the tree changed leaves it: the marker written, the directory behind.
   await writeFile(join(h.root, '.pypimirror/find-links.dirty'), '');
@@ -198,6 +198,10 @@ test('a run that stopped before the flat directory caught up is made good by the
   await h.sync(over); // a no-op upstream
   assert.ok((await readdir(flat)).includes(ALPHA_FILES[0] as string));
   assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
+  // The directory removed by hand is filled again.
+  await rm(flat, { recursive: true });
+  await h.sync(over);
+  assert.deepEqual((await readdir(flat)).sort(), [...ALPHA_FILES, 'fakepkg_beta-2.0-py3-none-any.whl']);
 });
 
 test('on another file system (link fails EXDEV) the flat directory gets verified copies', async (t) => {
