@@ -9,6 +9,7 @@
 // then compares every record with the directory.
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { StoreError } from '../errors.js';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -22,7 +23,9 @@ import {
   writeFileAtomic,
 } from '../util/fs.js';
 import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, localFilePath, stateDir } from './layout.js';
+import { normalizeName } from '../plan/names.js';
 import { describeKind, directoryError, listSome } from './ownership.js';
+import { renameNoReplace } from './store.js';
 import { listRecords, readRecord } from './state.js';
 
 /** One name pypimirror put in the flat directory. */
@@ -188,13 +191,22 @@ export async function openFindLinks(
     return null;
   }
   let record = await claimFindLinksDir(cfg, dir, now);
+  // Behind since an earlier run (or new): this run compares every record. A marker this run writes
+  // itself (markDirty) only covers a kill before update; update removes it.
+  const isBehind = await exists(dirtyPath(root));
+  let isMarked = isBehind;
   return {
     dir,
-    markDirty: () => markFindLinksDirty(root),
+    async markDirty() {
+      if (!isMarked) await markFindLinksDirty(root);
+      isMarked = true;
+    },
     async update(touched) {
-      const isBehind = await exists(dirtyPath(root));
       const scope = isBehind ? new Set(await listRecords(root)) : touched;
-      if (scope.size === 0 && !isBehind) return { added: 0, replaced: 0, removed: 0, clashes: 0, failed: 0 };
+      if (scope.size === 0) {
+        if (isMarked) await unlink(dirtyPath(root)).catch(() => {});
+        return { added: 0, replaced: 0, removed: 0, clashes: 0, failed: 0 };
+      }
       await removeTempFiles(dir);
       const result = await reconcile({ root, dir, log, ops }, record, scope, isBehind);
       record = result.record;
@@ -204,8 +216,8 @@ export async function openFindLinks(
         log.info('find_links_dir updated', { dir, added, replaced, removed });
       }
       if (result.isChanged) await writeFindLinksRecord(root, record);
-      if (failed === 0 && isBehind) await unlink(dirtyPath(root)).catch(() => {});
-      else if (failed > 0) await markFindLinksDirty(root);
+      if (failed > 0) await markFindLinksDirty(root);
+      else if (isMarked) await unlink(dirtyPath(root)).catch(() => {});
       return result.changes;
     },
   };
@@ -224,10 +236,16 @@ interface Wanted extends FlatEntry {
   readonly source: string;
 }
 
+/** How well `project` owns `filename`: the length of its name when the file name starts with it, else -1. */
+function ownership(project: string, filename: string): number {
+  return normalizeName(filename).startsWith(`${project}-`) ? project.length : -1;
+}
+
 /**
- * The files the records of `scope` list, by name. A name two projects list goes to the one that has it
- * already (else the first by name); a name held by a project outside `scope` stays with it, unless `scope`
- * is every record (then that project is gone).
+ * The files the records of `scope` list, by name. A name two projects list (which PyPI's naming prevents)
+ * goes to the one that has it already, else to the one whose name the file name starts with, else to the
+ * first by name; a name held by a project outside `scope` stays with it, unless `scope` is every record
+ * (then that project is gone). Each loser is one warning.
  */
 async function collectWanted(
   ctx: FlatContext,
@@ -235,34 +253,34 @@ async function collectWanted(
   scope: ReadonlySet<string>,
   isEverything: boolean,
 ): Promise<{ wanted: Map<string, Wanted>; clashes: number }> {
-  const wanted = new Map<string, Wanted>();
-  let clashes = 0;
-  const clash = (file: string, project: string, holder: string): void => {
-    clashes++;
-    ctx.log.warn('find_links_dir: two projects list a file of the same name; the first keeps it', {
-      file,
-      project,
-      heldBy: holder,
-    });
-  };
+  const candidates = new Map<string, Wanted[]>();
   for (const project of [...scope].sort()) {
     const record = await readRecord(ctx.root, project);
     for (const file of record?.files ?? []) {
-      const holder = current[file.filename]?.project;
-      const entry: Wanted = {
-        project,
-        sha256: file.sha256,
-        size: file.size,
-        source: localFilePath(ctx.root, project, file),
-      };
-      const other = wanted.get(file.filename);
-      const isHeldOutside = holder !== undefined && holder !== project && !scope.has(holder);
-      if (isHeldOutside && !isEverything) clash(file.filename, project, holder);
-      else if (other === undefined) wanted.set(file.filename, entry);
-      else if (holder === project) {
-        clash(file.filename, other.project, project);
-        wanted.set(file.filename, entry);
-      } else clash(file.filename, project, other.project);
+      const source = localFilePath(ctx.root, project, file);
+      const list = candidates.get(file.filename) ?? [];
+      list.push({ project, sha256: file.sha256, size: file.size, source });
+      candidates.set(file.filename, list);
+    }
+  }
+  const wanted = new Map<string, Wanted>();
+  let clashes = 0;
+  for (const [file, list] of candidates) {
+    const holder = current[file]?.project;
+    const isHeldOutside = holder !== undefined && !scope.has(holder) && !isEverything;
+    const chosen = isHeldOutside
+      ? undefined
+      : (list.find((w) => w.project === holder) ??
+        list.reduce((best, w) => (ownership(w.project, file) > ownership(best.project, file) ? w : best)));
+    if (chosen !== undefined) wanted.set(file, chosen);
+    for (const loser of list) {
+      if (loser === chosen) continue;
+      clashes++;
+      ctx.log.warn('find_links_dir: two projects list a file of the same name; one keeps it', {
+        file,
+        project: loser.project,
+        heldBy: chosen?.project ?? holder,
+      });
     }
   }
   return { wanted, clashes };
@@ -299,13 +317,12 @@ async function place(ctx: FlatContext, want: Wanted, path: string, isReplacing: 
       } finally {
         await handle.close();
       }
-      // link, then unlink: unlike rename, link never replaces a name that is taken.
-      if (!isReplacing) await link(temp, path);
+      // Never over a name that is taken (STORE_EXISTS), even where the file system has no hard links.
+      if (!isReplacing) await renameNoReplace(temp, path);
     } catch (copyErr) {
       await unlink(temp).catch(() => {});
       throw copyErr;
     }
-    if (!isReplacing) await unlink(temp).catch(() => {});
   }
   if (isReplacing) {
     try {
@@ -396,12 +413,13 @@ async function reconcile(
       if (isReplacing) changes.replaced++;
       else changes.added++;
     } catch (err) {
-      if (codeOf(err) === 'EEXIST') {
+      if (current[name] === undefined) next.delete(name); // never placed: not ours
+      if (codeOf(err) === 'EEXIST' || (err instanceof StoreError && err.code === 'STORE_EXISTS')) {
         changes.clashes++;
         ctx.log.warn('find_links_dir: a file appeared under the name meanwhile; it stays', {
           path: join(ctx.dir, name),
         });
-        next.delete(name);
+        next.delete(name); // someone else's now
       } else fail(name, err);
     }
   }

@@ -1,12 +1,14 @@
 // find_links_dir (issue #11 part 4): a flat directory of every mirrored file, hard links (copies on another
 // file system), kept in step with the tree in the same run, owned like the root, checked by verify.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { Config } from '../../src/config/types.js';
 import { ConfigError } from '../../src/errors.js';
 import { findLinksRecordPath, openFindLinks, readFindLinksRecord } from '../../src/mirror/find-links.js';
+import { readRecord, writeRecord } from '../../src/mirror/state.js';
 import { forgetBadFiles, verifyTree } from '../../src/verify.js';
 import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import { describePipResult, installedDists, pipInstall, requirePip } from '../helpers/pip.js';
@@ -250,4 +252,41 @@ test('on another file system (link fails EXDEV) the flat directory gets verified
   // Nothing was written outside the flat directory and the state.
   assert.ok(!(await listTree(h.root)).some((f) => f.includes('.tmp')));
   assert.ok((await stat(findLinksRecordPath(h.root))).isFile());
+});
+
+test('a file name two projects list stays with the project it is named after, with a warning', async (t) => {
+  const h = await startHarness(t);
+  seedAlpha(h);
+  const over: Partial<Config> = { packageMatches: ['fakepkg-*'] };
+  await h.sync(over);
+  // A project ("evil" sorts first) whose record lists other bytes under fakepkg-alpha's file name: the fake
+  // upstream refuses such a catalogue, so the record is written as a sync would write it.
+  const sdist = 'fakepkg_alpha-1.0.tar.gz';
+  const bytes = Buffer.from('not fakepkg-alpha');
+  const alpha = await readRecord(h.root, 'fakepkg-alpha');
+  const file = alpha?.files.find((f) => f.filename === sdist);
+  assert.ok(alpha !== null && file !== undefined);
+  await mkdir(join(h.root, 'evil'));
+  await writeFile(join(h.root, 'evil', sdist), bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const files = [{ ...file, sha256, size: bytes.length, metadataSha256: null }];
+  await writeRecord(h.root, { ...alpha, name: 'evil', displayName: 'evil', files });
+  const flat = join(await makeTempDir(t), 'flat');
+  const cfg = h.config({ ...over, findLinksDir: flat });
+  const findLinks = await openFindLinks(cfg, h.log, new Date());
+  assert.ok(findLinks !== null);
+  const changes = await findLinks.update(new Set());
+  assert.equal(changes.clashes, 1);
+  assert.equal(await inode(join(flat, sdist)), await inode(join(h.root, 'fakepkg-alpha', sdist)));
+  const warned = h.log.find('two projects list a file of the same name', 'warn');
+  assert.deepEqual(
+    warned.map((r) => [r.fields['project'], r.fields['heldBy']]),
+    [['evil', 'fakepkg-alpha']],
+  );
+  const problems = await verifyTree(cfg, h.log, SIGNAL);
+  assert.deepEqual(
+    problems.map((p) => [p.project, p.file, p.problem]),
+    [['evil', sdist, 'find_links']],
+  );
+  assert.match(problems[0]?.detail ?? '', /the name is project fakepkg-alpha's there/);
 });
