@@ -2,7 +2,8 @@
 // file system), kept in step with the tree in the same run, owned like the root, checked by verify.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { Config } from '../../src/config/types.js';
@@ -289,4 +290,28 @@ test('a file name two projects list stays with the project it is named after, wi
     [['evil', sdist, 'find_links']],
   );
   assert.match(problems[0]?.detail ?? '', /the name is project fakepkg-alpha's there/);
+});
+
+test('on a second file system for real (/dev/shm, when the machine has one) the flat directory gets copies', async (t) => {
+  const shm = '/dev/shm';
+  const isOther = await stat(shm).then(
+    async (info) => info.isDirectory() && info.dev !== (await stat(tmpdir())).dev,
+    () => false,
+  );
+  if (!isOther) {
+    t.skip(`${shm} is not a second file system here: the injected-EXDEV test covers the copies`);
+    return;
+  }
+  const flat = await mkdtemp(join(shm, 'pypimirror-flat-'));
+  t.after(() => rm(flat, { recursive: true, force: true }));
+  const h = await startHarness(t);
+  seedAlpha(h);
+  const over: Partial<Config> = { packageMatches: ['fakepkg-*'], findLinksDir: flat };
+  await h.sync(over);
+  for (const name of ALPHA_FILES) {
+    assert.deepEqual(await readFile(join(flat, name)), await readFile(join(h.root, 'fakepkg-alpha', name)));
+  }
+  const record = await readFindLinksRecord(h.root);
+  assert.ok(Object.values(record?.files ?? {}).every((e) => e.isCopy === true));
+  assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
 });
