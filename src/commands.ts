@@ -71,6 +71,8 @@ export function describeSelection(cfg: Config): string {
   );
   lines.push(...describeFileSelection(cfg));
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
+  if (cfg.findLinksDir !== null)
+    lines.push(`#   every file also in ${cfg.findLinksDir} (for pip --find-links)`);
   return lines.join('\n');
 }
 

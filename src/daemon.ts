@@ -194,7 +194,11 @@ function clientKey(cfg: Config): string {
 
 /** A change to these starts a sync now rather than at the next tick. */
 function isSyncTrigger(before: Config, after: Config): boolean {
-  return computeScopeKey(before) !== computeScopeKey(after) || before.mirrorRoot !== after.mirrorRoot;
+  return (
+    computeScopeKey(before) !== computeScopeKey(after) ||
+    before.mirrorRoot !== after.mirrorRoot ||
+    before.findLinksDir !== after.findLinksDir
+  );
 }
 
 /** Config properties whose config-file key is not their snake_case name. */

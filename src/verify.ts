@@ -1,6 +1,7 @@
 // `pypimirror verify [--repair]`: re-hash every mirrored file against its record, and check every
 // published page against the bytes on disk: each link of each project page (HTML and JSON) must name a
-// file that is there with the page's sha256, and the root page must link only projects that have pages.
+// file that is there with the page's sha256, and the root page must link only projects that have pages;
+// with find_links_dir, the flat directory must hold exactly the tree's files (mirror/find-links-check.ts).
 // With --repair, files that are missing or wrong leave their records and the disk, every page is
 // rewritten from the records (commands.ts, `reindex`), and a sync fetches the files again.
 import { readdir, readFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import {
 } from './mirror/published.js';
 import type { ProjectRecord } from './mirror/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
+import { repairFindLinks, verifyFindLinks } from './mirror/find-links-check.js';
 import { foreignOfRoot } from './mirror/ownership.js';
 import { hashFile, removeFile } from './mirror/store.js';
 import { isNormalizedName, normalizeName } from './plan/names.js';
@@ -26,8 +28,11 @@ export interface VerifyProblem {
   readonly project: string;
   /** The file (as the record names it, or the path a page links), or the page itself. */
   readonly file: string;
-  /** missing/size/sha256: a recorded file; page: a published page disagrees with the bytes on disk. */
-  readonly problem: 'missing' | 'size' | 'sha256' | 'page';
+  /**
+   * missing/size/sha256: a recorded file; page: a published page disagrees with the bytes on disk;
+   * find_links: the flat directory (find_links_dir) disagrees with the tree.
+   */
+  readonly problem: 'missing' | 'size' | 'sha256' | 'page' | 'find_links';
   readonly detail: string;
 }
 
@@ -78,6 +83,7 @@ export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal):
   const foreign = new Set(await foreignOfRoot(cfg)); // adopted with the root: not ours to judge
   const pages = await verifyPages(root, hash, signal, badRecorded, foreign);
   problems.push(...pages.problems);
+  for (const p of await verifyFindLinks(cfg, hash, signal)) problems.push({ ...p, problem: 'find_links' });
   for (const p of problems) log.error(`verify: ${p.problem}`, { ...p });
   log.info('verify finished', { files, pages: pages.checked, problems: problems.length });
   return problems;
@@ -230,9 +236,13 @@ async function verifyPages(
  * free path), the files their records, the projects their serials. Pages are rewritten by the caller.
  */
 export async function forgetBadFiles(cfg: Config, problems: readonly VerifyProblem[]): Promise<string[]> {
+  await repairFindLinks(
+    cfg,
+    problems.filter((p) => p.problem === 'find_links'),
+  );
   const byProject = new Map<string, Set<string>>();
   for (const p of problems) {
-    if (p.problem === 'page') continue;
+    if (p.problem === 'page' || p.problem === 'find_links') continue;
     const file = p.file.endsWith('.metadata') ? p.file.slice(0, -'.metadata'.length) : p.file;
     byProject.set(p.project, (byProject.get(p.project) ?? new Set()).add(file));
   }

@@ -118,6 +118,15 @@ export const CONFIG_KEYS = {
     defaultText: 'true',
     meaning: 'write index pages',
   },
+  find_links_dir: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      'a flat directory holding every mirrored file (hard links, or copies on another file system), for ' +
+      "`pip install --no-index --find-links DIR`; outside `mirror_file_path`; relative to the config file's directory",
+  },
   lock_file_name: {
     type: 'path',
     default: '.pypimirror.lock',

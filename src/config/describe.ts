@@ -21,6 +21,7 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   prereleases: (cfg) => String(cfg.prereleases),
   cleanup: (cfg) => String(cfg.cleanup),
   create_indexes: (cfg) => String(cfg.createIndexes),
+  find_links_dir: (cfg) => cfg.findLinksDir,
   lock_file_name: (cfg) => cfg.lockFile,
   log_filename: (cfg) => cfg.logFile,
   verbose: (cfg) => String(cfg.verbose),

@@ -38,6 +38,8 @@ export interface Config {
   readonly prereleases: boolean;
   readonly cleanup: boolean;
   readonly createIndexes: boolean;
+  /** `find_links_dir`: a flat directory holding every mirrored file (for `pip --find-links`), or null. */
+  readonly findLinksDir: string | null;
   readonly lockFile: string;
   readonly logFile: string | null;
   readonly verbose: boolean;

@@ -22,7 +22,15 @@ import {
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
-import { INDEX_HTML, INDEX_JSON, ROOT_MARKER, STATE_DIR } from '../mirror/layout.js';
+import {
+  FIND_LINKS_DIRTY,
+  FIND_LINKS_RECORD,
+  INDEX_HTML,
+  INDEX_JSON,
+  isSystemDirectory,
+  ROOT_MARKER,
+  STATE_DIR,
+} from '../mirror/layout.js';
 import { isNormalizedName } from '../plan/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import type { Config, RawConfig, RawValue } from './types.js';
@@ -140,6 +148,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const prereleases = readBoolean('prereleases');
   const cleanup = readBoolean('cleanup');
   const createIndexes = readBoolean('create_indexes');
+  const findLinksDir = readPath('find_links_dir', configDir);
   const lockFile = readPath('lock_file_name', mirrorRoot);
   const logFile = readPath('log_filename', configDir);
   const verbose = readBoolean('verbose');
@@ -185,6 +194,9 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   }
   const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
   if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
+  const flatClash =
+    mirrorRoot === null || findLinksDir === null ? null : checkFindLinksPlace(findLinksDir, mirrorRoot);
+  if (flatClash !== null) report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
     const expected = 'sends its password in clear text over http; use https';
     report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
@@ -212,6 +224,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     prereleases,
     cleanup,
     createIndexes,
+    findLinksDir,
     lockFile,
     logFile,
     verbose,
@@ -261,8 +274,33 @@ function checkPath(text: string, base: string): Check<string> {
   return accept(path.resolve(base, single.value));
 }
 
-/** pypimirror's own entries in <root>/.pypimirror/ (mirror/state.ts, status.ts, ownership.ts). */
-const STATE_ENTRIES: readonly string[] = ['state.json', 'status.json', ROOT_MARKER, 'projects'];
+/** pypimirror's own entries in <root>/.pypimirror/ (mirror/state.ts, status.ts, ownership.ts, find-links.ts). */
+const STATE_ENTRIES: readonly string[] = [
+  'state.json',
+  'status.json',
+  ROOT_MARKER,
+  'projects',
+  FIND_LINKS_RECORD,
+  FIND_LINKS_DIRTY,
+];
+
+/**
+ * Why the flat directory cannot be at `dir`, or null when it can: not inside the mirror (the web server would
+ * serve it as part of the index, and the root's entries are projects), not holding the mirror, and not a
+ * system directory.
+ */
+function checkFindLinksPlace(dir: string, root: string): string | null {
+  const expected = 'expected a directory of its own outside the mirror, like /srv/pypimirror-find-links';
+  if (isWithin(dir, root)) {
+    return (
+      `is inside mirror_file_path (${root}): the web server would serve it as part of the index, and ` +
+      `pypimirror would take it for a project directory; ${expected}`
+    );
+  }
+  if (isWithin(root, dir)) return `holds mirror_file_path (${root}); ${expected}`;
+  if (isSystemDirectory(dir)) return `is a system directory; ${expected}`;
+  return null;
+}
 
 /**
  * Why the lock (a directory while held, with `.owner` and `.acquiring` siblings) could collide with a project

@@ -9,6 +9,10 @@ export const INDEX_JSON = 'index.v1_json';
 export const TEMP_SUFFIX = '.tmp';
 /** `<root>/.pypimirror/root.json`: says the root is pypimirror's, and what was there before it (adopted). */
 export const ROOT_MARKER = 'root.json';
+/** `<root>/.pypimirror/find-links.json`: the flat directory (find_links_dir) and what pypimirror put there. */
+export const FIND_LINKS_RECORD = 'find-links.json';
+/** `<root>/.pypimirror/find-links.dirty`: a run changed the tree and has not yet brought the flat directory along. */
+export const FIND_LINKS_DIRTY = 'find-links.dirty';
 
 /**
  * Longest file name stored, in bytes. Every name derived from it must fit NAME_MAX (255): the temp file of

@@ -47,7 +47,7 @@ function lockNamesIn(root: string, lockFile: string): Set<string> {
   return new Set([lock, `${lock}.owner`, `${lock}.acquiring`]);
 }
 
-function describeKind(info: Stats): string {
+export function describeKind(info: Stats): string {
   if (info.isSymbolicLink()) return 'a symbolic link';
   if (info.isFile()) return 'a regular file';
   if (info.isCharacterDevice()) return 'a character device';
@@ -148,23 +148,21 @@ export async function inspectRoot(root: string, lockFile: string): Promise<RootV
   return entries.length === 0 ? { kind: 'empty' } : { kind: 'foreign', entries };
 }
 
-function listSome(names: readonly string[], max = 5): string {
+export function listSome(names: readonly string[], max = 5): string {
   const shown = names.slice(0, max).join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
+/** The config error (exit 2) for a directory the config names that pypimirror may not write into. */
+export function directoryError(cfg: Config, key: string, dir: string, problem: string): ConfigError {
+  return new ConfigError('CONFIG_INVALID', cfg.file, [
+    { file: cfg.file, line: null, section: 'mirror', key, value: dir, expected: problem },
+  ]);
+}
+
 /** The config error for a root that is refused (exit 2), naming the path, what it is and what to do. */
 export function rootError(cfg: Config, problem: string): ConfigError {
-  return new ConfigError('CONFIG_INVALID', cfg.file, [
-    {
-      file: cfg.file,
-      line: null,
-      section: 'mirror',
-      key: 'mirror_file_path',
-      value: cfg.mirrorRoot,
-      expected: problem,
-    },
-  ]);
+  return directoryError(cfg, 'mirror_file_path', cfg.mirrorRoot, problem);
 }
 
 /** Why `verdict` refuses the root (for rootError), or null when pypimirror may write there. */

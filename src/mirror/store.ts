@@ -198,7 +198,7 @@ export async function receiveVerified(
  * Moves `temp` to `target` only if nothing is there: link() fails with EEXIST rather than replace, so no
  * instant sees a published file change. Where the file system has no hard links, a stat guards the rename.
  */
-async function renameNoReplace(temp: string, target: string): Promise<void> {
+export async function renameNoReplace(temp: string, target: string): Promise<void> {
   const refuse = (): StoreError =>
     new StoreError(
       'STORE_EXISTS',

@@ -34,6 +34,7 @@ import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 import { downloadWithRetries, type RetryPolicy } from './retrying-download.js';
+import { writeMetadataFromWheel } from './wheel-metadata.js';
 
 export interface ProjectContext {
   readonly cfg: Config;
@@ -528,8 +529,9 @@ async function fetchFile(
 }
 
 /**
- * Fetches <file>.metadata (PEP 658) when upstream offers it. A failure is not fatal: the page then
- * simply does not advertise metadata, and the next run tries again.
+ * Writes <file>.metadata (PEP 658) when upstream offers it: from the wheel on disk when its METADATA has the
+ * page's digest (no request), else fetched. A failure is not fatal: the page then simply does not advertise
+ * metadata, and the next run tries again.
  */
 async function fetchMetadata(
   ctx: ProjectContext,
@@ -538,6 +540,8 @@ async function fetchMetadata(
   up: UpstreamFile,
 ): Promise<string | null> {
   if (up.coreMetadata === null) return null;
+  const fromWheel = await writeMetadataFromWheel(filePath, up.filename, up.coreMetadata, ctx.log, project);
+  if (fromWheel !== null) return fromWheel;
   const target = `${filePath}.metadata`;
   try {
     // A page advertises the .metadata only once its record has it, so a leftover may be replaced.

@@ -5,6 +5,7 @@ import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { openFindLinks } from '../mirror/find-links.js';
 import { INDEX_HTML, INDEX_JSON, stateDir } from '../mirror/layout.js';
 import { claimRoot, foreignOfRoot, removeOwnedProject } from '../mirror/ownership.js';
 import type { ProjectRecord } from '../mirror/record.js';
@@ -134,6 +135,8 @@ async function runSyncWith(
     await removeTempFiles(root, foreign);
     await removeTempFiles(stateDir(root));
   }
+  // find_links_dir: a directory pypimirror may not fill stops the run here (ConfigError), before any request.
+  const findLinks = isDryRun ? null : await openFindLinks(cfg, log, started);
   const state = await readState(root);
   const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
   const scopeKey = computeScopeKey(cfg);
@@ -157,6 +160,9 @@ async function runSyncWith(
   const { selected, toSync, deletionsHeld } = found;
   requests += found.requests;
   const mirrored = new Map<string, MirroredProject>(Object.entries(state.projects));
+  if (toSync.length + found.toRemove.length > 0) await findLinks?.markDirty();
+  /** Projects whose record the run may have changed: the flat directory follows them at the end. */
+  const touched = new Set<string>();
   log.info('sync started', {
     discovery: found.mode,
     selected: selected.size,
@@ -251,6 +257,7 @@ async function runSyncWith(
       }
       progress.projectsDone++;
       deps.onProgress?.({ ...progress });
+      if (outcome.kind !== 'unchanged') touched.add(c.name);
       switch (outcome.kind) {
         case 'unchanged':
           keepProject(outcome.record, c);
@@ -486,6 +493,9 @@ async function runSyncWith(
     log.info('no file of the project is selected any more; its page and files are removed', {
       project: name,
     });
+  }
+  if (findLinks !== null && !isAborted) {
+    await findLinks.update(new Set([...touched, ...removed, ...emptied.keys()]));
   }
   const finished = now();
   const report: SyncReport = {

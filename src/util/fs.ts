@@ -54,13 +54,17 @@ export async function syncDir(dir: string): Promise<void> {
 /**
  * Writes `data` to `target` atomically: readers see the old file or the new one, never a part. Durable
  * (fsync of the file and its directory) unless `isDurable` is false: then a crash of the process still
- * leaves the old file or the new one, and only a power loss may lose the write. An iterable is written
- * piece by piece (a large JSON record need not be one string).
+ * leaves the old file or the new one, and only a power loss may lose the write. `isDirectorySynced: false`
+ * fsyncs the file but leaves the directory to a later durable write in it (a page after its files). An
+ * iterable is written piece by piece (a large JSON record need not be one string).
  */
 export async function writeFileAtomic(
   target: string,
   data: string | Uint8Array | Iterable<string>,
-  { isDurable = true }: { isDurable?: boolean } = {},
+  {
+    isDurable = true,
+    isDirectorySynced = isDurable,
+  }: { isDurable?: boolean; isDirectorySynced?: boolean } = {},
 ): Promise<void> {
   await ensureDir(dirname(target));
   const temp = tempPathFor(target);
@@ -81,7 +85,7 @@ export async function writeFileAtomic(
     await unlink(temp).catch(() => {});
     throw err;
   }
-  if (isDurable) await syncDir(dirname(target));
+  if (isDirectorySynced) await syncDir(dirname(target));
 }
 
 /**

@@ -1,8 +1,9 @@
-// A microrepo-style config (python_versions, package_types, extensions, processes) through the built CLI:
-// `check` shows it, `sync` mirrors exactly the files it selects, and pip installs from the result.
+// A microrepo-style config (python_versions, package_types, extensions, processes, find_links_dir) through
+// the built CLI: `check` shows it, `sync` mirrors exactly the files it selects into the tree and the flat
+// directory, and pip installs from the result, by index and by --find-links.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
@@ -41,7 +42,9 @@ test('a microrepo-style config is shown by check, syncs only its files, and pip 
     buildSdist({ name: 'dep', version: '1.0', format: 'zip' }),
   ]);
   const dir = await makeTempDir(t);
+  const flat = join(dir, 'find-links');
   const { root, config } = await writeMirrorConfig(dir, fake.url, {
+    find_links_dir: 'find-links',
     package_matches: 'demo dep',
     filename_matches: null,
     python_versions: '3.11',
@@ -59,6 +62,8 @@ test('a microrepo-style config is shown by check, syncs only its files, and pip 
     /^package_types =\n {4}sdist\n {4}bdist_wheel$/m,
     /^extensions =\n {4}whl\n {4}gz$/m,
     /^workers = 2$/m,
+    new RegExp(`^find_links_dir = ${flat}$`, 'm'),
+    new RegExp(`^# {3}every file also in ${flat} \\(for pip --find-links\\)$`, 'm'),
     /^# {3}for Python 3\.11 /m,
     /^# {3}package types: sdist bdist_wheel$/m,
     /^# {3}extensions: whl gz$/m,
@@ -75,12 +80,25 @@ test('a microrepo-style config is shown by check, syncs only its files, and pip 
     'demo/demo-1.0.tar.gz',
     'dep/dep-1.0-py3-none-any.whl',
   ]);
+  assert.deepEqual(
+    (await readdir(flat)).sort(),
+    files.map((f) => f.split('/')[1]),
+  );
 
   if (!requirePip(t)) return;
   const target = join(dir, 'target');
   const result = await pipInstall({ indexUrl: `file://${root}/`, target, packages: ['demo'] });
   assert.equal(result.code, 0, describePipResult(result));
   assert.deepEqual(await installedDists(target), { demo: '1.0', dep: '1.0' });
+  const flatTarget = join(dir, 'flat-target');
+  const byFlat = await pipInstall({
+    indexUrl: 'file:///nonexistent/',
+    target: flatTarget,
+    packages: ['demo'],
+    extraArgs: ['--no-index', '--find-links', flat],
+  });
+  assert.equal(byFlat.code, 0, describePipResult(byFlat));
+  assert.deepEqual(await installedDists(flatTarget), { demo: '1.0', dep: '1.0' });
   if (localPython() === '3.11' && process.platform === 'linux' && process.arch === 'x64') {
     // pip on CPython 3.11 Linux x86_64 prefers the manylinux wheel the mirror kept for it.
     const wheel = await readFile(join(target, 'demo-1.0.dist-info', 'WHEEL'), 'utf8');

@@ -13,6 +13,7 @@ export function makeConfig(
     ...OPEN_SELECTION,
     cleanup: true,
     createIndexes: true,
+    findLinksDir: null,
     lockFile: `${over.mirrorRoot}/.pypimirror.lock`,
     logFile: null,
     verbose: false,

@@ -43,11 +43,10 @@ test('changelog: a no-op is one XML-RPC call; K changes cost 1 + K pages + the n
       'POST /pypi 200',
       'GET /simple/demo-lib/ 200',
       'GET /simple/demo-app/ 200',
-      `GET ${lib} 200`,
-      `GET ${lib}.metadata 200`,
+      `GET ${lib} 200`, // its .metadata comes from the wheel (PEP 658: the same bytes)
     ]),
   );
-  assert.equal(changed.requests, 5);
+  assert.equal(changed.requests, 4);
   assert.equal(changed.projectsChanged, 2);
   assert.match(await readFile(join(h.root, 'demo-app/index.html'), 'utf8'), /data-yanked=""/);
   state = await h.state();
@@ -138,8 +137,7 @@ test('changelog not offered: the listing serials decide, and support is asked ab
       'GET /simple/ 200',
       'GET /simple/demo-lib/ 200',
       'GET /simple/foo-bar/ 200',
-      `GET ${lib} 200`,
-      `GET ${lib}.metadata 200`,
+      `GET ${lib} 200`, // its .metadata comes from the wheel (PEP 658: the same bytes)
     ]),
   );
 
@@ -175,7 +173,6 @@ test('plain PEP 503 index: a no-op is only 304s; changes, new and deleted projec
     sorted([
       'GET /simple/demo-lib/ 200',
       `GET ${new URL(h.fake.fileUrl('demo-lib', 'demo_lib-1.1-py3-none-any.whl')).pathname} 200`,
-      `GET ${new URL(h.fake.fileUrl('demo-lib', 'demo_lib-1.1-py3-none-any.whl')).pathname}.metadata 200`,
     ]),
   );
   assert.ok(seen.includes('GET /simple/ 304'));
@@ -212,7 +209,7 @@ test('literal names on a PyPI-like upstream: never a listing; the changelog answ
     seen.filter((r) => r.startsWith('GET /simple/')),
     ['GET /simple/demo-lib/ 200'],
   );
-  assert.equal(seen.length, 4, 'changelog, page, wheel, metadata');
+  assert.equal(seen.length, 3, 'changelog, page, wheel (its .metadata comes from the wheel)');
   assert.equal(report.projectsRemoved, 1);
   assert.deepEqual(
     (await listTree(h.root)).filter((f) => f.endsWith('index.html')),

@@ -331,7 +331,7 @@ test('files on another host (as pypi.org links files.pythonhosted.org) are fetch
   assert.deepEqual(report.failures, []);
   assert.deepEqual(
     files.requests.map((r) => r.path).sort(),
-    [`/files/demo-lib/${wheel.filename}`, `/files/demo-lib/${wheel.filename}.metadata`], // and its PEP 658 metadata
+    [`/files/demo-lib/${wheel.filename}`], // its PEP 658 metadata comes from the wheel
   );
   assert.ok(
     !h.fake.requests.some((r) => r.path.startsWith('/files/')),

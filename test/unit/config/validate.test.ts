@@ -47,6 +47,7 @@ const Z3C_EXPECTED = {
   ...OPEN_SELECTION,
   cleanup: true,
   createIndexes: true,
+  findLinksDir: null,
   lockFile: '/tmp/mirror/pypi-poll-access.lock',
   logFile: '/tmp/pypimirror.log',
   verbose: true,
@@ -92,6 +93,7 @@ describe('validateConfig: values', () => {
       ...OPEN_SELECTION,
       cleanup: true,
       createIndexes: true,
+      findLinksDir: null,
       lockFile: '/srv/pypi/.pypimirror.lock',
       logFile: null,
       verbose: false,
@@ -337,7 +339,7 @@ describe('describeConfig', () => {
         'package_matches =\n    zope.*\n    plone.*\n    Products.*\n    collective.*',
         'filename_matches =\n    *.zip\n    *.tgz\n    *.egg\n    *.tar.gz\n    *.tar.bz2',
         'python_versions =\nplatforms =\npackage_types =\nextensions =\nkeep_latest =\nprereleases = true',
-        'cleanup = true\ncreate_indexes = true',
+        'cleanup = true\ncreate_indexes = true\nfind_links_dir =',
         'lock_file_name = /tmp/mirror/pypi-poll-access.lock',
         'log_filename = /tmp/pypimirror.log',
         'verbose = true',
@@ -420,6 +422,45 @@ describe('validateConfig: lock_file_name never collides with a project, a root p
       '../mirror.lock',
     ]) {
       assert.doesNotThrow(() => readConfig(withLock(lock)), lock);
+    }
+  });
+});
+
+describe('validateConfig: find_links_dir', () => {
+  const withFlat = (dir: string): string =>
+    `[mirror]\nmirror_file_path = /srv/mirror\nfind_links_dir = ${dir}\n`;
+  it('reads a path, relative to the config file; unset or empty is none', () => {
+    assert.equal(readConfig(withFlat('/srv/find-links')).findLinksDir, '/srv/find-links');
+    assert.equal(readConfig(withFlat('flat')).findLinksDir, '/etc/pypimirror/flat');
+    assert.equal(readConfig(withFlat('')).findLinksDir, null);
+    assert.equal(readConfig('[mirror]\nmirror_file_path = /srv/mirror\n').findLinksDir, null);
+  });
+  it('refuses a directory inside the mirror, one holding it, and a system directory, saying why', () => {
+    const cases: [string, string][] = [
+      ['/srv/mirror/flat', 'is inside mirror_file_path \\(/srv/mirror\\): the web server would serve it'],
+      ['/srv/mirror', 'is inside mirror_file_path'],
+      ['/srv/mirror/.pypimirror/flat', 'is inside mirror_file_path'],
+      ['/srv', 'holds mirror_file_path \\(/srv/mirror\\)'],
+      ['/', 'holds mirror_file_path'],
+      ['/usr/local', 'is a system directory'],
+    ];
+    for (const [dir, why] of cases) {
+      assert.throws(
+        () => readConfig(withFlat(dir)),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          const shown = dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+          assert.match(
+            err.message,
+            new RegExp(
+              `mirror\\.cfg:3: \\[mirror\\] find_links_dir = "${shown}": ${why}.*` +
+                'expected a directory of its own outside the mirror, like /srv/pypimirror-find-links',
+            ),
+          );
+          return true;
+        },
+        dir,
+      );
     }
   });
 });
