@@ -17,6 +17,7 @@ import { formatProgress, isReportOk, type SyncProgress } from './sync/report.js'
 import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
+import { describeUpstreams } from './config/upstream-sections.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
@@ -66,7 +67,7 @@ export function describeSelection(cfg: Config): string {
       ? '#   every file'
       : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
   );
-  lines.push(...describeFileSelection(cfg));
+  lines.push(...describeFileSelection(cfg), ...describeUpstreams(cfg, redactUrl));
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
   return lines.join('\n');
 }
@@ -174,27 +175,36 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
   };
 }
 
-/** An upstream client for one config: its own connection pools, closed when the config replaces it. */
+/**
+ * The upstream clients for one config ([mirror]'s index_url and each `[upstream:NAME]` section, each with its
+ * own timeout, CA file and connection pools), closed when the config replaces them.
+ */
 export function createClient(
   cfg: Config,
   deps: Pick<CommandDeps, 'log' | 'env' | 'version'>,
 ): UpstreamClient {
-  const http = createHttp({
-    timeoutMs: cfg.timeoutMs,
-    workers: cfg.workers,
-    userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
-    log: deps.log,
-    env: deps.env,
-    caFile: cfg.caFile,
-  });
-  const upstream = createUpstream({
-    indexUrl: cfg.indexUrl,
-    http,
-    log: deps.log,
-    requestDeadlineMs: cfg.requestDeadlineMs,
-    maxFileSize: cfg.maxFileSize,
-  });
-  return { upstream, close: () => http.close() };
+  const https: { close(): Promise<void> }[] = [];
+  const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
+    const http = createHttp({
+      timeoutMs: transport.timeoutMs,
+      workers: cfg.workers,
+      userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
+      log: deps.log,
+      env: deps.env,
+      caFile: transport.caFile,
+    });
+    https.push(http);
+    return createUpstream({
+      indexUrl: transport.indexUrl,
+      http,
+      log: deps.log,
+      requestDeadlineMs: transport.requestDeadlineMs,
+      maxFileSize: cfg.maxFileSize,
+    });
+  };
+  const upstream = connect(cfg);
+  const upstreams = new Map(cfg.upstreams.map((section) => [section.name, connect(section)]));
+  return { upstream, upstreams, close: async () => void (await Promise.all(https.map((h) => h.close()))) };
 }
 
 /** `sync` draws a progress line on a terminal; under systemd (JOURNAL_STREAM) or cron it does not. */
@@ -234,7 +244,12 @@ async function runDryRunCommand(cfg: Config, deps: CommandDeps): Promise<number>
   const client = createClient(cfg, deps);
   try {
     const report = await runSync(
-      { upstream: client.upstream, log: deps.log, print: (line) => process.stdout.write(`${line}\n`) },
+      {
+        upstream: client.upstream,
+        upstreams: client.upstreams,
+        log: deps.log,
+        print: (line) => process.stdout.write(`${line}\n`),
+      },
       cfg,
       signal,
       { dryRun: true, allowDeletions: deps.allowDeletions === true },
@@ -260,6 +275,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
       {
         log: deps.log,
         upstream: client.upstream,
+        upstreams: client.upstreams,
         command: 'sync',
         version: deps.version,
         allowDeletions: deps.allowDeletions === true,

@@ -25,6 +25,7 @@ import type { ConfigKey, ConfigKeySpec } from './defaults.js';
 import { INDEX_HTML, INDEX_JSON, ROOT_MARKER, STATE_DIR } from '../mirror/layout.js';
 import { isNormalizedName } from '../plan/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
+import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
 export interface ValidateOptions {
@@ -155,6 +156,21 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
   const requestDeadlineMs = readDuration('request_deadline');
   const caFile = readPath('ca_file', configDir);
+  const minReleaseAgeMs = read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age));
+  const quarantineExempt = readList('quarantine_exempt', checkProjectGlob);
+  const excludeNewer = read('exclude_newer', checkInstant);
+  const upstreams = readUpstreamSections(
+    raw,
+    {
+      url: (text) => checkHttpUrl(text, 'index'),
+      duration: (key) => (text) => checkDuration(text, CONFIG_KEYS[key]),
+      path: (text) => checkPath(text, configDir),
+      packageMatch: checkPackageMatch,
+      splitPackageMatches,
+      defaults: { timeoutMs, requestDeadlineMs, caFile, minReleaseAgeMs },
+    },
+    errors,
+  );
 
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
@@ -172,13 +188,13 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     }
   }
   for (const [name, section] of raw.sections) {
-    if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
+    if (name === MIRROR_SECTION || name === DEFAULT_SECTION || isUpstreamSectionName(name)) continue;
     const guess = [MIRROR_SECTION, DEFAULT_SECTION].find(
       (s) => s.toLowerCase() === name.trim().toLowerCase(),
     );
     const hint =
       guess === undefined
-        ? `pypimirror reads [${MIRROR_SECTION}] and [${DEFAULT_SECTION}]`
+        ? `pypimirror reads [${MIRROR_SECTION}], [${DEFAULT_SECTION}] and [upstream:NAME]`
         : `did you mean [${guess}]?`;
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
@@ -227,6 +243,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
+    upstreams: Object.freeze(upstreams),
+    minReleaseAgeMs,
+    quarantineExempt: Object.freeze(quarantineExempt),
+    excludeNewer,
     warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }
@@ -363,6 +383,24 @@ function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
   if (url.search !== '' || url.hash !== '') return reject('expected a URL without ?query or #fragment');
   if (kind === 'index' && !url.pathname.endsWith('/')) url.pathname += '/';
   return accept(url);
+}
+
+/** An instant in ISO 8601 with a zone (`2026-11-01T00:00:00Z`, or a date alone, taken as UTC midnight). */
+function checkInstant(text: string): Check<string> {
+  const single = checkSingle(text, 'an instant like 2026-11-01T00:00:00Z');
+  if (!single.ok) return single;
+  const isDate = /^\d{4}-\d{2}-\d{2}$/.test(single.value);
+  const isInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+  const ms =
+    isDate || isInstant.test(single.value)
+      ? Date.parse(isDate ? `${single.value}T00:00:00Z` : single.value)
+      : NaN;
+  if (Number.isNaN(ms)) {
+    return reject(
+      'expected an instant with its zone, like 2026-11-01T00:00:00Z (or a date, 2026-11-01, UTC)',
+    );
+  }
+  return accept(new Date(ms).toISOString());
 }
 
 function checkProjectGlob(glob: string): string | null {
