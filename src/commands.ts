@@ -67,8 +67,9 @@ export function describeSelection(cfg: Config): string {
       ? '#   every file'
       : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
   );
-  lines.push(...describeFileSelection(cfg), ...describeUpstreams(cfg, redactUrl));
+  lines.push(...describeFileSelection(cfg));
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
+  lines.push(...describeUpstreams(cfg, redactUrl));
   return lines.join('\n');
 }
 

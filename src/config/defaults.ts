@@ -260,8 +260,8 @@ export const CONFIG_KEYS = {
     defaultText: '(none)',
     meaning:
       'quarantine: a file uploaded less than this long ago (`3d`, `12h`; PEP 700 upload-time) is not ' +
-      'mirrored nor listed until it is old enough; also per `[upstream:NAME]` section',
-    min: MIN_DURATION_MS,
+      'mirrored nor listed until it is old enough; `0` = none; also per `[upstream:NAME]` section',
+    min: 0,
     max: MAX_RELEASE_AGE_MS,
   },
   quarantine_exempt: {

@@ -53,7 +53,8 @@ const SHOW_UPSTREAM: {
   timeout: (u) => formatDuration(u.timeoutMs),
   request_deadline: (u) => formatDuration(u.requestDeadlineMs),
   ca_file: (u) => u.caFile,
-  min_release_age: (u) => (u.minReleaseAgeMs === null ? null : formatDuration(u.minReleaseAgeMs)),
+  // `0`, not empty: an empty value would read back as [mirror]'s quarantine.
+  min_release_age: (u) => (u.minReleaseAgeMs === null ? '0' : formatDuration(u.minReleaseAgeMs)),
 };
 
 /**

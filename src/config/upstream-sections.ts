@@ -111,11 +111,13 @@ export function readUpstreamSections(
       checks.defaults.requestDeadlineMs,
     );
     const caFile = read<string | null>('ca_file', checks.path, checks.defaults.caFile);
-    const minReleaseAgeMs = read<number | null>(
-      'min_release_age',
-      checks.duration('min_release_age'),
-      checks.defaults.minReleaseAgeMs,
-    );
+    // Unset: [mirror]'s quarantine; `0`: none for this upstream.
+    const minReleaseAgeMs =
+      read<number | null>(
+        'min_release_age',
+        checks.duration('min_release_age'),
+        checks.defaults.minReleaseAgeMs,
+      ) || null;
     if (indexUrl === null || packageMatches === null || timeoutMs === null || requestDeadlineMs === null)
       continue;
     out.push({

@@ -156,7 +156,9 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
   const requestDeadlineMs = readDuration('request_deadline');
   const caFile = readPath('ca_file', configDir);
-  const minReleaseAgeMs = read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age));
+  // `0` is no quarantine (in a section: none for that upstream, whatever [mirror] says).
+  const minReleaseAgeMs =
+    read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age)) || null;
   const quarantineExempt = readList('quarantine_exempt', checkProjectGlob);
   const excludeNewer = read('exclude_newer', checkInstant);
   const upstreams = readUpstreamSections(

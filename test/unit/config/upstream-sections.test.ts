@@ -139,3 +139,21 @@ test('check writes the sections back, credentials hidden, and says which upstrea
     '# exclude_newer: only files uploaded before 2026-11-01T00:00:00.000Z, from every upstream',
   ]);
 });
+
+test('min_release_age = 0 is no quarantine: in a section, none for that upstream whatever [mirror] says', () => {
+  const cfg = readConfig(
+    '[mirror]\nmirror_file_path = /m\nmin_release_age = 3d\n[upstream:a]\nindex_url = https://a.example/\n' +
+      'package_matches = a\nmin_release_age = 0\n[upstream:b]\nindex_url = https://b.example/\npackage_matches = b\n',
+  );
+  assert.deepEqual(
+    cfg.upstreams.map((u) => u.minReleaseAgeMs),
+    [null, 3 * 86_400_000],
+  );
+  assert.equal(readConfig('[mirror]\nmirror_file_path = /m\nmin_release_age = 0\n').minReleaseAgeMs, null);
+  // `check` writes the section's none as 0, which reads back as none.
+  assert.match(describeConfig(cfg), /\[upstream:a\]\n(?:.*\n)*?min_release_age = 0\n/);
+  assert.deepEqual(
+    readConfig(describeConfig(cfg)).upstreams.map((u) => u.minReleaseAgeMs),
+    [null, 3 * 86_400_000],
+  );
+});
