@@ -157,3 +157,22 @@ test('min_release_age = 0 is no quarantine: in a section, none for that upstream
     [null, 3 * 86_400_000],
   );
 });
+
+test('upstream sections expand %(key)s within one shared cap, not one each (100 sections are not 100 caps)', () => {
+  const big = 'x'.repeat(60 * 1024);
+  const sections = Array.from(
+    { length: 80 },
+    (_, i) =>
+      `[upstream:u${i}]\nindex_url = https://u${i}.example/\npackage_matches = u${i}\nnote = %(big)s\n`,
+  );
+  const { issues } = parseIni(
+    `[DEFAULT]\nbig = ${big}\n[mirror]\nmirror_file_path = /m\n${sections.join('')}`,
+    FILE,
+  );
+  assert.ok(issues.length > 0);
+  assert.match(
+    issues[0]?.expected ?? '',
+    /expand to more than 4194304 characters in all, the cap for one section/,
+  );
+  assert.match(issues[0]?.section ?? '', /^upstream:u\d+$/);
+});
