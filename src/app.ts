@@ -15,6 +15,7 @@ import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
 import { describeHeldFiles } from './sync/release-times.js';
+import { describeSectionDiscovery } from './sync/upstreams.js';
 
 export { EXIT };
 
@@ -66,6 +67,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     const hold = describeHold(state?.deletionsHeld);
     const discovery = [
       ...describeDiscovery(cfg, state),
+      ...describeSectionDiscovery(cfg, state),
       ...(hold === null ? [] : [hold]),
       ...describeHeldFiles(state),
     ].join('\n');

@@ -11,7 +11,7 @@ import type { DiscoveryState, MirroredProject, MirrorState } from '../mirror/sta
 import { compileFilters, selectionScope, type Filters } from '../plan/filters.js';
 import { normalizeName } from '../plan/names.js';
 import type { Upstream } from '../upstream/types.js';
-import { type Candidate, discover, type Discovery, settleDiscovery } from './discover.js';
+import { type Candidate, describeDiscovery, discover, type Discovery, settleDiscovery } from './discover.js';
 
 /** One upstream the run reads. */
 export interface Route {
@@ -338,4 +338,27 @@ export function settleRoutes(
     ...(main.discovery === undefined ? {} : { discovery: main.discovery }),
     ...(sections.length === 0 ? {} : { upstreams: Object.fromEntries(sections) }),
   };
+}
+
+/**
+ * `check`'s discovery lines of each `[upstream:NAME]` section (describeDiscovery's, from its own part of the
+ * state); [mirror]'s are describeDiscovery's own.
+ */
+export function describeSectionDiscovery(cfg: Config, state: MirrorState | null): string[] {
+  return cfg.upstreams.flatMap((section) => {
+    const own = state?.upstreams?.[section.name];
+    // A section that has not run yet reads as "no run yet", whatever [mirror]'s last run was.
+    let view: MirrorState | null = null;
+    if (state !== null && own !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars
+      const { discovery: _mirrors, ...rest } = state;
+      view = {
+        ...rest,
+        lastSerial: own.lastSerial,
+        ...(own.discovery === undefined ? {} : { discovery: own.discovery }),
+      };
+    }
+    const lines = describeDiscovery({ ...cfg, packageMatches: section.packageMatches }, view);
+    return lines.map((line) => line.replace(/^# discovery:/, `# discovery of [upstream:${section.name}]:`));
+  });
 }

@@ -102,6 +102,14 @@ test('the upstreams sample: pip installs across three indexes from the one tree,
   const recheck = await runCli(['check', config]);
   assert.match(
     recheck.stdout,
+    /^# discovery of \[upstream:pytorch\]: .*last run used: conditional requests$/m,
+  );
+  assert.match(
+    recheck.stdout,
+    /^# discovery of \[upstream:internal\]: .*last run used: the root listing's serials \(serial \d+\)$/m,
+  );
+  assert.match(
+    recheck.stdout,
     /^# quarantine: last run: 1 file held by min_release_age \(the first comes of age at /m,
   );
 
