@@ -233,3 +233,23 @@ test("a change to one upstream's section re-scopes only its projects", async (t)
   assert.ok(files.requests.some((r) => r.path === '/simple/' && r.status === 200));
   assert.ok(files.requests.some((r) => r.path === '/simple/torch/' && r.status === 200));
 });
+
+test("the internal upstream's listing failing never sends its glob's projects to the public one", async (t) => {
+  const { h, internal, upstreams } = await startThree(t);
+  internal.fail('/simple/', { status: 500 });
+  const report = await h.sync({ upstreams });
+  assert.equal(report.listingFailed, true);
+  assert.match(formatSummary(report), /^sync finished with errors: /);
+  const projects = (await listTree(h.root))
+    .filter((p) => p.endsWith('/index.html'))
+    .map((p) => p.split('/')[0]);
+  assert.deepEqual(projects, ['acme-core-tools', 'demo-lib', 'foo-bar', 'torch']);
+  assert.deepEqual(asked(h.fake, 'acme-core'), []);
+  assert.deepEqual(asked(h.fake, 'acme-app'), []);
+  // Once it answers, its projects come from it.
+  internal.clearFaults();
+  const healed = await h.sync({ upstreams });
+  assert.equal(healed.listingFailed, false);
+  assert.ok((await listTree(h.root)).includes('acme-core/acme_core-1.0-py3-none-any.whl'));
+  assert.deepEqual(asked(h.fake, 'acme-core'), []);
+});
