@@ -81,8 +81,6 @@ export interface Config {
 export interface UpstreamSection {
   /** NAME of `[upstream:NAME]`: letters, digits, `.`, `_`, `-`. */
   readonly name: string;
-  /** Line of the section header. */
-  readonly line: number;
   /** Simple API base, always ending in '/'. May carry credentials: never log it unredacted. */
   readonly indexUrl: URL;
   /** The projects this upstream serves (globs, `!` excludes, names with specifiers). Never empty. */

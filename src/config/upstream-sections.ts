@@ -122,7 +122,6 @@ export function readUpstreamSections(
       continue;
     out.push({
       name,
-      line,
       indexUrl,
       packageMatches: Object.freeze(packageMatches),
       timeoutMs,

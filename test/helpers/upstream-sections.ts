@@ -11,7 +11,6 @@ export function upstreamSection(
 ): UpstreamSection {
   return {
     name,
-    line: 1,
     indexUrl: new URL(typeof fake === 'string' ? fake : fake.url),
     packageMatches,
     timeoutMs: 5_000,
