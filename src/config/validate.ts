@@ -19,6 +19,7 @@ import {
   KEY_ALIASES,
   MIRROR_SECTION,
   OBSOLETE_KEYS,
+  UPSTREAM_SECTION_PREFIX,
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
@@ -203,9 +204,14 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   }
   const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
   if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
+  const clearText = 'sends its password in clear text over http; use https';
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
-    const expected = 'sends its password in clear text over http; use https';
-    report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
+    report(warnings, 'index_url', values.get('index_url'), clearText, redactUrl(indexUrl));
+  }
+  for (const u of upstreams) {
+    if (u.indexUrl.protocol !== 'http:' || u.indexUrl.password === '') continue;
+    const v = raw.sections.get(`${UPSTREAM_SECTION_PREFIX}${u.name}`)?.values.get('index_url');
+    report(warnings, 'index_url', v, clearText, redactUrl(u.indexUrl));
   }
 
   if (

@@ -173,3 +173,12 @@ test('upstream sections expand %(key)s within one shared cap, not one each (100 
   );
   assert.match(issues[0]?.section ?? '', /^upstream:u\d+$/);
 });
+
+test("a password sent over http to an upstream section is warned about, like [mirror]'s", () => {
+  const cfg = readConfig(
+    '[mirror]\nmirror_file_path = /m\n[upstream:a]\nindex_url = http://u:pw@a.example/simple/\npackage_matches = a\n',
+  );
+  assert.deepEqual(cfg.warnings, [
+    `${FILE}:4: [upstream:a] index_url = "http://***@a.example/simple/": sends its password in clear text over http; use https`,
+  ]);
+});
