@@ -24,6 +24,8 @@ import {
   missingConfigError,
   writeStarterConfig,
 } from './init.js';
+import { describeHeldFiles } from './sync/release-times.js';
+import { describeSectionDiscovery } from './sync/upstreams.js';
 
 export { EXIT };
 
@@ -82,7 +84,12 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
     const hold = describeHold(state?.deletionsHeld);
-    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold])].join('\n');
+    const discovery = [
+      ...describeDiscovery(cfg, state),
+      ...describeSectionDiscovery(cfg, state),
+      ...(hold === null ? [] : [hold]),
+      ...describeHeldFiles(state),
+    ].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
     );

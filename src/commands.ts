@@ -18,6 +18,7 @@ import { isReportOk } from './sync/report.js';
 import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
+import { describeUpstreams } from './config/upstream-sections.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
@@ -73,6 +74,7 @@ export function describeSelection(cfg: Config): string {
   if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
   if (cfg.findLinksDir !== null)
     lines.push(`#   every file also in ${cfg.findLinksDir} (for pip --find-links)`);
+  lines.push(...describeUpstreams(cfg, redactUrl));
   return lines.join('\n');
 }
 
@@ -179,27 +181,36 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
   };
 }
 
-/** An upstream client for one config: its own connection pools, closed when the config replaces it. */
+/**
+ * The upstream clients for one config ([mirror]'s index_url and each `[upstream:NAME]` section, each with its
+ * own timeout, CA file and connection pools), closed when the config replaces them.
+ */
 export function createClient(
   cfg: Config,
   deps: Pick<CommandDeps, 'log' | 'env' | 'version'>,
 ): UpstreamClient {
-  const http = createHttp({
-    timeoutMs: cfg.timeoutMs,
-    workers: cfg.workers,
-    userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
-    log: deps.log,
-    env: deps.env,
-    caFile: cfg.caFile,
-  });
-  const upstream = createUpstream({
-    indexUrl: cfg.indexUrl,
-    http,
-    log: deps.log,
-    requestDeadlineMs: cfg.requestDeadlineMs,
-    maxFileSize: cfg.maxFileSize,
-  });
-  return { upstream, close: () => http.close() };
+  const https: { close(): Promise<void> }[] = [];
+  const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
+    const http = createHttp({
+      timeoutMs: transport.timeoutMs,
+      workers: cfg.workers,
+      userAgent: userAgent(deps.version), // with contact URL and node version, as PyPI's policy asks
+      log: deps.log,
+      env: deps.env,
+      caFile: transport.caFile,
+    });
+    https.push(http);
+    return createUpstream({
+      indexUrl: transport.indexUrl,
+      http,
+      log: deps.log,
+      requestDeadlineMs: transport.requestDeadlineMs,
+      maxFileSize: cfg.maxFileSize,
+    });
+  };
+  const upstream = connect(cfg);
+  const upstreams = new Map(cfg.upstreams.map((section) => [section.name, connect(section)]));
+  return { upstream, upstreams, close: async () => void (await Promise.all(https.map((h) => h.close()))) };
 }
 
 /**
@@ -212,7 +223,12 @@ async function runDryRunCommand(cfg: Config, deps: CommandDeps): Promise<number>
   const client = createClient(cfg, deps);
   try {
     const report = await runSync(
-      { upstream: client.upstream, log: deps.log, print: (line) => process.stdout.write(`${line}\n`) },
+      {
+        upstream: client.upstream,
+        upstreams: client.upstreams,
+        log: deps.log,
+        print: (line) => process.stdout.write(`${line}\n`),
+      },
       cfg,
       signal,
       { dryRun: true, allowDeletions: deps.allowDeletions === true },
@@ -238,6 +254,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
       {
         log: deps.log,
         upstream: client.upstream,
+        upstreams: client.upstreams,
         command: 'sync',
         version: deps.version,
         allowDeletions: deps.allowDeletions === true,

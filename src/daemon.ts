@@ -21,6 +21,8 @@ import type { Upstream } from './upstream/types.js';
 /** An upstream client built for one config (index_url, workers, timeout), closed when replaced. */
 export interface UpstreamClient {
   readonly upstream: Upstream;
+  /** One per `[upstream:NAME]` section, by NAME. */
+  readonly upstreams?: ReadonlyMap<string, Upstream>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export interface LockTiming {
 export interface LockedRunDeps {
   readonly log: Logger;
   readonly upstream: Upstream;
+  readonly upstreams?: ReadonlyMap<string, Upstream> | undefined;
   readonly command: 'run' | 'sync';
   readonly version: string;
   readonly lock?: LockTiming;
@@ -105,6 +108,7 @@ export async function runLockedSync(
     report = await runSync(
       {
         upstream: deps.upstream,
+        ...(deps.upstreams === undefined ? {} : { upstreams: deps.upstreams }),
         log,
         now,
         ...(deps.retry === undefined ? {} : { retry: deps.retry }),
@@ -189,7 +193,7 @@ export interface Daemon {
 
 /** Keys whose change makes a new upstream client. */
 function clientKey(cfg: Config): string {
-  return JSON.stringify([cfg.indexUrl.href, cfg.workers, cfg.timeoutMs]);
+  return JSON.stringify([cfg.indexUrl.href, cfg.workers, cfg.timeoutMs, cfg.upstreams]);
 }
 
 /** A change to these starts a sync now rather than at the next tick. */
@@ -290,6 +294,7 @@ export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSign
           {
             log,
             upstream: client.upstream,
+            upstreams: client.upstreams,
             command: 'run',
             version: deps.version,
             ...(deps.lock === undefined ? {} : { lock: deps.lock }),

@@ -10,6 +10,7 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_TLS' // the upstream's certificate is not trusted (unknown CA, wrong host, expired): never retried
   | 'UPSTREAM_PROXY' // the proxy refused the request or the tunnel (status in `status`; 407: its credentials)
   | 'UPSTREAM_PAYLOAD' // unparsable or invalid page / listing
+  | 'UPSTREAM_NO_UPLOAD_TIME' // min_release_age / exclude_newer set, and the upstream gives a file no upload time
   | 'UPSTREAM_ABORTED';
 export type IntegrityErrorCode =
   'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME' | 'INTEGRITY_TOO_LARGE'; // a file above max_file_size: refused, not retried

@@ -5,9 +5,11 @@
 export const MIRROR_SECTION = 'mirror';
 /** ConfigParser's default section; the name is case-sensitive, as in Python. */
 export const DEFAULT_SECTION = 'DEFAULT';
+/** `[upstream:NAME]` sections name further upstreams (src/config/upstream-sections.ts). */
+export const UPSTREAM_SECTION_PREFIX = 'upstream:';
 
 export type ConfigValueType =
-  'path' | 'globs' | 'words' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent';
+  'path' | 'globs' | 'words' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent' | 'instant';
 
 export interface ConfigKeySpec {
   readonly type: ConfigValueType;
@@ -21,6 +23,9 @@ export interface ConfigKeySpec {
   readonly min?: number;
   readonly max?: number;
 }
+
+/** `min_release_age` is compared with upload times, never handed to setTimeout: up to ten years. */
+export const MAX_RELEASE_AGE_MS = 3650 * 86_400_000;
 
 /** Durations end up in setTimeout, which fires at once for delays above 2^31-1 ms (24.8 days). */
 const MAX_DURATION_MS = 24 * 86_400_000;
@@ -256,6 +261,32 @@ export const CONFIG_KEYS = {
     meaning:
       "PEM file of extra CA certificates trusted for the upstream (a corporate CA), besides Node's own and " +
       "`NODE_EXTRA_CA_CERTS`; relative to the config file's directory",
+  },
+  min_release_age: {
+    type: 'duration',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      'quarantine: a file uploaded less than this long ago (`3d`, `12h`; PEP 700 upload-time) is not ' +
+      'mirrored nor listed until it is old enough; `0` = none; also per `[upstream:NAME]` section',
+    min: 0,
+    max: MAX_RELEASE_AGE_MS,
+  },
+  quarantine_exempt: {
+    type: 'globs',
+    default: '',
+    isRequired: false,
+    defaultText: '(none)',
+    meaning: 'globs on project names that `min_release_age` does not hold back (urgent fixes)',
+  },
+  exclude_newer: {
+    type: 'instant',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "keep only files uploaded before this instant (`2026-11-01T00:00:00Z`, UTC; uv's name), on every upstream",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

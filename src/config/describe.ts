@@ -3,9 +3,10 @@
 // `;`/`#` with backslashes, neither of which ConfigParser understands (see parse-ini.ts).
 import { redactUrl } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { CONFIG_KEYS, MIRROR_SECTION } from './defaults.js';
+import { CONFIG_KEYS, MIRROR_SECTION, UPSTREAM_SECTION_PREFIX } from './defaults.js';
 import type { ConfigKey } from './defaults.js';
-import type { Config } from './types.js';
+import type { Config, UpstreamSection } from './types.js';
+import { UPSTREAM_SECTION_KEYS } from './upstream-sections.js';
 
 const INDENT = '    ';
 
@@ -37,16 +38,49 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   max_file_size: (cfg) => String(cfg.maxFileSize),
   request_deadline: (cfg) => formatDuration(cfg.requestDeadlineMs),
   ca_file: (cfg) => cfg.caFile,
+  min_release_age: (cfg) => (cfg.minReleaseAgeMs === null ? null : formatDuration(cfg.minReleaseAgeMs)),
+  quarantine_exempt: (cfg) => cfg.quarantineExempt,
+  exclude_newer: (cfg) => cfg.excludeNewer,
+};
+
+/** What an `[upstream:NAME]` section shows: every key it may set, with [mirror]'s value where it set none. */
+const SHOW_UPSTREAM: {
+  readonly [K in (typeof UPSTREAM_SECTION_KEYS)[number]]: (
+    u: UpstreamSection,
+  ) => string | readonly string[] | null;
+} = {
+  index_url: (u) => redactUrl(u.indexUrl),
+  package_matches: (u) => u.packageMatches,
+  timeout: (u) => formatDuration(u.timeoutMs),
+  request_deadline: (u) => formatDuration(u.requestDeadlineMs),
+  ca_file: (u) => u.caFile,
+  // `0`, not empty: an empty value would read back as [mirror]'s quarantine.
+  min_release_age: (u) => (u.minReleaseAgeMs === null ? '0' : formatDuration(u.minReleaseAgeMs)),
 };
 
 /**
- * `[mirror]` and one `key = value` line per key, in the order of defaults.ts; lists as indented continuation
- * lines, unset keys as `key =`, passwords in URLs hidden. Ends without a newline.
+ * `[mirror]` and one `key = value` line per key, in the order of defaults.ts, then each `[upstream:NAME]`
+ * section; lists as indented continuation lines, unset keys as `key =`, passwords in URLs hidden. Ends
+ * without a newline.
  */
 export function describeConfig(cfg: Config): string {
   const lines = [`[${MIRROR_SECTION}]`];
-  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
-    const shown = SHOW[key](cfg);
+  describeKeys(lines, cfg, Object.keys(CONFIG_KEYS) as ConfigKey[], SHOW);
+  for (const upstream of cfg.upstreams) {
+    lines.push('', `[${UPSTREAM_SECTION_PREFIX}${upstream.name}]`);
+    describeKeys(lines, upstream, UPSTREAM_SECTION_KEYS, SHOW_UPSTREAM);
+  }
+  return lines.join('\n');
+}
+
+function describeKeys<T, K extends string>(
+  lines: string[],
+  subject: T,
+  keys: readonly K[],
+  show: { readonly [key in K]: (subject: T) => string | readonly string[] | null },
+): void {
+  for (const key of keys) {
+    const shown = show[key](subject);
     if (shown === null) {
       lines.push(`${key} =`);
     } else if (typeof shown === 'string') {
@@ -58,7 +92,6 @@ export function describeConfig(cfg: Config): string {
       lines.push(`${key} =`, ...shown.map((item) => INDENT + escapeValue(item)));
     }
   }
-  return lines.join('\n');
 }
 
 /** `%` starts an interpolation when read back: double it. */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { CaFileError, readCaFile } from '../upstream/ca.js';
-import { DEFAULT_SECTION, MIRROR_SECTION } from './defaults.js';
+import { DEFAULT_SECTION, MIRROR_SECTION, UPSTREAM_SECTION_PREFIX } from './defaults.js';
 import { parseIni } from './parse-ini.js';
 import { validateConfig } from './validate.js';
 import type { Config, RawConfig } from './types.js';
@@ -40,25 +40,30 @@ export async function loadConfig(path: string | undefined, opts: LoadOptions): P
   return cfg;
 }
 
-/** `ca_file` must be a readable PEM file of certificates (validate.ts is pure, so it is read here). */
+/** `ca_file` ([mirror]'s and each upstream section's) must be a readable PEM file of certificates (validate.ts is pure, so it is read here). */
 function checkCaFile(cfg: Config, raw: RawConfig): void {
-  if (cfg.caFile === null) return;
-  try {
-    readCaFile(cfg.caFile);
-  } catch (cause) {
-    if (!(cause instanceof CaFileError)) throw cause;
-    const key = 'ca_file';
-    const v =
-      raw.sections.get(MIRROR_SECTION)?.values.get(key) ?? raw.sections.get(DEFAULT_SECTION)?.values.get(key);
-    const issue = {
-      file: raw.file,
-      line: v?.line ?? null,
-      section: v?.section ?? null,
-      key,
-      value: v?.value ?? cfg.caFile,
-      expected: `a PEM file of CA certificates (${cfg.caFile}), but ${cause.message}`,
-    };
-    throw new ConfigError('CONFIG_INVALID', raw.file, [issue], { cause });
+  const places = [
+    { caFile: cfg.caFile, sections: [MIRROR_SECTION, DEFAULT_SECTION] },
+    ...cfg.upstreams.map((u) => ({ caFile: u.caFile, sections: [`${UPSTREAM_SECTION_PREFIX}${u.name}`] })),
+  ];
+  for (const { caFile, sections } of places) {
+    if (caFile === null) continue;
+    try {
+      readCaFile(caFile);
+    } catch (cause) {
+      if (!(cause instanceof CaFileError)) throw cause;
+      const key = 'ca_file';
+      const v = sections.map((s) => raw.sections.get(s)?.values.get(key)).find((x) => x !== undefined);
+      const issue = {
+        file: raw.file,
+        line: v?.line ?? null,
+        section: v?.section ?? null,
+        key,
+        value: v?.value ?? caFile,
+        expected: `a PEM file of CA certificates (${caFile}), but ${cause.message}`,
+      };
+      throw new ConfigError('CONFIG_INVALID', raw.file, [issue], { cause });
+    }
   }
 }
 

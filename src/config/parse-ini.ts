@@ -14,8 +14,10 @@
 // or of [DEFAULT] when there is no [mirror]); ConfigParser reports them when a value is read. Expansion is
 // bounded where ConfigParser's is not (a chain of `%(a)s%(a)s` doubling at each of its 10 levels needs
 // gigabytes): a value may grow to MAX_EXPANDED_VALUE characters, a section's values together by
-// MAX_EXPANDED_TOTAL, each a config problem naming the cap; sections other than [mirror] and [DEFAULT],
-// which pypimirror ignores, keep only their own keys, not expanded.
+// MAX_EXPANDED_TOTAL, each a config problem naming the cap; `[upstream:NAME]` sections are read too: each
+// keeps only its own keys (a [DEFAULT] key is not an upstream's), expanded against its keys and [DEFAULT]'s,
+// all of them within one more MAX_EXPANDED_TOTAL. Other sections, which pypimirror ignores, keep only their
+// own keys, not expanded.
 //
 // What the `ini` package (v6) does and does not do for us: its `decode` gives no line numbers, joins no
 // continuation lines, knows no `%(key)s` interpolation and no [DEFAULT] inheritance, strips inline `;`/`#`
@@ -24,7 +26,7 @@
 // `key[]=` lists and backslash-escape `;` and `#`, which ConfigParser does not read back. So this reader,
 // and the writer in describe.ts, do not use it.
 import type { ConfigIssue } from '../errors.js';
-import { DEFAULT_SECTION, MIRROR_SECTION } from './defaults.js';
+import { DEFAULT_SECTION, MIRROR_SECTION, UPSTREAM_SECTION_PREFIX } from './defaults.js';
 import type { RawConfig, RawValue } from './types.js';
 
 export interface ParsedIni {
@@ -167,9 +169,10 @@ const depthError = (): Expansion => ({ ok: false, expected: DEPTH_EXPECTED, isDe
 const fail = (expected: string): Expansion => ({ ok: false, expected, isDepth: false });
 
 /**
- * Builds the views pypimirror reads ([mirror]: its own keys over [DEFAULT]'s; [DEFAULT]: its own) and expands
- * `%(key)s` in them. Problems are reported for the view pypimirror reads and left out of every view. Other
- * sections are ignored (validate.ts warns about them): they keep their own keys only, as written.
+ * Builds the views pypimirror reads ([mirror]: its own keys over [DEFAULT]'s; [DEFAULT]: its own; each
+ * [upstream:NAME]: its own) and expands `%(key)s` in them. Problems are reported for the views pypimirror
+ * reads and left out of every view. Other sections are ignored (validate.ts warns about them): they keep
+ * their own keys only, as written.
  */
 function interpolateSections(
   drafts: Map<string, DraftSection>,
@@ -179,22 +182,31 @@ function interpolateSections(
   const defaults = drafts.get(DEFAULT_SECTION)?.entries ?? new Map<string, DraftEntry>();
   const readView = drafts.has(MIRROR_SECTION) ? MIRROR_SECTION : DEFAULT_SECTION;
   const out = new Map<string, { line: number; values: Map<string, RawValue> }>();
+  // Every [upstream:NAME] section expands within one shared budget: 100 000 of them are not 100 000 budgets.
+  const upstreamBudget = { left: MAX_EXPANDED_TOTAL };
   for (const draft of drafts.values()) {
-    const isRead = draft.name === DEFAULT_SECTION || draft.name === MIRROR_SECTION;
+    const isUpstream = draft.name.startsWith(UPSTREAM_SECTION_PREFIX);
+    const isRead = draft.name === DEFAULT_SECTION || draft.name === MIRROR_SECTION || isUpstream;
     // An ignored section keeps only its own keys: a copy of [DEFAULT] in each of 100 000 sections is a bomb.
     const own = draft.name === DEFAULT_SECTION ? defaults : draft.entries;
     const view = new Map(draft.name === MIRROR_SECTION ? [...defaults, ...draft.entries] : own);
-    const rawValues = new Map([...view].map(([key, e]) => [key, joinParts(e.parts)]));
+    // An upstream section may refer to [DEFAULT]'s keys, without inheriting them.
+    const lookup = isUpstream ? new Map([...defaults, ...draft.entries]) : view;
+    const rawValues = new Map([...lookup].map(([key, e]) => [key, joinParts(e.parts)]));
     const where =
       draft.name === DEFAULT_SECTION ? `[${DEFAULT_SECTION}]` : `[${draft.name}] or [${DEFAULT_SECTION}]`;
-    const expander = new Interpolation(rawValues, where);
+    const expander = new Interpolation(
+      rawValues,
+      where,
+      isUpstream ? upstreamBudget : { left: MAX_EXPANDED_TOTAL },
+    );
     const values = new Map<string, RawValue>();
     for (const [key, e] of view) {
       const value = rawValues.get(key) ?? '';
       const result: Expansion = isRead ? expander.expandValue(value) : { ok: true, value, levels: 1 };
       if (result.ok) {
         values.set(key, { value: result.value, line: e.line, section: e.section });
-      } else if (draft.name === readView) {
+      } else if (draft.name === readView || isUpstream) {
         issues.push({ file, line: e.line, section: e.section, key, value, expected: result.expected });
       }
     }
@@ -217,12 +229,11 @@ function joinParts(parts: readonly string[]): string {
 class Interpolation {
   private readonly memo = new Map<string, Expansion>();
   private readonly active = new Set<string>();
-  /** Characters references may still add in this view. */
-  private budget = MAX_EXPANDED_TOTAL;
-
   constructor(
     private readonly view: ReadonlyMap<string, string>,
     private readonly where: string,
+    /** Characters references may still add in this view (shared by the views that share its cap). */
+    private readonly budget: { left: number },
   ) {}
 
   /** A value as read: its own text may be quoted in a problem, unless it may hold a password. */
@@ -289,8 +300,8 @@ class Interpolation {
             'the cap for one value',
         );
       }
-      this.budget -= piece.length;
-      if (this.budget < 0) {
+      this.budget.left -= piece.length;
+      if (this.budget.left < 0) {
         return fail(
           `%(...)s references in ${this.where} expand to more than ${MAX_EXPANDED_TOTAL} characters ` +
             'in all, the cap for one section',

@@ -64,6 +64,33 @@ export interface Config {
   readonly requestDeadlineMs: number;
   /** Extra CA certificates (PEM) for the upstream, or null. */
   readonly caFile: string | null;
+  /**
+   * `[upstream:NAME]` sections in file order (issue #12): each serves the projects its package_matches
+   * selects that no earlier section claims; the rest come from `indexUrl`. Empty = one upstream.
+   */
+  readonly upstreams: readonly UpstreamSection[];
+  /** `min_release_age`: files uploaded less than this long ago are held back; null = no quarantine. */
+  readonly minReleaseAgeMs: number | null;
+  /** `quarantine_exempt`: project globs min_release_age does not hold back. */
+  readonly quarantineExempt: readonly string[];
+  /** `exclude_newer`: only files uploaded before this instant (ISO 8601 UTC) are kept; null = no cut. */
+  readonly excludeNewer: string | null;
   /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
   readonly warnings: readonly string[];
+}
+
+/** One `[upstream:NAME]` section (src/config/upstream-sections.ts), validated. */
+export interface UpstreamSection {
+  /** NAME of `[upstream:NAME]`: letters, digits, `.`, `_`, `-`. */
+  readonly name: string;
+  /** Simple API base, always ending in '/'. May carry credentials: never log it unredacted. */
+  readonly indexUrl: URL;
+  /** The projects this upstream serves (globs, `!` excludes, names with specifiers). Never empty. */
+  readonly packageMatches: readonly string[];
+  /** Transport keys; [mirror]'s value where the section sets none. */
+  readonly timeoutMs: number;
+  readonly requestDeadlineMs: number;
+  readonly caFile: string | null;
+  /** This upstream's quarantine: its own `min_release_age`, else [mirror]'s (null = none). */
+  readonly minReleaseAgeMs: number | null;
 }

@@ -19,6 +19,7 @@ import {
   KEY_ALIASES,
   MIRROR_SECTION,
   OBSOLETE_KEYS,
+  UPSTREAM_SECTION_PREFIX,
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
@@ -33,6 +34,7 @@ import {
 } from '../mirror/layout.js';
 import { isNormalizedName } from '../plan/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
+import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
 import type { Config, RawConfig, RawValue } from './types.js';
 
 export interface ValidateOptions {
@@ -164,6 +166,23 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
   const requestDeadlineMs = readDuration('request_deadline');
   const caFile = readPath('ca_file', configDir);
+  // `0` is no quarantine (in a section: none for that upstream, whatever [mirror] says).
+  const minReleaseAgeMs =
+    read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age)) || null;
+  const quarantineExempt = readList('quarantine_exempt', checkProjectGlob);
+  const excludeNewer = read('exclude_newer', checkInstant);
+  const upstreams = readUpstreamSections(
+    raw,
+    {
+      url: (text) => checkHttpUrl(text, 'index'),
+      duration: (key) => (text) => checkDuration(text, CONFIG_KEYS[key]),
+      path: (text) => checkPath(text, configDir),
+      packageMatch: checkPackageMatch,
+      splitPackageMatches,
+      defaults: { timeoutMs, requestDeadlineMs, caFile, minReleaseAgeMs },
+    },
+    errors,
+  );
 
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
@@ -181,13 +200,13 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     }
   }
   for (const [name, section] of raw.sections) {
-    if (name === MIRROR_SECTION || name === DEFAULT_SECTION) continue;
+    if (name === MIRROR_SECTION || name === DEFAULT_SECTION || isUpstreamSectionName(name)) continue;
     const guess = [MIRROR_SECTION, DEFAULT_SECTION].find(
       (s) => s.toLowerCase() === name.trim().toLowerCase(),
     );
     const hint =
       guess === undefined
-        ? `pypimirror reads [${MIRROR_SECTION}] and [${DEFAULT_SECTION}]`
+        ? `pypimirror reads [${MIRROR_SECTION}], [${DEFAULT_SECTION}] and [upstream:NAME]`
         : `did you mean [${guess}]?`;
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
@@ -197,9 +216,14 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const flatClash =
     mirrorRoot === null || findLinksDir === null ? null : checkFindLinksPlace(findLinksDir, mirrorRoot);
   if (flatClash !== null) report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
+  const clearText = 'sends its password in clear text over http; use https';
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
-    const expected = 'sends its password in clear text over http; use https';
-    report(warnings, 'index_url', values.get('index_url'), expected, redactUrl(indexUrl));
+    report(warnings, 'index_url', values.get('index_url'), clearText, redactUrl(indexUrl));
+  }
+  for (const u of upstreams) {
+    if (u.indexUrl.protocol !== 'http:' || u.indexUrl.password === '') continue;
+    const v = raw.sections.get(`${UPSTREAM_SECTION_PREFIX}${u.name}`)?.values.get('index_url');
+    report(warnings, 'index_url', v, clearText, redactUrl(u.indexUrl));
   }
 
   if (
@@ -240,6 +264,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
+    upstreams: Object.freeze(upstreams),
+    minReleaseAgeMs,
+    quarantineExempt: Object.freeze(quarantineExempt),
+    excludeNewer,
     warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }
@@ -401,6 +429,24 @@ function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
   if (url.search !== '' || url.hash !== '') return reject('expected a URL without ?query or #fragment');
   if (kind === 'index' && !url.pathname.endsWith('/')) url.pathname += '/';
   return accept(url);
+}
+
+/** An instant in ISO 8601 with a zone (`2026-11-01T00:00:00Z`, or a date alone, taken as UTC midnight). */
+function checkInstant(text: string): Check<string> {
+  const single = checkSingle(text, 'an instant like 2026-11-01T00:00:00Z');
+  if (!single.ok) return single;
+  const isDate = /^\d{4}-\d{2}-\d{2}$/.test(single.value);
+  const isInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+  const ms =
+    isDate || isInstant.test(single.value)
+      ? Date.parse(isDate ? `${single.value}T00:00:00Z` : single.value)
+      : NaN;
+  if (Number.isNaN(ms)) {
+    return reject(
+      'expected an instant with its zone, like 2026-11-01T00:00:00Z (or a date, 2026-11-01, UTC)',
+    );
+  }
+  return accept(new Date(ms).toISOString());
 }
 
 function checkProjectGlob(glob: string): string | null {

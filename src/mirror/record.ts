@@ -1,4 +1,5 @@
 // What we keep per mirrored project under <root>/.pypimirror/projects/<name>.json. Types only.
+import type { QuarantineHold } from '../plan/quarantine.js';
 import type { ProjectStatus, UpstreamFile } from '../upstream/types.js';
 
 /** A file that is on disk in <root>/<project>/, verified, with what its page entry needs. */
@@ -47,4 +48,6 @@ export interface ProjectRecord {
   readonly upstreamFiles: readonly UpstreamFile[];
   /** Files on disk, in page order. */
   readonly files: readonly LocalFile[];
+  /** Files of the page min_release_age held back when it was planned (plan/quarantine.ts); absent: none. */
+  readonly quarantine?: QuarantineHold;
 }

@@ -3,7 +3,9 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNormalizedName } from '../plan/names.js';
+import type { QuarantineHold } from '../plan/quarantine.js';
 import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
+import type { UpstreamState } from '../sync/upstreams.js';
 import { isNotFound, writeFileAtomic } from '../util/fs.js';
 import { recordPath, stateDir } from './layout.js';
 import type { ProjectRecord } from './record.js';
@@ -16,6 +18,10 @@ export interface MirroredProject {
   readonly isEmpty?: boolean;
   /** Files mirrored (the deletion guards' count); absent in states written before it was kept. */
   readonly files?: number;
+  /** The `[upstream:NAME]` it was fetched from (src/sync/upstreams.ts); absent: [mirror]'s index_url. */
+  readonly upstream?: string;
+  /** Files min_release_age holds back, and when the first comes of age: the project is looked at then. */
+  readonly quarantine?: QuarantineHold;
 }
 
 /** What change discovery remembers between runs (src/sync/discover.ts). */
@@ -52,6 +58,11 @@ export interface MirrorState {
   readonly removals?: readonly RemovalEntry[];
   /** The deletions the last run held, or null / absent. */
   readonly deletionsHeld?: DeletionHold | null;
+  /**
+   * Each `[upstream:NAME]` section's own discovery state, by NAME (src/sync/upstreams.ts); the fields above
+   * are [mirror]'s index_url's. Absent with one upstream.
+   */
+  readonly upstreams?: Readonly<Record<string, UpstreamState>>;
 }
 
 export const EMPTY_STATE: MirrorState = {

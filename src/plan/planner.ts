@@ -2,6 +2,7 @@
 import type { LocalFile, ProjectRecord } from '../mirror/record.js';
 import type { ProjectPage, UpstreamFile } from '../upstream/types.js';
 import type { Filters } from './filters.js';
+import { splitByReleaseTime, type QuarantineHold, type ReleaseTimePolicy } from './quarantine.js';
 
 export interface ProjectPlan {
   readonly name: string;
@@ -34,6 +35,8 @@ export interface ProjectPlan {
    * `heldUpstreamHashes` set. One warning each per run.
    */
   readonly held: readonly ChangedFile[];
+  /** Files `min_release_age` holds back (not selected, not listed), and when the first comes of age; or null. */
+  readonly quarantine: QuarantineHold | null;
 }
 
 /** A file name whose upstream bytes differ from the mirrored ones. */
@@ -52,6 +55,8 @@ export interface PlanOptions {
   readonly allowReplacedFiles?: boolean;
   /** `sync --allow-deletions`: no page is suspect. */
   readonly isPageTrusted?: boolean;
+  /** min_release_age and exclude_newer (quarantine.ts): files they leave out are not selected. Absent = none. */
+  readonly releaseTimes?: ReleaseTimePolicy;
 }
 
 /**
@@ -157,7 +162,11 @@ export function planProject(
   const held: ChangedFile[] = [];
   const seen = new Set<string>();
   // A quarantined project (PEP 792) lists no files; its page must expose none either.
-  const upstreamFiles = page.status === 'quarantined' ? [] : page.files;
+  const listed = page.status === 'quarantined' ? [] : page.files;
+  // Files too young (min_release_age) or too new (exclude_newer) are not there, for the version keys too.
+  const timed =
+    opts.releaseTimes === undefined ? null : splitByReleaseTime(listed, opts.releaseTimes, filters.matchFile);
+  const upstreamFiles = timed?.admitted ?? listed;
   const selected = filters.selectFiles(page.name, upstreamFiles);
   for (const up of upstreamFiles) {
     if (seen.has(up.filename) || !selected.has(up.filename)) continue;
@@ -186,7 +195,20 @@ export function planProject(
     if (canDelete) remove.push(file.filename);
     else retain.push(file);
   }
-  return { name: page.name, download, keep, retain, remove, fetchMetadata, unlinked, suspect, replace, held };
+  const quarantine = timed?.hold ?? null;
+  return {
+    name: page.name,
+    download,
+    keep,
+    retain,
+    remove,
+    fetchMetadata,
+    unlinked,
+    suspect,
+    replace,
+    held,
+    quarantine,
+  };
 }
 
 /** Page order: the upstream order of the page, then files no longer upstream in their old order. */

@@ -30,9 +30,11 @@ import {
   type ProjectPlan,
   type SuspectPage,
 } from '../plan/planner.js';
+import type { QuarantineHold } from '../plan/quarantine.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
+import { type ReleaseTimes, withUploadTimes } from './release-times.js';
 import { downloadWithRetries, type RetryPolicy } from './retrying-download.js';
 import { writeMetadataFromWheel } from './wheel-metadata.js';
 
@@ -59,6 +61,8 @@ export interface ProjectContext {
   readonly retry: RetryPolicy;
   /** Root entries that were there before pypimirror adopted the root: never written, never removed. */
   readonly foreign?: ReadonlySet<string>;
+  /** min_release_age, quarantine_exempt, exclude_newer of the project's upstream (release-times.ts). */
+  readonly releaseTimes?: ReleaseTimes;
   /** Counts every upstream request. */
   countRequest(): void;
   /** Called after each verified file is in place. */
@@ -218,11 +222,13 @@ export async function applyPage(
     log.warn('file skipped: its name cannot be stored', { project: page.name, file: f.filename });
   }
   page = { ...page, files: page.files.filter((file) => whyUnstorableFilename(file.filename) === null) };
+  page = await withUploadTimes(ctx, page);
   const plan = planProject(page, record, ctx.filters, {
     cleanup: cfg.cleanup,
     isDeletionAllowed: ctx.isDeletionAllowed,
     isPageTrusted: ctx.isPageTrusted === true,
     allowReplacedFiles: cfg.allowReplacedFiles,
+    ...(ctx.releaseTimes === undefined ? {} : { releaseTimes: ctx.releaseTimes.policyFor(page.name) }),
   });
   if (plan.remove.length > 0 && page.files.length === 0)
     log.warn('upstream page lists no files', { project: page.name });
@@ -255,7 +261,7 @@ export async function applyPage(
   if (keep.length + download.length + plan.retain.length === 0) {
     // Remembered like any project, so unchanged serials and ETags spare its page next time; the run
     // removes its directory (if it had one) after the root page stops linking it.
-    const empty = nextRecord(page, displayName, []);
+    const empty = nextRecord(page, displayName, [], plan.quarantine);
     await writeRecord(root, empty);
     return { kind: 'empty', record: empty };
   }
@@ -312,7 +318,12 @@ export async function applyPage(
     return { kind: 'failed', reason: errors.join('; ') };
   }
 
-  const next = nextRecord(page, displayName, orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]));
+  const next = nextRecord(
+    page,
+    displayName,
+    orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]),
+    plan.quarantine,
+  );
   if (cfg.createIndexes) {
     // HTML first: a directory must never offer JSON without HTML (docs/protocol.md §2).
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(next));
@@ -344,8 +355,14 @@ export async function applyPage(
   };
 }
 
-function nextRecord(page: ProjectPage, displayName: string, files: LocalFile[]): ProjectRecord {
+function nextRecord(
+  page: ProjectPage,
+  displayName: string,
+  files: LocalFile[],
+  quarantine: QuarantineHold | null,
+): ProjectRecord {
   return {
+    ...(quarantine === null ? {} : { quarantine }),
     formatVersion: 1,
     name: page.name,
     displayName,

@@ -1,5 +1,6 @@
 // What one sync did, for the summary line, the exit code, the status file and metrics.
 import type { DeletionCounts, DeletionHold } from './guards.js';
+import { formatHold as formatQuarantine, type QuarantineHold } from '../plan/quarantine.js';
 
 export interface ProjectFailure {
   readonly project: string;
@@ -27,6 +28,8 @@ export interface SyncReport {
   readonly aborted: boolean;
   /** Upstream requests made (pages, listing, files). */
   readonly requests: number;
+  /** Files min_release_age holds back across the mirror after the run (plan/quarantine.ts), or null / absent. */
+  readonly quarantine?: QuarantineHold | null;
 }
 
 /** How far a run has got, for a progress line on a terminal. */
@@ -71,6 +74,7 @@ export function formatSummary(r: SyncReport): string {
   if (r.deferred.length > 0) parts.push(`${r.deferred.length} deferred (stale upstream page)`);
   const held = r.deletionsHeld;
   if (held !== null) parts.push(`${held.projects} projects and ${held.files} files kept by a hold`);
+  if (r.quarantine != null) parts.push(formatQuarantine(r.quarantine));
   const isHeldOnly = held !== null && r.failures.length === 0 && !r.listingFailed;
   const head = r.aborted
     ? 'sync aborted'

@@ -1,6 +1,5 @@
 // One sync run (docs/architecture.md "One sync"): discover → sync changed projects through one fair pool →
 // root page → state. The caller holds the run lock.
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
@@ -18,12 +17,14 @@ import {
   writeRecord,
   writeState,
 } from '../mirror/state.js';
-import { compileFilters, selectionScope } from '../plan/filters.js';
+import { mergeHolds } from '../plan/quarantine.js';
 import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
-import { type Candidate, discover, settleDiscovery } from './discover.js';
+import type { Candidate } from './discover.js';
+import { createReleaseTimes } from './release-times.js';
+import { buildRouting, discoverRoutes, settleRoutes, wholeScopeKey, type Route } from './upstreams.js';
 import {
   type DeletionHold,
   formatHold,
@@ -61,7 +62,10 @@ const MAX_PROJECTS_IN_FLIGHT = 1000;
 const PUBLISHING_PER_WORKER = 4;
 
 export interface SyncDeps {
+  /** [mirror]'s index_url. */
   readonly upstream: Upstream;
+  /** A client per `[upstream:NAME]` section, by NAME (src/sync/upstreams.ts). */
+  readonly upstreams?: ReadonlyMap<string, Upstream> | undefined;
   readonly log: Logger;
   readonly now?: () => Date;
   /** Retries of a failed file transfer (default: 4, from 500 ms, backing off to 30 s). */
@@ -80,20 +84,12 @@ export interface RunOptions {
   readonly dryRun?: boolean;
 }
 
-/** Everything that decides what the tree holds. A change re-plans every project (from stored pages). */
+/**
+ * Everything that decides what the tree holds. A change re-plans the projects of the upstreams it concerns
+ * (from stored pages); each upstream's own part is in src/sync/upstreams.ts.
+ */
 export function computeScopeKey(cfg: Config): string {
-  const scope = [
-    cfg.indexUrl.href,
-    cfg.packageMatches.join('\n'),
-    cfg.filenameMatches.join('\n'),
-    cfg.cleanup,
-    ...selectionScope(cfg),
-  ];
-  return createHash('sha256').update(JSON.stringify(scope)).digest('hex').slice(0, 32);
-}
-
-function upstreamKey(cfg: Config): string {
-  return createHash('sha256').update(cfg.indexUrl.href).digest('hex').slice(0, 32);
+  return wholeScopeKey(cfg);
 }
 
 export async function runSync(
@@ -138,25 +134,13 @@ async function runSyncWith(
   // find_links_dir: a directory pypimirror may not fill stops the run here (ConfigError), before any request.
   const findLinks = isDryRun ? null : await openFindLinks(cfg, log, started);
   const state = await readState(root);
-  const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
-  const scopeKey = computeScopeKey(cfg);
-  const upKey = upstreamKey(cfg);
-  const isRescoped = state.scopeKey !== scopeKey;
-  const isUpstreamChanged = state.upstreamKey !== null && state.upstreamKey !== upKey;
   let requests = 0;
 
-  // 1. Discovery.
-  const found = await discover({
-    upstream: deps.upstream,
-    log,
-    cfg,
-    state,
-    filters,
-    isRescoped,
-    isUpstreamChanged,
-    signal,
-    now: started,
-  });
+  // 1. Discovery, upstream by upstream (upstreams.ts): each project from the one upstream that claims it.
+  const routing = buildRouting(cfg, deps.upstream, deps.upstreams);
+  const routed = await discoverRoutes({ routing, log, cfg, state, signal, now: started });
+  const found = routed.found;
+  const isRescoped = routed.byRoute.some((r) => r.isRescoped);
   const { selected, toSync, deletionsHeld } = found;
   requests += found.requests;
   const mirrored = new Map<string, MirroredProject>(Object.entries(state.projects));
@@ -178,7 +162,7 @@ async function runSyncWith(
   const progress = { projectsDone: 0, projectsToCheck: toSync.length, filesFetched: 0, bytesFetched: 0 };
   const ctx: ProjectContext = {
     cfg,
-    filters,
+    filters: routing.routes[routing.routes.length - 1]?.filters as ProjectContext['filters'],
     upstream: deps.upstream,
     pool,
     publishing,
@@ -188,7 +172,7 @@ async function runSyncWith(
     isDeletionAllowed: false,
     isPageTrusted: isReleased,
     isDryRun,
-    isUpstreamChanged,
+    isUpstreamChanged: false,
     foreign,
     retry: deps.retry ?? {
       retries: DEFAULT_RETRIES,
@@ -201,6 +185,30 @@ async function runSyncWith(
       progress.bytesFetched += bytes;
       deps.onProgress?.({ ...progress });
     },
+  };
+  // Each project goes through its upstream's client, filters, release-time keys and trust in stored validators.
+  const contexts = new Map<Route, ProjectContext>();
+  for (const { route, isUpstreamChanged } of routed.byRoute) {
+    const releaseTimes = createReleaseTimes(
+      route.label,
+      route.minReleaseAgeMs,
+      cfg.quarantineExempt,
+      cfg.excludeNewer,
+      started,
+    );
+    contexts.set(route, {
+      ...ctx,
+      upstream: route.upstream,
+      filters: route.filters,
+      isUpstreamChanged,
+      releaseTimes,
+    });
+  }
+  // A project that moved to another upstream takes that upstream's bytes under a name it already has, the
+  // safe way (a new path, then the page, then the old file goes): the old upstream's bytes never stay.
+  const contextOf = (name: string): ProjectContext => {
+    const routeCtx = contexts.get(routed.of(name).route) ?? ctx;
+    return routed.moved.has(name) ? { ...routeCtx, cfg: { ...cfg, allowReplacedFiles: true } } : routeCtx;
   };
   const projects = new Map(mirrored);
   const failures: ProjectFailure[] = [];
@@ -231,10 +239,13 @@ async function runSyncWith(
   let wouldFetch = { files: 0, bytes: 0 };
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
     const serial = Math.max(c.serial ?? -1, record.serial ?? -1);
+    const section = routed.of(c.name).route.section;
     const entry = {
       displayName: c.displayName,
       serial: serial < 0 ? null : serial,
       files: record.files.length,
+      ...(section === null ? {} : { upstream: section }),
+      ...(record.quarantine === undefined ? {} : { quarantine: record.quarantine }),
     };
     projects.set(c.name, record.files.length === 0 ? { ...entry, isEmpty: true } : entry);
   };
@@ -250,7 +261,22 @@ async function runSyncWith(
       let outcome: ProjectOutcome;
       try {
         record = await readRecord(root, c.name);
-        outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+        // Another upstream's validators say nothing about this one's page; held files coming of age
+        // re-plan the project even if its page is unchanged.
+        const asked =
+          record !== null && routed.moved.has(c.name)
+            ? { ...record, etag: null, lastModified: null }
+            : record;
+        const isReplanned = routed.of(c.name).isRescoped || routed.due.has(c.name);
+        outcome = await syncProject(
+          contextOf(c.name),
+          c.name,
+          c.displayName,
+          c.serial,
+          asked,
+          isReplanned,
+          started,
+        );
       } catch (err) {
         if (signal.aborted) throw err;
         outcome = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) };
@@ -294,6 +320,15 @@ async function runSyncWith(
           log.debug('no file selected; the project has no page', { project: c.name });
           break;
         case 'gone':
+          if (routed.of(c.name).route.section !== null) {
+            // The dependency-confusion guard: a claimed project is never looked for elsewhere.
+            const reason = describeMissingClaim(routed.of(c.name).route);
+            forgetSerial(c.name);
+            retryLater.push(c);
+            failures.push({ project: c.name, reason });
+            log.error('project failed; its previous page stays', { project: c.name, error: reason });
+            break;
+          }
           gone.push(c.name);
           if (record !== null || mirrored.has(c.name)) removals.add(c.name);
           else log.warn('project listed upstream but its page is missing', { project: c.name });
@@ -426,7 +461,11 @@ async function runSyncWith(
       history = [...history, { at: started.toISOString(), ...judged }];
     }
     // Quarantined projects lose their page and files; the others, the files their page no longer links.
-    const allowed: ProjectContext = { ...ctx, isDeletionAllowed: true, isReplan: true };
+    const allowedOf = (name: string): ProjectContext => ({
+      ...contextOf(name),
+      isDeletionAllowed: true,
+      isReplan: true,
+    });
     const replans: [Candidate, ProjectPage | null][] = [
       ...[...quarantined.values()].map(({ c, page }): [Candidate, ProjectPage] => [c, page]),
       ...[...unlinked.values()].map(({ c }): [Candidate, null] => [c, null]),
@@ -435,7 +474,7 @@ async function runSyncWith(
       const record = await readRecord(root, c.name);
       if (record === null) continue;
       const outcome = await applyPage(
-        allowed,
+        allowedOf(c.name),
         page ?? pageFromRecord(record, null),
         c.displayName,
         record,
@@ -514,6 +553,7 @@ async function runSyncWith(
     listingFailed: found.isListingFailed,
     aborted: isAborted,
     requests,
+    quarantine: mergeHolds([...projects.values()].map((p) => p.quarantine)),
   };
   if (isDryRun) {
     print(formatDryRunSummary(report, wouldFetch, cfg.cleanup && cause === null ? removing : null));
@@ -521,24 +561,23 @@ async function runSyncWith(
   }
   await writeState(root, {
     formatVersion: 1,
-    scopeKey: isAborted ? state.scopeKey : scopeKey,
-    upstreamKey: upKey,
-    // An interrupted run keeps the old serial, so the changes it did not reach are found again.
-    lastSerial: (isAborted ? null : found.lastSerial) ?? state.lastSerial,
-    listingCount: found.listingCount ?? state.listingCount,
+    ...settleRoutes(routed, { projects, retryLater, isAborted, isDeletionHeld: cause !== null }),
     projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
     lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
-    discovery: settleDiscovery(found, state, {
-      projects,
-      retryLater,
-      isAborted,
-      isDeletionHeld: cause !== null,
-    }),
     removals: history,
     deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
+}
+
+/** Why a project claimed by an upstream section that answered 404 fails, rather than coming from elsewhere. */
+function describeMissingClaim(route: Route): string {
+  return (
+    `${route.label} claims this project (package_matches ${route.packageMatches.join(' ')}) but does not ` +
+    'have it (404); it is never taken from another upstream (dependency confusion): publish it there, or ' +
+    'narrow that package_matches'
+  );
 }
 
 /** `sync --dry-run`: the project's line and one line per file it would download; returns the running totals. */

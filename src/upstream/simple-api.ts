@@ -14,6 +14,7 @@ import { payloadError, type Decoded } from './decode.js';
 import { createListingHtmlParser, createProjectHtmlParser } from './html.js';
 import { createListingJsonParser } from './listing-stream.js';
 import { createGate } from './gate.js';
+import { jsonApiUrl, readUploadTimes } from './json-api.js';
 import { fileDeadlineMs, fileTooLarge, startDeadline } from './limits.js';
 import { createPageJsonDecoder } from './page-stream.js';
 import {
@@ -508,5 +509,36 @@ export function createUpstream(opts: UpstreamOptions): SimpleUpstream {
     return result.value as number;
   }
 
-  return { fetchListing, streamListing, fetchProject, fetchFile, fetchChangelogSince, fetchLastSerial };
+  /** The JSON API's upload times (json-api.ts); null on 404, as on any index that has no JSON API. */
+  async function fetchUploadTimes(
+    name: string,
+    signal: AbortSignal,
+  ): Promise<ReadonlyMap<string, string> | null> {
+    const url = jsonApiUrl(base, normalizeName(name));
+    return attempt(url, 'GET', signal, async () => {
+      const res = await send(url, signal, { accept: 'application/json' });
+      if (res.statusCode === 404 || res.statusCode === 410) {
+        await res.body.dump();
+        return null;
+      }
+      await ensureOk(res, url);
+      const parts: string[] = [];
+      await streamBody(res, url, MAX_PAGE_BYTES, (text) => void parts.push(text));
+      try {
+        return readUploadTimes(JSON.parse(parts.join('')));
+      } catch (err) {
+        throw payloadError(url, `the JSON API answer is not JSON: ${(err as Error).message}`, err);
+      }
+    });
+  }
+
+  return {
+    fetchListing,
+    streamListing,
+    fetchProject,
+    fetchFile,
+    fetchChangelogSince,
+    fetchLastSerial,
+    fetchUploadTimes,
+  };
 }

@@ -141,6 +141,12 @@ export interface Upstream {
     signal: AbortSignal,
   ): Promise<ProjectPage | NotModified>;
   /**
+   * Upload times from the index's JSON API (`/pypi/<project>/json`, src/upstream/json-api.ts), filename →
+   * ISO 8601, for pages that carry none (PEP 503 HTML); null when the upstream has no JSON API (404).
+   * Optional: an upstream without it gives no upload times beyond its pages.
+   */
+  fetchUploadTimes?(name: string, signal: AbortSignal): Promise<ReadonlyMap<string, string> | null>;
+  /**
    * Streams a file's body. The caller consumes `body` fully or destroys it.
    * Throws UpstreamError on non-2xx after retries; IntegrityError INTEGRITY_TOO_LARGE when the declared or
    * announced size is above the client's largest file.

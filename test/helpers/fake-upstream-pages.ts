@@ -154,6 +154,20 @@ export function renderProjectJson(project: FakeProject, ctx: RenderContext): str
   return JSON.stringify(page);
 }
 
+/** PyPI's JSON API document (`/pypi/<project>/json`), as far as upload times go: `releases` by version. */
+export function renderJsonApi(project: FakeProject): string {
+  const releases: Record<string, unknown[]> = {};
+  for (const f of visibleFiles(project)) {
+    (releases[f.version] ??= []).push({
+      filename: f.filename,
+      upload_time: f.uploadTime.slice(0, 19),
+      upload_time_iso_8601: f.uploadTime,
+      digests: { sha256: f.sha256 },
+    });
+  }
+  return JSON.stringify({ info: { name: project.name }, releases, urls: [] });
+}
+
 export function renderProjectHtml(project: FakeProject, ctx: RenderContext): string {
   const head = [`    <meta name="pypi:repository-version" content="${escapeHtml(ctx.apiVersion)}">\n`];
   if (project.status !== undefined) {

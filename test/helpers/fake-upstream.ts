@@ -64,6 +64,8 @@ export interface FakeUpstreamOptions {
   readonly redirectFiles?: boolean;
   /** XML-RPC at POST /pypi; false answers 404 like a plain index. Default true. */
   readonly xmlrpc?: boolean;
+  /** PyPI's JSON API at GET /pypi/<project>/json (its `releases` with upload times); false answers 404. Default true. */
+  readonly jsonApi?: boolean;
   /** Rows per changelog_since_serial call. Default 50 000 (PyPI). */
   readonly changelogCap?: number;
   /** Delay before every response. Default 0. */
@@ -358,6 +360,17 @@ export class FakeUpstream {
       return { status: 200, headers, body: this.encoded(req, headers, Buffer.from(xml)) };
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'Method Not Allowed');
+    const api = /^\/pypi\/([^/]+)\/json$/.exec(path);
+    if (api !== null) {
+      const project = this.options.jsonApi === false ? undefined : this.model.get(safeDecode(api[1] ?? ''));
+      if (project === undefined) return text(404, 'Not Found');
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      return {
+        status: 200,
+        headers,
+        body: this.encoded(req, headers, Buffer.from(pages.renderJsonApi(project))),
+      };
+    }
     if (path === '/simple') return redirect(301, '/simple/' + url.search);
     if (path === '/simple/') return this.page(req, url, undefined);
     const simple = /^\/simple\/([^/]+)(\/?)$/.exec(path);

@@ -61,20 +61,25 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
         caFile: cfg.caFile,
       });
       try {
-        const upstream = createUpstream({
-          indexUrl: cfg.indexUrl,
-          http,
-          log,
-          retries: 2,
-          minDelayMs: 1,
-          maxDelayMs: 5,
-          requestDeadlineMs: cfg.requestDeadlineMs,
-          maxFileSize: cfg.maxFileSize,
-          ...(opts.changelogPageSize === undefined ? {} : { changelogPageSize: opts.changelogPageSize }),
-        });
+        const connect = (indexUrl: URL) =>
+          createUpstream({
+            indexUrl,
+            http,
+            log,
+            retries: 2,
+            minDelayMs: 1,
+            maxDelayMs: 5,
+            requestDeadlineMs: cfg.requestDeadlineMs,
+            maxFileSize: cfg.maxFileSize,
+            ...(opts.changelogPageSize === undefined ? {} : { changelogPageSize: opts.changelogPageSize }),
+          });
+        const upstream = connect(cfg.indexUrl);
+        // One client per [upstream:NAME] section of the config (test/helpers/upstream-sections.ts).
+        const upstreams = new Map(cfg.upstreams.map((u) => [u.name, connect(u.indexUrl)]));
         const now = o.now;
         const deps = {
           upstream,
+          upstreams,
           log,
           retry: { retries: 2, minMs: 1, maxMs: 5 },
           ...(now === undefined ? {} : { now: () => now }),

@@ -63,6 +63,10 @@ const Z3C_EXPECTED = {
   maxFileSize: 10 * 1024 ** 3,
   requestDeadlineMs: 900_000,
   caFile: null,
+  upstreams: [],
+  minReleaseAgeMs: null,
+  quarantineExempt: [],
+  excludeNewer: null,
   warnings: [
     '/etc/pypimirror/mirror.cfg:20: [DEFAULT] external_links = "False": has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
     '/etc/pypimirror/mirror.cfg:21: [DEFAULT] follow_external_index_pages = "False": has no effect since PEP 470 (indexes no longer link to external pages); ignored',
@@ -109,6 +113,10 @@ describe('validateConfig: values', () => {
       maxFileSize: 10 * 1024 ** 3,
       requestDeadlineMs: 900_000,
       caFile: null,
+      upstreams: [],
+      minReleaseAgeMs: null,
+      quarantineExempt: [],
+      excludeNewer: null,
       warnings: [],
     });
   });
@@ -272,7 +280,7 @@ describe('validateConfig: warnings', () => {
     assert.equal(cfg.workers, 8);
     assert.deepEqual(cfg.warnings, [
       'm.cfg:3: [Mirror]: unknown section, ignored; did you mean [mirror]?',
-      'm.cfg:5: [logging]: unknown section, ignored; pypimirror reads [mirror] and [DEFAULT]',
+      'm.cfg:5: [logging]: unknown section, ignored; pypimirror reads [mirror], [DEFAULT] and [upstream:NAME]',
     ]);
   });
 
@@ -347,7 +355,7 @@ describe('describeConfig', () => {
         'index_url = https://pypi.org/simple/',
         'sync_interval = 10m\nworkers = 8\ntimeout = 30s\nmetrics_file =',
         'max_deletions = 10\nmax_deletions_window = 7d\nallow_replaced_files = false',
-        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =',
+        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =\nmin_release_age =\nquarantine_exempt =\nexclude_newer =',
       ].join('\n'),
     );
   });
