@@ -12,6 +12,7 @@ import type { StartupHangups } from './startup-hangups.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
+import { describeClosure } from './sync/closure.js';
 import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
 
@@ -63,7 +64,11 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
     const hold = describeHold(state?.deletionsHeld);
-    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold])].join('\n');
+    const discovery = [
+      ...describeDiscovery(cfg, state),
+      ...(hold === null ? [] : [hold]),
+      ...(await describeClosure(cfg, state)),
+    ].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
     );

@@ -22,6 +22,7 @@ import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
+import { type ClosureTask, DependencyClosure } from './closure.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
 import {
   type DeletionHold,
@@ -135,7 +136,10 @@ async function runSyncWith(
     await removeTempFiles(stateDir(root));
   }
   const state = await readState(root);
-  const filters = compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
+  // With `requirements`, the selection is package_matches plus the dependency closure (closure.ts): first as
+  // the mirror knows it, then grown round by round from what each round mirrors.
+  const closure = cfg.requirements.length > 0 ? await DependencyClosure.start(cfg, log, state) : null;
+  const filters = closure?.filters() ?? compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
   const scopeKey = computeScopeKey(cfg);
   const upKey = upstreamKey(cfg);
   const isRescoped = state.scopeKey !== scopeKey;
@@ -170,7 +174,7 @@ async function runSyncWith(
   // it; these permits bound the files waiting for publication, so a slow disk cannot pile up open files.
   const publishing = createSemaphore(cfg.workers * PUBLISHING_PER_WORKER);
   const progress = { projectsDone: 0, projectsToCheck: toSync.length, filesFetched: 0, bytesFetched: 0 };
-  const ctx: ProjectContext = {
+  let ctx: ProjectContext = {
     cfg,
     filters,
     upstream: deps.upstream,
@@ -221,6 +225,7 @@ async function runSyncWith(
   ): void => {
     if (suspect !== null) suspects.push({ ...suspect, project: c.name });
     if (files.length > 0) unlinked.set(c.name, { c, files, isWhole: left === 0 });
+    else unlinked.delete(c.name); // a closure round planned it again, and it keeps every file now
   };
   let wouldFetch = { files: 0, bytes: 0 };
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
@@ -237,18 +242,23 @@ async function runSyncWith(
     const previous = projects.get(name);
     if (previous !== undefined) projects.set(name, { ...previous, serial: null });
   };
-  try {
-    await forEachWindowed(toSync, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
+  /** One round: pages fetched (or, for a closure re-plan, the record's page planned again) and synced. */
+  const syncRound = (round: readonly (Candidate & { readonly isReplan?: boolean })[]): Promise<void> =>
+    forEachWindowed(round, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       let record: ProjectRecord | null = null;
       let outcome: ProjectOutcome;
       try {
         record = await readRecord(root, c.name);
-        outcome = await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
+        outcome =
+          c.isReplan === true && record !== null
+            ? await applyPage(ctx, pageFromRecord(record, null), c.displayName, record, started)
+            : await syncProject(ctx, c.name, c.displayName, c.serial, record, isRescoped, started);
       } catch (err) {
         if (signal.aborted) throw err;
         outcome = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) };
       }
+      closure?.noteOutcome(c.name, outcome, record !== null);
       progress.projectsDone++;
       deps.onProgress?.({ ...progress });
       switch (outcome.kind) {
@@ -312,11 +322,36 @@ async function runSyncWith(
           break;
       }
     });
+  try {
+    let round: (Candidate & { readonly isReplan?: boolean })[] = [...toSync];
+    if (closure !== null) round.push(...closureRound(closure.tasks(found.toRemove, found.selected), toSync));
+    for (let rounds = 1; round.length > 0; rounds++) {
+      closure?.noteRound(round);
+      progress.projectsToCheck += rounds === 1 ? round.length - toSync.length : round.length;
+      await syncRound(round);
+      if (closure === null || rounds >= MAX_CLOSURE_ROUNDS) break;
+      if (signal.aborted) {
+        isAborted = true;
+        break;
+      }
+      await closure.resolve(true);
+      ctx = { ...ctx, filters: closure.filters() };
+      round = closureRound(closure.tasks(found.toRemove, found.selected), []);
+    }
   } catch (err) {
     if (!signal.aborted) throw err;
     isAborted = true;
   }
-  for (const name of found.toRemove) removals.add(name);
+  // A project the closure still pulls in stays, though discovery (which selected with the closure as it
+  // was) would remove it; one that left the closure goes like a deselected one, unless something could not
+  // be read this run (then the closure may only seem smaller).
+  for (const name of found.toRemove) if (closure?.isConfirmed(name) !== true) removals.add(name);
+  if (closure !== null && !isAborted) {
+    closure.warnUnknown();
+    if (closure.mayRemoveLeavers) {
+      for (const name of projects.keys()) if (!ctx.filters.matchNormalizedProject(name)) removals.add(name);
+    } else log.info('the dependency closure is incomplete this run: no project leaves it');
+  }
   // Literal mode: when every project answered 404 at once, the upstream must show it is healthy first.
   let held = deletionsHeld;
   if (held === null && !isAborted) {
@@ -526,9 +561,24 @@ async function runSyncWith(
     }),
     removals: history,
     deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
+    ...(closure === null ? {} : { closure: closure.toState() }),
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
+}
+
+/** Closure rounds after the first: at most this many (each adds a level of dependencies, at least). */
+const MAX_CLOSURE_ROUNDS = 1000;
+
+/** A closure round's tasks as candidates (serial unknown), leaving out what `already` syncs. */
+function closureRound(
+  tasks: readonly ClosureTask[],
+  already: readonly Candidate[],
+): (Candidate & { readonly isReplan: boolean })[] {
+  const taken = new Set(already.map((c) => c.name));
+  return tasks
+    .filter((t) => !taken.has(t.name))
+    .map((t) => ({ name: t.name, displayName: t.displayName, serial: null, isReplan: t.isReplan }));
 }
 
 /** `sync --dry-run`: the project's line and one line per file it would download; returns the running totals. */
