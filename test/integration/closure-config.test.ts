@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, formatConfigIssue } from '../../src/errors.js';
+import { repoRoot } from '../helpers/repo-root.js';
 import { makeTempDir } from '../helpers/tree.js';
 
 const REQUIREMENTS = `# What our Python 3.11 Linux machines run.
@@ -104,4 +105,15 @@ test('a requirements file that cannot be read: at the config line, or at the -r 
     [included.issues[0]?.file, included.issues[0]?.line, included.issues[0]?.value],
     [join(dir, 'requirements.txt'), 2, '-r other.txt'],
   );
+});
+
+test('samples/requirements.txt reads as documented', async (t) => {
+  const dir = await makeTempDir(t);
+  const sample = join(repoRoot, 'samples', 'requirements.txt');
+  const cfg = await loadConfig(await writeConfig(dir, sample), { cwd: dir });
+  assert.deepEqual(
+    cfg.requirementRoots.map((r) => r.requirement.split(/[ ;=<>[]/)[0]),
+    ['requests', 'urllib3', 'colorama', 'tomli', 'certifi'],
+  );
+  assert.equal(cfg.warnings.length, 1);
 });
