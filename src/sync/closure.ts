@@ -33,16 +33,18 @@ import { compileFilters, type Filters } from '../plan/filters.js';
 import { targetEnvironments } from '../plan/markers.js';
 import { parseRequirement, RequirementSyntaxError, type Requirement } from '../plan/requirements.js';
 import { canonicalVersion, type Release } from '../plan/versions.js';
+import type { Candidate } from './discover.js';
 import type { ProjectOutcome } from './project.js';
 
 /** Passes of compute → read what is on disk → compute again, per resolve: each pass reads something new. */
 const MAX_PASSES = 10_000;
 
-/** One project to sync in a closure round: its page fetched (`isReplan` false), or re-planned from its record. */
-export interface ClosureTask {
-  readonly name: string;
-  readonly displayName: string;
-  readonly isReplan: boolean;
+/** Closure rounds in a run, at most (each adds a level of dependencies, at least). */
+export const MAX_CLOSURE_ROUNDS = 1000;
+
+/** A project to sync in a round: its page fetched, or (`isReplan`) its record's page planned again. */
+export interface ClosureTask extends Candidate {
+  readonly isReplan?: boolean;
 }
 
 type Dependencies = Record<string, readonly string[] | 'unknown'>;
@@ -79,6 +81,8 @@ export class DependencyClosure {
   private readonly unreadable = new Set<string>();
   /** Per project: the specifiers its files were last selected with. */
   private readonly planned = new Map<string, readonly string[]>();
+  /** The projects the last run's closure pulled in. */
+  private readonly wasPulledIn: ReadonlySet<string>;
   private readonly fetched = new Set<string>();
   private readonly tried = new Set<string>();
   private readonly roundSpecifiers = new Map<string, readonly string[]>();
@@ -105,6 +109,7 @@ export class DependencyClosure {
     }
     for (const [project, specifiers] of Object.entries(state?.planned ?? {}))
       this.planned.set(project, specifiers);
+    this.wasPulledIn = new Set(this.planned.keys());
     const environments = targetEnvironments(
       this.fileSelection.python.versions,
       this.fileSelection.platforms.platforms.map((p) => p.markers),
@@ -147,13 +152,15 @@ export class DependencyClosure {
   tasks(
     toRemove: readonly string[],
     known: ReadonlyMap<string, { readonly displayName: string }>,
+    already: readonly Candidate[] = [],
   ): ClosureTask[] {
     const tasks: ClosureTask[] = [];
+    const taken = new Set(already.map((c) => c.name));
     const displayName = (name: string): string =>
       known.get(name)?.displayName ?? this.records.get(name)?.displayName ?? name;
     const fetch = (name: string): void => {
-      if (this.fetched.has(name) || this.unavailable.has(name)) return;
-      tasks.push({ name, displayName: displayName(name), isReplan: false });
+      if (this.fetched.has(name) || this.unavailable.has(name) || taken.has(name)) return;
+      tasks.push({ name, displayName: displayName(name), serial: null, isReplan: false });
     };
     for (const name of toRemove) if (this.isPulledIn(name)) fetch(name);
     for (const [name, p] of this.current().projects) {
@@ -164,7 +171,8 @@ export class DependencyClosure {
         !this.isSelectedWith(name, p.specifiers) &&
         !this.tried.has(`${name} ${specifierKey(p.specifiers)}`)
       ) {
-        tasks.push({ name, displayName: displayName(name), isReplan: true });
+        if (!taken.has(name))
+          tasks.push({ name, displayName: displayName(name), serial: null, isReplan: true });
       }
     }
     return tasks;
@@ -195,13 +203,18 @@ export class DependencyClosure {
     }
   }
 
-  /** Was the project fetched this run and found upstream? (Discovery's removal of it then does not stand.) */
-  isConfirmed(name: string): boolean {
-    return this.isPulledIn(name) && this.fetched.has(name) && !this.unavailable.has(name);
+  /**
+   * May a project no longer selected be removed? Not one the closure still pulls in (fetched this run and
+   * found upstream), nor one the last run's closure held while something could not be read this run: the
+   * closure may then only seem smaller.
+   */
+  mayRemove(name: string): boolean {
+    if (this.isPulledIn(name) && this.fetched.has(name) && !this.unavailable.has(name)) return false;
+    return !this.wasPulledIn.has(name) || this.isSettledWhole;
   }
 
-  /** May projects that are no longer in the closure be removed? Not when something could not be read. */
-  get mayRemoveLeavers(): boolean {
+  /** Everything the closure needed was read this run. */
+  get isSettledWhole(): boolean {
     return !this.isDegraded && this.current().isComplete;
   }
 

@@ -22,7 +22,7 @@ import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
-import { type ClosureTask, DependencyClosure } from './closure.js';
+import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
 import { type Candidate, discover, settleDiscovery } from './discover.js';
 import {
   type DeletionHold,
@@ -213,6 +213,8 @@ async function runSyncWith(
   let bytesFetched = 0;
   let filesRemoved = 0;
   let isAborted = false;
+  /** Projects the closure rounds fetched beyond discovery's selection. */
+  let closureChecked = 0;
   /** Files the pages no longer link, retained until the guards decide; `isWhole`: none would be left. */
   const unlinked = new Map<string, { c: Candidate; files: readonly string[]; isWhole: boolean }>();
   const quarantined = new Map<string, { c: Candidate; page: ProjectPage }>();
@@ -243,7 +245,7 @@ async function runSyncWith(
     if (previous !== undefined) projects.set(name, { ...previous, serial: null });
   };
   /** One round: pages fetched (or, for a closure re-plan, the record's page planned again) and synced. */
-  const syncRound = (round: readonly (Candidate & { readonly isReplan?: boolean })[]): Promise<void> =>
+  const syncRound = (round: readonly ClosureTask[]): Promise<void> =>
     forEachWindowed(round, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       let record: ProjectRecord | null = null;
@@ -323,11 +325,11 @@ async function runSyncWith(
       }
     });
   try {
-    let round: (Candidate & { readonly isReplan?: boolean })[] = [...toSync];
-    if (closure !== null) round.push(...closureRound(closure.tasks(found.toRemove, found.selected), toSync));
+    let round: ClosureTask[] = [...toSync, ...(closure?.tasks(found.toRemove, found.selected, toSync) ?? [])];
     for (let rounds = 1; round.length > 0; rounds++) {
       closure?.noteRound(round);
       progress.projectsToCheck += rounds === 1 ? round.length - toSync.length : round.length;
+      closureChecked += round.filter((c) => c.isReplan !== true && !selected.has(c.name)).length;
       await syncRound(round);
       if (closure === null || rounds >= MAX_CLOSURE_ROUNDS) break;
       if (signal.aborted) {
@@ -336,7 +338,7 @@ async function runSyncWith(
       }
       await closure.resolve(true);
       ctx = { ...ctx, filters: closure.filters() };
-      round = closureRound(closure.tasks(found.toRemove, found.selected), []);
+      round = closure.tasks(found.toRemove, found.selected);
     }
   } catch (err) {
     if (!signal.aborted) throw err;
@@ -345,12 +347,14 @@ async function runSyncWith(
   // A project the closure still pulls in stays, though discovery (which selected with the closure as it
   // was) would remove it; one that left the closure goes like a deselected one, unless something could not
   // be read this run (then the closure may only seem smaller).
-  for (const name of found.toRemove) if (closure?.isConfirmed(name) !== true) removals.add(name);
+  for (const name of found.toRemove) if (closure?.mayRemove(name) !== false) removals.add(name);
   if (closure !== null && !isAborted) {
     closure.warnUnknown();
-    if (closure.mayRemoveLeavers) {
-      for (const name of projects.keys()) if (!ctx.filters.matchNormalizedProject(name)) removals.add(name);
-    } else log.info('the dependency closure is incomplete this run: no project leaves it');
+    for (const name of projects.keys()) {
+      if (!ctx.filters.matchNormalizedProject(name) && closure.mayRemove(name)) removals.add(name);
+    }
+    if (!closure.isSettledWhole)
+      log.info('the dependency closure is incomplete this run: no project leaves it');
   }
   // Literal mode: when every project answered 404 at once, the upstream must show it is healthy first.
   let held = deletionsHeld;
@@ -527,7 +531,7 @@ async function runSyncWith(
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
-    projectsChecked: selected.size,
+    projectsChecked: selected.size + closureChecked,
     projectsChanged: projectsChanged + removed.length,
     projectsRemoved: removed.length,
     filesFetched,
@@ -565,20 +569,6 @@ async function runSyncWith(
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
-}
-
-/** Closure rounds after the first: at most this many (each adds a level of dependencies, at least). */
-const MAX_CLOSURE_ROUNDS = 1000;
-
-/** A closure round's tasks as candidates (serial unknown), leaving out what `already` syncs. */
-function closureRound(
-  tasks: readonly ClosureTask[],
-  already: readonly Candidate[],
-): (Candidate & { readonly isReplan: boolean })[] {
-  const taken = new Set(already.map((c) => c.name));
-  return tasks
-    .filter((t) => !taken.has(t.name))
-    .map((t) => ({ name: t.name, displayName: t.displayName, serial: null, isReplan: t.isReplan }));
 }
 
 /** `sync --dry-run`: the project's line and one line per file it would download; returns the running totals. */

@@ -15,6 +15,7 @@ import {
   TWO_ENVIRONMENTS_CLOSURE,
 } from '../helpers/closure-catalogue.js';
 import { startDiscoveryHarness } from '../helpers/discovery-harness.js';
+import { buildWheel } from '../helpers/dist-builder.js';
 import type { Harness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
 
@@ -194,4 +195,28 @@ test('a "!" exclusion keeps a project out of the closure, and check says why eac
     '# dependency closure of requirements: 1 projects',
     '#   fakepkg-alpha: requirements.txt:1 requires fakepkg-alpha; its page is read by the next sync',
   ]);
+});
+
+test('while a page the closure needs cannot be read, no project leaves it; once read, they go', async (t) => {
+  const h = await startDiscoveryHarness(t);
+  seedClosureCatalogue(h.fake);
+  const keys = closureOf(['fakepkg-alpha'], { keepLatest: 1, maxDeletionsPercent: 100 });
+  await h.sync(keys);
+  const before = ['fakepkg-alpha', 'fakepkg-beta', 'fakepkg-delta', 'fakepkg-gamma'];
+  assert.deepEqual(await mirroredProjects(h.root), before);
+
+  // alpha 1.2 needs fakepkg-new instead of beta; fakepkg-new's page fails this run.
+  h.fake.addProject('fakepkg-new', [buildWheel({ name: 'fakepkg-new', version: '1.0' })]);
+  h.fake.addFile('fakepkg-alpha', alphaWheel('1.2', ['fakepkg-new']));
+  h.fake.fail('/simple/fakepkg-new/', { status: 503 });
+  const degraded = await h.sync(keys);
+  assert.equal(degraded.projectsRemoved, 0);
+  assert.deepEqual(await mirroredProjects(h.root), before);
+  assert.equal(h.log.find('the dependency closure is incomplete this run').length, 1);
+
+  h.fake.clearFaults();
+  const settled = await h.sync(keys);
+  assert.deepEqual(settled.failures, []);
+  assert.equal(settled.projectsRemoved, 3);
+  assert.deepEqual(await mirroredProjects(h.root), ['fakepkg-alpha', 'fakepkg-new']);
 });
