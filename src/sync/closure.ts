@@ -35,6 +35,7 @@ import { parseRequirement, RequirementSyntaxError, type Requirement } from '../p
 import { canonicalVersion, type Release } from '../plan/versions.js';
 import type { Candidate } from './discover.js';
 import type { ProjectOutcome } from './project.js';
+import { createStorableCheck, type StorableCheck } from './unstorable.js';
 
 /** Passes of compute → read what is on disk → compute again, per resolve: each pass reads something new. */
 const MAX_PASSES = 10_000;
@@ -70,6 +71,8 @@ export class DependencyClosure {
   /** package_matches alone (for filename_matches and the `!` exclusions). */
   private readonly base: Filters;
   private readonly input: ClosureInput;
+  /** Names from Requires-Dist are untrusted: one that cannot be stored is skipped (warned once). */
+  private readonly isStorable: StorableCheck;
   private readonly records = new Map<string, ProjectRecord | null>();
   private readonly releaseCache = new Map<string, readonly Release[]>();
   /** Projects whose page cannot be had this run (gone, failed, not ours): no releases. */
@@ -102,6 +105,7 @@ export class DependencyClosure {
       roots.push({ requirement: parseRequirement(root.requirement), origin: root.origin });
     }
     this.roots = [...roots, ...rootsFromPackageMatches(cfg.packageMatches)];
+    this.isStorable = createStorableCheck(log);
     this.fileSelection = compileFileSelection(cfg);
     this.base = compileFilters(cfg.packageMatches, cfg.filenameMatches, cfg);
     for (const [project, versions] of Object.entries(state?.dependencies ?? {})) {
@@ -134,14 +138,14 @@ export class DependencyClosure {
   filters(): Filters {
     const specifiers = new Map<string, readonly string[]>();
     for (const [name, p] of this.current().projects) {
-      if (!this.base.isExcluded(name)) specifiers.set(name, p.specifiers);
+      if (!this.base.isExcluded(name) && this.isStorable(name)) specifiers.set(name, p.specifiers);
     }
     return compileFilters(this.cfg.packageMatches, this.cfg.filenameMatches, this.cfg, { specifiers });
   }
 
   /** Is the project in the closure (and not excluded)? */
   isPulledIn(name: string): boolean {
-    return this.current().projects.has(name) && !this.base.isExcluded(name);
+    return this.current().projects.has(name) && !this.base.isExcluded(name) && this.isStorable(name);
   }
 
   /**
@@ -164,7 +168,7 @@ export class DependencyClosure {
     };
     for (const name of toRemove) if (this.isPulledIn(name)) fetch(name);
     for (const [name, p] of this.current().projects) {
-      if (this.base.isExcluded(name) || tasks.some((t) => t.name === name)) continue;
+      if (!this.isPulledIn(name) || tasks.some((t) => t.name === name)) continue;
       const record = this.records.get(name) ?? null;
       if (record === null) fetch(name);
       else if (
@@ -321,7 +325,9 @@ export class DependencyClosure {
   }
 
   private releases(project: string): readonly Release[] | undefined {
-    if (this.base.isExcluded(project) || this.unavailable.has(project)) return [];
+    if (this.base.isExcluded(project) || this.unavailable.has(project) || !this.isStorable(project)) {
+      return [];
+    }
     const cached = this.releaseCache.get(project);
     if (cached !== undefined) return cached;
     const record = this.records.get(project);

@@ -220,3 +220,15 @@ test('while a page the closure needs cannot be read, no project leaves it; once 
   assert.equal(settled.projectsRemoved, 3);
   assert.deepEqual(await mirroredProjects(h.root), ['fakepkg-alpha', 'fakepkg-new']);
 });
+
+test('a dependency whose name cannot be stored is skipped with a warning, the rest of the closure synced', async (t) => {
+  const h = await startDiscoveryHarness(t);
+  const long = `fakepkg-${'x'.repeat(250)}`;
+  h.fake.addProject('fakepkg-alpha', [alphaWheel('1.0', ['fakepkg-extra', long])]);
+  h.fake.addProject('fakepkg-extra', [buildWheel({ name: 'fakepkg-extra', version: '1.0' })]);
+  const report = await h.sync(closureOf(['fakepkg-alpha']));
+  assert.deepEqual(report.failures, []);
+  assert.deepEqual(await mirroredProjects(h.root), ['fakepkg-alpha', 'fakepkg-extra']);
+  assert.equal(h.log.find('project skipped: its name cannot be stored', 'warn').length, 1);
+  assert.ok(!h.take().some((r) => r.includes('xxxxxxxx')), 'never asked for');
+});
