@@ -28,7 +28,7 @@ import {
 import { chooseMetadataSource, dependenciesFromMetadata, parseCoreMetadata } from '../plan/core-metadata.js';
 import { compileFileSelection, selectProjectFiles, type FileSelection } from '../plan/file-selection.js';
 import { parseFileVersion } from '../plan/filenames.js';
-import { binarySdistName } from '../plan/filetypes.js';
+import { binarySdistName, fileKind } from '../plan/filetypes.js';
 import { compileFilters, type Filters } from '../plan/filters.js';
 import { targetEnvironments } from '../plan/markers.js';
 import { parseRequirement, RequirementSyntaxError, type Requirement } from '../plan/requirements.js';
@@ -75,6 +75,7 @@ export class DependencyClosure {
   private readonly isStorable: StorableCheck;
   private readonly records = new Map<string, ProjectRecord | null>();
   private readonly releaseCache = new Map<string, readonly Release[]>();
+  private readonly wheelCache = new Map<string, ReadonlySet<string>>();
   /** Projects whose page cannot be had this run (gone, failed, not ours): no releases. */
   private readonly unavailable = new Set<string>();
   /** Requirement strings per project and canonical version (persisted), and their parsed form. */
@@ -196,6 +197,7 @@ export class DependencyClosure {
   noteOutcome(name: string, outcome: ProjectOutcome, hadRecord: boolean): void {
     this.records.delete(name);
     this.releaseCache.delete(name);
+    this.wheelCache.delete(name);
     const kind = outcome.kind;
     if (kind === 'synced' || kind === 'empty' || kind === 'planned') {
       this.planned.set(name, this.roundSpecifiers.get(name) ?? []);
@@ -343,13 +345,30 @@ export class DependencyClosure {
     const canonical = canonicalVersion(version);
     const key = `${project} ${canonical}`;
     if (this.unreadable.has(key)) return 'unknown';
-    const parsed = this.parsed.get(key);
-    if (parsed !== undefined) return parsed;
     const stored = this.cache.get(project)?.[canonical];
     if (stored === undefined) return undefined;
-    const known = stored === 'unknown' ? stored : { requirements: parseStored(stored) };
+    // An sdist's metadata did not say; a wheel of the release mirrored since (they often come minutes
+    // after the sdist) does: read it.
+    if (stored === 'unknown') return this.wheelReleases(project).has(canonical) ? undefined : 'unknown';
+    const parsed = this.parsed.get(key);
+    if (parsed !== undefined) return parsed;
+    const known = { requirements: parseStored(stored) };
     this.parsed.set(key, known);
     return known;
+  }
+
+  /** The canonical versions of the project that have a mirrored wheel (from its record as loaded). */
+  private wheelReleases(project: string): ReadonlySet<string> {
+    const cached = this.wheelCache.get(project);
+    if (cached !== undefined) return cached;
+    const versions = new Set<string>();
+    for (const file of this.records.get(project)?.files ?? []) {
+      if (fileKind(file.filename).packageType !== 'bdist_wheel') continue;
+      const version = parseFileVersion(file.filename, project);
+      if (version !== null) versions.add(canonicalVersion(version));
+    }
+    if (this.records.has(project)) this.wheelCache.set(project, versions);
+    return versions;
   }
 
   /** Reads a kept release's dependencies from the mirrored files; false when none of its files is on disk. */

@@ -232,3 +232,24 @@ test('a dependency whose name cannot be stored is skipped with a warning, the re
   assert.equal(h.log.find('project skipped: its name cannot be stored', 'warn').length, 1);
   assert.ok(!h.take().some((r) => r.includes('xxxxxxxx')), 'never asked for');
 });
+
+test('a release whose sdist did not state its dependencies is read again once a wheel of it is mirrored', async (t) => {
+  const h = await startDiscoveryHarness(t);
+  seedClosureCatalogue(h.fake);
+  await h.sync(closureOf(['fakepkg-alpha']));
+  assert.equal((await h.state()).closure?.dependencies['fakepkg-delta']?.['1'], 'unknown');
+  metadataReads(h);
+
+  // The wheel of delta 1.0 comes after its sdist, as uploads often do, and states a dependency.
+  h.fake.addFile(
+    'fakepkg-delta',
+    buildWheel({ name: 'fakepkg-delta', version: '1.0', requiresDist: ['fakepkg-unrelated'] }),
+  );
+  await h.sync(closureOf(['fakepkg-alpha']));
+  assert.deepEqual(metadataReads(h), [
+    'fakepkg-delta 1.0: its .metadata file',
+    'fakepkg-unrelated 1.0: its .metadata file',
+  ]);
+  assert.ok((await mirroredProjects(h.root)).includes('fakepkg-unrelated'));
+  assert.deepEqual((await h.state()).closure?.dependencies['fakepkg-delta']?.['1'], ['fakepkg-unrelated']);
+});
