@@ -6,6 +6,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Config } from '../../src/config/types.js';
+import { EMPTY_STATE } from '../../src/mirror/state.js';
 import { describeClosure } from '../../src/sync/closure.js';
 import {
   ALPHA_REQUIRES,
@@ -252,4 +253,14 @@ test('a release whose sdist did not state its dependencies is read again once a 
   ]);
   assert.ok((await mirroredProjects(h.root)).includes('fakepkg-unrelated'));
   assert.deepEqual((await h.state()).closure?.dependencies['fakepkg-delta']?.['1'], ['fakepkg-unrelated']);
+});
+
+test('sync --dry-run with a closure plans the first level, fetches no file and writes nothing', async (t) => {
+  const h = await startDiscoveryHarness(t);
+  seedClosureCatalogue(h.fake);
+  const report = await h.sync(closureOf(['fakepkg-alpha[fast]']), { run: { dryRun: true } });
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.filesFetched, 0);
+  assert.deepEqual(await mirroredProjects(h.root), []);
+  assert.deepEqual(await h.state(), EMPTY_STATE);
 });
