@@ -15,6 +15,7 @@ import type { StartupHangups } from './startup-hangups.js';
 import { describeSelection, EXIT, runCommand } from './commands.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
+import { describeClosure } from './sync/closure.js';
 import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
 import {
@@ -89,6 +90,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       ...describeSectionDiscovery(cfg, state),
       ...(hold === null ? [] : [hold]),
       ...describeHeldFiles(state),
+      ...(await describeClosure(cfg, state)),
     ].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,

@@ -60,10 +60,20 @@ const STOP_DEADLINE_MS = 9_000;
 export function describeSelection(cfg: Config): string {
   const includes = cfg.packageMatches.filter((g) => !g.startsWith('!'));
   const excludes = cfg.packageMatches.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
+  const hasClosure = cfg.requirements.length > 0;
   const lines = [
     `# would mirror from ${redactUrl(cfg.indexUrl)} into ${cfg.mirrorRoot}:`,
-    includes.length === 0 ? '#   every project' : `#   projects matching: ${includes.join(' ')}`,
+    includes.length > 0
+      ? `#   projects matching: ${includes.join(' ')}`
+      : hasClosure
+        ? '#   no project by name (package_matches has none): the dependency closure only'
+        : '#   every project',
   ];
+  if (hasClosure) {
+    lines.push(
+      `#   the dependency closure of ${cfg.requirements.join(' ')} (and of the names in package_matches)`,
+    );
+  }
   if (excludes.length > 0) lines.push(`#   except projects matching: ${excludes.join(' ')}`);
   lines.push(
     cfg.filenameMatches.length === 0

@@ -198,10 +198,12 @@ function clientKey(cfg: Config): string {
 
 /** A change to these starts a sync now rather than at the next tick. */
 function isSyncTrigger(before: Config, after: Config): boolean {
+  const requirements = (cfg: Config): string => JSON.stringify([cfg.requirements, cfg.requirementRoots]);
   return (
     computeScopeKey(before) !== computeScopeKey(after) ||
     before.mirrorRoot !== after.mirrorRoot ||
-    before.findLinksDir !== after.findLinksDir
+    before.findLinksDir !== after.findLinksDir ||
+    requirements(before) !== requirements(after)
   );
 }
 
@@ -337,6 +339,7 @@ export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSign
       return;
     }
     if (signal.aborted) return;
+    watcher?.watchAlso(next.requirementFiles);
     const changed = diffConfig(pending ?? current, next);
     if (changed.length === 0) {
       log.info('config unchanged', { file: deps.configPath });
@@ -375,6 +378,7 @@ export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSign
     watcher = watchConfig({
       file: deps.configPath,
       log,
+      alsoFiles: initial.requirementFiles,
       ...(deps.watchDebounceMs === undefined ? {} : { debounceMs: deps.watchDebounceMs }),
       onEvent: (event) => {
         if (event === 'deleted') {

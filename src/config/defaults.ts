@@ -9,7 +9,17 @@ export const DEFAULT_SECTION = 'DEFAULT';
 export const UPSTREAM_SECTION_PREFIX = 'upstream:';
 
 export type ConfigValueType =
-  'path' | 'globs' | 'words' | 'boolean' | 'url' | 'duration' | 'integer' | 'size' | 'percent' | 'instant';
+  | 'path'
+  | 'paths'
+  | 'globs'
+  | 'words'
+  | 'boolean'
+  | 'url'
+  | 'duration'
+  | 'integer'
+  | 'size'
+  | 'percent'
+  | 'instant';
 
 export interface ConfigKeySpec {
   readonly type: ConfigValueType;
@@ -49,6 +59,17 @@ export const CONFIG_KEYS = {
       'globs on project names, whitespace or newline separated, matched after PEP 503 normalisation ' +
       '(`zope.*` matches `zope-interface`); a leading `!` excludes; a project name may carry a PEP 440 ' +
       'version specifier (`requests>=2.30`, `numpy<2`)',
+  },
+  requirements: {
+    type: 'paths',
+    default: '',
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "pip requirements files (relative to the config file's directory), whitespace separated: the mirror " +
+      'also holds every project they name and, transitively, every dependency the kept releases need on ' +
+      'the target `python_versions` x `platforms` (the dependency closure); with no other name in ' +
+      '`package_matches`, only that closure is mirrored',
   },
   filename_matches: {
     type: 'globs',

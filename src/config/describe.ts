@@ -13,6 +13,7 @@ const INDENT = '    ';
 const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly string[] | null } = {
   mirror_file_path: (cfg) => cfg.mirrorRoot,
   package_matches: (cfg) => cfg.packageMatches,
+  requirements: (cfg) => cfg.requirements,
   filename_matches: (cfg) => cfg.filenameMatches,
   python_versions: (cfg) => cfg.pythonVersions,
   platforms: (cfg) => cfg.platforms,

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { CaFileError, readCaFile } from '../upstream/ca.js';
 import { DEFAULT_SECTION, MIRROR_SECTION, UPSTREAM_SECTION_PREFIX } from './defaults.js';
 import { parseIni } from './parse-ini.js';
+import { readRequirementsKey } from './requirements-key.js';
 import { validateConfig } from './validate.js';
 import type { Config, RawConfig } from './types.js';
 
@@ -37,7 +38,7 @@ export async function loadConfig(path: string | undefined, opts: LoadOptions): P
   const { raw, issues } = parseIni(text, file);
   const cfg = validateConfig(raw, { cwd: opts.cwd, parseIssues: issues });
   checkCaFile(cfg, raw);
-  return cfg;
+  return readRequirementsKey(cfg, raw);
 }
 
 /** `ca_file` ([mirror]'s and each upstream section's) must be a readable PEM file of certificates (validate.ts is pure, so it is read here). */

@@ -25,6 +25,12 @@ export interface Config {
    * that may carry a PEP 440 specifier (`requests>=2.30`, spaces removed). Empty = every project.
    */
   readonly packageMatches: readonly string[];
+  /** `requirements`: pip requirements files (absolute paths), the roots of the dependency closure. */
+  readonly requirements: readonly string[];
+  /** The requirements those files hold (includes followed), as written, each with its `file:line`. */
+  readonly requirementRoots: readonly RequirementRoot[];
+  /** Every requirements file read, includes too (absolute): the daemon watches them. */
+  readonly requirementFiles: readonly string[];
   /** Globs on file names. Empty = every file. */
   readonly filenameMatches: readonly string[];
   /** File filters (issue #11): `python_versions`, `platforms`, `package_types`, `extensions`; empty = open. */
@@ -93,4 +99,12 @@ export interface UpstreamSection {
   readonly caFile: string | null;
   /** This upstream's quarantine: its own `min_release_age`, else [mirror]'s (null = none). */
   readonly minReleaseAgeMs: number | null;
+}
+
+/** One requirement of a requirements file, for the dependency closure. */
+export interface RequirementRoot {
+  /** The PEP 508 requirement as written (`fakepkg-alpha[extra1]>=1.0; python_version < "3.12"`). */
+  readonly requirement: string;
+  /** Where it was written: the file (relative to the config file's directory when inside it) and line. */
+  readonly origin: string;
 }

@@ -141,6 +141,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const mirrorRoot = readPath('mirror_file_path', configDir);
   // `numpy < 2` reads as one entry, `numpy<2`.
   const packageMatches = readList('package_matches', checkPackageMatch, splitPackageMatches);
+  const requirements = readList('requirements', checkRequirementsPath).map((p) => path.resolve(configDir, p));
   const filenameMatches = readList('filename_matches', checkFilenameGlob);
   const pythonVersions = readWords('python_versions');
   const platforms = readWords('platforms');
@@ -240,6 +241,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     mirrorRoot,
     packageMatches: Object.freeze(packageMatches),
     filenameMatches: Object.freeze(filenameMatches),
+    requirements: Object.freeze(requirements),
+    // Read by load.ts (readRequirementsKey): this module touches no file.
+    requirementRoots: Object.freeze([]),
+    requirementFiles: Object.freeze([]),
     pythonVersions: Object.freeze(pythonVersions),
     platforms: Object.freeze(platforms),
     packageTypes: Object.freeze(packageTypes),
@@ -473,6 +478,10 @@ function checkPackageMatch(entry: string): string | null {
 
 function splitWords(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '');
+}
+
+function checkRequirementsPath(item: string): string | null {
+  return item.includes('\0') ? 'expected a path without NUL characters' : null;
 }
 
 function checkFilenameGlob(glob: string): string | null {

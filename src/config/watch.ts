@@ -2,7 +2,9 @@
 // the one name, so every way an editor saves is seen: in place (truncate and write), by renaming a temp
 // file over it (vim, sed -i, most IDEs), or by delete and re-create. Bursts of events (a truncate then a
 // write, a rename dance) are debounced into one notification once the file has been quiet for `debounceMs`.
-// It only says that the file changed or is gone: loading and validating is the caller's job.
+// It only says that the file changed or is gone: loading and validating is the caller's job. The files the
+// config reads besides itself (the `requirements` files and their includes) are watched the same way, and
+// a change to one is a change to the config.
 import { access } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -17,11 +19,15 @@ export interface ConfigWatcherOptions {
   /** Quiet time after the last event before `onEvent` is called. Default 250 ms. */
   readonly debounceMs?: number;
   readonly onEvent: (event: ConfigFileEvent) => void;
+  /** Files the config reads (requirements files): a change to one reports 'changed'. */
+  readonly alsoFiles?: readonly string[];
 }
 
 export interface ConfigWatcher {
   /** Resolves once the watch is in place (edits before that may be missed). */
   readonly ready: Promise<void>;
+  /** Replaces the files watched besides the config (after a reload that names other ones). */
+  watchAlso(files: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -38,8 +44,8 @@ async function exists(path: string): Promise<boolean> {
 
 export function watchConfig(opts: ConfigWatcherOptions): ConfigWatcher {
   const file = resolve(opts.file);
-  const dir = dirname(file);
-  const name = basename(file);
+  let watched = new Set([file]);
+  let dirs = new Set([dirname(file)]);
   const debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   let timer: NodeJS.Timeout | null = null;
   let isClosed = false;
@@ -57,19 +63,29 @@ export function watchConfig(opts: ConfigWatcherOptions): ConfigWatcher {
     timer = setTimeout(() => void fire(), debounceMs);
   };
 
-  const watcher: FSWatcher = watch(dir, {
+  const names = (): Set<string> => new Set([...watched].map((f) => basename(f)));
+  let watchedNames = names();
+  const watcher: FSWatcher = watch([...dirs], {
     depth: 0,
     ignoreInitial: true,
     persistent: true,
-    // Only the directory itself and the config's own name; everything else in (say) /etc is ignored.
+    // Only the directories themselves and the watched names; everything else in (say) /etc is ignored.
     ignored: (path) => {
       const full = resolve(path);
-      return full !== dir && basename(full) !== name;
+      return !dirs.has(full) && !watchedNames.has(basename(full));
     },
   });
   watcher.on('all', (event, path) => {
-    if (resolve(path) === file) schedule(event);
+    if (watched.has(resolve(path))) schedule(event);
   });
+  const watchAlso = (files: readonly string[]): void => {
+    watched = new Set([file, ...files.map((f) => resolve(f))]);
+    watchedNames = names();
+    const added = [...watched].map((f) => dirname(f)).filter((d) => !dirs.has(d));
+    dirs = new Set([...dirs, ...added]);
+    if (added.length > 0) watcher.add([...new Set(added)]);
+  };
+  if (opts.alsoFiles !== undefined && opts.alsoFiles.length > 0) watchAlso(opts.alsoFiles);
   watcher.on('error', (err) => {
     opts.log.warn('config watcher error', { file, error: err instanceof Error ? err.message : String(err) });
   });
@@ -77,6 +93,7 @@ export function watchConfig(opts: ConfigWatcherOptions): ConfigWatcher {
 
   return {
     ready,
+    watchAlso,
     close: async () => {
       isClosed = true;
       if (timer !== null) clearTimeout(timer);

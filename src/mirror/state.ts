@@ -39,6 +39,17 @@ export interface DiscoveryState {
   readonly isListingDue: boolean;
 }
 
+/** What the dependency closure remembers between runs (src/sync/closure.ts), so a run reads only new metadata. */
+export interface ClosureState {
+  /**
+   * Per project and canonical version: the Requires-Dist strings its metadata states, or 'unknown' when no
+   * metadata states them (an sdist before Metadata-Version 2.2, or with Requires-Dist Dynamic).
+   */
+  readonly dependencies: Readonly<Record<string, Readonly<Record<string, readonly string[] | 'unknown'>>>>;
+  /** Per project the closure pulls in: the specifiers its files were last selected with. */
+  readonly planned: Readonly<Record<string, readonly string[]>>;
+}
+
 export interface MirrorState {
   readonly formatVersion: 1;
   /** Fingerprint of what decides the mirror's content (index_url, globs, cleanup): a change re-plans all. */
@@ -63,6 +74,8 @@ export interface MirrorState {
    * are [mirror]'s index_url's. Absent with one upstream.
    */
   readonly upstreams?: Readonly<Record<string, UpstreamState>>;
+  /** Absent unless `requirements` is set (or was). */
+  readonly closure?: ClosureState;
 }
 
 export const EMPTY_STATE: MirrorState = {

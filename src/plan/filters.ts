@@ -19,6 +19,8 @@ export interface Filters {
   matchNormalizedProject(normalized: string): boolean;
   /** True when the file name is selected by filename_matches. */
   matchFile(filename: string): boolean;
+  /** True when a `!` entry of package_matches excludes the (normalised) project: the closure skips it too. */
+  isExcluded(normalized: string): boolean;
   /**
    * The files of one project the mirror holds: filename_matches, then the file keys (python_versions,
    * platforms, package_types, extensions, Requires-Python), then the version filters (keep_latest,
@@ -139,31 +141,50 @@ function collectSpecifiers(packageMatches: readonly string[]): Map<string, strin
   return specifiers;
 }
 
+/**
+ * The dependency closure's part of the selection (src/sync/closure.ts): each project it pulls in, with the
+ * specifier of every requirement on it. With `requirements` set and no include in package_matches, the
+ * closure alone is selected (an empty package_matches does not mean every project then).
+ */
+export interface ClosureSelection {
+  readonly specifiers: ReadonlyMap<string, readonly string[]>;
+}
+
 export function compileFilters(
   packageMatches: readonly string[],
   filenameMatches: readonly string[],
   selection: SelectionKeys = OPEN_SELECTION,
+  closure: ClosureSelection | null = null,
 ): Filters {
   const patterns = packageMatches.map(packagePattern);
   const projects = compile(patterns, normalizeProjectGlob);
   const files = compile(filenameMatches, (g) => g);
   const includes = patterns.filter((g) => !g.startsWith('!'));
+  const isClosureOnly = closure !== null && includes.length === 0;
   const isLiteral = includes.length > 0 && includes.every((g) => !GLOB_CHARS.test(g));
-  const literalProjects = isLiteral
-    ? [...new Set(includes.map(normalizeName))].filter((n) => matches(projects, n)).sort()
-    : null;
+  const byMatches = (n: string): boolean => !isClosureOnly && matches(projects, n);
+  const pulledIn = closure?.specifiers ?? new Map<string, readonly string[]>();
+  const isSelected = (n: string): boolean => byMatches(n) || pulledIn.has(n);
+  const literalProjects =
+    isLiteral || isClosureOnly
+      ? [...new Set([...includes.map(normalizeName), ...pulledIn.keys()])].filter(isSelected).sort()
+      : null;
   const fileSelection = compileFileSelection(selection);
   const specifiers = collectSpecifiers(packageMatches);
   const matchFile = (filename: string): boolean => matches(files, filename);
   return {
-    matchProject: (name) => matches(projects, normalizeName(name)),
-    matchNormalizedProject: (normalized) => matches(projects, normalized),
+    matchProject: (name) => isSelected(normalizeName(name)),
+    matchNormalizedProject: isSelected,
     matchFile,
+    isExcluded: (normalized) => !projects.excludes.isEmpty && projects.excludes.test(normalized),
     selectFiles(project, candidates) {
       const named = candidates.filter((f) => matchFile(f.filename));
-      // A glob or a plain name puts no constraint on the versions: one empty specifier.
-      const wanted = specifiers.get(project) ?? [''];
-      return selectProjectFiles(project, named, fileSelection, wanted, selection).files;
+      // A glob or a plain name puts no constraint on the versions: one empty specifier. A project both
+      // matched and pulled in by the closure gets both lists.
+      const own = byMatches(project) ? (specifiers.get(project) ?? ['']) : [];
+      const wanted = [...own, ...(pulledIn.get(project) ?? [])];
+      return selectProjectFiles(project, named, fileSelection, wanted.length === 0 ? [''] : wanted, selection)
+        .files;
     },
     literalProjects,
   };

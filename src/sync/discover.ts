@@ -222,7 +222,8 @@ const MODE_TEXT: Readonly<Record<string, string>> = {
 
 /** Lines for `check`: how this config discovers changes, and what the last run did. Pure. */
 export function describeDiscovery(cfg: Config, state: MirrorState | null): string[] {
-  const isLiteral = compileFilters(cfg.packageMatches, []).literalProjects !== null;
+  const closure = cfg.requirements.length > 0 ? { specifiers: new Map<string, string[]>() } : null;
+  const isLiteral = compileFilters(cfg.packageMatches, [], undefined, closure).literalProjects !== null;
   let last = 'no run yet';
   const d = state?.discovery;
   if (state?.lastRun != null) {

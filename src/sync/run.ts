@@ -25,6 +25,7 @@ import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import type { Candidate } from './discover.js';
 import { createReleaseTimes } from './release-times.js';
 import { buildRouting, discoverRoutes, settleRoutes, wholeScopeKey, type Route } from './upstreams.js';
+import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
 import {
   type DeletionHold,
   formatHold,
@@ -134,10 +135,14 @@ async function runSyncWith(
   // find_links_dir: a directory pypimirror may not fill stops the run here (ConfigError), before any request.
   const findLinks = isDryRun ? null : await openFindLinks(cfg, log, started);
   const state = await readState(root);
+  // With `requirements`, the selection is package_matches plus the dependency closure (closure.ts): first as
+  // the mirror knows it, then grown round by round from what each round mirrors. It widens [mirror]'s
+  // route only: a project an [upstream:NAME] section claims is that section's, whatever the closure says.
+  const closure = cfg.requirements.length > 0 ? await DependencyClosure.start(cfg, log, state) : null;
   let requests = 0;
 
   // 1. Discovery, upstream by upstream (upstreams.ts): each project from the one upstream that claims it.
-  const routing = buildRouting(cfg, deps.upstream, deps.upstreams);
+  const routing = buildRouting(cfg, deps.upstream, deps.upstreams, closure?.filters() ?? null);
   const routed = await discoverRoutes({ routing, log, cfg, state, signal, now: started });
   const found = routed.found;
   const isRescoped = routed.byRoute.some((r) => r.isRescoped);
@@ -206,9 +211,15 @@ async function runSyncWith(
   }
   // A project that moved to another upstream takes that upstream's bytes under a name it already has, the
   // safe way (a new path, then the page, then the old file goes): the old upstream's bytes never stay.
+  // [mirror]'s route selects with the closure as it grows, round by round.
+  let closureFilters = closure?.filters() ?? null;
+  const isClaimedBySection = (name: string): boolean => routing.ownerOf(name).section !== null;
   const contextOf = (name: string): ProjectContext => {
-    const routeCtx = contexts.get(routed.of(name).route) ?? ctx;
-    return routed.moved.has(name) ? { ...routeCtx, cfg: { ...cfg, allowReplacedFiles: true } } : routeCtx;
+    const owner = routed.of(name).route;
+    const routeCtx = contexts.get(owner) ?? ctx;
+    const selecting =
+      closureFilters !== null && owner.section === null ? { ...routeCtx, filters: closureFilters } : routeCtx;
+    return routed.moved.has(name) ? { ...selecting, cfg: { ...cfg, allowReplacedFiles: true } } : selecting;
   };
   const projects = new Map(mirrored);
   const failures: ProjectFailure[] = [];
@@ -223,6 +234,8 @@ async function runSyncWith(
   let bytesFetched = 0;
   let filesRemoved = 0;
   let isAborted = false;
+  /** Projects the closure rounds fetched beyond discovery's selection. */
+  let closureChecked = 0;
   /** Files the pages no longer link, retained until the guards decide; `isWhole`: none would be left. */
   const unlinked = new Map<string, { c: Candidate; files: readonly string[]; isWhole: boolean }>();
   const quarantined = new Map<string, { c: Candidate; page: ProjectPage }>();
@@ -235,6 +248,7 @@ async function runSyncWith(
   ): void => {
     if (suspect !== null) suspects.push({ ...suspect, project: c.name });
     if (files.length > 0) unlinked.set(c.name, { c, files, isWhole: left === 0 });
+    else unlinked.delete(c.name); // a closure round planned it again, and it keeps every file now
   };
   let wouldFetch = { files: 0, bytes: 0 };
   const keepProject = (record: ProjectRecord, c: Candidate): void => {
@@ -254,8 +268,9 @@ async function runSyncWith(
     const previous = projects.get(name);
     if (previous !== undefined) projects.set(name, { ...previous, serial: null });
   };
-  try {
-    await forEachWindowed(toSync, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
+  /** One round: pages fetched (or, for a closure re-plan, the record's page planned again) and synced. */
+  const syncRound = (round: readonly ClosureTask[]): Promise<void> =>
+    forEachWindowed(round, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       let record: ProjectRecord | null = null;
       let outcome: ProjectOutcome;
@@ -268,19 +283,16 @@ async function runSyncWith(
             ? { ...record, etag: null, lastModified: null }
             : record;
         const isReplanned = routed.of(c.name).isRescoped || routed.due.has(c.name);
-        outcome = await syncProject(
-          contextOf(c.name),
-          c.name,
-          c.displayName,
-          c.serial,
-          asked,
-          isReplanned,
-          started,
-        );
+        const projectCtx = contextOf(c.name);
+        outcome =
+          c.isReplan === true && record !== null
+            ? await applyPage(projectCtx, pageFromRecord(record, null), c.displayName, record, started)
+            : await syncProject(projectCtx, c.name, c.displayName, c.serial, asked, isReplanned, started);
       } catch (err) {
         if (signal.aborted) throw err;
         outcome = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) };
       }
+      closure?.noteOutcome(c.name, outcome, record !== null);
       progress.projectsDone++;
       deps.onProgress?.({ ...progress });
       if (outcome.kind !== 'unchanged') touched.add(c.name);
@@ -354,11 +366,39 @@ async function runSyncWith(
           break;
       }
     });
+  try {
+    let round: ClosureTask[] = [...toSync, ...(closure?.tasks(found.toRemove, found.selected, toSync) ?? [])];
+    for (let rounds = 1; round.length > 0; rounds++) {
+      closure?.noteRound(round);
+      progress.projectsToCheck += rounds === 1 ? round.length - toSync.length : round.length;
+      closureChecked += round.filter((c) => c.isReplan !== true && !selected.has(c.name)).length;
+      await syncRound(round);
+      if (closure === null || rounds >= MAX_CLOSURE_ROUNDS) break;
+      if (signal.aborted) {
+        isAborted = true;
+        break;
+      }
+      await closure.resolve(true);
+      closureFilters = closure.filters();
+      round = closure.tasks(found.toRemove, found.selected);
+    }
   } catch (err) {
     if (!signal.aborted) throw err;
     isAborted = true;
   }
-  for (const name of found.toRemove) removals.add(name);
+  // A project the closure still pulls in stays, though discovery (which selected with the closure as it
+  // was) would remove it; one that left the closure goes like a deselected one, unless something could not
+  // be read this run (then the closure may only seem smaller).
+  for (const name of found.toRemove) if (closure?.mayRemove(name) !== false) removals.add(name);
+  if (closure !== null && !isAborted) {
+    closure.warnUnknown();
+    for (const name of projects.keys()) {
+      if (isClaimedBySection(name) || closureFilters?.matchNormalizedProject(name) === true) continue;
+      if (closure.mayRemove(name)) removals.add(name);
+    }
+    if (!closure.isSettledWhole)
+      log.info('the dependency closure is incomplete this run: no project leaves it');
+  }
   // Literal mode: when every project answered 404 at once, the upstream must show it is healthy first.
   let held = deletionsHeld;
   if (held === null && !isAborted) {
@@ -541,7 +581,7 @@ async function runSyncWith(
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
-    projectsChecked: selected.size,
+    projectsChecked: selected.size + closureChecked,
     projectsChanged: projectsChanged + removed.length,
     projectsRemoved: removed.length,
     filesFetched,
@@ -566,6 +606,7 @@ async function runSyncWith(
     lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
     removals: history,
     deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
+    ...(closure === null ? {} : { closure: closure.toState() }),
   });
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;

@@ -113,13 +113,18 @@ export function buildRouting(
   cfg: Config,
   main: Upstream,
   upstreams: ReadonlyMap<string, Upstream> = new Map(),
+  closure: Filters | null = null,
 ): Routing {
   const claims: Filters[] = [];
   const routes: Route[] = [];
   const add = (section: UpstreamSection | null, upstream: Upstream, index: number): void => {
     const packageMatches = section?.packageMatches ?? cfg.packageMatches;
     const indexUrl = section?.indexUrl ?? cfg.indexUrl;
-    const own = compileFilters(packageMatches, cfg.filenameMatches, cfg);
+    // [mirror]'s route selects package_matches plus the dependency closure (sync/closure.ts) when there is one.
+    const own =
+      section === null && closure !== null
+        ? closure
+        : compileFilters(packageMatches, cfg.filenameMatches, cfg);
     routes.push({
       section: section?.name ?? null,
       label: section === null ? '[mirror] index_url' : `[upstream:${section.name}]`,

@@ -14,6 +14,12 @@ export interface DistSpec {
   /** e.g. `>=3.8`. */
   readonly requiresPython?: string;
   readonly summary?: string;
+  /** Default `2.1`. */
+  readonly metadataVersion?: string;
+  /** `Dynamic:` field names (Metadata-Version 2.2, PEP 643). */
+  readonly dynamic?: readonly string[];
+  /** `Provides-Extra:` names. */
+  readonly providesExtra?: readonly string[];
 }
 
 export interface WheelSpec extends DistSpec {
@@ -49,8 +55,14 @@ export function escapeDistName(name: string): string {
 
 /** The core metadata text (METADATA in wheels, PKG-INFO in sdists). */
 export function renderMetadata(spec: DistSpec): string {
-  const lines = ['Metadata-Version: 2.1', `Name: ${spec.name}`, `Version: ${spec.version}`];
+  const lines = [
+    `Metadata-Version: ${spec.metadataVersion ?? '2.1'}`,
+    `Name: ${spec.name}`,
+    `Version: ${spec.version}`,
+  ];
   if (spec.summary !== undefined) lines.push(`Summary: ${spec.summary}`);
+  for (const field of spec.dynamic ?? []) lines.push(`Dynamic: ${field}`);
+  for (const extra of spec.providesExtra ?? []) lines.push(`Provides-Extra: ${extra}`);
   if (spec.requiresPython !== undefined) lines.push(`Requires-Python: ${spec.requiresPython}`);
   for (const requirement of spec.requiresDist ?? []) lines.push(`Requires-Dist: ${requirement}`);
   return lines.join('\n') + '\n\n';
