@@ -93,7 +93,7 @@ export async function writeFileAtomic(
   const handle = await openNewFile(temp);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    else for (const piece of data) await handle.write(piece);
+    else await writePieces(handle, data);
     if (isDurable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
@@ -108,6 +108,24 @@ export async function writeFileAtomic(
     throw err;
   }
   if (isDurable) await syncDir(dirname(target));
+}
+
+/** Pieces of an iterable are written this much at a time (a small record: one write, not one per piece). */
+const WRITE_BATCH_CHARS = 1 << 20;
+
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let batch: string[] = [];
+  let chars = 0;
+  for (const piece of pieces) {
+    batch.push(piece);
+    chars += piece.length;
+    if (chars >= WRITE_BATCH_CHARS) {
+      await handle.write(batch.join(''));
+      batch = [];
+      chars = 0;
+    }
+  }
+  if (batch.length > 0) await handle.write(batch.join(''));
 }
 
 /**
