@@ -17,6 +17,7 @@ import { findExecutable, startNginx } from '../test/helpers/web-servers.js';
 import { compileFilters } from '../src/plan/filters.js';
 import { computeScopeKey } from '../src/sync/run.js';
 import { createListingJsonParser } from '../src/upstream/listing-stream.js';
+import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check } from './checks.js';
 import { startBigListing } from './listing-server.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
@@ -37,6 +38,7 @@ interface Options {
   readonly k: number;
   readonly out: string;
   readonly isPlainSkipped: boolean;
+  readonly startupRounds: number;
 }
 
 function readOptions(): Options {
@@ -54,13 +56,15 @@ function readOptions(): Options {
       k: { type: 'string', default: '10' },
       out: { type: 'string', default: 'bench-results.json' },
       'skip-plain': { type: 'boolean', default: false },
+      'startup-rounds': { type: 'string', default: '9' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help === true) {
     process.stdout.write(
       'npm run bench -- [--delay-ms 20] [--projects 300] [--files 5000] [--big-mib 1024] [--big-rounds 5]\n' +
-        '                 [--listing 700000] [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n',
+        '                 [--listing 700000] [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n' +
+        '                 [--startup-rounds 9]\n',
     );
     process.exit(0);
   }
@@ -82,6 +86,7 @@ function readOptions(): Options {
     k: num('k', values.k),
     out: values.out ?? 'bench-results.json',
     isPlainSkipped: values['skip-plain'] === true,
+    startupRounds: Math.round(num('startup-rounds', values['startup-rounds'])),
   };
 }
 
@@ -143,10 +148,18 @@ interface Row {
   /** CPU seconds the sync used (user + system), inside the child. */
   readonly cpuSeconds: number;
   readonly lowerBoundSeconds: number;
+  /** Every target of the scenario, judged (checks.ts). */
+  readonly checks: readonly Check[];
+  /** The checks as one (combine): all met, or not. */
   readonly target: string;
   readonly result: string;
   readonly isMet: boolean | null;
   readonly notes?: Readonly<Record<string, unknown>>;
+}
+
+/** A row of `checks`, with their combined verdict. */
+function judged(checks: readonly Check[]): Pick<Row, 'checks' | 'target' | 'result' | 'isMet'> {
+  return { checks, ...combine(checks) };
 }
 
 let commandLine: Promise<{ env: Record<string, string>; flags: string[] }> | undefined;
@@ -373,34 +386,74 @@ function fmtBytes(n: number): string {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const header = [
-    'scenario',
-    'requests',
-    'bytes',
-    'wall s',
-    'process s',
-    'cpu s',
-    'peak RSS',
-    'lower bound s',
-    'target',
-    'result',
+  const figures = ['requests', 'bytes', 'wall s', 'process s', 'cpu s', 'peak RSS', 'lower bound s'];
+  const table = rows.map((r) => ({
+    scenario: r.scenario,
+    cells: [
+      String(r.requests),
+      fmtBytes(r.bytes),
+      r.wallSeconds.toFixed(2),
+      r.processSeconds.toFixed(2),
+      r.cpuSeconds.toFixed(2),
+      Number.isFinite(r.peakRssMiB) ? `${r.peakRssMiB.toFixed(0)} MiB` : '–',
+      r.lowerBoundSeconds.toFixed(2),
+    ],
+    checks: r.checks,
+  }));
+  process.stdout.write(formatTable(figures, table));
+}
+
+/**
+ * Issue #14 part 3: `pypimirror --version` and `pypimirror check CONFIG` as an admin runs them (the command
+ * through its #! line), medians of `startupRounds` runs, beside Node's own start (`node -e 0`).
+ */
+async function measureStartup(
+  o: Options,
+  indexUrl: string,
+  work: string,
+  log: (msg: string) => void,
+): Promise<Row[]> {
+  const config = join(work, 'startup.cfg');
+  await writeFile(
+    config,
+    `[mirror]\nmirror_file_path = ${join(work, 'mirror-startup')}\nindex_url = ${indexUrl}\npackage_matches = bench-p*\n`,
+  );
+  const row = (scenario: string, ms: number[], median: number, check: Check): Row => ({
+    scenario,
+    requests: 0,
+    bytes: 0,
+    wallSeconds: median / 1000,
+    processSeconds: median / 1000,
+    peakRssMiB: NaN,
+    cpuSeconds: 0,
+    lowerBoundSeconds: 0,
+    ...judged([check]),
+    notes: { startMsPerRound: ms },
+  });
+  log(`start-up: node, pypimirror --version, pypimirror check (${o.startupRounds} rounds each)`);
+  const node = await medianStartMs(process.execPath, ['-e', '0'], o.startupRounds);
+  const version = await medianStartMs(COMMAND, ['--version'], o.startupRounds);
+  const check = await medianStartMs(COMMAND, ['check', config], o.startupRounds);
+  const reference = {
+    target: 'Node itself (reference)',
+    result: `${node.medianMs.toFixed(0)} ms`,
+    isMet: null,
+  };
+  return [
+    row('node -e 0', node.allMs, node.medianMs, reference),
+    row(
+      'pypimirror --version',
+      version.allMs,
+      version.medianMs,
+      atMost('process', version.medianMs, ISSUE_14.startupMs, 'ms', '#14 part 3'),
+    ),
+    row(
+      'pypimirror check CONFIG',
+      check.allMs,
+      check.medianMs,
+      atMost('process', check.medianMs, ISSUE_14.startupMs, 'ms', '#14 part 3'),
+    ),
   ];
-  const lines = rows.map((r) => [
-    r.scenario,
-    String(r.requests),
-    fmtBytes(r.bytes),
-    r.wallSeconds.toFixed(2),
-    r.processSeconds.toFixed(2),
-    r.cpuSeconds.toFixed(2),
-    `${r.peakRssMiB.toFixed(0)} MiB`,
-    r.lowerBoundSeconds.toFixed(2),
-    r.target,
-    `${r.isMet === null ? '' : r.isMet ? 'MET ' : 'MISSED '}${r.result}`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
-  const show = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  process.stdout.write(`${show(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
-  for (const l of lines) process.stdout.write(`${show(l)}\n`);
 }
 
 // ---- scenarios ----------------------------------------------------------------------------------------
@@ -424,6 +477,7 @@ async function main(): Promise<void> {
     const fake = await startFakeUpstream({ latencyMs: o.delayMs });
     fakes.push(fake);
     seed(fake, shape);
+    if (o.startupRounds > 0) rows.push(...(await measureStartup(o, fake.url, work, log)));
     const bigName = 'bench_huge-1.0-py3-none-any.whl';
     if (o.bigBytes > 0) await fake.addBigFile('bench-huge', bigName, o.bigBytes);
 
@@ -452,7 +506,8 @@ async function main(): Promise<void> {
         lower: number;
         result: SyncChildResult;
         statuses: number[];
-      }) => Pick<Row, 'target' | 'result' | 'isMet'> & { notes?: Record<string, unknown> },
+        processSeconds: number;
+      }) => { checks: Check[]; notes?: Record<string, unknown> },
     ): Promise<SyncChildResult> => {
       target.resetLog();
       log(scenario);
@@ -461,7 +516,8 @@ async function main(): Promise<void> {
       const bytes = target.bytesSent();
       const lower = seconds(requests, bytes, bandwidth);
       const statuses = target.requests.map((r) => r.status);
-      const verdict = judge({ requests, bytes, wall: result.wallMs / 1000, lower, result, statuses });
+      const wall = result.wallMs / 1000;
+      const { checks, notes } = judge({ requests, bytes, wall, lower, result, statuses, processSeconds });
       rows.push({
         scenario,
         requests,
@@ -471,7 +527,8 @@ async function main(): Promise<void> {
         peakRssMiB: result.maxRssBytes / MiB,
         cpuSeconds: result.cpuSeconds,
         lowerBoundSeconds: lower,
-        ...verdict,
+        ...judged(checks),
+        ...(notes === undefined ? {} : { notes }),
       });
       if (result.report.failures.length > 0)
         log(`  failures: ${JSON.stringify(result.report.failures.slice(0, 3))}`);
@@ -486,16 +543,29 @@ async function main(): Promise<void> {
       indexUrl: fake.url,
       packageMatches: ['bench-p*'],
     };
-    await measure('first sync (PyPI-like)', fake, requestA, ({ wall, lower }) => ({
-      target: '≤ 1.3 × lower bound',
-      result: `${(wall / lower).toFixed(2)} × lower bound`,
-      isMet: wall <= 1.3 * lower,
+    await measure('first sync (PyPI-like)', fake, requestA, ({ wall, lower, result }) => ({
+      checks: [
+        {
+          target: 'wall ≤ 1.3 × lower bound',
+          result: `${(wall / lower).toFixed(2)} ×`,
+          isMet: wall <= 1.3 * lower,
+        },
+        atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.firstSyncPeakRssMiB, 'MiB', '#14 part 2'),
+      ],
     }));
-    await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests }) => ({
-      target: '≤ 2 requests',
-      result: `${requests} request(s)`,
-      isMet: requests <= 2,
-    }));
+    await measure(
+      'no-op resync (PyPI-like, changelog)',
+      fake,
+      requestA,
+      ({ requests, result, processSeconds }) => ({
+        checks: [
+          { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
+          atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.noopPeakRssMiB, 'MiB', '#14 part 2'),
+          // End to end: the child's whole life, node's start and loading included.
+          atMost('process', processSeconds, ISSUE_14.noopProcessSeconds, 's', '#14 part 3', 2),
+        ],
+      }),
+    );
     const changed = shape.projects.slice(0, o.k);
     for (const [i, project] of changed.entries()) {
       const bytes = Buffer.alloc(20_000, i + 1);
@@ -503,9 +573,13 @@ async function main(): Promise<void> {
     }
     const expectedK = 1 + o.k + o.k;
     await measure(`resync after K=${o.k} projects changed`, fake, requestA, ({ requests }) => ({
-      target: `1 + K pages + K new files = ${expectedK}`,
-      result: `${requests} request(s)`,
-      isMet: requests === expectedK,
+      checks: [
+        {
+          target: `requests = 1 + K pages + K new files = ${expectedK}`,
+          result: `${requests}`,
+          isMet: requests === expectedK,
+        },
+      ],
     }));
 
     // 4-5. Plain PEP 503 index (HTML only, no serials, no XML-RPC): first sync and no-op.
@@ -520,13 +594,17 @@ async function main(): Promise<void> {
         packageMatches: ['bench-p*'],
       };
       await measure('first sync (plain index)', plain, requestB, ({ wall, lower }) => ({
-        target: '(reference)',
-        result: `${(wall / lower).toFixed(2)} × lower bound`,
-        isMet: null,
+        checks: [
+          { target: 'wall ÷ lower bound (reference)', result: `${(wall / lower).toFixed(2)} ×`, isMet: null },
+        ],
       }));
       await measure('no-op resync (plain index)', plain, requestB, ({ requests, statuses }) => {
         const other = statuses.filter((s) => s !== 304).length;
-        return { target: 'only 304s', result: `${requests} requests, ${other} not 304`, isMet: other === 0 };
+        return {
+          checks: [
+            { target: 'only 304s', result: `${requests} requests, ${other} not 304`, isMet: other === 0 },
+          ],
+        };
       });
       await plain.close();
     }
@@ -596,13 +674,17 @@ async function main(): Promise<void> {
           peakRssMiB: mid.result.maxRssBytes / MiB,
           cpuSeconds: mid.result.cpuSeconds,
           lowerBoundSeconds: seconds(requests, bytes, bandwidth),
-          target: '≥ 0.9 × curl to a file',
-          result:
-            `${fmtBytes(speed)}/s = ${ratio(toFile)} × curl to a file, ${ratio(devNull)} × curl to /dev/null, ` +
-            `${ratio(synced)} × curl + sync, ${ratio(tools)} × curl | tee | sha256sum + sync ` +
-            `(medians of ${o.bigRounds}; sync ${spread(runs.map((r) => r.result.wallMs / 1000))} s, ` +
-            `curl to a file ${spread(speeds.toFile.map((b) => bytes / b))} s)`,
-          isMet: toFile === null ? null : speed >= 0.9 * toFile,
+          ...judged([
+            {
+              target: 'speed ≥ 0.9 × curl to a file',
+              isMet: toFile === null ? null : speed >= 0.9 * toFile,
+              result:
+                `${fmtBytes(speed)}/s = ${ratio(toFile)} × curl to a file, ${ratio(devNull)} × curl to /dev/null, ` +
+                `${ratio(synced)} × curl + sync, ${ratio(tools)} × curl | tee | sha256sum + sync ` +
+                `(medians of ${o.bigRounds}; sync ${spread(runs.map((r) => r.result.wallMs / 1000))} s, ` +
+                `curl to a file ${spread(speeds.toFile.map((b) => bytes / b))} s)`,
+            },
+          ]),
           notes: {
             wallSecondsPerRound: runs.map((r) => r.result.wallMs / 1000),
             curlToFileBytesPerSecond: speeds.toFile,
@@ -643,7 +725,7 @@ async function main(): Promise<void> {
         const measureListing = async (
           scenario: string,
           viaChangelog: boolean,
-          judge: (wall: number, rss: number, requests: number) => Pick<Row, 'target' | 'result' | 'isMet'>,
+          judge: (wall: number, rss: number, requests: number) => Check[],
         ): Promise<void> => {
           await writeSyntheticState(mirrorE, scopeKey, listing.selected, listing.lastSerial, viaChangelog);
           const before = { ...listing.stats };
@@ -662,27 +744,29 @@ async function main(): Promise<void> {
             peakRssMiB: rss,
             cpuSeconds: result.cpuSeconds,
             lowerBoundSeconds: seconds(requests, bytes, bandwidth),
-            ...judge(wall, rss, requests),
+            ...judged(judge(wall, rss, requests)),
             notes: { checked: result.report.projectsChecked, toCheck: result.report.projectsChanged },
           });
         };
         await measureListing(
           `root listing of ${o.listing} projects, ${o.mirrored} mirrored`,
           false,
-          (_wall, rss) => ({
-            target: 'peak RSS ≤ 150 MiB',
-            result: `${rss.toFixed(0)} MiB; parse+filter in-process ${(parseFilter.totalMs / 1000).toFixed(2)} s`,
-            isMet: rss <= 150,
-          }),
+          (_wall, rss) => [
+            atMost('peak RSS', rss, ISSUE_14.listingPeakRssMiB, 'MiB', '#14 part 2'),
+            {
+              target: 'parse + filter in-process (reference)',
+              result: `${(parseFilter.totalMs / 1000).toFixed(2)} s`,
+              isMet: null,
+            },
+          ],
         );
         await measureListing(
           `no-op resync, ${o.mirrored} mirrored (changelog)`,
           true,
-          (wall, _rss, requests) => ({
-            target: '≤ 2 requests, < 1 s',
-            result: `${requests} request(s), ${wall.toFixed(2)} s`,
-            isMet: requests <= 2 && wall < 1,
-          }),
+          (wall, _rss, requests) => [
+            { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
+            { target: 'wall < 1 s', result: `${wall.toFixed(2)} s`, isMet: wall < 1 },
+          ],
         );
       } finally {
         await listing.close();

@@ -3,6 +3,7 @@
 // Requires-Python check against the `python_versions` of a mirror. Pure.
 import { compare, explain, satisfies, validRange } from '@renovatebot/pep440';
 import type { PythonVersion } from './tags.js';
+import { sortVersionsNewestFirst } from './version-order.js';
 
 /** Is `version` a valid PEP 440 version? */
 export function isValidVersion(version: string): boolean {
@@ -217,5 +218,5 @@ export function selectVersions(
 }
 
 function sortNewestFirst(versions: readonly string[]): string[] {
-  return [...versions].sort((a, b) => compareVersions(b, a));
+  return sortVersionsNewestFirst(versions); // each version parsed once (version-order.ts)
 }

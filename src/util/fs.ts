@@ -1,6 +1,7 @@
 // Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory. Every directory
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../mirror/layout.js';
@@ -28,9 +29,34 @@ export async function ensureDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates (or truncates) `path` for writing, with FILE_MODE whatever the umask. */
+let processUmask: number | null | undefined;
+
+/**
+ * The process's umask as Linux reports it (`Umask:` in /proc/self/status, read once: pypimirror never changes
+ * its umask), or null when it cannot be told (another system, an older kernel).
+ */
+export function readUmask(): number | null {
+  if (processUmask === undefined) {
+    try {
+      const octal = /^Umask:\s*([0-7]{1,4})$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+      processUmask = octal === undefined ? null : parseInt(octal, 8);
+    } catch {
+      processUmask = null;
+    }
+  }
+  return processUmask;
+}
+
+/**
+ * Creates `path` (a new temp name: it must not exist, and is never a symlink followed) for writing, with
+ * FILE_MODE whatever the umask. Creating it, open() gives it FILE_MODE less the umask; an fchmod follows only
+ * when the umask takes bits of FILE_MODE away or cannot be read (one system call per file saved under the
+ * usual 022 or 002, which leave 0644 as it is).
+ */
 export async function openNewFile(path: string): Promise<FileHandle> {
-  const handle = await open(path, 'w', FILE_MODE);
+  const handle = await open(path, 'wx', FILE_MODE);
+  const umask = readUmask();
+  if (umask !== null && (umask & FILE_MODE) === 0) return handle;
   try {
     await handle.chmod(FILE_MODE);
   } catch (err) {
@@ -71,7 +97,7 @@ export async function writeFileAtomic(
   const handle = await openNewFile(temp);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    else for (const piece of data) await handle.write(piece);
+    else await writePieces(handle, data);
     if (isDurable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
@@ -86,6 +112,24 @@ export async function writeFileAtomic(
     throw err;
   }
   if (isDirectorySynced) await syncDir(dirname(target));
+}
+
+/** Pieces of an iterable are written this much at a time (a small record: one write, not one per piece). */
+const WRITE_BATCH_CHARS = 1 << 20;
+
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let batch: string[] = [];
+  let chars = 0;
+  for (const piece of pieces) {
+    batch.push(piece);
+    chars += piece.length;
+    if (chars >= WRITE_BATCH_CHARS) {
+      await handle.write(batch.join(''));
+      batch = [];
+      chars = 0;
+    }
+  }
+  if (batch.length > 0) await handle.write(batch.join(''));
 }
 
 /**

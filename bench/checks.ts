@@ -1,0 +1,115 @@
+// The bench's verdicts: each scenario's figures against their targets (issue #14's where it sets one for the
+// scenario, the bench's own otherwise), the table `npm run bench` prints, one line per target with MET or
+// MISSED, and the start-up timings of the command itself (issue #14 part 3) beside Node's own start.
+import { spawn } from 'node:child_process';
+
+/** Issue #14's targets that a bench scenario measures. */
+export const ISSUE_14 = {
+  /** Part 2: peak RSS of a first sync. */
+  firstSyncPeakRssMiB: 90,
+  /** Part 2: peak RSS of a no-op re-sync of a small mirror. */
+  noopPeakRssMiB: 75,
+  /** Part 2: peak RSS while reading the 700 000-project listing. */
+  listingPeakRssMiB: 120,
+  /** Part 3: `pypimirror --version` and `check`, process start to exit. */
+  startupMs: 100,
+  /** Part 3: a no-op sync at 20 ms per request, process start to exit. */
+  noopProcessSeconds: 0.15,
+} as const;
+
+/** One figure of a scenario against one target. `isMet` null: a reference figure, no target. */
+export interface Check {
+  readonly target: string;
+  readonly result: string;
+  readonly isMet: boolean | null;
+}
+
+/** A check of `value` against `limit` (at most), both shown with `unit` and `digits` decimals. */
+export function atMost(
+  what: string,
+  value: number,
+  limit: number,
+  unit: string,
+  source: string,
+  digits = 0,
+): Check {
+  return {
+    target: `${what} ≤ ${limit} ${unit} (${source})`,
+    result: `${value.toFixed(digits)} ${unit}`,
+    isMet: value <= limit,
+  };
+}
+
+/** The scenario's verdict as one target, result and isMet (the JSON's fields before `checks` existed). */
+export function combine(checks: readonly Check[]): { target: string; result: string; isMet: boolean | null } {
+  const judged = checks.filter((c) => c.isMet !== null);
+  return {
+    target: checks.map((c) => c.target).join('; '),
+    result: checks.map((c) => c.result).join('; '),
+    isMet: judged.length === 0 ? null : judged.every((c) => c.isMet === true),
+  };
+}
+
+/** What the table shows of a row. */
+export interface TableRow {
+  readonly scenario: string;
+  readonly cells: readonly string[];
+  readonly checks: readonly Check[];
+}
+
+/**
+ * The table: the scenario's figures on its first line, then one line per target, each ending in MET or
+ * MISSED (nothing for a reference figure). A last line counts them.
+ */
+export function formatTable(figureHeaders: readonly string[], rows: readonly TableRow[]): string {
+  const header = ['scenario', ...figureHeaders, 'target', 'verdict', 'figure'];
+  const lines: string[][] = [];
+  for (const row of rows) {
+    const checks = row.checks.length === 0 ? [{ target: '', result: '', isMet: null }] : row.checks;
+    checks.forEach((check, i) => {
+      // The scenario and its figures on its first line only.
+      const figures = i === 0 ? [row.scenario, ...row.cells] : ['', ...figureHeaders.map(() => '')];
+      const verdict = check.isMet === null ? '' : check.isMet ? 'MET' : 'MISSED';
+      lines.push([...figures, check.target, verdict, check.result]);
+    });
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const show = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const all = rows.flatMap((r) => r.checks).filter((c) => c.isMet !== null);
+  const met = all.filter((c) => c.isMet === true).length;
+  return (
+    [show(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(show)].join('\n') +
+    `\n\ntargets met: ${met} of ${all.length}${met === all.length ? '' : ` (missed: ${all.length - met})`}\n`
+  );
+}
+
+/** Milliseconds from spawn to exit of `command args`, which must exit 0. */
+async function timeOnce(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = performance.now();
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const ms = performance.now() - started;
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(0, 500)}`);
+  return ms;
+}
+
+/** The median of `rounds` timings of `command args` (after one warm-up run, so the page cache is warm). */
+export async function medianStartMs(
+  command: string,
+  args: readonly string[],
+  rounds: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ medianMs: number; allMs: number[] }> {
+  await timeOnce(command, args, env);
+  const allMs: number[] = [];
+  for (let i = 0; i < rounds; i++) allMs.push(await timeOnce(command, args, env));
+  const sorted = [...allMs].sort((a, b) => a - b);
+  return { medianMs: sorted[sorted.length >> 1] ?? 0, allMs };
+}

@@ -1,0 +1,79 @@
+// The bench's scenarios at a small size, as a smoke test: each scenario runs and makes the requests it
+// should (first sync = 1 + pages + files; no-op = 1; K changes = 1 + 2K; plain no-op = only 304s), and
+// `npm run bench` prints every target with MET / MISSED and writes the JSON with them. Times and memory are
+// the bench's business, never asserted here.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { repoRoot } from '../helpers/repo-root.js';
+
+const run = promisify(execFile);
+
+interface BenchRow {
+  readonly scenario: string;
+  readonly requests: number;
+  readonly checks: readonly { target: string; result: string; isMet: boolean | null }[];
+  readonly target: string;
+  readonly isMet: boolean | null;
+}
+
+test('bench smoke: every scenario at a small size makes the requests it should, and every target is judged', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, 'bench.json');
+  const [projects, files, k] = [4, 12, 2];
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(repoRoot, 'dist/bench/bench.js'),
+      ...['--projects', String(projects), '--files', String(files), '--k', String(k)],
+      ...['--delay-ms', '0', '--workers', '4', '--big-mib', '1', '--big-rounds', '1'],
+      ...['--listing', '500', '--mirrored', '10', '--globs', '2', '--startup-rounds', '1', '--out', out],
+    ],
+    { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const rows = (JSON.parse(await readFile(out, 'utf8')) as { rows: BenchRow[] }).rows;
+  const requestsOf = (scenario: string): number => {
+    const row = rows.find((r) => r.scenario === scenario);
+    assert.ok(row !== undefined, `no row "${scenario}" in ${rows.map((r) => r.scenario).join(', ')}`);
+    return row.requests;
+  };
+  assert.equal(requestsOf('first sync (PyPI-like)'), 1 + projects + files);
+  assert.equal(requestsOf('no-op resync (PyPI-like, changelog)'), 1);
+  assert.equal(requestsOf(`resync after K=${k} projects changed`), 1 + 2 * k);
+  assert.equal(requestsOf('first sync (plain index)'), 1 + projects + files);
+  assert.equal(requestsOf('no-op resync (plain index)'), 1 + projects);
+  assert.ok(requestsOf('1.0 MiB download') <= 3, 'the big file: discovery, its page, the file');
+  assert.ok(requestsOf('root listing of 500 projects, 10 mirrored') <= 2);
+  assert.ok(requestsOf('no-op resync, 10 mirrored (changelog)') <= 2);
+  for (const scenario of ['node -e 0', 'pypimirror --version', 'pypimirror check CONFIG']) {
+    assert.equal(requestsOf(scenario), 0);
+  }
+
+  // Every row carries its targets, judged; the JSON keeps its combined verdict as before.
+  for (const row of rows) {
+    assert.ok(row.checks.length > 0, `${row.scenario}: no target`);
+    for (const check of row.checks) assert.notEqual(check.target, '', row.scenario);
+    const judged = row.checks.filter((c) => c.isMet !== null);
+    if (judged.length > 0)
+      assert.equal(
+        row.isMet,
+        judged.every((c) => c.isMet === true),
+        row.scenario,
+      );
+  }
+  const noop = rows.find((r) => r.scenario === 'no-op resync (PyPI-like, changelog)');
+  assert.deepEqual(
+    noop?.checks.map((c) => c.target),
+    ['requests ≤ 2', 'peak RSS ≤ 75 MiB (#14 part 2)', 'process ≤ 0.15 s (#14 part 3)'],
+  );
+  // The printed table: one line per judged target ending its verdict, and the count.
+  const judgedCount = rows.flatMap((r) => r.checks).filter((c) => c.isMet !== null).length;
+  const verdicts = stdout.split('\n').filter((l) => /\s(MET|MISSED)\s/.test(l));
+  assert.equal(verdicts.length, judgedCount, stdout);
+  assert.match(stdout, new RegExp(`targets met: \\d+ of ${judgedCount}`));
+});
