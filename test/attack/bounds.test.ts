@@ -29,7 +29,8 @@ import { makeTempDir } from '../helpers/tree.js';
 interface Attack {
   readonly routes: Record<string, Route>;
   readonly values?: Record<string, string>;
-  readonly signalAfterMs?: number;
+  /** SIGTERM once the upstream has been asked for this path (the child is then past its start-up). */
+  readonly signalOnRequest?: string;
   /** The child is killed (and the test fails) if it has not ended by then. */
   readonly timeoutMs?: number;
 }
@@ -49,7 +50,9 @@ async function runAttack(t: TestContext, attack: Attack): Promise<{ run: Measure
   });
   const run = await runCliMeasured(t, ['sync', config], {
     timeoutMs: attack.timeoutMs ?? 180_000,
-    ...(attack.signalAfterMs === undefined ? {} : { signalAfterMs: attack.signalAfterMs }),
+    ...(attack.signalOnRequest === undefined
+      ? {}
+      : { signalWhen: () => up.requests().some((r) => r.path === attack.signalOnRequest) }),
   });
   t.diagnostic(`exit ${run.code}, peak RSS ${run.peakRssMiB} MiB`);
   assert.equal(run.timedOut, false, `the run ended on its own\n${run.output.slice(-4000)}`);
@@ -266,8 +269,8 @@ test('SIGTERM during a huge parse ends the run cleanly (exit 0) and releases the
         body: { head: '<html><body>', repeat: '<a href="/simple/x/">-bad-</a>\n', times: 100_000_000 },
       },
     },
-    signalAfterMs: 2_000,
-    timeoutMs: 20_000, // a bound on the loop, not a timing assertion: the stop takes well under a second
+    signalOnRequest: '/simple/', // the listing's body streams for minutes: the signal lands in its parse
+    timeoutMs: 60_000, // a bound on the loop, not a timing assertion: the stop takes well under a second
   });
   assert.equal(run.code, 0, run.output.slice(-4000));
   t.diagnostic('cases: 1');

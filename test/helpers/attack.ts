@@ -38,7 +38,9 @@ async function readPeakKiB(pid: number): Promise<number | null> {
 
 /**
  * Runs `pypimirror <args>` (dist/src/main.js through node, with the flags of its #! line) and measures it.
- * `signalAfterMs` sends `signal` (default SIGTERM) once, that long after the start.
+ * `signalAfterMs` sends `signal` (default SIGTERM) once, that long after the start; `signalWhen` sends it
+ * once, the first time the predicate holds (polled with the RSS), so a signal can wait for the child to
+ * reach a point (a request the upstream saw) however slowly a loaded machine starts it.
  */
 export function runCliMeasured(
   t: TestContext,
@@ -47,6 +49,7 @@ export function runCliMeasured(
     timeoutMs?: number;
     env?: Record<string, string>;
     signalAfterMs?: number;
+    signalWhen?: () => boolean;
     signal?: NodeJS.Signals;
   } = {},
 ): Promise<MeasuredRun> {
@@ -68,8 +71,13 @@ export function runCliMeasured(
   let peakKiB = 0;
   let timedOut = false;
   const pid = child.pid;
+  let isSignalled = false;
   const poll = setInterval(() => {
     if (pid === undefined) return;
+    if (!isSignalled && opts.signalWhen?.() === true) {
+      isSignalled = true;
+      child.kill(opts.signal ?? 'SIGTERM');
+    }
     void readPeakKiB(pid).then((kib) => {
       if (kib !== null && kib > peakKiB) peakKiB = kib;
     });
