@@ -13,6 +13,8 @@ import { describeSelection, EXIT, runCommand } from './commands.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
+import { runKeygenCommand } from './bundle/commands.js';
+import { describeBundles } from './bundle/state.js';
 import { describeHold } from './sync/guards.js';
 
 export { EXIT };
@@ -44,6 +46,14 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     process.stdout.write(`pypimirror ${readVersion()}\n`);
     return EXIT.OK;
   }
+  if (args.command === 'keygen') {
+    return runKeygenCommand(args.operands[0] as string, (line) => process.stdout.write(`${line}\n`)).catch(
+      (err: unknown) => {
+        process.stderr.write(`pypimirror: ${err instanceof Error ? err.message : String(err)}\n`);
+        return EXIT.CONFIG;
+      },
+    );
+  }
   const configPath = resolveConfigPath(args.configPath ?? undefined, process.env);
   let cfg: Config;
   try {
@@ -63,7 +73,10 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
     const hold = describeHold(state?.deletionsHeld);
-    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold])].join('\n');
+    const bundles = await describeBundles(cfg.mirrorRoot);
+    const discovery = [...describeDiscovery(cfg, state), ...(hold === null ? [] : [hold]), ...bundles].join(
+      '\n',
+    );
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
     );
@@ -93,6 +106,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       adopt: args.adopt,
       allowDeletions: args.allowDeletions,
       dryRun: args.dryRun,
+      bundle: { operands: args.operands, isFull: args.full, maxVolume: args.maxVolume },
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
       startupHangups: hangups,
     });

@@ -248,6 +248,22 @@ export const CONFIG_KEYS = {
       "PEM file of extra CA certificates trusted for the upstream (a corporate CA), besides Node's own and " +
       "`NODE_EXTRA_CA_CERTS`; relative to the config file's directory",
   },
+  bundle_private_key: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "outside mirror of an air-gapped pair: the Ed25519 private key (PEM, from `pypimirror keygen`) `export` signs bundles with; relative to the config file's directory",
+  },
+  bundle_public_key: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "inside mirror of an air-gapped pair: the Ed25519 public key (PEM) `import` checks bundles against; relative to the config file's directory",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

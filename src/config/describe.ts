@@ -36,6 +36,8 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   max_file_size: (cfg) => String(cfg.maxFileSize),
   request_deadline: (cfg) => formatDuration(cfg.requestDeadlineMs),
   ca_file: (cfg) => cfg.caFile,
+  bundle_private_key: (cfg) => cfg.bundlePrivateKey,
+  bundle_public_key: (cfg) => cfg.bundlePublicKey,
 };
 
 /**

@@ -62,6 +62,9 @@ export interface Config {
   readonly requestDeadlineMs: number;
   /** Extra CA certificates (PEM) for the upstream, or null. */
   readonly caFile: string | null;
+  /** Air-gapped pairs (issue #16): the key `export` signs with, the key `import` checks with (PEM), or null. */
+  readonly bundlePrivateKey: string | null;
+  readonly bundlePublicKey: string | null;
   /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
   readonly warnings: readonly string[];
 }

@@ -155,6 +155,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
   const requestDeadlineMs = readDuration('request_deadline');
   const caFile = readPath('ca_file', configDir);
+  const bundlePrivateKey = readPath('bundle_private_key', configDir);
+  const bundlePublicKey = readPath('bundle_public_key', configDir);
 
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
@@ -227,6 +229,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     maxFileSize,
     requestDeadlineMs,
     caFile,
+    bundlePrivateKey,
+    bundlePublicKey,
     warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }

@@ -377,7 +377,7 @@ function emptyRecord(name: string, displayName: string): ProjectRecord {
 }
 
 /** Removes a mirrored file, its .metadata and its replaced-file directory once empty; false if it was gone. */
-async function removeLocalFile(
+export async function removeLocalFile(
   root: string,
   project: string,
   file: { readonly filename: string; readonly path?: string },

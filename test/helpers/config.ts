@@ -27,6 +27,8 @@ export function makeConfig(
     maxFileSize: 10 * 1024 ** 3,
     requestDeadlineMs: 15 * 60_000,
     caFile: null,
+    bundlePrivateKey: null,
+    bundlePublicKey: null,
     warnings: [],
     ...rest,
     indexUrl: typeof indexUrl === 'string' ? new URL(indexUrl) : indexUrl,

@@ -62,6 +62,8 @@ const Z3C_EXPECTED = {
   maxFileSize: 10 * 1024 ** 3,
   requestDeadlineMs: 900_000,
   caFile: null,
+  bundlePrivateKey: null,
+  bundlePublicKey: null,
   warnings: [
     '/etc/pypimirror/mirror.cfg:20: [DEFAULT] external_links = "False": has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
     '/etc/pypimirror/mirror.cfg:21: [DEFAULT] follow_external_index_pages = "False": has no effect since PEP 470 (indexes no longer link to external pages); ignored',
@@ -107,6 +109,8 @@ describe('validateConfig: values', () => {
       maxFileSize: 10 * 1024 ** 3,
       requestDeadlineMs: 900_000,
       caFile: null,
+      bundlePrivateKey: null,
+      bundlePublicKey: null,
       warnings: [],
     });
   });
@@ -345,7 +349,7 @@ describe('describeConfig', () => {
         'index_url = https://pypi.org/simple/',
         'sync_interval = 10m\nworkers = 8\ntimeout = 30s\nmetrics_file =',
         'max_deletions = 10\nmax_deletions_window = 7d\nallow_replaced_files = false',
-        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =',
+        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =\nbundle_private_key =\nbundle_public_key =',
       ].join('\n'),
     );
   });
