@@ -18,6 +18,7 @@ import { compileFilters } from '../src/plan/filters.js';
 import { computeScopeKey } from '../src/sync/run.js';
 import { createListingJsonParser } from '../src/upstream/listing-stream.js';
 import { startBigListing } from './listing-server.js';
+import { benchBundles } from './bundle-bench.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -688,6 +689,8 @@ async function main(): Promise<void> {
         await listing.close();
       }
     }
+    // The air-gapped pair (issue #16): export and import of a change of --big-mib against tar.
+    if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
   } finally {
     for (const f of fakes) await f.close();
     await rm(work, { recursive: true, force: true });

@@ -151,6 +151,17 @@ function describeEffect(m: BundleManifest, effect: BundleEffect): string[] {
   return lines;
 }
 
+function importedState(m: BundleManifest, importedAt: string): ImportState {
+  return {
+    formatVersion: 1,
+    origin: m.origin,
+    sequence: m.sequence,
+    id: m.id,
+    importedAt,
+    serial: m.serials.to,
+  };
+}
+
 /**
  * Imports what `opts.dirs` hold, with the bundles held from earlier imports. The caller holds the run lock
  * (not for a dry run, which writes nothing). Throws BUNDLE_REFUSED for a bundle that fails a check.
@@ -160,9 +171,7 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
   const now = opts.now ?? (() => new Date());
   const key = await readPublicKey(cfg.bundlePublicKey);
   const given = await findBundles(opts.dirs, key, false);
-  if (given.length === 0) {
-    throw new BundleError('BUNDLE_REFUSED', `no bundle (<id>.manifest.json) in ${opts.dirs.join(', ')}`);
-  }
+  if (given.length === 0) log.info('no bundle (<id>.manifest.json) found', { dirs: opts.dirs.join(' ') });
   const held = await findBundles(await heldDirs(root), key, true);
   const byId = new Map<string, FoundBundle>();
   for (const b of [...held, ...given]) if (!byId.has(b.manifest.id)) byId.set(b.manifest.id, b);
@@ -179,40 +188,25 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
   const foreign = new Set(await foreignOfRoot(cfg));
   const applied: string[] = [];
   let heldMessage: string | null = null;
+  let simulated = 0;
   let remaining = [...byId.values()];
   for (let next = nextApplicable(remaining, state); next !== null; next = nextApplicable(remaining, state)) {
     const m = next.manifest;
     remaining = remaining.filter((b) => b !== next);
-    const effect = await planApply(cfg, m, foreign).catch((err: unknown) => {
-      // A dry run does not place the bundles before this one: what they bring is not here yet.
-      if (opts.dryRun && applied.length + (state === null ? 0 : 1) > 0 && err instanceof BundleError)
-        return null;
-      throw err;
-    });
-    if (effect === null) {
-      opts.print(`bundle ${m.id}: applies after the bundles above`);
-      state = {
-        formatVersion: 1,
-        origin: m.origin,
-        sequence: m.sequence,
-        id: m.id,
-        importedAt: '',
-        serial: null,
-      };
-      continue;
-    }
     if (opts.dryRun) {
-      for (const line of describeEffect(m, effect)) opts.print(line);
-      state = {
-        formatVersion: 1,
-        origin: m.origin,
-        sequence: m.sequence,
-        id: m.id,
-        importedAt: '',
-        serial: null,
-      };
+      // A dry run places nothing: a later bundle's effect is judged against the tree as it is now.
+      const effect = await planApply(cfg, m, foreign).catch((err: unknown) => {
+        if (simulated === 0 || !(err instanceof BundleError)) throw err;
+        return null;
+      });
+      const lines =
+        effect === null ? [`bundle ${m.id}: applies after the bundles above`] : describeEffect(m, effect);
+      for (const line of lines) opts.print(line);
+      state = importedState(m, '');
+      simulated++;
       continue;
     }
+    const effect = await planApply(cfg, m, foreign);
     const hold = opts.allowDeletions ? null : await judgeBundleDeletions(cfg, effect, now());
     if (hold !== null) {
       heldMessage =
@@ -223,14 +217,7 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
       break;
     }
     await applyOne(cfg, log, next, effect, now(), opts.signal);
-    state = {
-      formatVersion: 1,
-      origin: m.origin,
-      sequence: m.sequence,
-      id: m.id,
-      importedAt: now().toISOString(),
-      serial: m.serials.to,
-    };
+    state = importedState(m, now().toISOString());
     await writeImportState(root, state);
     if (next.isHeld) await rm(next.dir, { recursive: true, force: true });
     applied.push(m.id);

@@ -1,7 +1,8 @@
 // A bundle's tar volumes: written by export from the tree (each at most --max-volume bytes; a file that
 // does not fit is split into `.part<N>` members across volumes), read by import into a staging directory
 // with every member's sha256 and every volume's sha256 checked on the way. Positional reads and writes
-// through one 1 MiB buffer: memory stays bounded whatever the sizes.
+// through two 1 MiB buffers (the next chunk is read and hashed while the last is written): memory stays
+// bounded whatever the sizes.
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,30 @@ import {
 } from './tar.js';
 
 const CHUNK = 1024 * 1024;
+
+/**
+ * Copies `length` bytes from `read` to `write` through two CHUNK buffers, so that the next chunk is read (and
+ * hashed, by `read`) while the last one is written.
+ */
+async function pipeChunks(
+  length: number,
+  read: (into: Buffer, max: number) => Promise<Buffer>,
+  write: (piece: Buffer) => Promise<void>,
+): Promise<void> {
+  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    for (let done = 0, k = 0; done < length; k++) {
+      const piece = await read(buffers[k % 2] as Buffer, Math.min(CHUNK, length - done));
+      await writing; // the write of chunk k - 1: chunk k + 1 goes into its buffer
+      writing = write(piece);
+      done += piece.length;
+    }
+  } finally {
+    await writing.catch(() => {}); // settled before leaving; its error, if any, is thrown below
+  }
+  await writing;
+}
 
 /** A file of the tree to carry: `<project>/<path>`, at `source`, whose bytes must have `sha256`. */
 export interface SourceFile {
@@ -51,7 +76,6 @@ export async function writeVolumes(
 ): Promise<{ volumes: VolumeEntry[]; files: BundleFile[] }> {
   const volumes: VolumeEntry[] = [];
   const files: BundleFile[] = [];
-  const buffer = Buffer.allocUnsafe(CHUNK);
   const budget = maxVolume - END_OF_ARCHIVE.length;
   let vol: OpenVolume | null = null;
   const temps: string[] = [];
@@ -96,14 +120,24 @@ export async function writeVolumes(
           }
           const length = isSplit ? Math.min(room, size - offset) : size;
           await write(memberHeader(name, length));
-          for (let done = 0; done < length;) {
-            const { bytesRead } = await source.read(buffer, 0, Math.min(CHUNK, length - done), offset + done);
-            if (bytesRead === 0) throw moved(file, 'it got shorter while it was read');
-            const piece = buffer.subarray(0, bytesRead);
-            fileHash.update(piece);
-            await write(piece);
-            done += bytesRead;
-          }
+          const volume: OpenVolume = current;
+          let at = offset;
+          await pipeChunks(
+            length,
+            async (into, max) => {
+              const { bytesRead } = await source.read(into, 0, max, at);
+              if (bytesRead === 0) throw moved(file, 'it got shorter while it was read');
+              const piece = into.subarray(0, bytesRead);
+              at += bytesRead;
+              fileHash.update(piece);
+              volume.hash.update(piece);
+              return piece;
+            },
+            async (piece) => {
+              await volume.handle.write(piece);
+              volume.written += piece.length;
+            },
+          );
           await write(Buffer.alloc(paddingOf(length)));
           offset += length;
           parts++;
@@ -267,12 +301,17 @@ export async function extractVolumes(
             target = { handle: await openNewFile(staged), hash: createHash('sha256'), size: 0 };
           }
           const t = target as unknown as { handle: FileHandle; hash: Hash; size: number };
-          for (let done = 0; done < member.size;) {
-            const piece = await reader.read(Math.min(CHUNK, member.size - done), buffer);
-            t.hash.update(piece);
-            await t.handle.write(piece);
-            done += piece.length;
-          }
+          await pipeChunks(
+            member.size,
+            async (into, max) => {
+              const piece = await reader.read(max, into);
+              t.hash.update(piece);
+              return piece;
+            },
+            async (piece) => {
+              await t.handle.write(piece);
+            },
+          );
           t.size += member.size;
           await reader.read(paddingOf(member.size));
           if (want.part === want.file.parts - 1) {

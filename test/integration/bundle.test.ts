@@ -8,6 +8,8 @@ import { test, type TestContext } from 'node:test';
 import { BUNDLE_EXIT } from '../../src/bundle/commands.js';
 import { canonicalJson, idOfManifestName } from '../../src/bundle/manifest.js';
 import { generateKeys, readPrivateKey, signBytes } from '../../src/bundle/signing.js';
+import { describeBundles } from '../../src/bundle/state.js';
+import { verifyTree } from '../../src/verify.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { type BundlePair, snapshotTree, startBundlePair } from '../helpers/bundle-pair.js';
 import { makeTempDir } from '../helpers/tree.js';
@@ -92,6 +94,10 @@ test('a gap in the middle names the missing bundle; import --dry-run prints and 
   assert.equal(held.code, BUNDLE_EXIT.GAP);
   const warning = inside.log.records.find((r) => r.msg.startsWith('waiting for'))?.msg ?? '';
   assert.match(warning, new RegExp(`waiting for bundle ${secondId}: the last imported is ${firstId}`));
+  // `check` shows the last bundle imported and the gap.
+  const shown = (await describeBundles(inside.cfg.mirrorRoot)).join('\n');
+  assert.match(shown, new RegExp(`^# last bundle imported: ${firstId} at `, 'm'));
+  assert.match(shown, new RegExp(`^# bundle gap: waiting for ${secondId}; held: `, 'm'));
 
   const before = await snapshotTree(inside.cfg.mirrorRoot);
   const dry = await inside.import([dirs[1] as string], { dryRun: true });
@@ -106,6 +112,9 @@ test('a gap in the middle names the missing bundle; import --dry-run prints and 
   assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), trees[2]);
   assert.equal((await inside.import([dirs[3] as string])).code, 0);
   assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), trees[3]);
+  assert.doesNotMatch((await describeBundles(inside.cfg.mirrorRoot)).join('\n'), /gap/);
+  // The inside is an ordinary mirror: verify finds every file and page right.
+  assert.deepEqual(await verifyTree(inside.cfg, inside.log, new AbortController().signal), []);
 });
 
 /** Copies bundle `dir` into a new directory, passing each file through `edit`. */
@@ -189,4 +198,27 @@ test('export with nothing changed exits 3 and writes nothing; --full carries the
   assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), await snapshotTree(pair.outside.root));
   // The first bundle, older, changes nothing afterwards.
   assert.equal((await inside.import([dir])).code, 0);
+});
+
+test('a bundle removing more than max_deletions is held inside until import --allow-deletions', async (t) => {
+  const pair = await startBundlePair(t);
+  const first = await pair.syncAndExport();
+  assert.equal(first.code, 0);
+  const inside = await pair.newInside();
+  assert.equal((await inside.import([first.dir])).code, 0);
+  const before = await snapshotTree(inside.cfg.mirrorRoot);
+  // The outside lets three of five projects go (its admin released its own hold), then exports.
+  const report = await pair.outside.sync({ packageMatches: ['demo-*'] }, { run: { allowDeletions: true } });
+  assert.equal(report.projectsRemoved, 3);
+  const dir = await makeTempDir(t, 'pypimirror-bundle-');
+  assert.equal(await pair.exportTo(dir), 0);
+
+  const held = await inside.import([dir]);
+  assert.equal(held.code, 1);
+  const warning = inside.log.records.find((r) => r.msg.startsWith('deletions held'))?.msg ?? '';
+  assert.match(warning, /would remove 3 projects .* more than max_deletions = 10%.*import --allow-deletions/);
+  assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), before, 'nothing applied');
+  const released = await inside.import([dir], { allowDeletions: true });
+  assert.equal(released.code, 0);
+  assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), await snapshotTree(pair.outside.root));
 });
