@@ -132,7 +132,8 @@ function seed(fake: FakeUpstream, shape: Shape): void {
 
 // ---- measuring ----------------------------------------------------------------------------------------
 
-interface Row {
+/** One line of the table (bundle-bench.ts builds its own). */
+export interface Row {
   readonly scenario: string;
   readonly requests: number;
   readonly bytes: number;

@@ -8,6 +8,7 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Row } from './bench.js';
 import { generateKeys } from '../src/bundle/signing.js';
 import type { LocalFile, ProjectRecord } from '../src/mirror/record.js';
 import { EMPTY_STATE, writeRecord, writeState } from '../src/mirror/state.js';
@@ -17,21 +18,6 @@ const MiB = 1024 * 1024;
 const FILE_BYTES = 32 * MiB;
 const FILES_PER_PROJECT = 8;
 const run = promisify(execFile);
-
-/** A line of the bench's table (bench.ts `Row`). */
-export interface BundleBenchRow {
-  readonly scenario: string;
-  readonly requests: number;
-  readonly bytes: number;
-  readonly wallSeconds: number;
-  readonly processSeconds: number;
-  readonly peakRssMiB: number;
-  readonly cpuSeconds: number;
-  readonly lowerBoundSeconds: number;
-  readonly target: string;
-  readonly result: string;
-  readonly isMet: boolean | null;
-}
 
 /** A mirror tree of `bytes` in 32 MiB wheels, 8 per project, with records and state, as a sync leaves it. */
 async function makeTree(root: string, bytes: number): Promise<string[]> {
@@ -109,13 +95,7 @@ function timed(command: string, args: readonly string[]): Promise<number> {
   });
 }
 
-function row(
-  scenario: string,
-  bytes: number,
-  seconds: number,
-  tarSeconds: number,
-  tar: string,
-): BundleBenchRow {
+function row(scenario: string, bytes: number, seconds: number, tarSeconds: number, tar: string): Row {
   return {
     scenario,
     requests: 0,
@@ -132,11 +112,7 @@ function row(
 }
 
 /** Export and import of `bytes` against tar -c and tar -x; two rows. `work` is a scratch directory. */
-export async function benchBundles(
-  work: string,
-  bytes: number,
-  log: (msg: string) => void,
-): Promise<BundleBenchRow[]> {
+export async function benchBundles(work: string, bytes: number, log: (msg: string) => void): Promise<Row[]> {
   const outside = join(work, 'bundle-outside');
   const inside = join(work, 'bundle-inside');
   const outbox = join(work, 'bundle-outbox');
