@@ -27,7 +27,7 @@ import { judgeDeletions, pruneHistory, type DeletionCounts } from '../sync/guard
 import { removeLocalFile } from '../sync/project.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import { type BundleManifest, recordFiles } from './manifest.js';
-import { BundleError } from './signing.js';
+import { BundleError } from '../errors.js';
 import { stagedPath } from './volumes.js';
 
 /** What applying a bundle changes, as the inside has it now (for the guards, dry runs and the log). */

@@ -5,7 +5,8 @@ import type { Logger } from '../log.js';
 import { acquireRunLock } from '../mirror/lock.js';
 import { exportBundle } from './export.js';
 import { importBundles } from './import.js';
-import { BundleError, generateKeys } from './signing.js';
+import { BundleError } from '../errors.js';
+import { generateKeys } from './signing.js';
 
 /** Exit codes of the bundle commands, beside commands.ts's (README "Exit codes"). */
 export const BUNDLE_EXIT = {

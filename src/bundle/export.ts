@@ -21,7 +21,8 @@ import {
   sha256Hex,
   signatureName,
 } from './manifest.js';
-import { BundleError, readPrivateKey, signBytes } from './signing.js';
+import { BundleError } from '../errors.js';
+import { readPrivateKey, signBytes } from './signing.js';
 import { readExportState, writeExportState } from './state.js';
 import { writeVolumes } from './volumes.js';
 

@@ -19,7 +19,8 @@ import {
   signatureName,
   whyManifestInvalid,
 } from './manifest.js';
-import { BundleError, isSignatureValid, readPublicKey } from './signing.js';
+import { BundleError } from '../errors.js';
+import { isSignatureValid, readPublicKey } from './signing.js';
 import { type ImportState, pendingDir, readImportState, stagingDir, writeImportState } from './state.js';
 import { checkVolumesPresent, extractVolumes } from './volumes.js';
 

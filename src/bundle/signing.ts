@@ -10,16 +10,8 @@ import {
 } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PypimirrorError } from '../errors.js';
+import { BundleError } from '../errors.js';
 import { ensureDir, FILE_MODE } from '../util/fs.js';
-
-export type BundleErrorCode =
-  | 'BUNDLE_NOTHING' // nothing changed since the last export
-  | 'BUNDLE_REFUSED' // unsigned, wrongly signed, altered or inconsistent: nothing written
-  | 'BUNDLE_KEY' // a key file missing or not an Ed25519 PEM key
-  | 'BUNDLE_MOVED'; // the tree changed under an export (a file it was to carry went): export again
-
-export class BundleError extends PypimirrorError<BundleErrorCode> {}
 
 export const PRIVATE_KEY_FILE = 'bundle.key';
 export const PUBLIC_KEY_FILE = 'bundle.pub';

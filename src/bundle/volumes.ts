@@ -14,7 +14,7 @@ import {
   type VolumeEntry,
   volumeName,
 } from './manifest.js';
-import { BundleError } from './signing.js';
+import { BundleError } from '../errors.js';
 import {
   BLOCK,
   END_OF_ARCHIVE,
