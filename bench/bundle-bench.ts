@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Row } from './bench.js';
 import { generateKeys } from '../src/bundle/signing.js';
-import type { LocalFile, ProjectRecord } from '../src/mirror/record.js';
+import type { LocalFile } from '../src/mirror/record.js';
 import { EMPTY_STATE, writeRecord, writeState } from '../src/mirror/state.js';
+import { emptyRecord } from '../src/sync/project.js';
 
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -62,15 +63,7 @@ async function makeTree(root: string, bytes: number): Promise<string[]> {
       size: f.size,
       uploadTime: null,
     }));
-    const record = { formatVersion: 1, name, displayName: name, serial: 1, etag: null, lastModified: null };
-    await writeRecord(root, {
-      ...record,
-      status: null,
-      statusReason: null,
-      versions: [],
-      upstreamFiles,
-      files,
-    } as unknown as ProjectRecord);
+    await writeRecord(root, { ...emptyRecord(name, name), serial: 1, upstreamFiles, files });
   }
   await writeState(root, {
     ...EMPTY_STATE,

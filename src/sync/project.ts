@@ -360,7 +360,7 @@ function nextRecord(page: ProjectPage, displayName: string, files: LocalFile[]):
 }
 
 /** A record with no serial and no ETag: the project's page is fetched in full next run. */
-function emptyRecord(name: string, displayName: string): ProjectRecord {
+export function emptyRecord(name: string, displayName: string): ProjectRecord {
   return {
     formatVersion: 1,
     name,

@@ -19,6 +19,7 @@ import {
 } from '../../../src/bundle/tar.js';
 import { parseCli, UsageError } from '../../../src/cli.js';
 import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import { emptyRecord } from '../../../src/sync/project.js';
 
 function file(filename: string, sha: string, metadata: string | null = null): LocalFile {
   return {
@@ -35,19 +36,7 @@ function file(filename: string, sha: string, metadata: string | null = null): Lo
 }
 
 function record(name: string, files: LocalFile[]): ProjectRecord {
-  return {
-    formatVersion: 1,
-    name,
-    displayName: name,
-    serial: 1,
-    etag: null,
-    lastModified: null,
-    status: null,
-    statusReason: null,
-    versions: [],
-    upstreamFiles: [],
-    files,
-  };
+  return { ...emptyRecord(name, name), files };
 }
 
 describe('tar headers', () => {
