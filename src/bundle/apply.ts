@@ -4,12 +4,19 @@
 // projects that go (by their records, ownership.ts); then state.json. Every step is idempotent, so a kill at
 // any instant leaves a consistent tree and applying the bundle again completes it. All of an import's
 // publishing is in this module.
-import { link } from 'node:fs/promises';
+import { link, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { StoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { INDEX_HTML, INDEX_JSON, localFilePath, localRelPath, projectDir } from '../mirror/layout.js';
+import {
+  INDEX_HTML,
+  INDEX_JSON,
+  localFilePath,
+  localRelPath,
+  projectDir,
+  stateDir,
+} from '../mirror/layout.js';
 import { claimProject, removeOwnedProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
 import type { ProjectRecord } from '../mirror/record.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from '../mirror/render.js';
@@ -79,8 +86,13 @@ export async function planApply(
   const state = await readState(root);
   const mirroredNames = Object.entries(state.projects).filter(([, p]) => p.isEmpty !== true);
   const carriedNames = new Set(manifest.projects.map((r) => r.name));
+  // listRecords creates the records' directory: not in a root that has none (a dry run writes nothing).
+  const hasRecords = await readdir(join(stateDir(root), 'projects')).then(
+    () => true,
+    () => false,
+  );
   const removedProjects = manifest.isFull
-    ? (await listRecords(root)).filter((name) => !carriedNames.has(name))
+    ? (hasRecords ? await listRecords(root) : []).filter((name) => !carriedNames.has(name))
     : manifest.removals.projects.filter((name) => !carriedNames.has(name));
   return {
     projects,

@@ -5,13 +5,15 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BUNDLE_EXIT } from '../../src/bundle/commands.js';
+import { existsSync } from 'node:fs';
+import { BUNDLE_EXIT, runImportCommand } from '../../src/bundle/commands.js';
 import { canonicalJson, idOfManifestName } from '../../src/bundle/manifest.js';
 import { generateKeys, readPrivateKey, signBytes } from '../../src/bundle/signing.js';
 import { describeBundles } from '../../src/bundle/state.js';
 import { verifyTree } from '../../src/verify.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { type BundlePair, snapshotTree, startBundlePair } from '../helpers/bundle-pair.js';
+import { makeConfig } from '../helpers/config.js';
 import { makeTempDir } from '../helpers/tree.js';
 
 /** The first sync, then three upstream changes, an export after each; the outside tree after each. */
@@ -192,6 +194,27 @@ test('export with nothing changed exits 3 and writes nothing; --full carries the
   assert.deepEqual(await readdir(again), []);
   const full = await makeTempDir(t, 'pypimirror-bundle-');
   assert.equal(await pair.exportTo(full, { isFull: true }), 0);
+  // A dry run into a root that does not exist yet creates nothing, not even the root.
+  const nowhere = join(await makeTempDir(t, 'pypimirror-inside-'), 'mirror');
+  const dry = await runImportCommand(
+    makeConfig({
+      mirrorRoot: nowhere,
+      indexUrl: 'https://pypi.invalid/simple/',
+      bundlePublicKey: pair.keys.publicKey,
+    }),
+    pair.outside.log,
+    {
+      operands: [full],
+      isFull: false,
+      maxVolume: 0,
+      dryRun: true,
+      allowDeletions: false,
+      signal: new AbortController().signal,
+      print: () => {},
+    },
+  );
+  assert.equal(dry, 0);
+  assert.equal(existsSync(nowhere), false);
   // The full second bundle alone brings an empty inside to the outside's tree.
   const inside = await pair.newInside();
   assert.equal((await inside.import([full])).code, 0);
