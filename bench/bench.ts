@@ -19,6 +19,7 @@ import { computeScopeKey } from '../src/sync/run.js';
 import { createListingJsonParser } from '../src/upstream/listing-stream.js';
 import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check } from './checks.js';
 import { startBigListing } from './listing-server.js';
+import { benchBundles } from './bundle-bench.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -136,7 +137,8 @@ function seed(fake: FakeUpstream, shape: Shape): void {
 
 // ---- measuring ----------------------------------------------------------------------------------------
 
-interface Row {
+/** One line of the table (bundle-bench.ts builds its own). */
+export interface Row {
   readonly scenario: string;
   readonly requests: number;
   readonly bytes: number;
@@ -772,6 +774,8 @@ async function main(): Promise<void> {
         await listing.close();
       }
     }
+    // The air-gapped pair (issue #16): export and import of a change of --big-mib against tar.
+    if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
   } finally {
     for (const f of fakes) await f.close();
     await rm(work, { recursive: true, force: true });

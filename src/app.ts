@@ -17,6 +17,8 @@ import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
 import { readState } from './mirror/state.js';
 import { describeClosure } from './sync/closure.js';
 import { describeDiscovery } from './sync/discover.js';
+import { runKeygenCommand } from './bundle/commands.js';
+import { describeBundles } from './bundle/state.js';
 import { describeHold } from './sync/guards.js';
 import {
   type Invoker,
@@ -57,6 +59,14 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     process.stdout.write(`pypimirror ${readVersion()}\n`);
     return EXIT.OK;
   }
+  if (args.command === 'keygen') {
+    return runKeygenCommand(args.operands[0] as string, (line) => process.stdout.write(`${line}\n`)).catch(
+      (err: unknown) => {
+        process.stderr.write(`pypimirror: ${err instanceof Error ? err.message : String(err)}\n`);
+        return EXIT.CONFIG;
+      },
+    );
+  }
   const who: Invoker = { isRoot: process.getuid?.() === 0, home: homedir(), env: process.env };
   const configPath = locateConfig(args.configPath, who, existsSync);
   const isDefaultPath = (args.configPath ?? '') === '';
@@ -85,12 +95,14 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     // The discovery line says how changes will be found, and what the last run used (from the state).
     const state = await readState(cfg.mirrorRoot).catch(() => null);
     const hold = describeHold(state?.deletionsHeld);
+    const bundles = await describeBundles(cfg.mirrorRoot);
     const discovery = [
       ...describeDiscovery(cfg, state),
       ...describeSectionDiscovery(cfg, state),
       ...(hold === null ? [] : [hold]),
       ...describeHeldFiles(state),
       ...(await describeClosure(cfg, state)),
+      ...bundles,
     ].join('\n');
     process.stdout.write(
       `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
@@ -128,6 +140,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       adopt: args.adopt,
       allowDeletions: args.allowDeletions,
       dryRun: args.dryRun,
+      bundle: { operands: args.operands, isFull: args.full, maxVolume: args.maxVolume },
       logControl: { reopen: logging.reopen, configure: (c) => logging.configure(logOptions(c)) },
       startupHangups: hangups,
       ...(statusLine === null ? {} : { statusLine }),

@@ -1,8 +1,22 @@
 // Command line → what to do. Pure: no process.*, no I/O (app.ts does those).
 import { parseArgs } from 'node:util';
+import { MIN_VOLUME_SIZE, parseVolumeSize } from './bundle/manifest.js';
 
-export type Command = 'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init';
-const COMMANDS: readonly Command[] = ['run', 'sync', 'check', 'verify', 'reindex', 'init'];
+export type Command =
+  'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen';
+const COMMANDS: readonly Command[] = [
+  'run',
+  'sync',
+  'check',
+  'verify',
+  'reindex',
+  'init',
+  'export',
+  'import',
+  'keygen',
+];
+/** Commands that take operands after CONFIG (keygen: instead of it). */
+const WITH_OPERANDS: readonly string[] = ['export', 'import', 'keygen'];
 
 export interface CliArgs {
   readonly command: Command | 'help' | 'version';
@@ -21,6 +35,12 @@ export interface CliArgs {
   readonly allowDeletions: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
   readonly dryRun: boolean;
+  /** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`: what follows CONFIG. */
+  readonly operands: readonly string[];
+  /** `export --full`. */
+  readonly full: boolean;
+  /** `export --max-volume SIZE`, bytes. */
+  readonly maxVolume: number;
   /** Accepted-but-meaningless z3c options, one message each. */
   readonly warnings: readonly string[];
 }
@@ -40,6 +60,9 @@ Commands:
   init     no CONFIG yet: write a commented starter config there, and say what to do next;
            CONFIG exists: create the mirror root and mark it as pypimirror's (--adopt: a non-empty
            directory, its entries left alone)
+  export   CONFIG OUT_DIR: write the changes since the last export as a signed bundle (air-gapped pair)
+  import   CONFIG BUNDLE_DIR...: check and apply bundles in order; hold those whose predecessor is missing
+  keygen   DIR: write a new Ed25519 key pair for bundles (bundle.key, bundle.pub)
 
 CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg as root; an ordinary user's default is
 ~/.config/pypimirror/pypimirror.cfg (unless only /etc/pypimirror.cfg exists).
@@ -51,7 +74,9 @@ Options:
       --repair         with verify: re-download files that are missing or wrong
       --adopt          with init: accept a non-empty directory as the root (what it holds is never touched)
       --allow-deletions  with sync: let this run's held deletions go (max_deletions, suspect pages, listing)
-      --dry-run        with sync: print what would be fetched and removed, and change nothing
+      --dry-run        with sync or import: print what would change, and change nothing
+      --full           with export: carry the whole tree, not only the changes
+      --max-volume SIZE  with export: largest tar volume (default 4G; at least 64K)
   -h, --help           show this help
   -V, --version        show the version
 
@@ -59,7 +84,8 @@ z3c.pypimirror forms: pypimirror CONFIG --initial-fetch|-I, --update-fetch|-U (=
 --indexes-only|-i (= reindex); -d N, -e, -x are accepted and ignored with a warning.
 
 Exit codes: 0 ok; 1 finished, but some projects failed or deletions were held (verify: problems found);
-2 bad config or usage; 75 another run holds the lock.`;
+2 bad config or usage; 3 nothing to export; 4 bundles held for a missing one; 65 a bundle refused;
+75 another run holds the lock.`;
 
 export function parseCli(argv: readonly string[]): CliArgs {
   let parsed;
@@ -76,6 +102,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
         adopt: { type: 'boolean', default: false },
         'allow-deletions': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
+        full: { type: 'boolean', default: false },
+        'max-volume': { type: 'string', default: '4G' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'V', default: false },
         'initial-fetch': { type: 'boolean', short: 'I', default: false },
@@ -98,7 +126,13 @@ export function parseCli(argv: readonly string[]): CliArgs {
     adopt: v.adopt === true,
     allowDeletions: v['allow-deletions'] === true,
     dryRun: v['dry-run'] === true,
+    full: v.full === true,
+    maxVolume: parseVolumeSize(v['max-volume'] ?? '4G') ?? NaN,
+    operands: [] as string[],
   };
+  if (!(base.maxVolume >= MIN_VOLUME_SIZE)) {
+    throw new UsageError(`--max-volume ${v['max-volume']}: expected a size like 4G or 700M, at least 64K`);
+  }
   if (v.help === true) return { ...base, command: 'help', configPath: null, warnings: [] };
   if (v.version === true) return { ...base, command: 'version', configPath: null, warnings: [] };
 
@@ -116,6 +150,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
     v['indexes-only'] && 'reindex',
   ].filter((c): c is Command => typeof c === 'string');
   const [first, ...rest] = positionals;
+  if (first !== undefined && WITH_OPERANDS.includes(first))
+    return withOperands(first as Command, rest, base, warnings);
+  if (base.full || v['max-volume'] !== '4G')
+    throw new UsageError('--full and --max-volume go with the export command');
   if (first !== undefined && (COMMANDS as readonly string[]).includes(first)) {
     if (z3c.length > 0) throw new UsageError(`-I/-U/-i cannot be combined with the command "${first}"`);
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
@@ -139,4 +177,35 @@ export function parseCli(argv: readonly string[]): CliArgs {
   throw new UsageError(
     `unknown command "${first}" (expected one of ${COMMANDS.join(', ')}, or CONFIG with --update-fetch)`,
   );
+}
+
+/** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`. */
+function withOperands(
+  command: Command,
+  rest: readonly string[],
+  base: Omit<CliArgs, 'command' | 'configPath' | 'warnings'>,
+  warnings: readonly string[],
+): CliArgs {
+  if (base.repair || base.adopt) throw new UsageError(`--repair and --adopt do not go with ${command}`);
+  if ((base.full || base.maxVolume !== parseVolumeSize('4G')) && command !== 'export') {
+    throw new UsageError('--full and --max-volume go with the export command');
+  }
+  if ((base.dryRun || base.allowDeletions) && command !== 'import') {
+    throw new UsageError(`--dry-run and --allow-deletions do not go with ${command}`);
+  }
+  if (command === 'keygen') {
+    if (rest.length !== 1) throw new UsageError('keygen takes one directory: pypimirror keygen DIR');
+    return { ...base, command, configPath: null, operands: rest, warnings };
+  }
+  const [config, ...operands] = rest;
+  if (config === undefined || operands.length === 0) {
+    throw new UsageError(
+      command === 'export'
+        ? 'export takes CONFIG and OUT_DIR: pypimirror export CONFIG OUT_DIR [--full] [--max-volume 4G]'
+        : 'import takes CONFIG and one or more BUNDLE_DIRs: pypimirror import CONFIG BUNDLE_DIR...',
+    );
+  }
+  if (command === 'export' && operands.length > 1)
+    throw new UsageError(`too many arguments: ${operands.join(' ')}`);
+  return { ...base, command, configPath: config, operands, warnings };
 }

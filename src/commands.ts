@@ -1,6 +1,7 @@
 // The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { BUNDLE_EXIT, runExportCommand, runImportCommand } from './bundle/commands.js';
 import { loadConfig } from './config/load.js';
 import { describeFileSelection } from './config/selection-keys.js';
 import type { Config } from './config/types.js';
@@ -32,6 +33,12 @@ export interface CommandDeps {
   readonly allowDeletions?: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing (no lock, no state, no status). */
   readonly dryRun?: boolean;
+  /** `export`/`import`: their operands and options (cli.ts). */
+  readonly bundle?: {
+    readonly operands: readonly string[];
+    readonly isFull: boolean;
+    readonly maxVolume: number;
+  };
   readonly configPath: string;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -51,7 +58,7 @@ export interface CommandDeps {
 }
 
 /** Exit codes (README "Exit codes"). */
-export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75 } as const;
+export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75, ...BUNDLE_EXIT } as const;
 
 /** A graceful stop that takes longer than this ends the process anyway (systemd allows 30 s). */
 const STOP_DEADLINE_MS = 9_000;
@@ -109,6 +116,34 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
       return EXIT.OK;
     case 'verify':
       return runVerifyCommand(cfg, deps);
+    case 'export':
+    case 'import':
+      return runBundleCommand(command, cfg, deps);
+    case 'keygen':
+      return EXIT.OK; // app.ts answers `keygen` itself: it needs no config
+  }
+}
+
+/** `export` and `import` (src/bundle/commands.ts), stopped gracefully by SIGINT/SIGTERM. */
+async function runBundleCommand(
+  command: 'export' | 'import',
+  cfg: Config,
+  deps: CommandDeps,
+): Promise<number> {
+  const stop = abortOnSignals(deps.log);
+  try {
+    const opts = {
+      operands: deps.bundle?.operands ?? [],
+      isFull: deps.bundle?.isFull === true,
+      maxVolume: deps.bundle?.maxVolume ?? 4 * 1024 ** 3,
+      dryRun: deps.dryRun === true,
+      allowDeletions: deps.allowDeletions === true,
+      signal: stop.signal,
+      print: (line: string) => process.stdout.write(`${line}\n`),
+    };
+    return await (command === 'export' ? runExportCommand : runImportCommand)(cfg, deps.log, opts);
+  } finally {
+    stop.dispose();
   }
 }
 

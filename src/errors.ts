@@ -16,6 +16,11 @@ export type IntegrityErrorCode =
   'INTEGRITY_SIZE' | 'INTEGRITY_HASH' | 'INTEGRITY_NAME' | 'INTEGRITY_TOO_LARGE'; // a file above max_file_size: refused, not retried
 export type LockErrorCode = 'LOCK_HELD' | 'LOCK_LOST';
 export type StoreErrorCode = 'STORE_IO' | 'STORE_EXISTS'; // STORE_EXISTS: a published file is never overwritten
+export type BundleErrorCode =
+  | 'BUNDLE_NOTHING' // export: nothing changed since the last export
+  | 'BUNDLE_REFUSED' // import: unsigned, wrongly signed, altered or inconsistent; nothing of it written
+  | 'BUNDLE_KEY' // a key file missing, unreadable or not an Ed25519 PEM key
+  | 'BUNDLE_MOVED'; // export: the tree changed under it (a file it was to carry went): export again
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -104,6 +109,9 @@ export class IntegrityError extends PypimirrorError<IntegrityErrorCode> {}
 
 /** The local disk failed a download (full, read-only, I/O error): not upstream's fault, so not retried. */
 export class StoreError extends PypimirrorError<StoreErrorCode> {}
+
+/** Air-gapped pairs' bundles (src/bundle/*): export and import. */
+export class BundleError extends PypimirrorError<BundleErrorCode> {}
 
 export class LockError extends PypimirrorError<LockErrorCode> {
   /** Who holds the lock, when known: pid, host and since (ISO time). */

@@ -309,6 +309,22 @@ export const CONFIG_KEYS = {
     meaning:
       "keep only files uploaded before this instant (`2026-11-01T00:00:00Z`, UTC; uv's name), on every upstream",
   },
+  bundle_private_key: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "outside mirror of an air-gapped pair: the Ed25519 private key (PEM, from `pypimirror keygen`) `export` signs bundles with; relative to the config file's directory",
+  },
+  bundle_public_key: {
+    type: 'path',
+    default: null,
+    isRequired: false,
+    defaultText: '(none)',
+    meaning:
+      "inside mirror of an air-gapped pair: the Ed25519 public key (PEM) `import` checks bundles against; relative to the config file's directory",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

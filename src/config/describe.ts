@@ -42,6 +42,8 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   min_release_age: (cfg) => (cfg.minReleaseAgeMs === null ? null : formatDuration(cfg.minReleaseAgeMs)),
   quarantine_exempt: (cfg) => cfg.quarantineExempt,
   exclude_newer: (cfg) => cfg.excludeNewer,
+  bundle_private_key: (cfg) => cfg.bundlePrivateKey,
+  bundle_public_key: (cfg) => cfg.bundlePublicKey,
 };
 
 /** What an `[upstream:NAME]` section shows: every key it may set, with [mirror]'s value where it set none. */

@@ -81,6 +81,9 @@ export interface Config {
   readonly quarantineExempt: readonly string[];
   /** `exclude_newer`: only files uploaded before this instant (ISO 8601 UTC) are kept; null = no cut. */
   readonly excludeNewer: string | null;
+  /** Air-gapped pairs (issue #16): the key `export` signs with, the key `import` checks with (PEM), or null. */
+  readonly bundlePrivateKey: string | null;
+  readonly bundlePublicKey: string | null;
   /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
   readonly warnings: readonly string[];
 }

@@ -184,6 +184,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     },
     errors,
   );
+  const bundlePrivateKey = readPath('bundle_private_key', configDir);
+  const bundlePublicKey = readPath('bundle_public_key', configDir);
 
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
@@ -273,6 +275,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     minReleaseAgeMs,
     quarantineExempt: Object.freeze(quarantineExempt),
     excludeNewer,
+    bundlePrivateKey,
+    bundlePublicKey,
     warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
   });
 }

@@ -378,7 +378,7 @@ function nextRecord(
 }
 
 /** A record with no serial and no ETag: the project's page is fetched in full next run. */
-function emptyRecord(name: string, displayName: string): ProjectRecord {
+export function emptyRecord(name: string, displayName: string): ProjectRecord {
   return {
     formatVersion: 1,
     name,
@@ -395,7 +395,7 @@ function emptyRecord(name: string, displayName: string): ProjectRecord {
 }
 
 /** Removes a mirrored file, its .metadata and its replaced-file directory once empty; false if it was gone. */
-async function removeLocalFile(
+export async function removeLocalFile(
   root: string,
   project: string,
   file: { readonly filename: string; readonly path?: string },

@@ -16,7 +16,15 @@ import { findExecutable, requireTool } from '../helpers/web-servers.js';
 const run = promisify(execFile);
 const SYSTEMD_DIR = join(repoRoot, 'systemd');
 const INSTALLED_PROGRAM = '/usr/local/bin/pypimirror';
-const UNITS = ['pypimirror.service', 'pypimirror-sync.service', 'pypimirror-sync.timer'];
+const UNITS = [
+  'pypimirror.service',
+  'pypimirror-sync.service',
+  'pypimirror-sync.timer',
+  'pypimirror-export.service',
+  'pypimirror-export.timer',
+  'pypimirror-import.service',
+  'pypimirror-import.timer',
+];
 const MAX_EXPOSURE = 2.0;
 
 async function unitText(name: string): Promise<string> {
@@ -77,7 +85,7 @@ describe('systemd units', () => {
   it('are the ones checked here', async () => {
     const files = (await readdir(SYSTEMD_DIR)).filter((f) => /\.(service|timer)$/.test(f)).sort();
     assert.deepEqual(files, [...UNITS].sort());
-    for (const name of ['pypimirror.service', 'pypimirror-sync.service']) {
+    for (const name of UNITS.filter((u) => u.endsWith('.service'))) {
       assert.match(await unitText(name), new RegExp(`^ExecStart=${INSTALLED_PROGRAM} `, 'm'));
     }
   });
@@ -105,7 +113,12 @@ describe('systemd units', () => {
     assert.deepEqual(ours, [], stderr);
   });
 
-  for (const name of ['pypimirror.service', 'pypimirror-sync.service']) {
+  for (const name of [
+    'pypimirror.service',
+    'pypimirror-sync.service',
+    'pypimirror-export.service',
+    'pypimirror-import.service',
+  ]) {
     it(`${name} has an exposure of ${MAX_EXPOSURE.toFixed(1)} or less`, async (t) => {
       if (!requireTool(t, 'systemd-analyze')) return;
       const dir = await makeTempDir(t);
@@ -170,6 +183,24 @@ describe('systemd units', () => {
     const timer = directives(await unitText('pypimirror-sync.timer'));
     assert.deepEqual(timer.get('Unit'), ['pypimirror-sync.service']);
     assert.ok(timer.has('OnUnitInactiveSec'));
+  });
+
+  it('the export and import units treat the right exit codes as success, and their timers start them', async () => {
+    const exporting = directives(await unitText('pypimirror-export.service'));
+    assert.deepEqual(exporting.get('ExecStart'), [
+      `${INSTALLED_PROGRAM} export /etc/pypimirror.cfg /var/spool/pypimirror/outbox`,
+    ]);
+    assert.deepEqual(exporting.get('SuccessExitStatus'), ['3 75'], 'nothing to export is no failure');
+    const importing = directives(await unitText('pypimirror-import.service'));
+    assert.deepEqual(
+      importing.get('SuccessExitStatus'),
+      ['75'],
+      'a gap (4) or a refusal (65) shows as failed',
+    );
+    for (const side of ['export', 'import']) {
+      const timer = directives(await unitText(`pypimirror-${side}.timer`));
+      assert.deepEqual(timer.get('Unit'), [`pypimirror-${side}.service`]);
+    }
   });
 });
 

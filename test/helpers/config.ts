@@ -35,6 +35,8 @@ export function makeConfig(
     minReleaseAgeMs: null,
     quarantineExempt: [],
     excludeNewer: null,
+    bundlePrivateKey: null,
+    bundlePublicKey: null,
     warnings: [],
     ...rest,
     indexUrl: typeof indexUrl === 'string' ? new URL(indexUrl) : indexUrl,

@@ -4,14 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startDiscoveryHarness, type DiscoveryHarness } from '../helpers/discovery-harness.js';
 import type { SyncChildRequest } from '../helpers/sync-child.js';
-import { listTree } from '../helpers/tree.js';
+import { assertTreeConsistent, listTree } from '../helpers/tree.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/sync-child.js', import.meta.url));
 
@@ -32,27 +30,6 @@ function seed(h: DiscoveryHarness): { held: string } {
     ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5'].map((v) => dist('big', v, 25_000)),
   );
   return { held: new URL(h.fake.fileUrl('big', 'big-1.5-py3-none-any.whl')).pathname };
-}
-
-/** Every link of every page resolves to a file on disk with the linked sha256; the root links only pages. */
-async function assertTreeConsistent(root: string): Promise<void> {
-  const tree = new Set(await listTree(root));
-  const rootPage = await readFile(join(root, 'index.html'), 'utf8').catch(() => '');
-  for (const [, dir] of rootPage.matchAll(/<a href="([^"]+)\/"/g)) {
-    assert.ok(tree.has(`${dir}/index.html`), `the root page links ${dir}/, which has no page`);
-  }
-  for (const page of [...tree].filter((f) => /^[^/]+\/index\.html$/.test(f))) {
-    const dir = page.slice(0, -'/index.html'.length);
-    const html = await readFile(join(root, page), 'utf8');
-    for (const [, href, hex] of html.matchAll(/href="([^"#]+)#sha256=([0-9a-f]{64})"/g)) {
-      const file = `${dir}/${decodeURIComponent(href as string)}`;
-      assert.ok(tree.has(file), `${page} links ${file}, which is missing`);
-      const sha = createHash('sha256')
-        .update(await readFile(join(root, file)))
-        .digest('hex');
-      assert.equal(sha, hex, `${file} does not have the linked sha256`);
-    }
-  }
 }
 
 /** Distribution files in place (not temp files, not pages). */

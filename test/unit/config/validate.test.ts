@@ -70,6 +70,8 @@ const Z3C_EXPECTED = {
   minReleaseAgeMs: null,
   quarantineExempt: [],
   excludeNewer: null,
+  bundlePrivateKey: null,
+  bundlePublicKey: null,
   warnings: [
     '/etc/pypimirror/mirror.cfg:20: [DEFAULT] external_links = "False": has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
     '/etc/pypimirror/mirror.cfg:21: [DEFAULT] follow_external_index_pages = "False": has no effect since PEP 470 (indexes no longer link to external pages); ignored',
@@ -123,6 +125,8 @@ describe('validateConfig: values', () => {
       minReleaseAgeMs: null,
       quarantineExempt: [],
       excludeNewer: null,
+      bundlePrivateKey: null,
+      bundlePublicKey: null,
       warnings: [],
     });
   });
@@ -362,7 +366,7 @@ describe('describeConfig', () => {
         'index_url = https://pypi.org/simple/',
         'sync_interval = 10m\nworkers = 8\ntimeout = 30s\nmetrics_file =',
         'max_deletions = 10\nmax_deletions_window = 7d\nallow_replaced_files = false',
-        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =\nmin_release_age =\nquarantine_exempt =\nexclude_newer =',
+        'max_file_size = 10737418240\nrequest_deadline = 15m\nca_file =\nmin_release_age =\nquarantine_exempt =\nexclude_newer =\nbundle_private_key =\nbundle_public_key =',
       ].join('\n'),
     );
   });
