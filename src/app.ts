@@ -3,33 +3,16 @@
 // below them only process.pid and process.versions are read (docs/architecture.md "Layers").
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { loadConfig } from './config/load.js';
-import { describeConfig } from './config/describe.js';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
 import { ConfigError, LockError, redactSecrets } from './errors.js';
+import { EXIT } from './exit-codes.js';
+import type { Invoker } from './init.js';
 import type { Logger } from './log.js';
-import { createLogger } from './logger.js';
-import { createStatusLine, isProgressShown } from './progress.js';
 import type { StartupHangups } from './startup-hangups.js';
-import { describeSelection, EXIT, runCommand } from './commands.js';
-import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
-import { readState } from './mirror/state.js';
-import { describeClosure } from './sync/closure.js';
-import { describeDiscovery } from './sync/discover.js';
-import { runKeygenCommand } from './bundle/commands.js';
-import { describeBundles } from './bundle/state.js';
-import { describeHold } from './sync/guards.js';
-import {
-  type Invoker,
-  isConfigMissing,
-  locateConfig,
-  missingConfigError,
-  writeStarterConfig,
-} from './init.js';
-import { describeHeldFiles } from './sync/release-times.js';
-import { describeSectionDiscovery } from './sync/upstreams.js';
 
+// Everything else loads when a command needs it (issue #14 part 3): `--version` and `--help` load nothing
+// more, `check` neither the logger nor the upstream client nor the sync, `keygen` only its signing code.
 export { EXIT };
 
 /** After main() returns, anything still holding the event loop gets this long before the process exits. */
@@ -60,6 +43,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     return EXIT.OK;
   }
   if (args.command === 'keygen') {
+    const { runKeygenCommand } = await import('./bundle/commands.js');
     return runKeygenCommand(args.operands[0] as string, (line) => process.stdout.write(`${line}\n`)).catch(
       (err: unknown) => {
         process.stderr.write(`pypimirror: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -67,6 +51,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       },
     );
   }
+  const { isConfigMissing, locateConfig, missingConfigError, writeStarterConfig } = await import('./init.js');
+  const { loadConfig } = await import('./config/load.js');
   const who: Invoker = { isRoot: process.getuid?.() === 0, home: homedir(), env: process.env };
   const configPath = locateConfig(args.configPath, who, existsSync);
   const isDefaultPath = (args.configPath ?? '') === '';
@@ -86,34 +72,22 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     return EXIT.CONFIG;
   }
   if (args.command === 'check') {
-    for (const w of [...args.warnings, ...cfg.warnings]) process.stderr.write(`warning: ${w}\n`);
-    const refusal = describeRefusal(await inspectRoot(cfg.mirrorRoot, cfg.lockFile), cfg.file);
-    if (refusal !== null) {
-      process.stderr.write(`pypimirror: ${rootError(cfg, refusal).message}\n`);
-      return EXIT.CONFIG;
-    }
-    // The discovery line says how changes will be found, and what the last run used (from the state).
-    const state = await readState(cfg.mirrorRoot).catch(() => null);
-    const hold = describeHold(state?.deletionsHeld);
-    const bundles = await describeBundles(cfg.mirrorRoot);
-    const discovery = [
-      ...describeDiscovery(cfg, state),
-      ...describeSectionDiscovery(cfg, state),
-      ...(hold === null ? [] : [hold]),
-      ...describeHeldFiles(state),
-      ...(await describeClosure(cfg, state)),
-      ...bundles,
-    ].join('\n');
-    process.stdout.write(
-      `# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`,
-    );
-    return EXIT.OK;
+    const { runCheck } = await import('./check.js');
+    return runCheck(cfg, [...args.warnings, ...cfg.warnings], {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
   }
   // -v and -f on the command line win over the config, at start and after each reload.
   const logOptions = (c: Config): { verbose: boolean; logFile: string | null } => ({
     verbose: args.verbose || c.verbose,
     logFile: args.logFile ?? c.logFile,
   });
+  const [{ createLogger }, { createStatusLine, isProgressShown }, { runCommand }] = await Promise.all([
+    import('./logger.js'),
+    import('./progress.js'),
+    import('./commands.js'),
+  ]);
   // `sync` on a terminal draws its progress on stderr, under the log lines; per-file lines are debug there.
   const statusLine =
     args.command === 'sync' && !args.dryRun && isProgressShown(process.env, process.stderr)

@@ -1,6 +1,6 @@
 // Command line → what to do. Pure: no process.*, no I/O (app.ts does those).
 import { parseArgs } from 'node:util';
-import { MIN_VOLUME_SIZE, parseVolumeSize } from './bundle/manifest.js';
+import { MIN_VOLUME_SIZE, parseVolumeSize } from './bundle/volume-size.js';
 
 export type Command =
   'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen';

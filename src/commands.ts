@@ -1,13 +1,13 @@
 // The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLE_EXIT, runExportCommand, runImportCommand } from './bundle/commands.js';
+import { runExportCommand, runImportCommand } from './bundle/commands.js';
 import { loadConfig } from './config/load.js';
-import { describeFileSelection } from './config/selection-keys.js';
 import type { Config } from './config/types.js';
 import type { Command } from './cli.js';
 import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './daemon.js';
-import { LockError, redactUrl } from './errors.js';
+import { LockError } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
@@ -19,7 +19,6 @@ import { isReportOk } from './sync/report.js';
 import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
-import { describeUpstreams } from './config/upstream-sections.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
@@ -57,43 +56,8 @@ export interface CommandDeps {
   readonly startupHangups?: StartupHangups;
 }
 
-/** Exit codes (README "Exit codes"). */
-export const EXIT = { OK: 0, FAILED: 1, CONFIG: 2, LOCKED: 75, ...BUNDLE_EXIT } as const;
-
 /** A graceful stop that takes longer than this ends the process anyway (systemd allows 30 s). */
 const STOP_DEADLINE_MS = 9_000;
-
-/** "What would be mirrored", for `check`. */
-export function describeSelection(cfg: Config): string {
-  const includes = cfg.packageMatches.filter((g) => !g.startsWith('!'));
-  const excludes = cfg.packageMatches.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
-  const hasClosure = cfg.requirements.length > 0;
-  const lines = [
-    `# would mirror from ${redactUrl(cfg.indexUrl)} into ${cfg.mirrorRoot}:`,
-    includes.length > 0
-      ? `#   projects matching: ${includes.join(' ')}`
-      : hasClosure
-        ? '#   no project by name (package_matches has none): the dependency closure only'
-        : '#   every project',
-  ];
-  if (hasClosure) {
-    lines.push(
-      `#   the dependency closure of ${cfg.requirements.join(' ')} (and of the names in package_matches)`,
-    );
-  }
-  if (excludes.length > 0) lines.push(`#   except projects matching: ${excludes.join(' ')}`);
-  lines.push(
-    cfg.filenameMatches.length === 0
-      ? '#   every file'
-      : `#   files matching: ${cfg.filenameMatches.join(' ')}`,
-  );
-  lines.push(...describeFileSelection(cfg));
-  if (cfg.baseUrl !== null) lines.push(`#   served at ${cfg.baseUrl.toString()}`);
-  if (cfg.findLinksDir !== null)
-    lines.push(`#   every file also in ${cfg.findLinksDir} (for pip --find-links)`);
-  lines.push(...describeUpstreams(cfg, redactUrl));
-  return lines.join('\n');
-}
 
 export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
   if (command !== 'run') deps.startupHangups?.restoreDefault();

@@ -7,16 +7,9 @@ import { exportBundle } from './export.js';
 import { importBundles } from './import.js';
 import { BundleError } from '../errors.js';
 import { generateKeys } from './signing.js';
+import { BUNDLE_EXIT } from '../exit-codes.js';
 
-/** Exit codes of the bundle commands, beside commands.ts's (README "Exit codes"). */
-export const BUNDLE_EXIT = {
-  /** `export`: nothing changed since the last export; no bundle written. */
-  NOTHING: 3,
-  /** `import`: bundles are held until the one they follow is imported (the message names it). */
-  GAP: 4,
-  /** `import`: a bundle failed a check (signature, sha256, consistency); nothing of it was written. */
-  REFUSED: 65,
-} as const;
+export { BUNDLE_EXIT };
 
 export interface BundleCommandOptions {
   readonly operands: readonly string[];

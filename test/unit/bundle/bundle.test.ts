@@ -5,7 +5,6 @@ import { describe, it } from 'node:test';
 import {
   canonicalJson,
   memberNames,
-  parseVolumeSize,
   planExport,
   exportedProject,
   whyManifestInvalid,
@@ -17,6 +16,7 @@ import {
   parseHeaderBlock,
   parsePaxRecords,
 } from '../../../src/bundle/tar.js';
+import { parseVolumeSize } from '../../../src/bundle/volume-size.js';
 import { parseCli, UsageError } from '../../../src/cli.js';
 import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
 import { emptyRecord } from '../../../src/sync/project.js';

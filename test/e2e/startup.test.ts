@@ -1,0 +1,71 @@
+// Start-up loads what a command needs (issue #14 part 3): `--version` and `--help` load none of our
+// dependencies, `check` neither the upstream client (undici), the logger (winston) nor the watcher
+// (chokidar). A module-resolution hook records every module the built CLI loads; times are the bench's.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../helpers/repo-root.js';
+import { makeTempDir } from '../helpers/tree.js';
+
+const CLI = join(repoRoot, 'dist', 'src', 'main.js');
+
+/** The packages under node_modules that `pypimirror <args>` loads, and its exit code. */
+async function loadedPackages(
+  t: TestContext,
+  args: readonly string[],
+): Promise<{ code: number | null; packages: string[] }> {
+  const dir = await makeTempDir(t);
+  const hooks = join(dir, 'hooks.mjs');
+  await writeFile(
+    hooks,
+    `export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  if (r.url.includes('/node_modules/')) process.stderr.write('LOADED ' + r.url + '\\n');
+  return r;
+}\n`,
+  );
+  const register = join(dir, 'register.mjs');
+  await writeFile(
+    register,
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+  );
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, PYPIMIRROR_CONFIG: undefined },
+  });
+  const packages = new Set<string>();
+  for (const line of r.stderr.split('\n')) {
+    const m = /^LOADED .*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(line);
+    if (m !== null) packages.add(m[1] as string);
+  }
+  return { code: r.status, packages: [...packages].sort() };
+}
+
+test('--version and --help load no dependency', async (t) => {
+  for (const args of [['--version'], ['--help']]) {
+    const { code, packages } = await loadedPackages(t, args);
+    assert.equal(code, 0, args.join(' '));
+    assert.deepEqual(packages, [], args.join(' '));
+  }
+});
+
+test('check loads neither undici, winston nor chokidar', async (t) => {
+  const dir = await makeTempDir(t);
+  const config = join(dir, 'pypimirror.cfg');
+  await writeFile(
+    config,
+    `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\npackage_matches = requests\n`,
+  );
+  const { code, packages } = await loadedPackages(t, ['check', config]);
+  assert.equal(code, 0);
+  for (const heavy of ['undici', 'winston', 'chokidar', 'proper-lockfile', 'htmlparser2']) {
+    assert.ok(!packages.includes(heavy), `check loaded ${heavy}: ${packages.join(' ')}`);
+  }
+  // ...while sync does load them (so the hook sees what it should).
+  const sync = await loadedPackages(t, ['sync', '--dry-run', config]);
+  assert.ok(sync.packages.includes('undici'), sync.packages.join(' '));
+});
