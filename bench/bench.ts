@@ -17,7 +17,7 @@ import { findExecutable, startNginx } from '../test/helpers/web-servers.js';
 import { compileFilters } from '../src/plan/filters.js';
 import { computeScopeKey } from '../src/sync/run.js';
 import { createListingJsonParser } from '../src/upstream/listing-stream.js';
-import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check } from './checks.js';
+import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type Row } from './checks.js';
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
 
@@ -136,28 +136,6 @@ function seed(fake: FakeUpstream, shape: Shape): void {
 }
 
 // ---- measuring ----------------------------------------------------------------------------------------
-
-/** One line of the table (bundle-bench.ts builds its own). */
-export interface Row {
-  readonly scenario: string;
-  readonly requests: number;
-  readonly bytes: number;
-  /** runSync alone, inside the child. */
-  readonly wallSeconds: number;
-  /** The child process from spawn to exit (node start-up included). */
-  readonly processSeconds: number;
-  readonly peakRssMiB: number;
-  /** CPU seconds the sync used (user + system), inside the child. */
-  readonly cpuSeconds: number;
-  readonly lowerBoundSeconds: number;
-  /** Every target of the scenario, judged (checks.ts). */
-  readonly checks: readonly Check[];
-  /** The checks as one (combine): all met, or not. */
-  readonly target: string;
-  readonly result: string;
-  readonly isMet: boolean | null;
-  readonly notes?: Readonly<Record<string, unknown>>;
-}
 
 /** A row of `checks`, with their combined verdict. */
 function judged(checks: readonly Check[]): Pick<Row, 'checks' | 'target' | 'result' | 'isMet'> {

@@ -3,6 +3,28 @@
 // MISSED, and the start-up timings of the command itself (issue #14 part 3) beside Node's own start.
 import { spawn } from 'node:child_process';
 
+/** One line of the table (bundle-bench.ts builds its own). */
+export interface Row {
+  readonly scenario: string;
+  readonly requests: number;
+  readonly bytes: number;
+  /** runSync alone, inside the child. */
+  readonly wallSeconds: number;
+  /** The child process from spawn to exit (node start-up included). */
+  readonly processSeconds: number;
+  readonly peakRssMiB: number;
+  /** CPU seconds the sync used (user + system), inside the child. */
+  readonly cpuSeconds: number;
+  readonly lowerBoundSeconds: number;
+  /** Every target of the scenario, judged (checks.ts). */
+  readonly checks: readonly Check[];
+  /** The checks as one (combine): all met, or not. */
+  readonly target: string;
+  readonly result: string;
+  readonly isMet: boolean | null;
+  readonly notes?: Readonly<Record<string, unknown>>;
+}
+
 /** Issue #14's targets that a bench scenario measures. */
 export const ISSUE_14 = {
   /** Part 2: peak RSS of a first sync. */

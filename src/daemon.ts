@@ -26,7 +26,7 @@ export interface UpstreamClient {
   close(): Promise<void>;
 }
 
-export interface LockTiming {
+interface LockTiming {
   readonly staleMs?: number;
   readonly updateMs?: number;
 }

@@ -22,8 +22,8 @@ export interface Invoker {
 }
 
 /** Where root's starter config puts the mirror and the log file. */
-export const SYSTEM_MIRROR_ROOT = '/srv/pypimirror';
-export const SYSTEM_LOG_FILE = '/var/log/pypimirror/pypimirror.log';
+const SYSTEM_MIRROR_ROOT = '/srv/pypimirror';
+const SYSTEM_LOG_FILE = '/var/log/pypimirror/pypimirror.log';
 
 /** The sample that documents every key, shipped with the program (package.json "files"). */
 const SAMPLE_CONFIG = fileURLToPath(new URL('../../samples/pypimirror.cfg', import.meta.url));
@@ -35,7 +35,7 @@ function xdgDir(who: Invoker, name: string, fallback: string): string {
 }
 
 /** An ordinary user's own config file: `~/.config/pypimirror/pypimirror.cfg`. */
-export function userConfigPath(who: Invoker): string {
+function userConfigPath(who: Invoker): string {
   return join(xdgDir(who, 'CONFIG_HOME', '.config'), 'pypimirror', 'pypimirror.cfg');
 }
 
@@ -54,7 +54,7 @@ export function locateConfig(arg: string | null, who: Invoker, exists: (path: st
 }
 
 /** Where a starter config puts the mirror and the log: /srv and /var/log as root, the home otherwise. */
-export function starterPaths(who: Invoker): { readonly mirrorRoot: string; readonly logFile: string } {
+function starterPaths(who: Invoker): { readonly mirrorRoot: string; readonly logFile: string } {
   if (who.isRoot) return { mirrorRoot: SYSTEM_MIRROR_ROOT, logFile: SYSTEM_LOG_FILE };
   return {
     mirrorRoot: join(who.home, 'pypimirror'),
@@ -63,7 +63,7 @@ export function starterPaths(who: Invoker): { readonly mirrorRoot: string; reado
 }
 
 /** The starter config's text: the keys a first mirror needs, each with a comment. Pure. */
-export function renderStarterConfig(o: {
+function renderStarterConfig(o: {
   readonly mirrorRoot: string;
   readonly logFile: string;
   readonly samplePath: string;
@@ -106,7 +106,7 @@ log_filename = ${o.logFile}
 }
 
 /** The lines `init` prints after writing a starter config: what it wrote, and what to do next. */
-export function describeNextSteps(o: {
+function describeNextSteps(o: {
   readonly configPath: string;
   readonly isDefaultPath: boolean;
   readonly mirrorRoot: string;

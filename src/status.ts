@@ -65,7 +65,7 @@ export interface StatusMeta {
 
 const MAX_LISTED = 50;
 
-export function statusPath(root: string): string {
+function statusPath(root: string): string {
   return join(stateDir(root), 'status.json');
 }
 

@@ -56,7 +56,7 @@ function refuse(where: string, why: string): BundleError {
 }
 
 /** Reads and checks one bundle's manifest: signature present and valid, canonical, well-formed. */
-export async function readSignedManifest(dir: string, id: string, key: KeyObject): Promise<BundleManifest> {
+async function readSignedManifest(dir: string, id: string, key: KeyObject): Promise<BundleManifest> {
   const path = join(dir, manifestName(id));
   const bytes = await readFile(path);
   const signature = await readFile(join(dir, signatureName(id)), 'utf8').catch(() => null);

@@ -25,7 +25,7 @@ export interface BundleFile {
 }
 
 /** A project page the bundle changes, with the sha256 of the page the record renders. */
-export interface BundlePage {
+interface BundlePage {
   readonly path: string;
   readonly sha256: string;
 }

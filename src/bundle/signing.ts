@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { BundleError } from '../errors.js';
 import { ensureDir, FILE_MODE } from '../util/fs.js';
 
-export const PRIVATE_KEY_FILE = 'bundle.key';
-export const PUBLIC_KEY_FILE = 'bundle.pub';
+const PRIVATE_KEY_FILE = 'bundle.key';
+const PUBLIC_KEY_FILE = 'bundle.pub';
 
 /** Writes a new Ed25519 pair into `dir`: `bundle.key` (PKCS#8 PEM, 0600) and `bundle.pub` (SPKI PEM, 0644). */
 export async function generateKeys(dir: string): Promise<{ privateKey: string; publicKey: string }> {

@@ -29,8 +29,8 @@ export interface ImportState {
   readonly serial: number | null;
 }
 
-export const exportStatePath = (root: string): string => join(stateDir(root), 'exports.json');
-export const importStatePath = (root: string): string => join(stateDir(root), 'imports.json');
+const exportStatePath = (root: string): string => join(stateDir(root), 'exports.json');
+const importStatePath = (root: string): string => join(stateDir(root), 'imports.json');
 /** Bundles held until their predecessor is imported: `<root>/.pypimirror/bundles/<id>/`. */
 export const pendingDir = (root: string): string => join(stateDir(root), 'bundles');
 /** Where an import stages a bundle's files before publishing them. */

@@ -8,7 +8,7 @@ export const DEFAULT_SECTION = 'DEFAULT';
 /** `[upstream:NAME]` sections name further upstreams (src/config/upstream-sections.ts). */
 export const UPSTREAM_SECTION_PREFIX = 'upstream:';
 
-export type ConfigValueType =
+type ConfigValueType =
   | 'path'
   | 'paths'
   | 'globs'
@@ -35,7 +35,7 @@ export interface ConfigKeySpec {
 }
 
 /** `min_release_age` is compared with upload times, never handed to setTimeout: up to ten years. */
-export const MAX_RELEASE_AGE_MS = 3650 * 86_400_000;
+const MAX_RELEASE_AGE_MS = 3650 * 86_400_000;
 
 /** Durations end up in setTimeout, which fires at once for delays above 2^31-1 ms (24.8 days). */
 const MAX_DURATION_MS = 24 * 86_400_000;

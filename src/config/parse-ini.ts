@@ -38,9 +38,9 @@ export interface ParsedIni {
 /** configparser.MAX_INTERPOLATION_DEPTH */
 const MAX_INTERPOLATION_DEPTH = 10;
 /** The longest value `%(key)s` references may build (ConfigParser has no cap: a doubling chain is a bomb). */
-export const MAX_EXPANDED_VALUE = 64 * 1024;
+const MAX_EXPANDED_VALUE = 64 * 1024;
 /** What references may add in one section's view, all values together (a bomb spread over many keys). */
-export const MAX_EXPANDED_TOTAL = 4 * 1024 * 1024;
+const MAX_EXPANDED_TOTAL = 4 * 1024 * 1024;
 const SECTION_HEADER = /^\[([^\n]+)\]/;
 const OPTION = /^([^\n]*?)\s*[=:]\s*([^\n]*)$/;
 const REFERENCE = /^%\(([^)]+)\)s/;

@@ -8,7 +8,7 @@ import { formatDuration } from '../util/duration.js';
 import type { Config, RawConfig, RawValue, UpstreamSection } from './types.js';
 
 /** A value check: the value, or what was expected. */
-export type ValueCheck<T> = (text: string) => { ok: true; value: T } | { ok: false; expected: string };
+type ValueCheck<T> = (text: string) => { ok: true; value: T } | { ok: false; expected: string };
 
 /** The checks validate.ts reads [mirror]'s keys with, and [mirror]'s values the sections default to. */
 export interface SectionChecks {
@@ -37,7 +37,7 @@ export const UPSTREAM_SECTION_KEYS = [
 ] as const satisfies readonly ConfigKey[];
 
 /** More sections than this is a mistake (each is a client with its own connections and state). */
-export const MAX_UPSTREAM_SECTIONS = 100;
+const MAX_UPSTREAM_SECTIONS = 100;
 const SECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Is this the name of an upstream section (`upstream:NAME`, NAME valid or not)? */

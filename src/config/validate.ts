@@ -50,7 +50,7 @@ const accept = <T>(value: T): Check<T> => ({ ok: true, value });
 const reject = <T>(expected: string): Check<T> => ({ ok: false, expected });
 
 /** Globs per key: ample for any selection, and a bound on what matching every listed name costs. */
-export const MAX_GLOBS = 10_000;
+const MAX_GLOBS = 10_000;
 const PROJECT_GLOB = /^[A-Za-z0-9._\-*?[\]!]+$/;
 const UNCLOSED_BRACKET = /\[[^\]]*$/;
 

@@ -31,7 +31,7 @@ export interface ConfigWatcher {
   close(): Promise<void>;
 }
 
-export const DEFAULT_DEBOUNCE_MS = 250;
+const DEFAULT_DEBOUNCE_MS = 250;
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -11,9 +11,9 @@ import { normalizeName } from '../plan/names.js';
 /** The largest metadata member read (uncompressed). */
 export const MAX_METADATA_MEMBER_BYTES = 16 * 1024 * 1024;
 /** The largest zip central directory read. */
-export const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
+const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** How much of an sdist's tar stream (uncompressed) is scanned for PKG-INFO before giving up. */
-export const MAX_TAR_SCAN_BYTES = 1024 * 1024 * 1024;
+const MAX_TAR_SCAN_BYTES = 1024 * 1024 * 1024;
 /** The largest pax or GNU long-name header read from a tar stream. */
 const MAX_TAR_NAME_HEADER_BYTES = 1024 * 1024;
 

@@ -152,7 +152,7 @@ async function claimFindLinksDir(cfg: Config, dir: string, now: Date): Promise<F
 }
 
 /** What one update did. */
-export interface FlatChanges {
+interface FlatChanges {
   added: number;
   replaced: number;
   removed: number;

@@ -20,7 +20,7 @@ export const FIND_LINKS_DIRTY = 'find-links.dirty';
  */
 export const MAX_FILENAME_BYTES = 200;
 /** Longest normalised project name stored: its record's temp file, `.<name>.json.<12 hex>.tmp`, is 23 longer. */
-export const MAX_PROJECT_NAME_BYTES = 200;
+const MAX_PROJECT_NAME_BYTES = 200;
 
 const STORABLE_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!~-]*$/;
 
@@ -52,10 +52,6 @@ export function whyUnstorableProjectName(name: string): string | null {
   return isNormalizedName(name) ? null : 'not a normalised project name';
 }
 
-export function isStorableProjectName(name: string): boolean {
-  return whyUnstorableProjectName(name) === null;
-}
-
 export function projectDir(root: string, name: string): string {
   if (!isNormalizedName(name)) throw new Error(`not a normalised project name: ${JSON.stringify(name)}`);
   return join(root, name);
@@ -68,12 +64,12 @@ export function filePath(root: string, project: string, filename: string): strin
 }
 
 /** Hex digits of a digest that name the directory of a replaced file. */
-export const REPLACED_DIR_HEX = 16;
+const REPLACED_DIR_HEX = 16;
 
 const REPLACED_DIR = new RegExp(`^[0-9a-f]{${REPLACED_DIR_HEX}}$`);
 
 /** Is `name` a directory that holds replaced files (`<16 hex>`)? */
-export function isReplacedDirName(name: string): boolean {
+function isReplacedDirName(name: string): boolean {
   return REPLACED_DIR.test(name);
 }
 

@@ -53,8 +53,8 @@ export interface LockOptions {
   readonly isHolderAlive?: (holder: LockHolder) => Promise<boolean>;
 }
 
-export const DEFAULT_STALE_MS = 60_000;
-export const DEFAULT_UPDATE_MS = 10_000;
+const DEFAULT_STALE_MS = 60_000;
+const DEFAULT_UPDATE_MS = 10_000;
 /** proper-lockfile's `stale`: never reached, so that it never removes a lock by itself (see the head). */
 const NEVER_STALE_MS = Number.MAX_SAFE_INTEGER;
 /** The acquisition mutex is held for milliseconds; one older than this was left by a killed process. */
@@ -111,7 +111,7 @@ export async function readStartTime(pid: number): Promise<number | null> {
  * the recorded time (a pid reused by another process after the holder died does not count). A start time
  * that cannot be read counts as a match: when unsure, the lock is not taken.
  */
-export async function isHolderRunning(holder: LockHolder): Promise<boolean> {
+async function isHolderRunning(holder: LockHolder): Promise<boolean> {
   if (!isProcessAlive(holder.pid)) return false;
   if (holder.startTime === undefined) return true;
   const startTime = await readStartTime(holder.pid);
@@ -156,7 +156,7 @@ function decodeHolder(value: unknown): LockHolder | null {
 }
 
 /** The recorded holder of `lockFile`, or null when unknown (no owner file, or an unreadable one). */
-export async function readHolder(lockFile: string): Promise<LockHolder | null> {
+async function readHolder(lockFile: string): Promise<LockHolder | null> {
   try {
     return decodeHolder(JSON.parse(await readFile(ownerPath(lockFile), 'utf8')));
   } catch {

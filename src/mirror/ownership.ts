@@ -284,7 +284,7 @@ export async function claimProject(root: string, record: ProjectRecord): Promise
 }
 
 /** The names in a project directory that `record` says pypimirror wrote: its files and their `.metadata`. */
-export function recordedNames(record: ProjectRecord): string[] {
+function recordedNames(record: ProjectRecord): string[] {
   return record.files.flatMap((f) => [f.filename, `${f.filename}.metadata`]);
 }
 

@@ -4,9 +4,7 @@ import { localRelPath } from './layout.js';
 import type { LocalFile, ProjectRecord } from './record.js';
 
 /** The Simple API version our pages declare: we emit PEP 700's `versions` and `size`, nothing newer. */
-export const API_VERSION = '1.1';
-
-export const JSON_CONTENT_TYPE = 'application/vnd.pypi.simple.v1+json';
+const API_VERSION = '1.1';
 
 /** Escapes text for HTML content and double-quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -19,12 +17,12 @@ export function escapeHtml(text: string): string {
 }
 
 /** A file name as the last segment of a relative URL: `+` → `%2B`, spaces and the like encoded. */
-export function fileHref(filename: string): string {
+function fileHref(filename: string): string {
   return encodeURIComponent(filename);
 }
 
 /** The relative URL of a mirrored file from its page: `<filename>`, or `<dir>/<filename>` once replaced. */
-export function localFileHref(file: Pick<LocalFile, 'filename' | 'path'>): string {
+function localFileHref(file: Pick<LocalFile, 'filename' | 'path'>): string {
   return localRelPath(file).split('/').map(fileHref).join('/');
 }
 

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { isNormalizedName } from '../plan/names.js';
 import type { QuarantineHold } from '../plan/quarantine.js';
 import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
-import type { UpstreamState } from '../sync/upstreams.js';
 import { isNotFound, writeFileAtomic } from '../util/fs.js';
 import { recordPath, stateDir } from './layout.js';
 import type { ProjectRecord } from './record.js';
@@ -48,6 +47,15 @@ export interface ClosureState {
   readonly dependencies: Readonly<Record<string, Readonly<Record<string, readonly string[] | 'unknown'>>>>;
   /** Per project the closure pulls in: the specifiers its files were last selected with. */
   readonly planned: Readonly<Record<string, readonly string[]>>;
+}
+
+/** What one route keeps between runs (the [mirror] route keeps it at the top of state.json, as before). */
+export interface UpstreamState {
+  readonly scopeKey: string | null;
+  readonly upstreamKey: string | null;
+  readonly lastSerial: number | null;
+  readonly listingCount: number | null;
+  readonly discovery?: DiscoveryState;
 }
 
 export interface MirrorState {

@@ -37,7 +37,7 @@ export type Reason =
       readonly requirement: string;
     };
 
-export interface ClosureProject {
+interface ClosureProject {
   readonly project: string;
   /** Kept versions, newest first (empty while the page is not read). */
   readonly versions: readonly string[];

@@ -5,7 +5,7 @@
 import { parseWheelName, type WheelName } from './tags.js';
 
 /** microrepo's (and PyPI's) package type names. */
-export const PACKAGE_TYPES = [
+const PACKAGE_TYPES = [
   'sdist',
   'bdist_wheel',
   'bdist_egg',

@@ -94,7 +94,7 @@ function matches(c: Compiled, subject: string): boolean {
 }
 
 /** Normalises a project glob like a name, keeping glob syntax: `Zope.*` → `zope-*`. */
-export function normalizeProjectGlob(glob: string): string {
+function normalizeProjectGlob(glob: string): string {
   return normalizeName(glob);
 }
 

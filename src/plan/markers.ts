@@ -6,7 +6,7 @@ import { normalizeName } from './names.js';
 import type { PlatformMarkers, PythonVersion } from './tags.js';
 import { isValidSpecifier, isValidVersion, patchCandidates, satisfiesSpecifier } from './versions.js';
 
-export type Operand = { readonly variable: string } | { readonly literal: string };
+type Operand = { readonly variable: string } | { readonly literal: string };
 
 /** A parsed marker expression. */
 export type Marker =
@@ -72,7 +72,7 @@ const WORD = /[A-Za-z_][A-Za-z0-9_.]*/y;
 const NOT_IN = /not\s+in\b/y;
 
 /** Bounds for markers from untrusted metadata: far above any real marker, far below a deep recursion. */
-export const MAX_MARKER_LENGTH = 4096;
+const MAX_MARKER_LENGTH = 4096;
 const MAX_NESTING = 32;
 
 function tokenize(source: string): Token[] {

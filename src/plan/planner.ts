@@ -40,7 +40,7 @@ export interface ProjectPlan {
 }
 
 /** A file name whose upstream bytes differ from the mirrored ones. */
-export interface ChangedFile {
+interface ChangedFile {
   /** The mirrored file, as the record has it (the page links it). */
   readonly local: LocalFile;
   /** The upstream entry, with the new digests. */

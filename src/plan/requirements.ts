@@ -113,14 +113,14 @@ export class RequirementsError extends PypimirrorError<RequirementsErrorCode> {
 }
 
 /** A requirement and where it was written. */
-export interface RequirementEntry {
+interface RequirementEntry {
   readonly requirement: Requirement;
   readonly file: string;
   readonly line: number;
 }
 
 /** Something in a requirements file that was ignored on purpose. */
-export interface RequirementsWarning {
+interface RequirementsWarning {
   readonly file: string;
   readonly line: number;
   readonly message: string;

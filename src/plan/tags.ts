@@ -144,7 +144,7 @@ function cpythonAbis(v: PythonVersion): string[] {
  * Does CPython `v` offer the interpreter/ABI pair of `tag` with this kind of platform? Mirrors
  * cpython_tags() (with real platforms only) and compatible_tags() (real platforms and `any`).
  */
-export function isOfferedByPython(tag: Tag, v: PythonVersion): boolean {
+function isOfferedByPython(tag: Tag, v: PythonVersion): boolean {
   const { interpreter, abi } = tag;
   const isAny = tag.platform === 'any';
   const cp = `cp${v.major}${v.minor}`;

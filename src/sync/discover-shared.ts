@@ -14,10 +14,10 @@ export interface Candidate {
   readonly serial: number | null;
 }
 
-export type DiscoveryMode = 'changelog' | 'listing-serial' | 'conditional' | 'literal' | 'mirrored-only';
+type DiscoveryMode = 'changelog' | 'listing-serial' | 'conditional' | 'literal' | 'mirrored-only';
 
 /** Changelog support is asked about again this long after an upstream said it has none. */
-export const CHANGELOG_REPROBE_MS = 24 * 60 * 60 * 1000;
+const CHANGELOG_REPROBE_MS = 24 * 60 * 60 * 1000;
 /** More changelog pages than this (50 000 rows each on PyPI) and one listing is cheaper. */
 export const CHANGELOG_MAX_PAGES = 2;
 

@@ -28,16 +28,7 @@ import {
   selectMirrored,
 } from './discover-shared.js';
 
-export {
-  CHANGELOG_MAX_PAGES,
-  CHANGELOG_REPROBE_MS,
-  holdDeletions,
-  type Candidate,
-  type DiscoverInput,
-  type Discovery,
-  type DiscoveryMemo,
-  type DiscoveryMode,
-} from './discover-shared.js';
+export { type Candidate, type DiscoverInput, type Discovery } from './discover-shared.js';
 
 export async function discover(input: DiscoverInput): Promise<Discovery> {
   const { state, filters, isRescoped } = input;

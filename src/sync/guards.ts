@@ -115,7 +115,7 @@ export function judgeDeletions(input: GuardInput): string | null {
 }
 
 /** The release hint every hold ends with. */
-export const RELEASE_HINT = 'run "pypimirror sync --allow-deletions" once to let them go';
+const RELEASE_HINT = 'run "pypimirror sync --allow-deletions" once to let them go';
 
 /** The one warning of a run hold. */
 export function formatHold(cause: string, removing: DeletionCounts, mirrored: DeletionCounts): string {

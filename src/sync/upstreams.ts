@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Config, UpstreamSection } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { DiscoveryState, MirroredProject, MirrorState } from '../mirror/state.js';
+import type { MirroredProject, MirrorState, UpstreamState } from '../mirror/state.js';
 import { compileFilters, selectionScope, type Filters } from '../plan/filters.js';
 import { normalizeName } from '../plan/names.js';
 import type { Upstream } from '../upstream/types.js';
@@ -36,15 +36,6 @@ export interface Routing {
   readonly routes: readonly Route[];
   /** The route a project belongs to: the first that selects it, else [mirror]'s (which then drops it). */
   ownerOf(normalized: string): Route;
-}
-
-/** What one route keeps between runs (the [mirror] route keeps it at the top of state.json, as before). */
-export interface UpstreamState {
-  readonly scopeKey: string | null;
-  readonly upstreamKey: string | null;
-  readonly lastSerial: number | null;
-  readonly listingCount: number | null;
-  readonly discovery?: DiscoveryState;
 }
 
 function fingerprint(parts: readonly unknown[]): string {
@@ -87,7 +78,7 @@ export function wholeScopeKey(cfg: Config): string {
   return fingerprint([mainScopeKey(cfg), ...sections]);
 }
 
-export function upstreamKeyOf(indexUrl: URL): string {
+function upstreamKeyOf(indexUrl: URL): string {
   return createHash('sha256').update(indexUrl.href).digest('hex').slice(0, 32);
 }
 
@@ -193,7 +184,7 @@ function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState
   };
 }
 
-export interface RouteDiscovery {
+interface RouteDiscovery {
   readonly route: Route;
   readonly found: Discovery;
   readonly view: MirrorState;

@@ -20,7 +20,7 @@ export const MAX_PAGE_FILES = 500_000;
 /** The longest token (HTML tag, attribute, comment or link text; JSON string) accepted, in characters. */
 export const MAX_TOKEN_CHARS = 64 * 1024;
 /** Warnings kept verbatim per page or listing; later ones are only counted. */
-export const MAX_WARNINGS = 20;
+const MAX_WARNINGS = 20;
 
 /** Warnings of one page or listing: the first MAX_WARNINGS kept, the rest counted (a hostile page has millions). */
 export class Warnings {
@@ -42,7 +42,7 @@ export function tooManyFiles(url: string | URL): UpstreamError {
 }
 
 /** The highest api-version minor this client knows (PEP 792 = 1.4). */
-export const KNOWN_API_MINOR = 4;
+const KNOWN_API_MINOR = 4;
 
 const HEX_LENGTHS: Readonly<Record<string, number>> = {
   md5: 32,

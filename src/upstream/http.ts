@@ -9,8 +9,8 @@ import { redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import { trustedCertificates } from './ca.js';
 
-export const MAX_REDIRECTIONS = 5;
-export const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
+const MAX_REDIRECTIONS = 5;
+const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -44,7 +44,7 @@ export interface Http {
 let version: string | null = null;
 
 /** This package's version, read from package.json once (`0.0.0` if it cannot be read). */
-export function packageVersion(): string {
+function packageVersion(): string {
   if (version === null) {
     try {
       // The compiled file, dist/src/upstream/http.js, is three levels below the package root.
@@ -70,7 +70,7 @@ function pick(env: Env, name: string): string {
 }
 
 /** The proxy settings taken from `env`; empty strings mean "none" (and stop undici reading process.env). */
-export function proxySettings(env: Env): { httpProxy: string; httpsProxy: string; noProxy: string } {
+function proxySettings(env: Env): { httpProxy: string; httpsProxy: string; noProxy: string } {
   // Like undici, an https request uses HTTP_PROXY when HTTPS_PROXY is unset.
   return {
     httpProxy: pick(env, 'HTTP_PROXY'),

@@ -9,7 +9,7 @@ import { formatDuration } from '../util/duration.js';
 const MIB = 1024 * 1024;
 
 /** A file download gets this much more time per MiB (started) of its declared or announced size. */
-export const FILE_DEADLINE_MS_PER_MIB = 1000;
+const FILE_DEADLINE_MS_PER_MIB = 1000;
 
 /** The deadline of a file of `bytes` (null: size unknown): `baseMs` plus one second per MiB. */
 export function fileDeadlineMs(baseMs: number, bytes: number | null): number {

@@ -12,7 +12,7 @@ import type { ListedProject } from './types.js';
 /** Longest string kept whole; a longer one is counted through and can only be ignored or rejected. */
 export const MAX_KEPT_CHARS = 4096;
 /** Deepest nesting accepted (the listing itself needs 3). */
-export const MAX_DEPTH = 256;
+const MAX_DEPTH = 256;
 
 export interface ListingJsonParser {
   /** Feeds the next decoded chunk. Throws UPSTREAM_PAYLOAD on malformed JSON or a wrong structure. */

@@ -18,7 +18,7 @@ export const MAX_PAGE_DEPTH = 64;
 /** Values (scalars and containers) in one entry of a page. */
 export const MAX_ENTRY_VALUES = 10_000;
 /** Characters of strings and keys in one entry of a page. */
-export const MAX_ENTRY_CHARS = 1024 * 1024;
+const MAX_ENTRY_CHARS = 1024 * 1024;
 
 /** Root keys whose values are built and decoded; other keys are skipped. */
 const BUILT = new Set(['meta', 'name', 'project-status', 'files', 'versions']);

@@ -160,7 +160,7 @@ export function isRetryableError(err: unknown): boolean {
 }
 
 /** A `retryAfter` string carried by the error (see UpstreamStatusError in simple-api.ts), or null. */
-export function getRetryAfter(err: unknown): string | null {
+function getRetryAfter(err: unknown): string | null {
   const v =
     typeof err === 'object' && err !== null ? (err as { retryAfter?: unknown }).retryAfter : undefined;
   return typeof v === 'string' ? v : null;
@@ -197,7 +197,7 @@ export function toUpstreamError(err: unknown, url: string | URL, signal?: AbortS
 }
 
 /** Sleeps, rejecting with `signal.reason` as soon as the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);

@@ -60,7 +60,7 @@ import {
 /** The largest project page read, decoded (PyPI's largest project pages are a few MB). */
 export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
 /** The largest XML-RPC answer read, decoded (a changelog page of 50 000 rows is about 10 MB). */
-export const MAX_XMLRPC_BYTES = 32 * 1024 * 1024;
+const MAX_XMLRPC_BYTES = 32 * 1024 * 1024;
 /**
  * A page larger than this (decoded) is read only while no other such page is: with `workers` pages in flight,
  * at most one large one is decoded at a time, so memory stays bounded whatever the pages.
@@ -108,8 +108,8 @@ export interface UpstreamOptions {
   readonly maxFileSize?: number;
 }
 
-export const DEFAULT_REQUEST_DEADLINE_MS = 15 * 60_000;
-export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 3;
+const DEFAULT_REQUEST_DEADLINE_MS = 15 * 60_000;
+const DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 3;
 
 /** The Upstream over the Simple API (fetchChangelogSince is now part of Upstream itself). */
 export type SimpleUpstream = Upstream;

@@ -1,6 +1,24 @@
 // What the upstream client hands to the rest of the program: decoded, validated, URLs absolute.
 import type { Readable } from 'node:stream';
-import type { Changelog } from './xmlrpc.js';
+
+/** One journal entry: `[name, version, timestamp, action, serial]`. */
+export interface ChangelogRow {
+  readonly name: string;
+  /** null for project-level events. */
+  readonly version: string | null;
+  /** Unix seconds, UTC. */
+  readonly timestamp: number;
+  /** `new release`, `add py3 file x.whl`, `remove project`, … */
+  readonly action: string;
+  readonly serial: number;
+}
+
+export interface Changelog {
+  /** Ordered by serial; empty when unsupported. */
+  readonly rows: readonly ChangelogRow[];
+  /** false when the upstream has no XML-RPC endpoint or no such method. */
+  readonly supported: boolean;
+}
 
 export interface UpstreamFile {
   readonly filename: string;

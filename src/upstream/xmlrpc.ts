@@ -4,29 +4,11 @@
 // MAX_XMLRPC_DEPTH and more than MAX_XMLRPC_ELEMENTS elements are refused. Pure.
 import { MAX_TOKEN_CHARS, payloadError } from './decode.js';
 import { createHtmlScanner } from './html-scan.js';
+import type { Changelog, ChangelogRow } from './types.js';
 
 export type XmlRpcValue = string | number | boolean | null | XmlRpcValue[] | { [key: string]: XmlRpcValue };
 export type XmlRpcResponse =
   { readonly fault: { readonly code: number; readonly message: string } } | { readonly value: XmlRpcValue };
-
-/** One journal entry: `[name, version, timestamp, action, serial]`. */
-export interface ChangelogRow {
-  readonly name: string;
-  /** null for project-level events. */
-  readonly version: string | null;
-  /** Unix seconds, UTC. */
-  readonly timestamp: number;
-  /** `new release`, `add py3 file x.whl`, `remove project`, … */
-  readonly action: string;
-  readonly serial: number;
-}
-
-export interface Changelog {
-  /** Ordered by serial; empty when unsupported. */
-  readonly rows: readonly ChangelogRow[];
-  /** false when the upstream has no XML-RPC endpoint or no such method. */
-  readonly supported: boolean;
-}
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -220,7 +202,7 @@ export function isMethodNotFound(fault: { code: number; message: string }): bool
 }
 
 /** Decodes the changelog_since_serial result (array of [name, version, timestamp, action, serial]). */
-export function decodeChangelogRows(value: XmlRpcValue, url: string | URL): ChangelogRow[] {
+function decodeChangelogRows(value: XmlRpcValue, url: string | URL): ChangelogRow[] {
   const fail = (path: string, expected: string): never => {
     throw payloadError(url, `changelog_since_serial result${path}: expected ${expected}`);
   };

@@ -47,8 +47,6 @@ export type {
 export type { PathMatcher } from './fake-upstream-faults.js';
 export type { RequestLogEntry } from './request-log.js';
 export { normalize } from './fake-upstream-model.js';
-export type { StandardCatalogue } from './standard-catalogue.js';
-export { seedStandard, startStandardUpstream } from './standard-catalogue.js';
 
 export interface FakeUpstreamOptions {
   /** `both` (default): negotiate; `html-only`: plain PEP 503 (always text/html, no serials); `json-only`. */

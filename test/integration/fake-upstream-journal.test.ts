@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildWheel } from '../helpers/dist-builder.js';
-import { startFakeUpstream, startStandardUpstream } from '../helpers/fake-upstream.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { startStandardUpstream } from '../helpers/standard-catalogue.js';
 
 const execFileAsync = promisify(execFile);
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import type { FakeUpstreamOptions } from '../helpers/fake-upstream.js';
-import { startStandardUpstream } from '../helpers/fake-upstream.js';
+import { startStandardUpstream } from '../helpers/standard-catalogue.js';
 import { describePipResult, pipInstall, requirePip } from '../helpers/pip.js';
 
 const execFileAsync = promisify(execFile);

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { FakeUpstream, FakeUpstreamOptions } from '../helpers/fake-upstream.js';
-import { startStandardUpstream } from '../helpers/fake-upstream.js';
+import { startStandardUpstream } from '../helpers/standard-catalogue.js';
 
 const PIP_ACCEPT =
   'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01';
