@@ -13,7 +13,6 @@ import type { StartupHangups } from './startup-hangups.js';
 
 // Everything else loads when a command needs it (issue #14 part 3): `--version` and `--help` load nothing
 // more, `check` neither the logger nor the upstream client nor the sync, `keygen` only its signing code.
-export { EXIT };
 
 /** After main() returns, anything still holding the event loop gets this long before the process exits. */
 const EXIT_GRACE_MS = 3_000;

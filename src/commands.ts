@@ -165,7 +165,7 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
  * Aborts on the first SIGINT/SIGTERM (the graceful stop must end within STOP_DEADLINE_MS, or the process
  * exits 1); a second signal exits at once, with 128 + the signal number.
  */
-export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): void } {
+function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -194,10 +194,7 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
  * The upstream clients for one config ([mirror]'s index_url and each `[upstream:NAME]` section, each with its
  * own timeout, CA file and connection pools), closed when the config replaces them.
  */
-export function createClient(
-  cfg: Config,
-  deps: Pick<CommandDeps, 'log' | 'env' | 'version'>,
-): UpstreamClient {
+function createClient(cfg: Config, deps: Pick<CommandDeps, 'log' | 'env' | 'version'>): UpstreamClient {
   const https: { close(): Promise<void> }[] = [];
   const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
     const http = createHttp({
@@ -325,7 +322,7 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
 }
 
 /** Rewrites every page from the records, offline (`reindex`, z3c `-i`). The records are the truth. */
-export async function reindex(cfg: Config, log: Logger): Promise<number> {
+async function reindex(cfg: Config, log: Logger): Promise<number> {
   const entries = [];
   const foreign = new Set((await claimRoot(cfg)).foreign);
   for (const name of await listRecords(cfg.mirrorRoot)) {

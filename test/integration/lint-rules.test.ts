@@ -114,3 +114,10 @@ test('lint:unused fails on an export nothing imports, naming it, and counts a te
   const passed = await runScript(clean, 'lint:unused');
   assert.equal(passed.code, 0, passed.output);
 });
+
+test('the repository itself has no import cycle and no unused export (CI runs npm test, not npm run lint)', async () => {
+  for (const script of ['lint:cycles', 'lint:unused']) {
+    const { code, output } = await runScript(repoRoot, script);
+    assert.equal(code, 0, `npm run ${script}:\n${output.slice(-4000)}`);
+  }
+});
