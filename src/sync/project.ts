@@ -355,7 +355,8 @@ export async function applyPage(
   };
 }
 
-function nextRecord(
+/** The record of `page` with `files` on disk (and what min_release_age held back). */
+export function nextRecord(
   page: ProjectPage,
   displayName: string,
   files: LocalFile[],
