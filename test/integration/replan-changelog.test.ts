@@ -2,6 +2,8 @@
 // changelog says which pages moved; those are fetched, and every other project is planned again from the
 // page its record holds, with no page request (issue #14 part 4).
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
@@ -41,6 +43,24 @@ test('a filename_matches change with the changelog: only the pages it names are 
     h.fake.requests.map((r) => r.path),
     ['/pypi'],
   );
+
+  // A new scope that keeps every file: each project is re-planned, and no page or record is written again.
+  const inodes = async (): Promise<number[]> =>
+    Promise.all(
+      (await listTree(h.root, { withState: true }))
+        .filter((f) => f.endsWith('/index.html') || f.startsWith('.pypimirror/projects/'))
+        .sort()
+        .map(async (f) => (await stat(join(h.root, f))).ino),
+    );
+  const before = await inodes();
+  h.fake.resetLog();
+  const replanned = await h.sync({ packageMatches: SELECTED, filenameMatches: ['*'] });
+  assert.equal(replanned.projectsChanged, 0);
+  assert.deepEqual(
+    h.fake.requests.map((r) => r.path),
+    ['/pypi'],
+  );
+  assert.deepEqual(await inodes(), before, 'no page or record rewritten');
 });
 
 test('a package_matches change still reads the listing and fetches every selected page', async (t) => {
