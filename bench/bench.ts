@@ -20,6 +20,7 @@ import { createListingJsonParser } from '../src/upstream/listing-stream.js';
 import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type Row } from './checks.js';
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
+import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -40,6 +41,8 @@ interface Options {
   readonly out: string;
   readonly isPlainSkipped: boolean;
   readonly startupRounds: number;
+  /** --scale: issue #14 part 4's scenario (scale.ts), off by default. */
+  readonly scale: ScaleOptions | null;
 }
 
 function readOptions(): Options {
@@ -58,6 +61,10 @@ function readOptions(): Options {
       out: { type: 'string', default: 'bench-results.json' },
       'skip-plain': { type: 'boolean', default: false },
       'startup-rounds': { type: 'string', default: '9' },
+      scale: { type: 'boolean', default: false },
+      'scale-projects': { type: 'string', default: '100000' },
+      'scale-files': { type: 'string', default: '1000000' },
+      'scale-new': { type: 'string', default: '10000' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -65,7 +72,8 @@ function readOptions(): Options {
     process.stdout.write(
       'npm run bench -- [--delay-ms 20] [--projects 300] [--files 5000] [--big-mib 1024] [--big-rounds 5]\n' +
         '                 [--listing 700000] [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n' +
-        '                 [--startup-rounds 9]\n',
+        '                 [--startup-rounds 9]\n' +
+        '                 [--scale [--scale-projects 100000] [--scale-files 1000000] [--scale-new 10000]]\n',
     );
     process.exit(0);
   }
@@ -88,6 +96,16 @@ function readOptions(): Options {
     out: values.out ?? 'bench-results.json',
     isPlainSkipped: values['skip-plain'] === true,
     startupRounds: Math.round(num('startup-rounds', values['startup-rounds'])),
+    scale:
+      values.scale === true
+        ? {
+            projects: Math.round(num('scale-projects', values['scale-projects'])),
+            files: Math.round(num('scale-files', values['scale-files'])),
+            newProjects: Math.round(num('scale-new', values['scale-new'])),
+            delayMs: num('delay-ms', values['delay-ms']),
+            workers: Math.max(1, num('workers', values.workers)),
+          }
+        : null,
   };
 }
 
@@ -475,20 +493,7 @@ async function main(): Promise<void> {
     );
 
     const base = { workers: o.workers, timeoutMs: 60_000 };
-    const measure = async (
-      scenario: string,
-      target: FakeUpstream,
-      request: SyncChildRequest,
-      judge: (r: {
-        requests: number;
-        bytes: number;
-        wall: number;
-        lower: number;
-        result: SyncChildResult;
-        statuses: number[];
-        processSeconds: number;
-      }) => { checks: Check[]; notes?: Record<string, unknown> },
-    ): Promise<SyncChildResult> => {
+    const measure: MeasureChild = async (scenario, target, request, judge) => {
       target.resetLog();
       log(scenario);
       const { result, processSeconds } = await runChild(request);
@@ -754,6 +759,8 @@ async function main(): Promise<void> {
     }
     // The air-gapped pair (issue #16): export and import of a change of --big-mib against tar.
     if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
+    // 100 000 mirrored projects (issue #14 part 4), with --scale only.
+    if (o.scale !== null) await benchScale(o.scale, { work, log, measure });
   } finally {
     for (const f of fakes) await f.close();
     await rm(work, { recursive: true, force: true });

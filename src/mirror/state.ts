@@ -52,6 +52,8 @@ export interface ClosureState {
 /** What one route keeps between runs (the [mirror] route keeps it at the top of state.json, as before). */
 export interface UpstreamState {
   readonly scopeKey: string | null;
+  /** Route.projectsKey when scopeKey was stored; absent in states written before it existed. */
+  readonly projectsKey?: string | null;
   readonly upstreamKey: string | null;
   readonly lastSerial: number | null;
   readonly listingCount: number | null;
@@ -62,6 +64,11 @@ export interface MirrorState {
   readonly formatVersion: 1;
   /** Fingerprint of what decides the mirror's content (index_url, globs, cleanup): a change re-plans all. */
   readonly scopeKey: string | null;
+  /**
+   * Fingerprint of the part of scopeKey that decides which projects are mirrored (src/sync/upstreams.ts
+   * Route.projectsKey); absent in states written before it existed (then any scope change refetches pages).
+   */
+  readonly projectsKey?: string | null;
   /** Fingerprint of index_url alone: when it changes, stored ETags and serials mean nothing. */
   readonly upstreamKey: string | null;
   /** Global upstream serial at the last complete listing, when known. */

@@ -12,6 +12,11 @@ export interface Candidate {
   readonly displayName: string;
   /** The serial upstream says the project is at (listing or changelog), or null when unknown. */
   readonly serial: number | null;
+  /**
+   * Plan the project again from its record's page, fetching no page (a files-only scope change the
+   * changelog vouches for, or a closure round).
+   */
+  readonly isReplan?: boolean;
 }
 
 type DiscoveryMode = 'changelog' | 'listing-serial' | 'conditional' | 'literal' | 'mirrored-only';
@@ -60,6 +65,8 @@ export interface DiscoverInput {
   readonly filters: Filters;
   /** The scope changed since the last run: every selected project is re-planned. */
   readonly isRescoped: boolean;
+  /** The scope changed in what concerns files only (the same projects): see discover.ts replanFromRecords. */
+  readonly isFilesRescoped?: boolean;
   readonly signal: AbortSignal;
   /** Stored ETags and serials belong to another upstream. */
   readonly isUpstreamChanged?: boolean;

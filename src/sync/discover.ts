@@ -41,13 +41,29 @@ export async function discover(input: DiscoverInput): Promise<Discovery> {
     requests: 0,
     isStorable: createStorableCheck(input.log),
   };
-  const isTrusted = !isRescoped && input.isUpstreamChanged !== true;
+  const isFilesOnly = isRescoped && input.isFilesRescoped === true;
+  const isTrusted = (!isRescoped || isFilesOnly) && input.isUpstreamChanged !== true;
   if (state.lastSerial !== null && isTrusted && !previous.isListingDue && isChangelogWorthAsking(run)) {
     const found = await discoverChangelog(run, state.lastSerial);
-    if (found !== null) return found;
+    if (found !== null) return isFilesOnly ? replanFromRecords(found, state) : found;
   }
   const literal = filters.literalProjects;
   return literal === null ? discoverListing(run) : discoverLiteral(run, literal);
+}
+
+/**
+ * A files-only scope change (filename_matches, the selection keys, cleanup, release times) that the changelog
+ * vouches for: the pages it names are fetched, and every other mirrored project is planned again from the
+ * page its record holds (upstreamFiles), with no request. A project whose serial is unknown is fetched.
+ */
+function replanFromRecords(found: Discovery, state: MirrorState): Discovery {
+  const fetched = new Set(found.toSync.map((c) => c.name));
+  const replans: Candidate[] = [];
+  for (const c of found.selected.values()) {
+    if (!fetched.has(c.name) && state.projects[c.name]?.serial != null)
+      replans.push({ ...c, isReplan: true });
+  }
+  return { ...found, toSync: [...found.toSync, ...replans] };
 }
 
 // ---- root listing -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 // the old file goes, so no instant shows a page whose hash and bytes differ.
 import { lstat, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/types.js';
 import { PypimirrorError, StoreError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -324,6 +325,17 @@ export async function applyPage(
     orderFiles(page, [...withMetadata, ...fetched, ...plan.retain]),
     plan.quarantine,
   );
+  // A re-plan that changes nothing (the page as stored, a new scope that keeps every file): the pages and
+  // the record on disk already say this, and rewriting them would cost three fsyncs per project.
+  const isUnchanged =
+    record !== null &&
+    fetched.length === 0 &&
+    replacing.size === 0 &&
+    plan.remove.length === 0 &&
+    plan.unlinked.length === 0 &&
+    plan.suspect === null &&
+    isDeepStrictEqual(next, record);
+  if (isUnchanged) return { kind: 'unchanged', record };
   if (cfg.createIndexes) {
     // HTML first: a directory must never offer JSON without HTML (docs/protocol.md §2).
     await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(next));
@@ -355,7 +367,8 @@ export async function applyPage(
   };
 }
 
-function nextRecord(
+/** The record of `page` with `files` on disk (and what min_release_age held back). */
+export function nextRecord(
   page: ProjectPage,
   displayName: string,
   files: LocalFile[],

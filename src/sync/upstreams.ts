@@ -27,6 +27,12 @@ export interface Route {
   readonly minReleaseAgeMs: number | null;
   /** Fingerprint of what decides this route's projects: a change re-plans them. */
   readonly scopeKey: string;
+  /**
+   * Fingerprint of the part of scopeKey that decides which projects the route serves (its index URL,
+   * package_matches and what earlier sections claim). While it holds, a scope change concerns files only,
+   * and a page the changelog vouches for is re-planned from its record (discover.ts).
+   */
+  readonly projectsKey: string;
   /** Fingerprint of its index URL: when it changes, its stored serials and validators mean nothing. */
   readonly upstreamKey: string;
 }
@@ -53,11 +59,15 @@ function claimsScope(earlier: readonly UpstreamSection[]): unknown[] {
   return earlier.length === 0 ? [] : ['claimed', ...earlier.map((s) => s.packageMatches.join('\n'))];
 }
 
+/** What decides which projects a route serves (Route.projectsKey). */
+function routeProjectsScope(indexUrl: URL, packageMatches: readonly string[]): unknown[] {
+  return [indexUrl.href, packageMatches.join('\n')];
+}
+
 function routeScope(cfg: Config, indexUrl: URL, packageMatches: readonly string[], index: number): unknown[] {
   const section = cfg.upstreams[index];
   return [
-    indexUrl.href,
-    packageMatches.join('\n'),
+    ...routeProjectsScope(indexUrl, packageMatches),
     cfg.filenameMatches.join('\n'),
     cfg.cleanup,
     ...selectionScope(cfg),
@@ -124,6 +134,10 @@ export function buildRouting(
       packageMatches,
       minReleaseAgeMs: section === null ? cfg.minReleaseAgeMs : section.minReleaseAgeMs,
       scopeKey: fingerprint(routeScope(cfg, indexUrl, packageMatches, index)),
+      projectsKey: fingerprint([
+        ...routeProjectsScope(indexUrl, packageMatches),
+        ...claimsScope(cfg.upstreams.slice(0, index)),
+      ]),
       upstreamKey: upstreamKeyOf(indexUrl),
     });
     claims.push(own);
@@ -154,6 +168,7 @@ function ownState(state: MirrorState, route: Route): UpstreamState {
   return (
     state.upstreams?.[route.section] ?? {
       scopeKey: null,
+      projectsKey: null,
       upstreamKey: null,
       lastSerial: null,
       listingCount: null,
@@ -176,6 +191,7 @@ function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState
   return {
     ...state,
     scopeKey: own.scopeKey,
+    projectsKey: own.projectsKey ?? null,
     upstreamKey: own.upstreamKey,
     lastSerial: own.lastSerial,
     listingCount: own.listingCount,
@@ -221,6 +237,8 @@ export async function discoverRoutes(input: RoutedDiscoverInput): Promise<Routed
   for (const route of routing.routes) {
     const view = viewOf(state, route, routing);
     const isRescoped = view.scopeKey !== route.scopeKey;
+    // Only the files of the same projects may change: the changelog can still say which pages are current.
+    const isFilesRescoped = isRescoped && view.projectsKey === route.projectsKey;
     const isUpstreamChanged = view.upstreamKey !== null && view.upstreamKey !== route.upstreamKey;
     const found = await discover({
       upstream: route.upstream,
@@ -229,6 +247,7 @@ export async function discoverRoutes(input: RoutedDiscoverInput): Promise<Routed
       state: view,
       filters: route.filters,
       isRescoped,
+      isFilesRescoped,
       isUpstreamChanged,
       signal,
       now,
@@ -309,13 +328,17 @@ export interface RoutedOutcome {
 export function settleRoutes(
   routed: RoutedDiscovery,
   outcome: RoutedOutcome,
-): Pick<MirrorState, 'scopeKey' | 'upstreamKey' | 'lastSerial' | 'listingCount' | 'discovery' | 'upstreams'> {
+): Pick<
+  MirrorState,
+  'scopeKey' | 'projectsKey' | 'upstreamKey' | 'lastSerial' | 'listingCount' | 'discovery' | 'upstreams'
+> {
   const settled = routed.byRoute.map(({ route, found, view }): [Route, UpstreamState] => {
     const retryLater = outcome.retryLater.filter((c) => routed.of(c.name).route === route);
     return [
       route,
       {
         scopeKey: outcome.isAborted ? view.scopeKey : route.scopeKey,
+        projectsKey: outcome.isAborted ? (view.projectsKey ?? null) : route.projectsKey,
         upstreamKey: route.upstreamKey,
         // An interrupted run keeps the old serial, so the changes it did not reach are found again.
         lastSerial: (outcome.isAborted ? null : found.lastSerial) ?? view.lastSerial,
@@ -328,6 +351,7 @@ export function settleRoutes(
   const sections = settled.slice(0, -1).map(([route, s]) => [route.section as string, s] as const);
   return {
     scopeKey: main.scopeKey,
+    projectsKey: main.projectsKey ?? null,
     upstreamKey: main.upstreamKey,
     lastSerial: main.lastSerial,
     listingCount: main.listingCount,

@@ -7,8 +7,9 @@ import type { Config } from '../../src/config/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { SyncReport } from '../../src/sync/report.js';
 import { runSync } from '../../src/sync/run.js';
-import { createHttp } from '../../src/upstream/http.js';
+import { createHttp, type Http } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
+import type { Upstream } from '../../src/upstream/types.js';
 import { makeConfig } from './config.js';
 
 export interface SyncChildRequest {
@@ -44,6 +45,25 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** An HTTP client and the upstream client over it for `cfg`'s index_url, logging nothing (close `http`). */
+export function connectSilently(cfg: Config): { http: Http; upstream: Upstream } {
+  const http = createHttp({
+    timeoutMs: cfg.timeoutMs,
+    workers: cfg.workers,
+    log: silentLogger,
+    env: {},
+    caFile: cfg.caFile,
+  });
+  const upstream = createUpstream({
+    indexUrl: cfg.indexUrl,
+    http,
+    log: silentLogger,
+    requestDeadlineMs: cfg.requestDeadlineMs,
+    maxFileSize: cfg.maxFileSize,
+  });
+  return { http, upstream };
+}
+
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? '{}') as SyncChildRequest;
   const over: Partial<Config> = {
@@ -58,21 +78,8 @@ async function main(): Promise<void> {
   const stop = (): void => controller.abort(new Error('signal received'));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  const http = createHttp({
-    timeoutMs: cfg.timeoutMs,
-    workers: cfg.workers,
-    log: silentLogger,
-    env: {},
-    caFile: cfg.caFile,
-  });
+  const { http, upstream } = connectSilently(cfg);
   try {
-    const upstream = createUpstream({
-      indexUrl: cfg.indexUrl,
-      http,
-      log: silentLogger,
-      requestDeadlineMs: cfg.requestDeadlineMs,
-      maxFileSize: cfg.maxFileSize,
-    });
     const started = performance.now();
     const cpu = process.cpuUsage();
     const report = await runSync({ upstream, log: silentLogger }, cfg, controller.signal);

@@ -19,6 +19,7 @@ interface BenchRow {
   readonly checks: readonly { target: string; result: string; isMet: boolean | null }[];
   readonly target: string;
   readonly isMet: boolean | null;
+  readonly notes?: Readonly<Record<string, unknown>>;
 }
 
 test('bench smoke: every scenario at a small size makes the requests it should, and every target is judged', async (t) => {
@@ -26,6 +27,7 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   t.after(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'bench.json');
   const [projects, files, k] = [4, 12, 2];
+  const [scaleProjects, scaleFiles, scaleNew] = [6, 18, 2];
   const { stdout } = await run(
     process.execPath,
     [
@@ -33,15 +35,18 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
       ...['--projects', String(projects), '--files', String(files), '--k', String(k)],
       ...['--delay-ms', '0', '--workers', '4', '--big-mib', '1', '--big-rounds', '1'],
       ...['--listing', '500', '--mirrored', '10', '--globs', '2', '--startup-rounds', '1', '--out', out],
+      ...['--scale', '--scale-projects', String(scaleProjects), '--scale-files', String(scaleFiles)],
+      ...['--scale-new', String(scaleNew)],
     ],
     { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
   );
   const rows = (JSON.parse(await readFile(out, 'utf8')) as { rows: BenchRow[] }).rows;
-  const requestsOf = (scenario: string): number => {
+  const rowOf = (scenario: string): BenchRow => {
     const row = rows.find((r) => r.scenario === scenario);
     assert.ok(row !== undefined, `no row "${scenario}" in ${rows.map((r) => r.scenario).join(', ')}`);
-    return row.requests;
+    return row;
   };
+  const requestsOf = (scenario: string): number => rowOf(scenario).requests;
   assert.equal(requestsOf('first sync (PyPI-like)'), 1 + projects + files);
   assert.equal(requestsOf('no-op resync (PyPI-like, changelog)'), 1);
   assert.equal(requestsOf(`resync after K=${k} projects changed`), 1 + 2 * k);
@@ -50,6 +55,13 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   assert.ok(requestsOf('1.0 MiB download') <= 3, 'the big file: discovery, its page, the file');
   assert.ok(requestsOf('root listing of 500 projects, 10 mirrored') <= 2);
   assert.ok(requestsOf('no-op resync, 10 mirrored (changelog)') <= 2);
+  // --scale (issue #14 part 4): a no-op is the changelog call; new projects cost a page and a file each; a
+  // filename_matches change re-plans every project from its record: the changelog call, no page.
+  assert.equal(requestsOf(`scale: no-op, ${scaleProjects} projects (changelog)`), 1);
+  assert.equal(requestsOf(`scale: first sync of ${scaleNew} new projects`), 1 + 2 * scaleNew);
+  const replan = rowOf(`scale: filename_matches changed, ${scaleProjects + scaleNew} projects re-planned`);
+  assert.equal(replan.requests, 1);
+  assert.equal(replan.notes?.['pageRequests'], 0);
   for (const scenario of ['node -e 0', 'pypimirror --version', 'pypimirror check CONFIG']) {
     assert.equal(requestsOf(scenario), 0);
   }
