@@ -164,8 +164,9 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
 /**
  * Aborts on the first SIGINT/SIGTERM (the graceful stop must end within STOP_DEADLINE_MS, or the process
  * exits 1); a second signal exits at once, with 128 + the signal number.
+ * @public test/integration/shutdown.test.ts imports it in a child process, where knip cannot see it.
  */
-function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): void } {
+export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
