@@ -1,10 +1,11 @@
 // What each side of an air-gapped pair remembers, under <root>/.pypimirror/: the outside what it exported
 // (exports.json: the next export continues from there), the inside what it imported (imports.json) and the
 // bundles it holds until their predecessor comes (bundles/<id>/). Written atomically.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateDir } from '../mirror/layout.js';
-import { isNotFound, writeFileAtomic } from '../util/fs.js';
+import { readStateJson } from '../mirror/state.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { bundleId, type ExportedProject } from './manifest.js';
 
 export interface ExportState {
@@ -37,14 +38,8 @@ export const pendingDir = (root: string): string => join(stateDir(root), 'bundle
 export const stagingDir = (root: string): string => join(stateDir(root), 'incoming');
 
 async function readJsonFile<T>(path: string): Promise<T | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  const json = JSON.parse(text) as { formatVersion?: unknown };
+  const json = (await readStateJson(path)) as { formatVersion?: unknown } | null;
+  if (json === null) return null;
   if (json.formatVersion !== 1)
     throw new Error(`${path}: not a pypimirror bundle state file (formatVersion 1)`);
   return json as T;

@@ -8,11 +8,12 @@
 // bringing the directory along (a crash, a kill, `verify --repair`, the key unset for a while): the next run
 // then compares every record with the directory.
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { readStateJson } from './state.js';
 import {
   ensureDir,
   FILE_MODE,
@@ -78,15 +79,9 @@ function errorText(err: unknown): string {
 
 export async function readFindLinksRecord(root: string): Promise<FindLinksRecord | null> {
   const path = findLinksRecordPath(root);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  const json = JSON.parse(text) as Partial<FindLinksRecord> | null;
-  if (json?.formatVersion !== 1 || typeof json.dir !== 'string' || typeof json.files !== 'object') {
+  const json = (await readStateJson(path)) as Partial<FindLinksRecord> | null;
+  if (json === null) return null;
+  if (json.formatVersion !== 1 || typeof json.dir !== 'string' || typeof json.files !== 'object') {
     throw new Error(`${path}: not a pypimirror find_links_dir record (formatVersion 1)`);
   }
   return json as FindLinksRecord;

@@ -107,7 +107,11 @@ function statePath(root: string): string {
   return join(stateDir(root), 'state.json');
 }
 
-async function readJson(path: string): Promise<unknown> {
+/**
+ * The JSON of a file under `.pypimirror/`, or null when there is none; a file that does not parse is an
+ * error naming it. Callers check the shape (each state file has its own).
+ */
+export async function readStateJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
   } catch (err) {
@@ -123,7 +127,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export async function readState(root: string): Promise<MirrorState> {
-  const json = await readJson(statePath(root));
+  const json = await readStateJson(statePath(root));
   if (json === null) return EMPTY_STATE;
   if (!isObject(json) || json['formatVersion'] !== 1 || !isObject(json['projects'])) {
     throw new Error(`${statePath(root)}: not a pypimirror state file (formatVersion 1)`);
@@ -136,7 +140,7 @@ export async function writeState(root: string, state: MirrorState): Promise<void
 }
 
 export async function readRecord(root: string, name: string): Promise<ProjectRecord | null> {
-  const json = await readJson(recordPath(root, name));
+  const json = await readStateJson(recordPath(root, name));
   if (json === null) return null;
   if (
     !isObject(json) ||
