@@ -35,7 +35,14 @@ import {
 import { isNormalizedName } from '../plan/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
-import type { Config, RawConfig, RawValue } from './types.js';
+import {
+  checkRegion,
+  formatStorageUrl,
+  parseStorageUrl,
+  S3_LEASE_KEY,
+  type StorageUrl,
+} from './storage-keys.js';
+import type { Config, RawConfig, RawValue, S3Storage } from './types.js';
 
 export interface ValidateOptions {
   /** Directory a relative `raw.file` is resolved against. */
@@ -107,6 +114,44 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     return null;
   }
 
+  /**
+   * `storage`, `s3_endpoint`, `s3_region`, and whether mirror_file_path is required: only without an s3
+   * storage. Keys that an s3 storage makes meaningless, or that mean nothing without one, are warned about.
+   */
+  function readS3Storage(): S3Storage | null {
+    const location = read<StorageUrl>('storage', (text) => {
+      const parsed = parseStorageUrl(text);
+      return 'expected' in parsed ? reject(parsed.expected) : accept(parsed);
+    });
+    const endpoint = read('s3_endpoint', (text) => checkHttpUrl(text, 'endpoint'));
+    const region = read<string>('s3_region', (text) => {
+      const expected = checkRegion(text);
+      return expected === null ? accept(text.trim()) : reject(expected);
+    });
+    const isSet = (key: ConfigKey): boolean => (values.get(key)?.value.trim() ?? '') !== '';
+    if (!isSet('storage')) {
+      if (!isSet('mirror_file_path') && !keysWithParseIssues.has('mirror_file_path')) {
+        report(
+          errors,
+          'mirror_file_path',
+          values.get('mirror_file_path'),
+          describeRequired('mirror_file_path'),
+        );
+      }
+      for (const key of ['s3_endpoint', 's3_region'] as const) {
+        if (isSet(key))
+          report(warnings, key, values.get(key), 'means nothing without storage = s3://...; ignored');
+      }
+      return null;
+    }
+    for (const key of ['mirror_file_path', 'lock_file_name'] as const) {
+      const why =
+        key === 'mirror_file_path' ? 'the tree is in the bucket' : 'the run lock is a lease in the bucket';
+      if (isSet(key)) report(warnings, key, values.get(key), `ignored with storage = s3://...: ${why}`);
+    }
+    return location === null ? null : Object.freeze({ ...location, endpoint, region });
+  }
+
   /** A whitespace-separated list (`split` says how), each item checked on its own and reported alone. */
   function readList(
     key: ConfigKey,
@@ -138,7 +183,9 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const readPath = (key: ConfigKey, base: string | null) =>
     read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
 
-  const mirrorRoot = readPath('mirror_file_path', configDir);
+  const s3Storage = readS3Storage();
+  const localRoot = readPath('mirror_file_path', configDir);
+  const mirrorRoot = s3Storage === null ? localRoot : formatStorageUrl(s3Storage);
   // `numpy < 2` reads as one entry, `numpy<2`.
   const packageMatches = readList('package_matches', checkPackageMatch, splitPackageMatches);
   const requirements = readList('requirements', checkRequirementsPath).map((p) => path.resolve(configDir, p));
@@ -152,7 +199,9 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const cleanup = readBoolean('cleanup');
   const createIndexes = readBoolean('create_indexes');
   const findLinksDir = readPath('find_links_dir', configDir);
-  const lockFile = readPath('lock_file_name', mirrorRoot);
+  // With s3 storage the run lock is a lease object in the bucket (storage/s3-lease.ts).
+  const lockFile =
+    s3Storage === null ? readPath('lock_file_name', mirrorRoot) : `${mirrorRoot}/${S3_LEASE_KEY}`;
   const logFile = readPath('log_filename', configDir);
   const verbose = readBoolean('verbose');
   const baseUrl = read('base_url', (text) => checkHttpUrl(text, 'public'));
@@ -214,7 +263,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
   }
-  const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
+  const lockClash =
+    s3Storage !== null || mirrorRoot === null || lockFile === null
+      ? null
+      : checkLockPlace(lockFile, mirrorRoot);
   if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   const flatClash =
     mirrorRoot === null || findLinksDir === null ? null : checkFindLinksPlace(findLinksDir, mirrorRoot);
@@ -241,6 +293,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   return Object.freeze({
     file,
     mirrorRoot,
+    s3Storage,
     packageMatches: Object.freeze(packageMatches),
     filenameMatches: Object.freeze(filenameMatches),
     requirements: Object.freeze(requirements),
@@ -415,7 +468,7 @@ function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
  * An http(s) URL. `index`: the upstream Simple API base, which must have no query and gets a final '/'.
  * `public`: the mirror's own address, published on its root page, which must carry no credentials.
  */
-function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
+function checkHttpUrl(text: string, kind: 'index' | 'public' | 'endpoint'): Check<URL> {
   const single = checkSingle(text, 'an http:// or https:// URL');
   if (!single.ok) return single;
   let url: URL;
@@ -429,6 +482,12 @@ function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
     return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
   }
   if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
+  if (kind === 'endpoint' && (url.username !== '' || url.password !== '')) {
+    return reject(
+      'expected the endpoint without a user name or password: S3 credentials come from the AWS chain ' +
+        '(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, AWS_PROFILE)',
+    );
+  }
   if (kind === 'public' && (url.username !== '' || url.password !== '')) {
     return reject(
       'expected the public URL without a user name or password: it is published on the root page; ' +
