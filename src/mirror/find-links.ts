@@ -26,7 +26,7 @@ import {
 import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, localFilePath, stateDir } from './layout.js';
 import { normalizeName } from '../plan/names.js';
 import { describeKind, directoryError, listSome } from './ownership.js';
-import { renameNoReplace } from './store.js';
+import { renameNoReplace } from '../storage/local.js';
 import { listRecords, readRecord } from './state.js';
 
 /** One name pypimirror put in the flat directory. */

@@ -4,10 +4,11 @@
 // overwritten: a target that exists already is refused (unless `mayReplace`).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { IntegrityError, StoreError } from '../errors.js';
+import { IntegrityError } from '../errors.js';
+import { renameNoReplace } from '../storage/local.js';
 import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
@@ -192,29 +193,6 @@ export async function receiveVerified(
     await removeTemp();
     throw toUpstreamError(err, url, signal);
   }
-}
-
-/**
- * Moves `temp` to `target` only if nothing is there: link() fails with EEXIST rather than replace, so no
- * instant sees a published file change. Where the file system has no hard links, a stat guards the rename.
- */
-export async function renameNoReplace(temp: string, target: string): Promise<void> {
-  const refuse = (): StoreError =>
-    new StoreError(
-      'STORE_EXISTS',
-      `${target}: a file is already there; a published file is never overwritten with other bytes`,
-    );
-  try {
-    await link(temp, target);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'EEXIST') throw refuse();
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-    if ((await fileSize(target)) !== null) throw refuse();
-    await rename(temp, target);
-    return;
-  }
-  await unlink(temp).catch(() => {}); // published; a leftover hidden temp name is removed next run
 }
 
 /** sha256 and size of a file on disk, or null when it does not exist. */
