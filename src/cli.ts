@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { MIN_VOLUME_SIZE, parseVolumeSize } from './bundle/volume-size.js';
 
 export type Command =
-  'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen';
+  'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen' | 'migrate';
 const COMMANDS: readonly Command[] = [
   'run',
   'sync',
@@ -14,9 +14,10 @@ const COMMANDS: readonly Command[] = [
   'export',
   'import',
   'keygen',
+  'migrate',
 ];
 /** Commands that take operands after CONFIG (keygen: instead of it). */
-const WITH_OPERANDS: readonly string[] = ['export', 'import', 'keygen'];
+const WITH_OPERANDS: readonly string[] = ['export', 'import', 'keygen', 'migrate'];
 
 export interface CliArgs {
   readonly command: Command | 'help' | 'version';
@@ -35,7 +36,7 @@ export interface CliArgs {
   readonly allowDeletions: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
   readonly dryRun: boolean;
-  /** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`: what follows CONFIG. */
+  /** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`, `migrate FROM TO`: what follows CONFIG. */
   readonly operands: readonly string[];
   /** `export --full`. */
   readonly full: boolean;
@@ -63,6 +64,8 @@ Commands:
   export   CONFIG OUT_DIR: write the changes since the last export as a signed bundle (air-gapped pair)
   import   CONFIG BUNDLE_DIR...: check and apply bundles in order; hold those whose predecessor is missing
   keygen   DIR: write a new Ed25519 key pair for bundles (bundle.key, bundle.pub)
+  migrate  FROM_CONFIG TO_CONFIG: copy the tree and its state from one storage to another (local disk,
+           an s3:// bucket), verifying every file; nothing is fetched from the upstream
 
 CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg as root; an ordinary user's default is
 ~/.config/pypimirror/pypimirror.cfg (unless only /etc/pypimirror.cfg exists).
@@ -202,10 +205,12 @@ function withOperands(
     throw new UsageError(
       command === 'export'
         ? 'export takes CONFIG and OUT_DIR: pypimirror export CONFIG OUT_DIR [--full] [--max-volume 4G]'
-        : 'import takes CONFIG and one or more BUNDLE_DIRs: pypimirror import CONFIG BUNDLE_DIR...',
+        : command === 'migrate'
+          ? 'migrate takes two configs: pypimirror migrate FROM_CONFIG TO_CONFIG'
+          : 'import takes CONFIG and one or more BUNDLE_DIRs: pypimirror import CONFIG BUNDLE_DIR...',
     );
   }
-  if (command === 'export' && operands.length > 1)
+  if ((command === 'export' || command === 'migrate') && operands.length > 1)
     throw new UsageError(`too many arguments: ${operands.join(' ')}`);
   return { ...base, command, configPath: config, operands, warnings };
 }

@@ -10,7 +10,8 @@ import { LockError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
-import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import type { RunLock } from './mirror/lock.js';
+import { takeRunLock } from './storage/run-lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
 import { listRecords, readRecord } from './mirror/state.js';
@@ -67,7 +68,7 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
   }
   // A root that is not ours (a system directory, a file, foreign entries) is refused: ConfigError, exit 2.
   // (A dry run creates nothing: runSync checks the root without claiming it.)
-  if (command !== 'check' && deps.dryRun !== true) await claimRoot(cfg);
+  if (command !== 'check' && deps.dryRun !== true && cfg.s3Storage === null) await claimRoot(cfg);
   switch (command) {
     case 'sync':
       return runSyncCommand(cfg, deps);
@@ -85,6 +86,8 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
       return runBundleCommand(command, cfg, deps);
     case 'keygen':
       return EXIT.OK; // app.ts answers `keygen` itself: it needs no config
+    case 'migrate':
+      return runMigrateCommand(cfg, deps);
   }
 }
 
@@ -111,11 +114,46 @@ async function runBundleCommand(
   }
 }
 
+/**
+ * `migrate FROM_CONFIG TO_CONFIG`: the tree of `from` copied into TO_CONFIG's storage (src/migrate.ts),
+ * both under their run locks; exit 1 when a file could not be verified.
+ */
+async function runMigrateCommand(from: Config, deps: CommandDeps): Promise<number> {
+  const toPath = deps.bundle?.operands[0] ?? '';
+  const to = await loadConfig(toPath, { cwd: deps.cwd });
+  const [{ migrateTree }, { openStorage }] = await Promise.all([
+    import('./migrate.js'),
+    import('./storage/run-lock.js'),
+  ]);
+  const [source, target] = await Promise.all([openStorage(from), openStorage(to)]);
+  if (source.where === target.where) {
+    deps.log.error(`migrate: both configs name ${source.where}; nothing to do`);
+    return EXIT.CONFIG;
+  }
+  if (to.s3Storage === null) await claimRoot(to);
+  const stop = abortOnSignals(deps.log);
+  try {
+    return await withRunLock(from, deps.log, () =>
+      withRunLock(to, deps.log, async () => {
+        deps.log.info(`migrating ${source.where} to ${target.where}`);
+        const report = await migrateTree(source, target, { log: deps.log, signal: stop.signal });
+        deps.log.info(
+          `migrate finished: ${report.copied} files copied (${report.bytes} bytes), ` +
+            `${report.skipped} already in place, ${report.problems.length} not verified`,
+        );
+        return report.problems.length === 0 ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+  } finally {
+    stop.dispose();
+  }
+}
+
 /** Runs `fn` under the run lock, so no sync changes the tree meanwhile; EXIT.LOCKED if another run holds it. */
 async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>): Promise<number> {
   let lock: RunLock;
   try {
-    lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
+    lock = await takeRunLock(cfg, { log, onLost: () => {} });
   } catch (err) {
     if (err instanceof LockError && err.code === 'LOCK_HELD') {
       log.error(err.message);
