@@ -25,7 +25,24 @@ export interface CheckOutput {
 /** Runs `check` on a loaded config; its exit code. `warnings`: the command line's and the config's. */
 export async function runCheck(cfg: Config, warnings: readonly string[], io: CheckOutput): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}\n`);
-  const refusal = describeRefusal(await inspectRoot(cfg.mirrorRoot, cfg.lockFile), cfg.file);
+  const storageLines: string[] = [];
+  if (cfg.s3Storage !== null) {
+    // The SDK loads only for a config that names a bucket.
+    const [{ openStorage }, { probeStorage }] = await Promise.all([
+      import('./storage/run-lock.js'),
+      import('./storage/probe.js'),
+    ]);
+    try {
+      storageLines.push(await probeStorage(await openStorage(cfg)));
+    } catch (err) {
+      io.err(`pypimirror: ${err instanceof Error ? err.message : String(err)}\n`);
+      return EXIT.FAILED;
+    }
+  }
+  const refusal =
+    cfg.s3Storage === null
+      ? describeRefusal(await inspectRoot(cfg.mirrorRoot, cfg.lockFile), cfg.file)
+      : null;
   if (refusal !== null) {
     io.err(`pypimirror: ${rootError(cfg, refusal).message}\n`);
     return EXIT.CONFIG;
@@ -41,6 +58,7 @@ export async function runCheck(cfg: Config, warnings: readonly string[], io: Che
     ...describeHeldFiles(state),
     ...(await describeClosure(cfg, state)),
     ...bundles,
+    ...storageLines,
   ].join('\n');
   io.out(`# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`);
   return EXIT.OK;

@@ -13,6 +13,9 @@ let sdk: Promise<S3Sdk> | null = null;
 
 /** The SDK, loaded on first call. */
 export function loadS3Sdk(): Promise<S3Sdk> {
+  // The SDK warns on every start under Node 20 that its releases after January 2027 will need Node 22. The
+  // version package.json pins supports Node 20 (engines): a user would see the warning on every command.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   sdk ??= import('@aws-sdk/client-s3');
   return sdk;
 }
@@ -69,7 +72,9 @@ export function s3Error(err: unknown, what: string, where: string): StoreError {
   const e = err as { name?: string; Code?: string; message?: string } | null;
   const status = s3Status(err);
   const code = e?.Code ?? e?.name ?? 'Error';
-  const message = e?.message !== undefined && e.message !== '' && e.message !== code ? `: ${e.message}` : '';
+  // The SDK says UnknownError where the service sent an empty message (a Ceph gateway always does).
+  const said = e?.message ?? '';
+  const message = said !== '' && said !== code && said !== 'UnknownError' ? `: ${said}` : '';
   const http = status === null ? '' : ` (HTTP ${status})`;
   return new StoreError('STORE_IO', `${where}: ${what} failed: ${code}${http}${message}`, { cause: err });
 }

@@ -114,12 +114,17 @@ export class S3Tree implements Storage {
     return `s3://${this.bucket}/${this.objectKey(key)}`;
   }
 
-  /** Runs one request; a failure becomes a StoreError naming `what` and the key. */
-  private async send<T>(what: string, key: string, run: (c: S3Client, sdk: Sdk) => Promise<T>): Promise<T> {
+  /** Runs one request; a failure becomes a StoreError naming `what` and the key (an object key if `isObject`). */
+  private async send<T>(
+    what: string,
+    key: string,
+    run: (c: S3Client, sdk: Sdk) => Promise<T>,
+    isObject = false,
+  ): Promise<T> {
     try {
       return await run(await this.client(), await loadS3Sdk());
     } catch (err) {
-      throw s3Error(err, what, this.describe(key));
+      throw s3Error(err, what, isObject ? `s3://${this.bucket}/${key}` : this.describe(key));
     }
   }
 
@@ -255,26 +260,31 @@ export class S3Tree implements Storage {
     delimited: boolean,
     max = Infinity,
   ): Promise<{ keys: string[]; prefixes: string[] }> {
-    return this.send('LIST', listPrefix, async (c, sdk) => {
-      const keys: string[] = [];
-      const prefixes: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await c.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: listPrefix,
-            ...(delimited ? { Delimiter: '/' } : {}),
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-            ...(max < 1000 ? { MaxKeys: max } : {}),
-          }),
-        );
-        for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-        for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) prefixes.push(p.Prefix);
-        token = page.IsTruncated === true && keys.length < max ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
-      return { keys, prefixes };
-    });
+    return this.send(
+      'LIST',
+      listPrefix,
+      async (c, sdk) => {
+        const keys: string[] = [];
+        const prefixes: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await c.send(
+            new sdk.ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: listPrefix,
+              ...(delimited ? { Delimiter: '/' } : {}),
+              ...(token === undefined ? {} : { ContinuationToken: token }),
+              ...(max < 1000 ? { MaxKeys: max } : {}),
+            }),
+          );
+          for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
+          for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) prefixes.push(p.Prefix);
+          token = page.IsTruncated === true && keys.length < max ? page.NextContinuationToken : undefined;
+        } while (token !== undefined);
+        return { keys, prefixes };
+      },
+      true,
+    );
   }
 
   async remove(key: string): Promise<boolean> {
