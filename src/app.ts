@@ -110,6 +110,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       isTty: process.stdout.isTTY === true,
       cwd: process.cwd(),
       repair: args.repair,
+      deep: args.deep,
       adopt: args.adopt,
       allowDeletions: args.allowDeletions,
       dryRun: args.dryRun,

@@ -27,6 +27,8 @@ import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
 export interface CommandDeps {
   /** `verify --repair`. */
   readonly repair?: boolean;
+  /** `verify --deep`: re-hash every file, also where the storage keeps its sha256. */
+  readonly deep?: boolean;
   /** `init --adopt`. */
   readonly adopt?: boolean;
   /** `sync --allow-deletions`: release this run's held deletions. */

@@ -49,3 +49,16 @@ test('migrate takes FROM_CONFIG and TO_CONFIG, and nothing else', () => {
   assert.throws(() => parseCli(['migrate', 'a.cfg', 'b.cfg', 'c.cfg']), /too many arguments: b\.cfg c\.cfg/);
   assert.throws(() => parseCli(['migrate', 'a.cfg', 'b.cfg', '--repair']), UsageError);
 });
+
+test('verify takes --deep; --deep goes with verify only', () => {
+  const verify = parseCli(['verify', '/etc/p.cfg', '--deep', '--repair']);
+  assert.deepEqual([verify.command, verify.deep, verify.repair], ['verify', true, true]);
+  assert.equal(parseCli(['verify', '/etc/p.cfg']).deep, false);
+  for (const argv of [
+    ['sync', '--deep'],
+    ['/etc/p.cfg', '-U', '--deep'],
+    ['migrate', 'a.cfg', 'b.cfg', '--deep'],
+  ]) {
+    assert.throws(() => parseCli(argv), /--deep/, argv.join(' '));
+  }
+});
