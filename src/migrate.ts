@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import { IntegrityError } from './errors.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, isTempName, STATE_DIR } from './mirror/layout.js';
-import type { ProjectRecord } from './mirror/record.js';
+import { listRecords, readRecord } from './mirror/state.js';
 import { isNormalizedName } from './plan/names.js';
 import { hashStored } from './storage/hash.js';
-import { fileKey } from './storage/keys.js';
+import { fileKey, joinKey, RECORDS_DIR_KEY, STATE_KEY } from './storage/keys.js';
 import type { Storage } from './storage/types.js';
 
 export interface MigrateReport {
@@ -32,10 +32,8 @@ interface Expected {
   readonly size: number | null;
 }
 
-const RECORDS_DIR = `${STATE_DIR}/projects`;
-const STATE_FILE = `${STATE_DIR}/state.json`;
-
-const joinKey = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
+const RECORDS_DIR = RECORDS_DIR_KEY;
+const STATE_FILE = STATE_KEY;
 
 /** Every file key of pypimirror's own under `dir` in `storage`, depth first. */
 async function listOwnFiles(storage: Storage, dir = ''): Promise<string[]> {
@@ -65,13 +63,12 @@ function writeOrder(key: string): number {
 }
 
 /** The digest each distribution file (and its .metadata) must have, from the source's records. */
-async function readExpected(from: Storage, keys: readonly string[]): Promise<Map<string, Expected>> {
+async function readExpected(from: Storage): Promise<Map<string, Expected>> {
   const expected = new Map<string, Expected>();
-  for (const key of keys.filter((k) => k.startsWith(`${RECORDS_DIR}/`) && k.endsWith('.json'))) {
-    const bytes = await from.get(key);
-    const record = bytes === null ? null : (JSON.parse(bytes.toString('utf8')) as ProjectRecord);
+  for (const name of await listRecords(from)) {
+    const record = await readRecord(from, name);
     for (const file of record?.files ?? []) {
-      const at = fileKey(record!.name, file);
+      const at = fileKey(name, file);
       expected.set(at, { sha256: file.sha256, size: file.size });
       if (file.metadataSha256 !== null)
         expected.set(`${at}.metadata`, { sha256: file.metadataSha256, size: null });
@@ -87,7 +84,7 @@ export async function migrateTree(
   deps: { readonly log: Logger; readonly signal: AbortSignal },
 ): Promise<MigrateReport> {
   const keys = (await listOwnFiles(from)).sort((a, b) => writeOrder(a) - writeOrder(b) || (a < b ? -1 : 1));
-  const expected = await readExpected(from, keys);
+  const expected = await readExpected(from);
   let copied = 0;
   let skipped = 0;
   let bytes = 0;

@@ -1,10 +1,26 @@
 // The keys of the served tree (storage/types.ts): where each thing lives, as a '/'-separated path relative
 // to the root, built only from names layout.ts accepts, so no key climbs out of the tree. Pure.
 import { isNormalizedName } from '../plan/names.js';
-import { INDEX_HTML, INDEX_JSON, isSafeLocalPath, localRelPath, STATE_DIR } from '../mirror/layout.js';
+import {
+  INDEX_HTML,
+  INDEX_JSON,
+  isSafeLocalPath,
+  localRelPath,
+  ROOT_MARKER,
+  STATE_DIR,
+} from '../mirror/layout.js';
+
+/** `.pypimirror/projects`: one record per project. */
+export const RECORDS_DIR_KEY = `${STATE_DIR}/projects`;
+export const STATE_KEY = `${STATE_DIR}/state.json`;
+export const STATUS_KEY = `${STATE_DIR}/status.json`;
+export const ROOT_MARKER_KEY = `${STATE_DIR}/${ROOT_MARKER}`;
+
+/** The root's pages, HTML first (the order they are written in). */
+export const ROOT_PAGE_KEYS: readonly [string, string] = [INDEX_HTML, INDEX_JSON];
 
 /** A project's directory: its normalised name; anything else is refused. */
-function projectKey(name: string): string {
+export function projectKey(name: string): string {
   if (!isNormalizedName(name)) throw new Error(`not a normalised project name: ${JSON.stringify(name)}`);
   return name;
 }
@@ -29,5 +45,16 @@ export function fileKey(
 
 /** A project's record. */
 export function recordKey(name: string): string {
-  return `${STATE_DIR}/projects/${projectKey(name)}.json`;
+  return `${RECORDS_DIR_KEY}/${projectKey(name)}.json`;
+}
+
+/** The directory part of a key ('' at the root). */
+export function parentKey(key: string): string {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash);
+}
+
+/** `dir` and `name` as one key ('' is the root). */
+export function joinKey(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
 }

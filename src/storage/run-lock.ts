@@ -6,8 +6,7 @@ import { S3_LEASE_KEY } from '../config/storage-keys.js';
 import type { Logger } from '../log.js';
 import type { LockError } from '../errors.js';
 import { acquireRunLock, type RunLock } from '../mirror/lock.js';
-import { createLocalStorage } from './local.js';
-import type { Storage } from './types.js';
+import { openStorage } from './open.js';
 
 export interface RunLockOptions {
   readonly log: Logger;
@@ -16,15 +15,6 @@ export interface RunLockOptions {
   readonly staleMs?: number;
   /** Local: how often the lock is refreshed. S3: how often the lease is renewed (default 10 s). */
   readonly updateMs?: number;
-  /** The environment an S3 client reads its region from (default: this process's). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
-/** The storage the config names. (Until storage/open.ts chooses it: the same choice.) */
-export async function openStorage(cfg: Config): Promise<Storage> {
-  if (cfg.s3Storage === null) return createLocalStorage(cfg.mirrorRoot);
-  const { createS3Storage } = await import('./s3.js');
-  return createS3Storage(cfg.s3Storage, { env: process.env });
 }
 
 /** Takes the run lock of `cfg`'s tree, or throws LockError('LOCK_HELD') naming its holder. */
@@ -36,11 +26,10 @@ export async function takeRunLock(cfg: Config, opts: RunLockOptions): Promise<Ru
   if (cfg.s3Storage === null) {
     return acquireRunLock({ lockFile: cfg.lockFile, log: opts.log, onLost: opts.onLost, ...timing });
   }
-  const [{ createS3Storage }, { acquireS3Lease }] = await Promise.all([
-    import('./s3.js'),
-    import('./s3-lease.js'),
-  ]);
-  const tree = createS3Storage(cfg.s3Storage, { env: opts.env ?? process.env });
+  const [{ S3Tree }, { acquireS3Lease }] = await Promise.all([import('./s3.js'), import('./s3-lease.js')]);
+  const tree = await openStorage(cfg);
+  if (!(tree instanceof S3Tree))
+    throw new Error(`${tree.where}: expected an S3 storage for ${cfg.mirrorRoot}`);
   return acquireS3Lease({
     client: await tree.client(),
     bucket: cfg.s3Storage.bucket,
