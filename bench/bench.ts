@@ -20,6 +20,7 @@ import { createListingJsonParser } from '../src/upstream/listing-stream.js';
 import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type Row } from './checks.js';
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
+import { benchS3 } from './s3-bench.js';
 import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
@@ -757,6 +758,13 @@ async function main(): Promise<void> {
         await listing.close();
       }
     }
+    // Object storage (issue #15): a first sync into a bucket against the same sync to local disk.
+    await benchS3(
+      measure,
+      fake,
+      { ...base, mirrorRoot: join(work, 'mirror-s3-ref'), indexUrl: fake.url, packageMatches: ['bench-p2*'] },
+      log,
+    );
     // The air-gapped pair (issue #16): export and import of a change of --big-mib against tar.
     if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
     // 100 000 mirrored projects (issue #14 part 4), with --scale only.

@@ -177,7 +177,7 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
   try {
     code = await withRunLock(cfg, deps.log, async () => {
       const storage = await openStorage(cfg);
-      problems = await verifyTree(cfg, storage, deps.log, stop.signal);
+      problems = await verifyTree(cfg, storage, deps.log, stop.signal, { isDeep: deps.deep === true });
       if (problems.length > 0 && deps.repair === true) {
         await forgetBadFiles(cfg, storage, problems);
         if (cfg.createIndexes) await reindex(cfg, deps.log);

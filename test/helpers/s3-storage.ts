@@ -1,10 +1,16 @@
 // An S3 storage (src/storage/s3.ts) on a test bucket of the Ceph fixture (test/helpers/ceph-rgw.ts), and the
 // config and environment that reach the same bucket through the CLI: the credentials in AWS_* variables,
 // as the AWS chain reads them.
-import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+} from '@aws-sdk/client-s3';
 import type { S3Storage } from '../../src/config/types.js';
 import { createS3Storage, type S3Tree } from '../../src/storage/s3.js';
-import type { CephRgw } from './ceph-rgw.js';
+import { after, before } from 'node:test';
+import { type CephRgw, cephInstalled, startCephRgw } from './ceph-rgw.js';
 
 /** The AWS chain's environment for the fixture's user (merge into a child's env). */
 export function cephEnv(ceph: CephRgw): Record<string, string> {
@@ -62,4 +68,81 @@ export async function allowPublicRead(ceph: CephRgw, bucket: string, prefix = 's
   } finally {
     client.destroy();
   }
+}
+
+/** The keys under `prefix/` in `bucket` (all of them, paginated, bounded). */
+export async function listBucket(ceph: CephRgw, bucket: string, prefix = 'simple'): Promise<string[]> {
+  const client = ceph.client();
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const got = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: `${prefix}/`,
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
+      );
+      keys.push(...(got.Contents ?? []).map((o) => (o.Key ?? '').slice(prefix.length + 1)));
+      token = got.IsTruncated === true ? got.NextContinuationToken : undefined;
+      if (token === undefined) break;
+    }
+  } finally {
+    client.destroy();
+  }
+  return keys.sort();
+}
+
+/** The unfinished multipart uploads in `bucket`, by key. */
+export async function multipartUploads(ceph: CephRgw, bucket: string): Promise<string[]> {
+  const client = ceph.client();
+  try {
+    const got = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    return (got.Uploads ?? []).map((u) => u.Key ?? '');
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Throws unless every link of every HTML page in the bucket (`index.html` and its `dir/` copy) names an
+ * object that is there: what a reader of the bucket must be able to rely on at every instant.
+ */
+export async function assertBucketConsistent(
+  ceph: CephRgw,
+  bucket: string,
+  prefix = 'simple',
+  when = 'the bucket',
+): Promise<void> {
+  const keys = await listBucket(ceph, bucket, prefix);
+  const present = new Set(keys);
+  const client = ceph.client();
+  try {
+    for (const page of keys.filter((k) => k.endsWith('index.html') || k.endsWith('/') || k === '')) {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${page}` }));
+      const html = (await got.Body?.transformToString()) ?? '';
+      const dir = page.endsWith('/') ? page : page.slice(0, page.lastIndexOf('/') + 1);
+      for (const [, href = ''] of html.matchAll(/href="([^"#]*)/g)) {
+        const target = `${dir}${href}`.replace(/[^/]+\/\.\.\//g, '');
+        const isPage = target.endsWith('/');
+        const ok = isPage ? present.has(`${target}index.html`) : present.has(target);
+        if (!ok) throw new Error(`${when}: ${page} links ${href}, which is not in the bucket`);
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The test file's cluster: started before its tests where Ceph is installed, stopped after them. */
+export function cephForFile(): { readonly current: CephRgw | undefined } {
+  const cluster: { current: CephRgw | undefined } = { current: undefined };
+  before(async () => {
+    if (cephInstalled()) cluster.current = await startCephRgw();
+  });
+  after(async () => {
+    await cluster.current?.stop();
+  });
+  return cluster;
 }

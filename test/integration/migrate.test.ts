@@ -4,28 +4,21 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { migrateTree } from '../../src/migrate.js';
 import { createLocalStorage } from '../../src/storage/local.js';
-import type { CephRgw } from '../helpers/ceph-rgw.js';
-import { cephInstalled, requireCeph, startCephRgw } from '../helpers/ceph-rgw.js';
-import { openCephStorage } from '../helpers/s3-storage.js';
+import { requireCeph } from '../helpers/ceph-rgw.js';
+import { cephForFile, openCephStorage } from '../helpers/s3-storage.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
 
-let ceph: CephRgw | undefined;
-
-before(async () => {
-  if (cephInstalled()) ceph = await startCephRgw();
-});
-after(async () => {
-  await ceph?.stop();
-});
+const cluster = cephForFile();
 
 const run = { log: silentLogger, signal: new AbortController().signal };
 
 test('a local tree goes into a bucket and back, every file verified; a second migrate copies nothing', async (t) => {
+  const ceph = cluster.current;
   if (!requireCeph(t) || ceph === undefined) return;
   const h = await startHarness(t);
   seedCatalogue(h.fake);
@@ -60,6 +53,7 @@ test('a local tree goes into a bucket and back, every file verified; a second mi
 });
 
 test('a file whose bytes differ from its record is reported and not copied', async (t) => {
+  const ceph = cluster.current;
   if (!requireCeph(t) || ceph === undefined) return;
   const h = await startHarness(t);
   seedCatalogue(h.fake);

@@ -4,24 +4,16 @@
 // removals and the sweep of leftover multipart uploads.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { StoreError } from '../../../src/errors.js';
 import { hashStored } from '../../../src/storage/hash.js';
 import { fileKey, projectPageKeys, recordKey } from '../../../src/storage/keys.js';
 import type { FileUpload, Storage, UploadEvents } from '../../../src/storage/types.js';
-import type { CephRgw } from '../../helpers/ceph-rgw.js';
-import { cephInstalled, requireCeph, startCephRgw } from '../../helpers/ceph-rgw.js';
-import { allowPublicRead, openCephStorage } from '../../helpers/s3-storage.js';
+import { requireCeph } from '../../helpers/ceph-rgw.js';
+import { cephForFile, allowPublicRead, openCephStorage } from '../../helpers/s3-storage.js';
 
-let ceph: CephRgw | undefined;
-
-before(async () => {
-  if (cephInstalled()) ceph = await startCephRgw();
-});
-after(async () => {
-  await ceph?.stop();
-});
+const cluster = cephForFile();
 
 const NO_EVENTS: UploadEvents = { onRoom: () => {}, onFailure: () => {} };
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -37,6 +29,7 @@ async function upload(storage: Storage, key: string, bytes: Buffer): Promise<[Fi
 }
 
 test('files: invisible until committed, their sha256 kept beside them, never replaced', async (t) => {
+  const ceph = cluster.current;
   if (!requireCeph(t) || ceph === undefined) return;
   const storage = openCephStorage(ceph, await ceph.createBucket());
   assert.equal(storage.localRoot(), null);
@@ -59,6 +52,7 @@ test('files: invisible until committed, their sha256 kept beside them, never rep
 });
 
 test('pages are also at dir/, served to anyone with the sample policy; the state is not', async (t) => {
+  const ceph = cluster.current;
   if (!requireCeph(t) || ceph === undefined) return;
   const bucket = await ceph.createBucket();
   const storage = openCephStorage(ceph, bucket);
@@ -107,6 +101,7 @@ test('pages are also at dir/, served to anyone with the sample policy; the state
 });
 
 test('get, ranges, kinds, removals, directories and the sweep of leftover uploads', async (t) => {
+  const ceph = cluster.current;
   if (!requireCeph(t) || ceph === undefined) return;
   const bucket = await ceph.createBucket();
   const storage = openCephStorage(ceph, bucket);
