@@ -269,7 +269,11 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
       : checkLockPlace(lockFile, mirrorRoot);
   if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   const flatClash =
-    mirrorRoot === null || findLinksDir === null ? null : checkFindLinksPlace(findLinksDir, mirrorRoot);
+    mirrorRoot === null || findLinksDir === null
+      ? null
+      : s3Storage !== null
+        ? `needs the mirror on this machine's file system to link its files from, and storage = ${mirrorRoot}; expected find_links_dir unset`
+        : checkFindLinksPlace(findLinksDir, mirrorRoot);
   if (flatClash !== null) report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
   const clearText = 'sends its password in clear text over http; use https';
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {

@@ -4,7 +4,7 @@
 // corrupted behind pypimirror's back found by `verify --deep` and healed by `--repair`; `migrate` of a local
 // tree into the bucket, after which a sync fetches nothing.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { requireCeph } from '../helpers/ceph-rgw.js';
@@ -214,4 +214,42 @@ test('migrate moves a local tree into the bucket, verifying every file, and a sy
   await writeFile(back, renderConfig({ mirror_file_path: join(dir, 'back'), index_url: fake.url }));
   const returned = await runCli(['migrate', s3Config, back], { env, timeoutMs: 120_000 });
   assert.equal(returned.code, 0, returned.stdout + returned.stderr);
+});
+
+test('export, import and find_links_dir refuse a bucket (exit 2), naming it, and leave no local lock', async (t) => {
+  const ceph = cluster.current;
+  if (!requireCeph(t) || ceph === undefined) return;
+  const fake = await startFake(t);
+  const keys = join(await makeTempDir(t), 'keys');
+  assert.equal((await runCli(['keygen', keys])).code, 0);
+  const { config, bucket, dir } = await bucketConfig(t, fake, {
+    package_matches: 'foo-bar',
+    bundle_private_key: join(keys, 'bundle.key'),
+    bundle_public_key: join(keys, 'bundle.pub'),
+  });
+  const env = cephEnv(ceph);
+  const where = `s3://${bucket}/simple`;
+  const exported = await runCli(['export', config, join(dir, 'out')], { env, cwd: dir });
+  assert.equal(exported.code, 2, exported.stdout + exported.stderr);
+  assert.match(
+    exported.stdout + exported.stderr,
+    new RegExp(`storage = "${where}": a mirror on this machine's file system: export needs one`),
+  );
+  await mkdir(join(dir, 'in'));
+  const imported = await runCli(['import', config, join(dir, 'in')], { env, cwd: dir });
+  assert.equal(imported.code, 2, imported.stdout + imported.stderr);
+  assert.match(imported.stdout + imported.stderr, /import needs one/);
+  await writeFile(config, `${await readFile(config, 'utf8')}find_links_dir = ${join(dir, 'flat')}\n`);
+  const synced = await runCli(['sync', config], { env, cwd: dir });
+  assert.equal(synced.code, 2, synced.stdout + synced.stderr);
+  assert.match(
+    synced.stdout + synced.stderr,
+    /find_links_dir = .*: needs the mirror on this machine's file system/,
+  );
+  assert.match(
+    synced.stdout + synced.stderr,
+    new RegExp(`storage = ${where}; expected find_links_dir unset`),
+  );
+  const written = (await readdir(dir)).filter((name) => name.startsWith('s3'));
+  assert.deepEqual(written, [], 'no s3: directory beside the config');
 });
