@@ -568,6 +568,14 @@ async function main(): Promise<void> {
       ],
     }));
 
+    // Object storage (issue #15): a first sync into a bucket against the same sync to local disk.
+    await benchS3(
+      measure,
+      fake,
+      { ...base, mirrorRoot: join(work, 'mirror-s3-ref'), indexUrl: fake.url, packageMatches: ['bench-p2*'] },
+      log,
+    );
+
     // 4-5. Plain PEP 503 index (HTML only, no serials, no XML-RPC): first sync and no-op.
     if (!o.isPlainSkipped) {
       const plain = await startFakeUpstream({ latencyMs: o.delayMs, formats: 'html-only', xmlrpc: false });
@@ -758,13 +766,6 @@ async function main(): Promise<void> {
         await listing.close();
       }
     }
-    // Object storage (issue #15): a first sync into a bucket against the same sync to local disk.
-    await benchS3(
-      measure,
-      fake,
-      { ...base, mirrorRoot: join(work, 'mirror-s3-ref'), indexUrl: fake.url, packageMatches: ['bench-p2*'] },
-      log,
-    );
     // The air-gapped pair (issue #16): export and import of a change of --big-mib against tar.
     if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
     // 100 000 mirrored projects (issue #14 part 4), with --scale only.
