@@ -13,6 +13,7 @@ import { generateKeys } from '../src/bundle/signing.js';
 import type { LocalFile } from '../src/mirror/record.js';
 import { EMPTY_STATE, writeRecord, writeState } from '../src/mirror/state.js';
 import { emptyRecord } from '../src/sync/project.js';
+import { createLocalStorage } from '../src/storage/local.js';
 
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -63,9 +64,14 @@ async function makeTree(root: string, bytes: number): Promise<string[]> {
       size: f.size,
       uploadTime: null,
     }));
-    await writeRecord(root, { ...emptyRecord(name, name), serial: 1, upstreamFiles, files });
+    await writeRecord(createLocalStorage(root), {
+      ...emptyRecord(name, name),
+      serial: 1,
+      upstreamFiles,
+      files,
+    });
   }
-  await writeState(root, {
+  await writeState(createLocalStorage(root), {
     ...EMPTY_STATE,
     projects: Object.fromEntries(projects.map((name) => [name, { displayName: name, serial: 1, files: 8 }])),
   });

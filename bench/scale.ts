@@ -24,6 +24,7 @@ import { computeScopeKey } from '../src/sync/run.js';
 import { nextRecord } from '../src/sync/project.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { forEachWindowed } from '../src/util/pool.js';
+import { createLocalStorage } from '../src/storage/local.js';
 
 /** What a scenario's judge is given: the figures of its run. */
 interface RunFigures {
@@ -110,7 +111,7 @@ async function generateMirror(
   log: ScaleDeps['log'],
 ): Promise<void> {
   const cfg = makeConfig({ mirrorRoot: root, indexUrl: fake.url, workers: o.workers });
-  await claimRoot(cfg);
+  await claimRoot(cfg, createLocalStorage(cfg.mirrorRoot));
   const { http, upstream } = connectSilently({ ...cfg, timeoutMs: 60_000 });
   const projects: Record<string, MirroredProject> = {};
   const signal = new AbortController().signal;
@@ -142,7 +143,7 @@ async function generateMirror(
       const dir = projectDir(root, name);
       await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record), { isDurable: false });
       await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record), { isDurable: false });
-      await writeRecord(root, record);
+      await writeRecord(createLocalStorage(root), record);
       projects[name] = { displayName: name, serial: record.serial, files: record.files.length };
     });
   } finally {
@@ -154,7 +155,7 @@ async function generateMirror(
   await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, null));
   await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   const now = new Date().toISOString();
-  await writeState(root, {
+  await writeState(createLocalStorage(root), {
     ...EMPTY_STATE,
     scopeKey: computeScopeKey(cfg),
     lastSerial: fake.serial,

@@ -15,6 +15,7 @@ import { describeDiscovery } from './sync/discover.js';
 import { describeHold } from './sync/guards.js';
 import { describeHeldFiles } from './sync/release-times.js';
 import { describeSectionDiscovery } from './sync/upstreams.js';
+import { openStorage } from './storage/open.js';
 
 /** Where `check` writes. */
 export interface CheckOutput {
@@ -25,13 +26,14 @@ export interface CheckOutput {
 /** Runs `check` on a loaded config; its exit code. `warnings`: the command line's and the config's. */
 export async function runCheck(cfg: Config, warnings: readonly string[], io: CheckOutput): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}\n`);
-  const refusal = describeRefusal(await inspectRoot(cfg.mirrorRoot, cfg.lockFile), cfg.file);
+  const storage = await openStorage(cfg);
+  const refusal = describeRefusal(await inspectRoot(storage, cfg.lockFile), cfg.file);
   if (refusal !== null) {
     io.err(`pypimirror: ${rootError(cfg, refusal).message}\n`);
     return EXIT.CONFIG;
   }
   // The discovery line says how changes will be found, and what the last run used (from the state).
-  const state = await readState(cfg.mirrorRoot).catch(() => null);
+  const state = await readState(storage).catch(() => null);
   const hold = describeHold(state?.deletionsHeld);
   const bundles = await describeBundles(cfg.mirrorRoot);
   const discovery = [
@@ -39,7 +41,7 @@ export async function runCheck(cfg: Config, warnings: readonly string[], io: Che
     ...describeSectionDiscovery(cfg, state),
     ...(hold === null ? [] : [hold]),
     ...describeHeldFiles(state),
-    ...(await describeClosure(cfg, state)),
+    ...(await describeClosure(cfg, storage, state)),
     ...bundles,
   ].join('\n');
   io.out(`# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`);

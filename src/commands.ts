@@ -1,6 +1,5 @@
 // The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
 import { constants } from 'node:os';
-import { join } from 'node:path';
 import { runExportCommand, runImportCommand } from './bundle/commands.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
@@ -9,10 +8,9 @@ import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './
 import { LockError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
-import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';
+import { createPublisher } from './mirror/publish.js';
 import { listRecords, readRecord } from './mirror/state.js';
 import { createProgressLine, type StatusLine } from './progress.js';
 import { isReportOk } from './sync/report.js';
@@ -20,8 +18,8 @@ import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
-import { writeFileAtomic } from './util/fs.js';
 import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
+import { openStorage } from './storage/open.js';
 
 export interface CommandDeps {
   /** `verify --repair`. */
@@ -62,12 +60,12 @@ const STOP_DEADLINE_MS = 9_000;
 export async function runCommand(command: Command, cfg: Config, deps: CommandDeps): Promise<number> {
   if (command !== 'run') deps.startupHangups?.restoreDefault();
   if (command === 'init') {
-    deps.log.info(await initRoot(cfg, deps.adopt === true));
+    deps.log.info(await initRoot(cfg, await openStorage(cfg), deps.adopt === true));
     return EXIT.OK;
   }
   // A root that is not ours (a system directory, a file, foreign entries) is refused: ConfigError, exit 2.
   // (A dry run creates nothing: runSync checks the root without claiming it.)
-  if (command !== 'check' && deps.dryRun !== true) await claimRoot(cfg);
+  if (command !== 'check' && deps.dryRun !== true) await claimRoot(cfg, await openStorage(cfg));
   switch (command) {
     case 'sync':
       return runSyncCommand(cfg, deps);
@@ -141,9 +139,10 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
   let code: number;
   try {
     code = await withRunLock(cfg, deps.log, async () => {
-      problems = await verifyTree(cfg, deps.log, stop.signal);
+      const storage = await openStorage(cfg);
+      problems = await verifyTree(cfg, storage, deps.log, stop.signal);
       if (problems.length > 0 && deps.repair === true) {
-        await forgetBadFiles(cfg, problems);
+        await forgetBadFiles(cfg, storage, problems);
         if (cfg.createIndexes) await reindex(cfg, deps.log);
       }
       return problems.length === 0 ? EXIT.OK : EXIT.FAILED;
@@ -324,12 +323,14 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
 
 /** Rewrites every page from the records, offline (`reindex`, z3c `-i`). The records are the truth. */
 async function reindex(cfg: Config, log: Logger): Promise<number> {
+  const storage = await openStorage(cfg);
+  const publisher = createPublisher(storage, { createIndexes: true, baseUrl: cfg.baseUrl, log });
   const entries = [];
-  const foreign = new Set((await claimRoot(cfg)).foreign);
-  for (const name of await listRecords(cfg.mirrorRoot)) {
-    const record = await readRecord(cfg.mirrorRoot, name);
+  const foreign = new Set((await claimRoot(cfg, storage)).foreign);
+  for (const name of await listRecords(storage)) {
+    const record = await readRecord(storage, name);
     if (record === null || record.files.length === 0) continue; // no file selected: no page
-    const notOurs = await whyProjectDirIsNotOurs(cfg.mirrorRoot, name, true, foreign);
+    const notOurs = await whyProjectDirIsNotOurs(storage, name, true, foreign);
     if (notOurs !== null) {
       log.warn('project skipped: its directory is not one pypimirror wrote', {
         project: name,
@@ -337,13 +338,10 @@ async function reindex(cfg: Config, log: Logger): Promise<number> {
       });
       continue;
     }
-    const dir = projectDir(cfg.mirrorRoot, name);
-    await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record));
-    await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record));
+    await publisher.pages(record);
     entries.push({ name, displayName: record.displayName });
   }
-  await writeFileAtomic(join(cfg.mirrorRoot, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
-  await writeFileAtomic(join(cfg.mirrorRoot, INDEX_JSON), renderRootJson(entries));
+  await publisher.finish({ root: entries, state: null });
   log.info('reindex finished', { projects: entries.length });
   return 0;
 }

@@ -17,6 +17,8 @@ import { nextStatus, readStatus, summarizeRun, writeMetrics, writeStatus, type R
 import type { SyncReport } from './sync/report.js';
 import { computeScopeKey, runSync, type SyncDeps } from './sync/run.js';
 import type { Upstream } from './upstream/types.js';
+import { openStorage } from './storage/open.js';
+import type { Storage } from './storage/types.js';
 
 /** An upstream client built for one config (index_url, workers, timeout), closed when replaced. */
 export interface UpstreamClient {
@@ -78,8 +80,10 @@ export async function runLockedSync(
   const runSignal = AbortSignal.any([signal, runCtl.signal]);
   let lostError: LockError | null = null;
   let lock: RunLock;
+  let storage: Storage;
   try {
-    await claimRoot(cfg); // no lock, status file or page in a root that is not ours (a reloaded config's too)
+    storage = await openStorage(cfg);
+    await claimRoot(cfg, storage); // no lock, status file or page in a root that is not ours (a reloaded config's too)
   } catch (err) {
     log.error(describe(err));
     return { kind: 'no-lock', error: err };
@@ -110,6 +114,7 @@ export async function runLockedSync(
         upstream: deps.upstream,
         ...(deps.upstreams === undefined ? {} : { upstreams: deps.upstreams }),
         log,
+        storage,
         now,
         ...(deps.retry === undefined ? {} : { retry: deps.retry }),
         ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
@@ -136,7 +141,7 @@ export async function runLockedSync(
       });
   }
   try {
-    const previous = await readStatus(cfg.mirrorRoot);
+    const previous = await readStatus(storage);
     const status = nextStatus(
       previous,
       run,
@@ -146,11 +151,11 @@ export async function runLockedSync(
         host: hostname(),
         version: deps.version,
         config: cfg.file,
-        mirror: cfg.mirrorRoot,
+        mirror: storage.where,
       },
       nextRunAt(finishedAt),
     );
-    await writeStatus(cfg.mirrorRoot, status);
+    await writeStatus(storage, status);
     if (cfg.metricsFile !== null) await writeMetrics(cfg.metricsFile, status);
   } catch (err) {
     log.warn('cannot write the status file or metrics', { error: describe(err) });

@@ -11,6 +11,7 @@ import { CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, type Env, loadConfig } from './co
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { inspectRoot } from './mirror/ownership.js';
 import { ensureDir, FILE_MODE, isNotFound } from './util/fs.js';
+import { openStorage } from './storage/open.js';
 
 /** Who runs the command: root gets the system's paths, anyone else their home's. */
 export interface Invoker {
@@ -197,7 +198,7 @@ export async function writeStarterConfig(o: {
   }
   // Read back as every command will read it: a starter that does not validate is a bug, said at once.
   const cfg = await loadConfig(absolute, { cwd: o.cwd });
-  const verdict = await inspectRoot(cfg.mirrorRoot, cfg.lockFile);
+  const verdict = await inspectRoot(await openStorage(cfg), cfg.lockFile);
   const rootNote =
     verdict.kind === 'foreign' || verdict.kind === 'refused'
       ? `note: ${paths.mirrorRoot} exists and is not pypimirror's: set mirror_file_path to a new directory, ` +

@@ -1,9 +1,8 @@
 // What monitoring reads after each run: `<mirror_file_path>/.pypimirror/status.json` (always) and, when
 // `metrics_file` is set, a Prometheus textfile-collector file. Building both is pure; writing is atomic.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { redactSecrets } from './errors.js';
-import { stateDir } from './mirror/layout.js';
+import { STATUS_KEY } from './storage/keys.js';
+import type { Storage } from './storage/types.js';
 import type { DeletionHold } from './sync/guards.js';
 import type { SyncReport } from './sync/report.js';
 import { writeFileAtomic } from './util/fs.js';
@@ -64,10 +63,6 @@ export interface StatusMeta {
 }
 
 const MAX_LISTED = 50;
-
-function statusPath(root: string): string {
-  return join(stateDir(root), 'status.json');
-}
 
 function describeError(error: unknown): string {
   return redactSecrets(error instanceof Error ? error.message : String(error));
@@ -156,9 +151,9 @@ function isNumber(value: unknown): value is number {
 }
 
 /** Reads the previous status; null when there is none or it is unreadable (it is rebuilt, never fatal). */
-export async function readStatus(root: string): Promise<MirrorStatus | null> {
+export async function readStatus(storage: Storage): Promise<MirrorStatus | null> {
   try {
-    const value = JSON.parse(await readFile(statusPath(root), 'utf8')) as unknown;
+    const value = JSON.parse((await storage.get(STATUS_KEY))?.toString('utf8') ?? 'null') as unknown;
     if (typeof value !== 'object' || value === null) return null;
     const status = value as Partial<MirrorStatus>;
     const totals = status.totals;
@@ -175,8 +170,8 @@ export async function readStatus(root: string): Promise<MirrorStatus | null> {
   }
 }
 
-export async function writeStatus(root: string, status: MirrorStatus): Promise<void> {
-  await writeFileAtomic(statusPath(root), `${JSON.stringify(status, null, 2)}\n`);
+export async function writeStatus(storage: Storage, status: MirrorStatus): Promise<void> {
+  await storage.put(STATUS_KEY, `${JSON.stringify(status, null, 2)}\n`);
 }
 
 function escapeLabel(value: string): string {

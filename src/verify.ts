@@ -4,11 +4,9 @@
 // with find_links_dir, the flat directory must hold exactly the tree's files (mirror/find-links-check.ts).
 // With --repair, files that are missing or wrong leave their records and the disk, every page is
 // rewritten from the records (commands.ts, `reindex`), and a sync fetches the files again.
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, localFilePath, localRelPath, projectDir } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, localRelPath } from './mirror/layout.js';
 import {
   readHtmlLinks,
   readJsonLinks,
@@ -20,9 +18,10 @@ import type { ProjectRecord } from './mirror/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
 import { repairFindLinks, verifyFindLinks } from './mirror/find-links-check.js';
 import { foreignOfRoot } from './mirror/ownership.js';
-import { hashFile, removeFile } from './mirror/store.js';
 import { isNormalizedName, normalizeName } from './plan/names.js';
-import { isNotFound } from './util/fs.js';
+import { hashLocalFile, hashStored } from './storage/hash.js';
+import { fileKey, joinKey, projectKey } from './storage/keys.js';
+import type { Storage } from './storage/types.js';
 
 export interface VerifyProblem {
   readonly project: string;
@@ -38,29 +37,33 @@ export interface VerifyProblem {
 
 type Digest = { sha256: string; size: number } | null;
 
-/** Hashes each path once per verify, whether a record or a page asks. */
-function createHasher(signal: AbortSignal): (path: string) => Promise<Digest> {
+/** Hashes each key once per verify, whether a record or a page asks. */
+function createHasher(storage: Storage, signal: AbortSignal): (key: string) => Promise<Digest> {
   const seen = new Map<string, Promise<Digest>>();
-  return (path) => {
-    let digest = seen.get(path);
+  return (key) => {
+    let digest = seen.get(key);
     if (digest === undefined) {
-      digest = hashFile(path, signal);
-      seen.set(path, digest);
+      digest = hashStored(storage, key, signal);
+      seen.set(key, digest);
     }
     return digest;
   };
 }
 
 /** Re-hashes every file of every record and checks every published page; returns the problems found. */
-export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal): Promise<VerifyProblem[]> {
-  const root = cfg.mirrorRoot;
-  const hash = createHasher(signal);
+export async function verifyTree(
+  cfg: Config,
+  storage: Storage,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<VerifyProblem[]> {
+  const hash = createHasher(storage, signal);
   const problems: VerifyProblem[] = [];
   /** `<project>/<path>` → the sha256 its record names, where the record check already found it wrong. */
   const badRecorded = new Map<string, string>();
   let files = 0;
-  for (const name of await listRecords(root)) {
-    const record = await readRecord(root, name);
+  for (const name of await listRecords(storage)) {
+    const record = await readRecord(storage, name);
     if (record === null) continue;
     for (const file of record.files) {
       signal.throwIfAborted();
@@ -74,30 +77,32 @@ export async function verifyTree(cfg: Config, log: Logger, signal: AbortSignal):
           upstreamHashes: file.heldUpstreamHashes,
         });
       }
-      const found = await verifyRecordedFile(root, name, file, hash);
+      const found = await verifyRecordedFile(storage, name, file, hash);
       for (const p of found)
         if (p.file === file.filename) badRecorded.set(`${name}/${localRelPath(file)}`, file.sha256);
       problems.push(...found);
     }
   }
-  const foreign = new Set(await foreignOfRoot(cfg)); // adopted with the root: not ours to judge
-  const pages = await verifyPages(root, hash, signal, badRecorded, foreign);
+  const foreign = new Set(await foreignOfRoot(cfg, storage)); // adopted with the root: not ours to judge
+  const pages = await verifyPages(storage, hash, signal, badRecorded, foreign);
   problems.push(...pages.problems);
-  for (const p of await verifyFindLinks(cfg, hash, signal)) problems.push({ ...p, problem: 'find_links' });
+  const hashLocal = (path: string): Promise<Digest> => hashLocalFile(path, signal);
+  for (const p of await verifyFindLinks(cfg, storage, hashLocal, signal))
+    problems.push({ ...p, problem: 'find_links' });
   for (const p of problems) log.error(`verify: ${p.problem}`, { ...p });
   log.info('verify finished', { files, pages: pages.checked, problems: problems.length });
   return problems;
 }
 
 async function verifyRecordedFile(
-  root: string,
+  storage: Storage,
   name: string,
   file: ProjectRecord['files'][number],
-  hash: (path: string) => Promise<Digest>,
+  hash: (key: string) => Promise<Digest>,
 ): Promise<VerifyProblem[]> {
   let path: string;
   try {
-    path = localFilePath(root, name, file);
+    path = fileKey(name, file);
   } catch (err) {
     return [{ project: name, file: file.filename, problem: 'missing', detail: (err as Error).message }];
   }
@@ -107,7 +112,8 @@ async function verifyRecordedFile(
   for (const [p, sha256, size] of checks) {
     const shown = p === path ? file.filename : `${file.filename}.metadata`;
     const got = await hash(p);
-    if (got === null) problems.push({ project: name, file: shown, problem: 'missing', detail: p });
+    if (got === null)
+      problems.push({ project: name, file: shown, problem: 'missing', detail: storage.describe(p) });
     else if (size !== null && got.size !== size) {
       problems.push({
         project: name,
@@ -127,22 +133,13 @@ async function verifyRecordedFile(
   return problems;
 }
 
-async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
+async function readText(storage: Storage, key: string): Promise<string | null> {
+  return (await storage.get(key))?.toString('utf8') ?? null;
 }
 
 /** Project directories (visible, normalised names, not symlinks) of the root, less the adopted foreign ones. */
-async function listProjectDirs(root: string, foreign: ReadonlySet<string>): Promise<string[]> {
-  const entries = await readdir(root, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isDirectory() && isNormalizedName(e.name) && !foreign.has(e.name))
-    .map((e) => e.name)
-    .sort();
+async function listProjectDirs(storage: Storage, foreign: ReadonlySet<string>): Promise<string[]> {
+  return (await storage.list('')).dirs.filter((name) => isNormalizedName(name) && !foreign.has(name));
 }
 
 /**
@@ -151,8 +148,8 @@ async function listProjectDirs(root: string, foreign: ReadonlySet<string>): Prom
  * twice.
  */
 async function verifyPages(
-  root: string,
-  hash: (path: string) => Promise<Digest>,
+  storage: Storage,
+  hash: (key: string) => Promise<Digest>,
   signal: AbortSignal,
   badRecorded: ReadonlyMap<string, string>,
   foreign: ReadonlySet<string>,
@@ -160,14 +157,14 @@ async function verifyPages(
   const problems: VerifyProblem[] = [];
   const withPages = new Set<string>();
   let checked = 0;
-  for (const name of await listProjectDirs(root, foreign)) {
-    const dir = projectDir(root, name);
+  for (const name of await listProjectDirs(storage, foreign)) {
+    const dir = projectKey(name);
     for (const [page, read] of [
       [INDEX_HTML, readHtmlLinks],
       [INDEX_JSON, readJsonLinks],
     ] as const) {
       signal.throwIfAborted();
-      const text = await readText(join(dir, page));
+      const text = await readText(storage, joinKey(dir, page));
       if (text === null) continue;
       if (page === INDEX_HTML) withPages.add(name);
       checked++;
@@ -191,7 +188,7 @@ async function verifyPages(
           continue;
         }
         if (badRecorded.get(`${name}/${link.rel}`) === link.sha256) continue; // reported by the record check
-        const got = await hash(join(dir, link.rel));
+        const got = await hash(joinKey(dir, link.rel));
         if (got === null) problem(link.rel, `links ${link.rel}#sha256=${link.sha256}; the file is missing`);
         else if (got.sha256 !== link.sha256) {
           problem(link.rel, `links ${link.rel}#sha256=${link.sha256}; the file's sha256 is ${got.sha256}`);
@@ -203,7 +200,7 @@ async function verifyPages(
     [INDEX_HTML, readRootHtmlProjects],
     [INDEX_JSON, readRootJsonProjects],
   ] as const) {
-    const text = await readText(join(root, page));
+    const text = await readText(storage, page);
     if (text === null) continue;
     checked++;
     let linked: string[];
@@ -235,9 +232,14 @@ async function verifyPages(
  * Makes the next sync fetch the problem files again: wrong bytes leave the disk (so the new copy lands on a
  * free path), the files their records, the projects their serials. Pages are rewritten by the caller.
  */
-export async function forgetBadFiles(cfg: Config, problems: readonly VerifyProblem[]): Promise<string[]> {
+export async function forgetBadFiles(
+  cfg: Config,
+  storage: Storage,
+  problems: readonly VerifyProblem[],
+): Promise<string[]> {
   await repairFindLinks(
     cfg,
+    storage,
     problems.filter((p) => p.problem === 'find_links'),
   );
   const byProject = new Map<string, Set<string>>();
@@ -247,27 +249,27 @@ export async function forgetBadFiles(cfg: Config, problems: readonly VerifyProbl
     byProject.set(p.project, (byProject.get(p.project) ?? new Set()).add(file));
   }
   for (const [name, bad] of byProject) {
-    const record = (await readRecord(cfg.mirrorRoot, name)) as ProjectRecord;
+    const record = (await readRecord(storage, name)) as ProjectRecord;
     for (const p of problems) {
       if (p.project !== name || (p.problem !== 'size' && p.problem !== 'sha256')) continue;
       const file = record.files.find((f) => f.filename === p.file.replace(/\.metadata$/, ''));
       if (file === undefined) continue;
-      const path = localFilePath(cfg.mirrorRoot, name, file);
-      await removeFile(p.file === file.filename ? path : `${path}.metadata`);
+      const key = fileKey(name, file);
+      await storage.remove(p.file === file.filename ? key : `${key}.metadata`);
     }
-    await writeRecord(cfg.mirrorRoot, {
+    await writeRecord(storage, {
       ...record,
       etag: null,
       lastModified: null,
       files: record.files.filter((f) => !bad.has(f.filename)),
     });
   }
-  const state = await readState(cfg.mirrorRoot);
+  const state = await readState(storage);
   const projects = { ...state.projects };
   for (const name of byProject.keys()) {
     const entry = projects[name];
     if (entry !== undefined) projects[name] = { ...entry, serial: null };
   }
-  await writeState(cfg.mirrorRoot, { ...state, projects });
+  await writeState(storage, { ...state, projects });
   return [...byProject.keys()];
 }

@@ -1,40 +1,25 @@
-// Publishes one verified bundle into the inside mirror with a sync's guarantees, through the same lower-level
-// functions: per project, the files (linked into place, never overwriting), then its pages (HTML before
+// Publishes one verified bundle into the inside mirror with a sync's guarantees, through the one publisher
+// (mirror/publish.ts): per project, the files (linked into place, never overwriting), then its pages (HTML before
 // JSON), then the files its new record no longer lists, then its record; then the root page; then the
 // projects that go (by their records, ownership.ts); then state.json. Every step is idempotent, so a kill at
 // any instant leaves a consistent tree and applying the bundle again completes it. All of an import's
 // publishing is in this module.
-import { link, readdir } from 'node:fs/promises';
+import { link } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { StoreError } from '../errors.js';
+import { BundleError, StoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import {
-  INDEX_HTML,
-  INDEX_JSON,
-  localFilePath,
-  localRelPath,
-  projectDir,
-  stateDir,
-} from '../mirror/layout.js';
-import { claimProject, removeOwnedProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
+import { localRelPath } from '../mirror/layout.js';
+import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
+import { createPublisher, type Publisher } from '../mirror/publish.js';
 import type { ProjectRecord } from '../mirror/record.js';
-import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from '../mirror/render.js';
-import {
-  listRecords,
-  type MirroredProject,
-  readRecord,
-  readState,
-  removeRecord,
-  writeRecord,
-  writeState,
-} from '../mirror/state.js';
-import { fileSize, hashFile } from '../mirror/store.js';
+import { listRecords, type MirroredProject, readRecord, readState } from '../mirror/state.js';
+import { hashLocalFile } from '../storage/hash.js';
+import { fileKey, projectKey } from '../storage/keys.js';
+import type { Storage } from '../storage/types.js';
 import { judgeDeletions, pruneHistory, type DeletionCounts } from '../sync/guards.js';
-import { removeLocalFile } from '../sync/project.js';
-import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
+import { ensureDir } from '../util/fs.js';
 import { type BundleManifest, recordFiles } from './manifest.js';
-import { BundleError } from '../errors.js';
 import { stagedPath } from './volumes.js';
 
 /** What applying a bundle changes, as the inside has it now (for the guards, dry runs and the log). */
@@ -52,24 +37,23 @@ export interface BundleEffect {
  * bundle or already here with its size, and every project directory is one pypimirror may write.
  */
 export async function planApply(
-  cfg: Config,
+  storage: Storage,
   manifest: BundleManifest,
   foreign: ReadonlySet<string>,
 ): Promise<BundleEffect> {
-  const root = cfg.mirrorRoot;
   const carried = new Set(manifest.files.map((f) => `${f.project}/${f.path}`));
   const projects = [];
   let filesRemoved = 0;
   for (const record of manifest.projects) {
-    const old = await readRecord(root, record.name);
-    const notOurs = await whyProjectDirIsNotOurs(root, record.name, old !== null, foreign);
+    const old = await readRecord(storage, record.name);
+    const notOurs = await whyProjectDirIsNotOurs(storage, record.name, old !== null, foreign);
     if (notOurs !== null) throw new BundleError('BUNDLE_REFUSED', `bundle ${manifest.id}: ${notOurs}`);
     const before = old === null ? {} : recordFiles(old);
     const after = recordFiles(record);
     for (const file of record.files) {
       const rel = localRelPath(file);
       if (carried.has(`${record.name}/${rel}`)) continue;
-      const size = await fileSize(localFilePath(root, record.name, file));
+      const size = (await storage.stat(fileKey(record.name, file)))?.size ?? null;
       if (before[rel] !== file.sha256 || size !== file.size) {
         throw new BundleError(
           'BUNDLE_REFUSED',
@@ -83,16 +67,11 @@ export async function planApply(
     const added = Object.keys(after).filter((p) => carried.has(`${record.name}/${p}`));
     projects.push({ name: record.name, added, removed, isNew: old === null || old.files.length === 0 });
   }
-  const state = await readState(root);
+  const state = await readState(storage);
   const mirroredNames = Object.entries(state.projects).filter(([, p]) => p.isEmpty !== true);
   const carriedNames = new Set(manifest.projects.map((r) => r.name));
-  // listRecords creates the records' directory: not in a root that has none (a dry run writes nothing).
-  const hasRecords = await readdir(join(stateDir(root), 'projects')).then(
-    () => true,
-    () => false,
-  );
   const removedProjects = manifest.isFull
-    ? (hasRecords ? await listRecords(root) : []).filter((name) => !carriedNames.has(name))
+    ? (await listRecords(storage)).filter((name) => !carriedNames.has(name))
     : manifest.removals.projects.filter((name) => !carriedNames.has(name));
   return {
     projects,
@@ -108,10 +87,11 @@ export async function planApply(
 /** Why the bundle's removals must be held (the usual deletion guards, run by run), or null. */
 export async function judgeBundleDeletions(
   cfg: Config,
+  storage: Storage,
   effect: BundleEffect,
   now: Date,
 ): Promise<string | null> {
-  const state = await readState(cfg.mirrorRoot);
+  const state = await readState(storage);
   return judgeDeletions({
     maxPercent: cfg.maxDeletionsPercent,
     windowMs: cfg.maxDeletionsWindowMs,
@@ -132,7 +112,7 @@ async function placeFile(staged: string, target: string, sha256: string, signal:
     await link(staged, target);
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
-    const there = await hashFile(target, signal);
+    const there = await hashLocalFile(target, signal);
     if (there?.sha256 !== sha256) {
       throw new StoreError(
         'STORE_EXISTS',
@@ -142,38 +122,47 @@ async function placeFile(staged: string, target: string, sha256: string, signal:
   }
 }
 
+/** The tree's root directory: a bundle's staged files are hard-linked into it (import needs a local tree). */
+function localRootOf(storage: Storage): string {
+  const root = storage.localRoot();
+  if (root === null)
+    throw new Error(`bundle import needs a mirror on this machine's file system, not ${storage.where}`);
+  return root;
+}
+
 async function applyProject(
-  cfg: Config,
+  storage: Storage,
+  publisher: Publisher,
   manifest: BundleManifest,
   record: ProjectRecord,
   staging: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const root = cfg.mirrorRoot;
-  const dir = projectDir(root, record.name);
-  const old = await readRecord(root, record.name);
+  const dir = projectKey(record.name);
+  const old = await readRecord(storage, record.name);
   // The record comes before the directory, so a directory without one is never taken for ours.
-  if (old === null) await claimProject(root, { ...record, files: [] });
-  await ensureDir(dir);
-  await removeTempFiles(dir);
-  for (const file of manifest.files.filter((f) => f.project === record.name)) {
-    await placeFile(stagedPath(staging, file), join(dir, file.path), file.sha256, signal);
-  }
-  await syncDir(dir);
-  if (cfg.createIndexes) {
-    await writeFileAtomic(join(dir, INDEX_HTML), renderProjectHtml(record));
-    await writeFileAtomic(join(dir, INDEX_JSON), renderProjectJson(record));
-  }
+  if (old === null) await claimProject(storage, { ...record, files: [] });
   const keep = new Set(record.files.map(localRelPath));
-  for (const file of old?.files ?? []) {
-    if (!keep.has(localRelPath(file))) await removeLocalFile(root, record.name, file);
-  }
-  await writeRecord(root, record);
+  await publisher.project({
+    record,
+    place: async () => {
+      const root = localRootOf(storage);
+      await ensureDir(join(root, dir));
+      await storage.sweep(dir);
+      for (const file of manifest.files.filter((f) => f.project === record.name)) {
+        await placeFile(stagedPath(staging, file), join(root, dir, file.path), file.sha256, signal);
+      }
+      await storage.settle(dir);
+    },
+    // Before the record: a kill leaves a record naming what is gone, and applying the bundle again completes it.
+    forgotten: (old?.files ?? []).filter((file) => !keep.has(localRelPath(file))),
+  });
 }
 
 /** Applies a checked bundle whose files are staged in `staging` (see the module comment for the order). */
 export async function applyBundle(
   cfg: Config,
+  storage: Storage,
   log: Logger,
   manifest: BundleManifest,
   effect: BundleEffect,
@@ -181,12 +170,12 @@ export async function applyBundle(
   now: Date,
   signal: AbortSignal,
 ): Promise<void> {
-  const root = cfg.mirrorRoot;
-  const state = await readState(root);
+  const publisher = createPublisher(storage, { createIndexes: cfg.createIndexes, baseUrl: cfg.baseUrl, log });
+  const state = await readState(storage);
   const projects = new Map<string, MirroredProject>(Object.entries(state.projects));
   for (const record of [...manifest.projects].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     signal.throwIfAborted();
-    await applyProject(cfg, manifest, record, staging, signal);
+    await applyProject(storage, publisher, manifest, record, staging, signal);
     projects.set(record.name, {
       displayName: record.displayName,
       serial: record.serial,
@@ -198,26 +187,29 @@ export async function applyBundle(
     .filter(([, p]) => p.isEmpty !== true)
     .map(([name, p]) => ({ name, displayName: p.displayName }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (cfg.createIndexes) {
-    await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
-    await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
-  }
+  const gone = [];
   for (const name of effect.removedProjects) {
-    const record = await readRecord(root, name).catch(() => null);
-    await removeOwnedProject(root, name, record, log);
-    await removeRecord(root, name);
-    log.info('project removed', { project: name, bundle: manifest.id });
+    gone.push({ name, record: await readRecord(storage, name).catch(() => null), isForgotten: true });
   }
   const removals = pruneHistory(state.removals ?? [], now, cfg.maxDeletionsWindowMs);
   if (effect.removing.projects + effect.removing.files > 0)
     removals.push({ at: now.toISOString(), ...effect.removing });
-  await writeState(root, {
-    ...state,
-    formatVersion: 1,
-    lastSerial: manifest.serials.to ?? state.lastSerial,
-    projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-    lastRun: { startedAt: now.toISOString(), finishedAt: new Date().toISOString(), ok: true },
-    removals,
-    deletionsHeld: null,
+  await publisher.finish({
+    root: entries,
+    gone,
+    beforeState: () => {
+      for (const name of effect.removedProjects)
+        log.info('project removed', { project: name, bundle: manifest.id });
+      return Promise.resolve();
+    },
+    state: () => ({
+      ...state,
+      formatVersion: 1,
+      lastSerial: manifest.serials.to ?? state.lastSerial,
+      projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+      lastRun: { startedAt: now.toISOString(), finishedAt: new Date().toISOString(), ok: true },
+      removals,
+      deletionsHeld: null,
+    }),
   });
 }

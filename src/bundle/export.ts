@@ -25,6 +25,7 @@ import { BundleError } from '../errors.js';
 import { readPrivateKey, signBytes } from './signing.js';
 import { readExportState, writeExportState } from './state.js';
 import { writeVolumes } from './volumes.js';
+import { openLocalStorage } from '../storage/open.js';
 
 export interface ExportOptions {
   readonly outDir: string;
@@ -45,12 +46,13 @@ async function readTree(
   cfg: Config,
   log: Logger,
 ): Promise<{ records: ProjectRecord[]; serial: number | null }> {
+  const storage = await openLocalStorage(cfg, 'export');
   const lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
   try {
-    const state = await readState(cfg.mirrorRoot);
+    const state = await readState(storage);
     const records: ProjectRecord[] = [];
-    for (const name of await listRecords(cfg.mirrorRoot)) {
-      const record = await readRecord(cfg.mirrorRoot, name);
+    for (const name of await listRecords(storage)) {
+      const record = await readRecord(storage, name);
       if (record !== null && record.files.length > 0) records.push(record);
     }
     return { records, serial: state.lastSerial };

@@ -23,6 +23,8 @@ import { BundleError } from '../errors.js';
 import { isSignatureValid, readPublicKey } from './signing.js';
 import { type ImportState, pendingDir, readImportState, stagingDir, writeImportState } from './state.js';
 import { checkVolumesPresent, extractVolumes } from './volumes.js';
+import { openLocalStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
 
 /** A bundle found in a directory, its signature checked. */
 interface FoundBundle {
@@ -186,7 +188,8 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
       );
     }
   }
-  const foreign = new Set(await foreignOfRoot(cfg));
+  const storage = await openLocalStorage(cfg, 'import');
+  const foreign = new Set(await foreignOfRoot(cfg, storage));
   const applied: string[] = [];
   let heldMessage: string | null = null;
   let simulated = 0;
@@ -196,7 +199,7 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
     remaining = remaining.filter((b) => b !== next);
     if (opts.dryRun) {
       // A dry run places nothing: a later bundle's effect is judged against the tree as it is now.
-      const effect = await planApply(cfg, m, foreign).catch((err: unknown) => {
+      const effect = await planApply(storage, m, foreign).catch((err: unknown) => {
         if (simulated === 0 || !(err instanceof BundleError)) throw err;
         return null;
       });
@@ -207,8 +210,8 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
       simulated++;
       continue;
     }
-    const effect = await planApply(cfg, m, foreign);
-    const hold = opts.allowDeletions ? null : await judgeBundleDeletions(cfg, effect, now());
+    const effect = await planApply(storage, m, foreign);
+    const hold = opts.allowDeletions ? null : await judgeBundleDeletions(cfg, storage, effect, now());
     if (hold !== null) {
       heldMessage =
         `deletions held: bundle ${m.id} would remove ${effect.removing.projects} projects and ${effect.removing.files} ` +
@@ -217,7 +220,7 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
       remaining.push(next);
       break;
     }
-    await applyOne(cfg, log, next, effect, now(), opts.signal);
+    await applyOne(cfg, storage, log, next, effect, now(), opts.signal);
     state = importedState(m, now().toISOString());
     await writeImportState(root, state);
     if (next.isHeld) await rm(next.dir, { recursive: true, force: true });
@@ -245,6 +248,7 @@ export async function importBundles(cfg: Config, log: Logger, opts: ImportOption
 /** Extracts one bundle into the staging directory (all checks), publishes it, then clears the staging. */
 async function applyOne(
   cfg: Config,
+  storage: Storage,
   log: Logger,
   bundle: FoundBundle,
   effect: BundleEffect,
@@ -256,7 +260,7 @@ async function applyOne(
   try {
     await checkVolumesPresent(bundle.dir, bundle.manifest);
     await extractVolumes(bundle.dir, bundle.manifest, staging, signal);
-    await applyBundle(cfg, log, bundle.manifest, effect, staging, now, signal);
+    await applyBundle(cfg, storage, log, bundle.manifest, effect, staging, now, signal);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -1,12 +1,18 @@
-// Reads one metadata member out of a distribution on disk without unpacking it: a wheel's
+// Reads one metadata member out of a distribution in the tree (through its storage) without unpacking it: a wheel's
 // `*.dist-info/METADATA` (zip: the end record, the central directory, then that one member) and an sdist's
 // top-level `PKG-INFO` (.tar.gz streamed until the member, or .zip). Every read is bounded, so a hostile or
 // broken archive costs at most a few tens of MiB and yields null, never a crash.
-import { open, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { crc32, createGunzip, inflateRaw } from 'node:zlib';
 import { normalizeName } from '../plan/names.js';
+import type { Storage } from '../storage/types.js';
+
+/** A file of the tree, read in ranges (a zip's end, its central directory, one member). */
+interface RangeReader {
+  readonly size: number;
+  /** Up to `length` bytes at `position` (fewer at the end of the file). */
+  read(position: number, length: number): Promise<Buffer | null>;
+}
 
 /** The largest metadata member read (uncompressed). */
 export const MAX_METADATA_MEMBER_BYTES = 16 * 1024 * 1024;
@@ -53,10 +59,10 @@ interface ZipMember {
  * Names are compared normalised (`Zope.Interface-5.0` matches `zope_interface-5.0`). A missing file is
  * null; other I/O errors (EACCES, EIO) are thrown.
  */
-export async function readWheelMetadata(path: string): Promise<Buffer | null> {
-  const nameVersion = wheelNameVersion(basename(path));
+export async function readWheelMetadata(storage: Storage, key: string): Promise<Buffer | null> {
+  const nameVersion = wheelNameVersion(key.slice(key.lastIndexOf('/') + 1));
   if (nameVersion === null) return null;
-  return withZip(path, async (handle, members) => {
+  return withZip(storage, key, async (reader, members) => {
     const wanted = normalizeName(nameVersion);
     const matches = members.filter((member) => {
       const parts = member.name.split('/');
@@ -64,7 +70,7 @@ export async function readWheelMetadata(path: string): Promise<Buffer | null> {
       const dir = parts[0] as string;
       return dir.endsWith('.dist-info') && normalizeName(dir.slice(0, -'.dist-info'.length)) === wanted;
     });
-    return matches.length === 1 ? readZipMember(handle, matches[0] as ZipMember) : null;
+    return matches.length === 1 ? readZipMember(reader, matches[0] as ZipMember) : null;
   });
 }
 
@@ -73,13 +79,13 @@ export async function readWheelMetadata(path: string): Promise<Buffer | null> {
  * bounded likewise), or null. The first such member wins; a tar stream is scanned for at most 1 GiB
  * uncompressed. A missing file is null; other I/O errors are thrown.
  */
-export async function readSdistPkgInfo(path: string): Promise<Buffer | null> {
-  const lower = path.toLowerCase();
-  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return readTarGzPkgInfo(path);
+export async function readSdistPkgInfo(storage: Storage, key: string): Promise<Buffer | null> {
+  const lower = key.toLowerCase();
+  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return readTarGzPkgInfo(storage, key);
   if (lower.endsWith('.zip')) {
-    return withZip(path, async (handle, members) => {
+    return withZip(storage, key, async (reader, members) => {
       const member = members.find((candidate) => isTopLevelPkgInfo(candidate.name));
-      return member === undefined ? null : readZipMember(handle, member);
+      return member === undefined ? null : readZipMember(reader, member);
     });
   }
   return null;
@@ -98,52 +104,40 @@ function isTopLevelPkgInfo(name: string): boolean {
   return /^(?:\.\/)?[^/]+\/PKG-INFO$/.test(name);
 }
 
-/** Opens `path`, reads its central directory and hands both to `use`; null when the file or zip is unreadable. */
+/** Reads the central directory of `key` and hands it to `use`; null when the file or zip is unreadable. */
 async function withZip(
-  path: string,
-  use: (handle: FileHandle, members: readonly ZipMember[]) => Promise<Buffer | null>,
+  storage: Storage,
+  key: string,
+  use: (reader: RangeReader, members: readonly ZipMember[]) => Promise<Buffer | null>,
 ): Promise<Buffer | null> {
-  const handle = await openUnlessMissing(path);
-  if (handle === null) return null;
-  try {
-    const members = await readCentralDirectory(handle);
-    return members === null ? null : await use(handle, members);
-  } finally {
-    await handle.close();
-  }
+  const found = await storage.stat(key).catch(nullIfNotThere);
+  if (found === null) return null;
+  const reader: RangeReader = { size: found.size, read: (at, length) => storage.readRange(key, at, length) };
+  const members = await readCentralDirectory(reader);
+  return members === null ? null : use(reader, members);
 }
 
-/** The file opened for reading, or null when it does not exist; other errors are thrown. */
-async function openUnlessMissing(path: string): Promise<FileHandle | null> {
-  try {
-    return await open(path, 'r');
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
+/** null for a file that is not there (ENOENT, or ENOTDIR: a file where a directory should be); else throws. */
+function nullIfNotThere(err: unknown): null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+  throw err;
 }
 
 /** Exactly `length` bytes at `position`, or null when the file is shorter. */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer | null> {
-  const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) return null;
-    done += bytesRead;
-  }
-  return buffer;
+async function readAt(reader: RangeReader, position: number, length: number): Promise<Buffer | null> {
+  const bytes = await reader.read(position, length);
+  return bytes !== null && bytes.length === length ? bytes : null;
 }
 
 /** Where the central directory is and how big, from the end record (and the zip64 one when present). */
 async function findCentralDirectory(
-  handle: FileHandle,
+  reader: RangeReader,
   fileSize: number,
 ): Promise<{ offset: number; size: number } | null> {
   const tailLength = Math.min(fileSize, END_RECORD_BYTES + MAX_ZIP_COMMENT_BYTES);
   const tailStart = fileSize - tailLength;
-  const tail = await readAt(handle, tailStart, tailLength);
+  const tail = await readAt(reader, tailStart, tailLength);
   if (tail === null) return null;
   let end = -1;
   for (let at = tail.length - END_RECORD_BYTES; at >= 0; at -= 1) {
@@ -163,11 +157,11 @@ async function findCentralDirectory(
     (size === 0xffffffff || offset === 0xffffffff || tail.readUInt16LE(end + 10) === 0xffff) &&
     locatorAt >= 0
   ) {
-    const locator = await readAt(handle, locatorAt, 20);
+    const locator = await readAt(reader, locatorAt, 20);
     if (locator !== null && locator.readUInt32LE(0) === SIG_ZIP64_LOCATOR) {
       const recordAt = Number(locator.readBigUInt64LE(8));
       if (recordAt + 56 > fileSize) return null;
-      const record = await readAt(handle, recordAt, 56);
+      const record = await readAt(reader, recordAt, 56);
       if (record === null || record.readUInt32LE(0) !== SIG_ZIP64_END) return null;
       size = Number(record.readBigUInt64LE(40));
       offset = Number(record.readBigUInt64LE(48));
@@ -178,11 +172,10 @@ async function findCentralDirectory(
 }
 
 /** Every member of the central directory, or null when it is not a readable zip. */
-async function readCentralDirectory(handle: FileHandle): Promise<ZipMember[] | null> {
-  const { size: fileSize } = await handle.stat();
-  const where = await findCentralDirectory(handle, fileSize);
+async function readCentralDirectory(reader: RangeReader): Promise<ZipMember[] | null> {
+  const where = await findCentralDirectory(reader, reader.size);
   if (where === null) return null;
-  const directory = await readAt(handle, where.offset, where.size);
+  const directory = await readAt(reader, where.offset, where.size);
   if (directory === null) return null;
   const members: ZipMember[] = [];
   let at = 0;
@@ -248,15 +241,15 @@ function withZip64Sizes(member: ZipMember, extra: Buffer): ZipMember | null {
 }
 
 /** The member's bytes, checked against its size and CRC-32, or null when unreadable or over the cap. */
-async function readZipMember(handle: FileHandle, member: ZipMember): Promise<Buffer | null> {
+async function readZipMember(reader: RangeReader, member: ZipMember): Promise<Buffer | null> {
   if ((member.flags & FLAG_ENCRYPTED) !== 0) return null;
   if (member.uncompressedSize > MAX_METADATA_MEMBER_BYTES) return null;
   if (member.compressedSize > MAX_METADATA_MEMBER_BYTES + DEFLATE_SLACK_BYTES) return null;
-  const local = await readAt(handle, member.localHeaderOffset, LOCAL_HEADER_BYTES);
+  const local = await readAt(reader, member.localHeaderOffset, LOCAL_HEADER_BYTES);
   if (local === null || local.readUInt32LE(0) !== SIG_LOCAL) return null;
   const dataAt =
     member.localHeaderOffset + LOCAL_HEADER_BYTES + local.readUInt16LE(26) + local.readUInt16LE(28);
-  const raw = await readAt(handle, dataAt, member.compressedSize);
+  const raw = await readAt(reader, dataAt, member.compressedSize);
   if (raw === null) return null;
   let data: Buffer;
   if (member.method === METHOD_STORED) data = raw;
@@ -326,10 +319,9 @@ class ChunkReader {
 }
 
 /** Streams a .tar.gz until its top-level PKG-INFO; null when absent, unreadable or past a bound. */
-async function readTarGzPkgInfo(path: string): Promise<Buffer | null> {
-  const handle = await openUnlessMissing(path);
-  if (handle === null) return null;
-  const source = handle.createReadStream();
+async function readTarGzPkgInfo(storage: Storage, key: string): Promise<Buffer | null> {
+  const source = await storage.open(key).catch(nullIfNotThere);
+  if (source === null) return null;
   let sourceError: unknown = null;
   source.once('error', (err) => (sourceError = err));
   const gunzip = pipeline(source, createGunzip(), () => {});

@@ -6,13 +6,15 @@ import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { isNotFound } from '../util/fs.js';
+import { fileKey } from '../storage/keys.js';
+import type { Storage } from '../storage/types.js';
 import {
   type FlatEntry,
+  localRootFor,
   markFindLinksDirty,
   readFindLinksRecord,
   writeFindLinksRecord,
 } from './find-links.js';
-import { localFilePath } from './layout.js';
 import { listRecords, readRecord } from './state.js';
 
 /** One disagreement between the flat directory and the tree. */
@@ -50,18 +52,23 @@ async function judgeEntry(
 }
 
 /** The flat directory against every record; no problems when find_links_dir is not set. */
-export async function verifyFindLinks(cfg: Config, hash: Hash, signal: AbortSignal): Promise<FlatProblem[]> {
+export async function verifyFindLinks(
+  cfg: Config,
+  storage: Storage,
+  hash: Hash,
+  signal: AbortSignal,
+): Promise<FlatProblem[]> {
   const dir = cfg.findLinksDir;
-  if (dir === null) return [];
-  const root = cfg.mirrorRoot;
+  const root = localRootFor(cfg, storage);
+  if (dir === null || root === null) return [];
   const record = await readFindLinksRecord(root);
   if (record?.dir !== dir) {
     return [{ project: '', file: dir, detail: `${dir} has not been filled yet (the next sync fills it)` }];
   }
   const problems: FlatProblem[] = [];
   const seen = new Set<string>();
-  for (const project of await listRecords(root)) {
-    for (const file of (await readRecord(root, project))?.files ?? []) {
+  for (const project of await listRecords(storage)) {
+    for (const file of (await readRecord(storage, project))?.files ?? []) {
       signal.throwIfAborted();
       const entry = record.files[file.filename];
       const path = join(dir, file.filename);
@@ -71,7 +78,7 @@ export async function verifyFindLinks(cfg: Config, hash: Hash, signal: AbortSign
         continue;
       }
       seen.add(file.filename);
-      const source = localFilePath(root, project, file);
+      const source = join(root, fileKey(project, file));
       const why = await judgeEntry(path, source, file.sha256, entry, hash);
       if (why !== null) problems.push({ project, file: file.filename, detail: why });
     }
@@ -88,8 +95,13 @@ export async function verifyFindLinks(cfg: Config, hash: Hash, signal: AbortSign
  * `verify --repair`: the flat names of ours that `problems` name leave the directory and the record, and the
  * directory is marked behind, so the next sync compares every record with it and puts back what is missing.
  */
-export async function repairFindLinks(cfg: Config, problems: readonly FlatProblem[]): Promise<void> {
-  const root = cfg.mirrorRoot;
+export async function repairFindLinks(
+  cfg: Config,
+  storage: Storage,
+  problems: readonly FlatProblem[],
+): Promise<void> {
+  const root = localRootFor(cfg, storage);
+  if (root === null) return;
   const record = await readFindLinksRecord(root);
   if (cfg.findLinksDir === null || record?.dir !== cfg.findLinksDir) return;
   const files = { ...record.files };

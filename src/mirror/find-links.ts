@@ -23,11 +23,13 @@ import {
   tempPathFor,
   writeFileAtomic,
 } from '../util/fs.js';
-import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, localFilePath, stateDir } from './layout.js';
+import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, stateDir } from './layout.js';
 import { normalizeName } from '../plan/names.js';
 import { describeKind, directoryError, listSome } from './ownership.js';
-import { renameNoReplace } from './store.js';
+import { renameNoReplace } from '../storage/local.js';
 import { listRecords, readRecord } from './state.js';
+import { fileKey } from '../storage/keys.js';
+import type { Storage } from '../storage/types.js';
 
 /** One name pypimirror put in the flat directory. */
 export interface FlatEntry {
@@ -63,6 +65,22 @@ const LINK_REFUSED: ReadonlySet<string> = new Set(['EXDEV', 'EPERM', 'EMLINK', '
 
 export function findLinksRecordPath(root: string): string {
   return join(stateDir(root), FIND_LINKS_RECORD);
+}
+
+/**
+ * The mirror's local root, which find_links_dir hard-links from; null on another storage when the key is
+ * not set. A find_links_dir with a storage that is not on this machine is a ConfigError (exit 2).
+ */
+export function localRootFor(cfg: Config, storage: Storage): string | null {
+  const root = storage.localRoot();
+  if (root !== null || cfg.findLinksDir === null) return root;
+  throw directoryError(
+    cfg,
+    'find_links_dir',
+    cfg.findLinksDir,
+    `needs the mirror on this machine's file system to link its files from, and the mirror is in ${storage.where}; ` +
+      'expected find_links_dir unset',
+  );
 }
 
 function dirtyPath(root: string): string {
@@ -108,8 +126,12 @@ export async function markFindLinksDirty(root: string): Promise<void> {
  * Makes sure `dir` is the flat directory's and returns its record: the recorded one, or a new one for a
  * directory that is missing (created) or empty. Anything else is a ConfigError naming find_links_dir (exit 2).
  */
-async function claimFindLinksDir(cfg: Config, dir: string, now: Date): Promise<FindLinksRecord> {
-  const root = cfg.mirrorRoot;
+async function claimFindLinksDir(
+  cfg: Config,
+  root: string,
+  dir: string,
+  now: Date,
+): Promise<FindLinksRecord> {
   const recorded = await readFindLinksRecord(root);
   const refuse = (problem: string): never => {
     throw directoryError(cfg, 'find_links_dir', dir, problem);
@@ -175,17 +197,19 @@ export interface FindLinks {
  */
 export async function openFindLinks(
   cfg: Config,
+  storage: Storage,
   log: Logger,
   now: Date,
   ops: FlatOps = REAL_OPS,
 ): Promise<FindLinks | null> {
-  const root = cfg.mirrorRoot;
   const dir = cfg.findLinksDir;
+  const root = localRootFor(cfg, storage);
+  if (root === null) return null;
   if (dir === null) {
     if (await exists(findLinksRecordPath(root))) await markFindLinksDirty(root);
     return null;
   }
-  let record = await claimFindLinksDir(cfg, dir, now);
+  let record = await claimFindLinksDir(cfg, root, dir, now);
   // Behind since an earlier run (or new): this run compares every record. A marker this run writes
   // itself (markDirty) only covers a kill before update; update removes it.
   const isBehind = await exists(dirtyPath(root));
@@ -197,13 +221,13 @@ export async function openFindLinks(
       isMarked = true;
     },
     async update(touched) {
-      const scope = isBehind ? new Set(await listRecords(root)) : touched;
+      const scope = isBehind ? new Set(await listRecords(storage)) : touched;
       if (scope.size === 0) {
         if (isMarked) await unlink(dirtyPath(root)).catch(() => {});
         return { added: 0, replaced: 0, removed: 0, clashes: 0, failed: 0 };
       }
       await removeTempFiles(dir);
-      const result = await reconcile({ root, dir, log, ops }, record, scope, isBehind);
+      const result = await reconcile({ root, storage, dir, log, ops }, record, scope, isBehind);
       record = result.record;
       const { added, replaced, removed, failed } = result.changes;
       if (added + replaced + removed > 0) {
@@ -220,6 +244,7 @@ export async function openFindLinks(
 
 interface FlatContext {
   readonly root: string;
+  readonly storage: Storage;
   readonly dir: string;
   readonly log: Logger;
   readonly ops: FlatOps;
@@ -250,9 +275,9 @@ async function collectWanted(
 ): Promise<{ wanted: Map<string, Wanted>; clashes: number }> {
   const candidates = new Map<string, Wanted[]>();
   for (const project of [...scope].sort()) {
-    const record = await readRecord(ctx.root, project);
+    const record = await readRecord(ctx.storage, project);
     for (const file of record?.files ?? []) {
-      const source = localFilePath(ctx.root, project, file);
+      const source = join(ctx.root, fileKey(project, file));
       const list = candidates.get(file.filename) ?? [];
       list.push({ project, sha256: file.sha256, size: file.size, source });
       candidates.set(file.filename, list);

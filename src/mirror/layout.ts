@@ -98,30 +98,8 @@ export function localRelPath(file: { readonly filename: string; readonly path?: 
   return file.path ?? file.filename;
 }
 
-/** The absolute path of a mirrored file, from its record entry; refuses a path a record may not hold. */
-export function localFilePath(
-  root: string,
-  project: string,
-  file: { readonly filename: string; readonly path?: string },
-): string {
-  const rel = localRelPath(file);
-  if (!isSafeLocalPath(file.filename, rel)) {
-    throw new Error(`unsafe path for ${JSON.stringify(file.filename)}: ${JSON.stringify(rel)}`);
-  }
-  return join(projectDir(root, project), rel);
-}
-
 export function stateDir(root: string): string {
   return join(root, STATE_DIR);
-}
-
-export function recordPath(root: string, name: string): string {
-  if (!isNormalizedName(name)) throw new Error(`not a normalised project name: ${JSON.stringify(name)}`);
-  return join(root, STATE_DIR, 'projects', `${name}.json`);
-}
-
-export function rootMarkerPath(root: string): string {
-  return join(root, STATE_DIR, ROOT_MARKER);
 }
 
 /** Our temp files: `.<name>.<12 hex>.tmp` (util/fs.ts tempPathFor), beside their target. */

@@ -4,25 +4,32 @@
 // files a project's record lists, the only ones its removal deletes. Nothing here follows a symlink inside
 // the tree.
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
+import {
+  fileKey,
+  joinKey,
+  parentKey,
+  projectKey,
+  RECORDS_DIR_KEY,
+  ROOT_MARKER_KEY,
+  STATE_KEY,
+} from '../storage/keys.js';
+import type { EntryKind, Storage } from '../storage/types.js';
+import { isNotFound } from '../util/fs.js';
 import {
   INDEX_HTML,
   INDEX_JSON,
   isSafeLocalPath,
   isSystemDirectory,
   isTempName,
-  projectDir,
-  recordPath,
-  rootMarkerPath,
   STATE_DIR,
-  stateDir,
 } from './layout.js';
 import type { ProjectRecord } from './record.js';
+import { readStoredJson, writeRecord } from './state.js';
 
 /** `<root>/.pypimirror/root.json` */
 export interface RootMarker {
@@ -41,8 +48,8 @@ export type RootVerdict =
   | { readonly kind: 'refused'; readonly problem: string }; // never a root
 
 /** The names the run lock may have at the top of the root (the lock, its `.owner` and `.acquiring`). */
-function lockNamesIn(root: string, lockFile: string): Set<string> {
-  if (resolve(dirname(lockFile)) !== resolve(root)) return new Set();
+function lockNamesIn(root: string | null, lockFile: string): Set<string> {
+  if (root === null || resolve(dirname(lockFile)) !== resolve(root)) return new Set();
   const lock = basename(lockFile);
   return new Set([lock, `${lock}.owner`, `${lock}.acquiring`]);
 }
@@ -77,33 +84,27 @@ async function resolveExisting(path: string): Promise<string> {
   }
 }
 
-async function readMarker(root: string): Promise<RootMarker | null> {
-  let text: string;
-  try {
-    text = await readFile(rootMarkerPath(root), 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  const json = JSON.parse(text) as Partial<RootMarker> | null;
-  if (json?.formatVersion !== 1 || !Array.isArray(json.foreign)) {
-    throw new Error(`${rootMarkerPath(root)}: not a pypimirror root marker (formatVersion 1)`);
+async function readMarker(storage: Storage): Promise<RootMarker | null> {
+  const json = (await readStoredJson(storage, ROOT_MARKER_KEY)) as Partial<RootMarker> | null;
+  if (json === null) return null;
+  if (json.formatVersion !== 1 || !Array.isArray(json.foreign)) {
+    throw new Error(`${storage.describe(ROOT_MARKER_KEY)}: not a pypimirror root marker (formatVersion 1)`);
   }
   return { formatVersion: 1, createdAt: String(json.createdAt), foreign: json.foreign.map(String) };
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    (err: unknown) => {
-      if (isNotFound(err)) return false;
-      throw err;
-    },
-  );
+/** What the entry `kind` at `key` is, in words (on the local file system: what lstat says). */
+async function describeEntry(storage: Storage, key: string, kind: EntryKind): Promise<string> {
+  const root = storage.localRoot();
+  if (root !== null) {
+    const info = await lstat(key === '' ? root : join(root, key)).catch(() => null);
+    if (info !== null) return describeKind(info);
+  }
+  return kind === 'file' ? 'a regular file' : 'not a directory';
 }
 
-/** Finds out what `root` is, changing nothing. */
-export async function inspectRoot(root: string, lockFile: string): Promise<RootVerdict> {
+/** On the local file system: why the root directory is refused, or 'missing', or null when it may be used. */
+async function inspectLocalRoot(root: string): Promise<RootVerdict | null> {
   const absolute = resolve(root);
   let real: string;
   try {
@@ -123,26 +124,39 @@ export async function inspectRoot(root: string, lockFile: string): Promise<RootV
     return { kind: 'refused', problem: `cannot be read (${errorText(err)})` };
   }
   if (!info.isDirectory()) return { kind: 'refused', problem: `is ${describeKind(info)}, not a directory` };
-  const state = stateDir(absolute);
-  for (const dir of [state, join(state, 'projects')]) {
-    const dirInfo = await lstat(dir).catch((err: unknown) => (isNotFound(err) ? null : Promise.reject(err)));
-    if (dirInfo === null) break;
-    if (!dirInfo.isDirectory()) {
+  return null;
+}
+
+/** Finds out what the tree's root is, changing nothing. */
+export async function inspectRoot(storage: Storage, lockFile: string): Promise<RootVerdict> {
+  const root = storage.localRoot();
+  if (root !== null) {
+    const verdict = await inspectLocalRoot(root);
+    if (verdict !== null) return verdict;
+  }
+  for (const dir of [STATE_DIR, RECORDS_DIR_KEY]) {
+    const kind = await storage.entryAt(dir);
+    if (kind === null) break;
+    if (kind !== 'dir') {
       return {
         kind: 'refused',
-        problem: `holds ${dir}, which is ${describeKind(dirInfo)}: pypimirror keeps its state there and never writes through a link`,
+        problem: `holds ${storage.describe(dir)}, which is ${await describeEntry(storage, dir, kind)}: pypimirror keeps its state there and never writes through a link`,
       };
     }
   }
   try {
-    const marker = await readMarker(absolute);
+    const marker = await readMarker(storage);
     if (marker !== null) return { kind: 'ours', marker };
   } catch (err) {
-    return { kind: 'refused', problem: `has an unreadable ${rootMarkerPath(absolute)} (${errorText(err)})` };
+    return {
+      kind: 'refused',
+      problem: `has an unreadable ${storage.describe(ROOT_MARKER_KEY)} (${errorText(err)})`,
+    };
   }
-  if (await exists(join(state, 'state.json'))) return { kind: 'ours', marker: null };
-  const lockNames = lockNamesIn(absolute, lockFile);
-  const entries = (await readdir(absolute))
+  if ((await storage.entryAt(STATE_KEY)) !== null) return { kind: 'ours', marker: null };
+  const lockNames = lockNamesIn(root, lockFile);
+  const listing = await storage.list('');
+  const entries = [...listing.files, ...listing.dirs, ...listing.others]
     .filter((name) => name !== STATE_DIR && !lockNames.has(name) && !isTempName(name))
     .sort();
   return entries.length === 0 ? { kind: 'empty' } : { kind: 'foreign', entries };
@@ -177,10 +191,9 @@ export function describeRefusal(verdict: RootVerdict, configFile: string): strin
   );
 }
 
-async function writeMarker(root: string, foreign: readonly string[], now: Date): Promise<RootMarker> {
+async function writeMarker(storage: Storage, foreign: readonly string[], now: Date): Promise<RootMarker> {
   const marker: RootMarker = { formatVersion: 1, createdAt: now.toISOString(), foreign: [...foreign] };
-  await ensureDir(join(stateDir(root), 'projects'));
-  await writeFileAtomic(rootMarkerPath(root), `${JSON.stringify(marker, null, 1)}\n`);
+  await storage.put(ROOT_MARKER_KEY, `${JSON.stringify(marker, null, 1)}\n`);
   return marker;
 }
 
@@ -189,21 +202,17 @@ async function writeMarker(root: string, foreign: readonly string[], now: Date):
  * one (or one made by an earlier version) gets its marker; anything else throws rootError (exit 2).
  * Returns the marker, whose `foreign` entries the run must leave alone.
  */
-export async function claimRoot(cfg: Config, now: Date = new Date()): Promise<RootMarker> {
-  const root = cfg.mirrorRoot;
-  const verdict = await inspectRoot(root, cfg.lockFile);
+export async function claimRoot(cfg: Config, storage: Storage, now: Date = new Date()): Promise<RootMarker> {
+  const verdict = await inspectRoot(storage, cfg.lockFile);
   const refusal = describeRefusal(verdict, cfg.file);
   if (refusal !== null) throw rootError(cfg, refusal);
-  if (verdict.kind === 'ours' && verdict.marker !== null) {
-    await ensureDir(join(stateDir(root), 'projects'));
-    return verdict.marker;
-  }
-  return writeMarker(root, [], now);
+  if (verdict.kind === 'ours' && verdict.marker !== null) return verdict.marker;
+  return writeMarker(storage, [], now);
 }
 
 /** For a run that changes nothing (`sync --dry-run`): the foreign entries of a root that is ours; throws rootError if not. */
-export async function foreignOfRoot(cfg: Config): Promise<readonly string[]> {
-  const verdict = await inspectRoot(cfg.mirrorRoot, cfg.lockFile);
+export async function foreignOfRoot(cfg: Config, storage: Storage): Promise<readonly string[]> {
+  const verdict = await inspectRoot(storage, cfg.lockFile);
   const refusal = describeRefusal(verdict, cfg.file);
   if (refusal !== null) throw rootError(cfg, refusal);
   return verdict.kind === 'ours' ? (verdict.marker?.foreign ?? []) : [];
@@ -216,18 +225,23 @@ const ROOT_PAGES: readonly string[] = [INDEX_HTML, INDEX_JSON];
  * `pypimirror init CONFIG [--adopt]`: creates the root and its marker. With `adopt`, a non-empty directory is
  * accepted and what it holds is recorded as foreign (never touched). Returns what was done, for the log.
  */
-export async function initRoot(cfg: Config, adopt: boolean, now: Date = new Date()): Promise<string> {
-  const root = cfg.mirrorRoot;
-  const verdict = await inspectRoot(root, cfg.lockFile);
+export async function initRoot(
+  cfg: Config,
+  storage: Storage,
+  adopt: boolean,
+  now: Date = new Date(),
+): Promise<string> {
+  const root = storage.where;
+  const verdict = await inspectRoot(storage, cfg.lockFile);
   switch (verdict.kind) {
     case 'refused':
       throw rootError(cfg, describeRefusal(verdict, cfg.file) ?? verdict.problem);
     case 'ours':
-      if (verdict.marker === null) await writeMarker(root, [], now);
+      if (verdict.marker === null) await writeMarker(storage, [], now);
       return `${root} is already a pypimirror mirror; nothing to do`;
     case 'missing':
     case 'empty':
-      await writeMarker(root, [], now);
+      await writeMarker(storage, [], now);
       return `${root} is ready: the first sync mirrors into it`;
     case 'foreign': {
       if (!adopt) throw rootError(cfg, describeRefusal(verdict, cfg.file) ?? '');
@@ -236,7 +250,7 @@ export async function initRoot(cfg: Config, adopt: boolean, now: Date = new Date
         const what = `holds ${clashes.join(' and ')}, which pypimirror writes as the root page`;
         throw rootError(cfg, `${what}; expected them moved away first, or another directory`);
       }
-      await writeMarker(root, verdict.entries, now);
+      await writeMarker(storage, verdict.entries, now);
       return (
         `${root} adopted: ${verdict.entries.length} entries that were there (${listSome(verdict.entries)}) ` +
         'are recorded in .pypimirror/root.json and never touched'
@@ -251,27 +265,25 @@ export async function initRoot(cfg: Config, adopt: boolean, now: Date = new Date
  * did not write while no record says it is ours.
  */
 export async function whyProjectDirIsNotOurs(
-  root: string,
+  storage: Storage,
   name: string,
   hasRecord: boolean,
   foreign: ReadonlySet<string>,
 ): Promise<string | null> {
-  const dir = projectDir(root, name);
-  if (foreign.has(name)) return `${dir} was in the root before pypimirror adopted it, and is never touched`;
-  let info;
-  try {
-    info = await lstat(dir);
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  if (!info.isDirectory()) {
-    return `${dir} is ${describeKind(info)}, not a directory; pypimirror never writes or removes through it`;
+  const dir = projectKey(name);
+  const shown = storage.describe(dir);
+  if (foreign.has(name)) return `${shown} was in the root before pypimirror adopted it, and is never touched`;
+  const kind = await storage.entryAt(dir);
+  if (kind === null) return null;
+  if (kind !== 'dir') {
+    const what = await describeEntry(storage, dir, kind);
+    return `${shown} is ${what}, not a directory; pypimirror never writes or removes through it`;
   }
   if (hasRecord) return null;
-  const entries = (await readdir(dir)).filter((n) => !isTempName(n));
+  const listing = await storage.list(dir);
+  const entries = [...listing.files, ...listing.dirs, ...listing.others].filter((n) => !isTempName(n));
   if (entries.length === 0) return null;
-  return `${dir} holds entries pypimirror did not write (${listSome(entries.sort())}) and has no record; it is left alone`;
+  return `${shown} holds entries pypimirror did not write (${listSome(entries.sort())}) and has no record; it is left alone`;
 }
 
 /**
@@ -279,8 +291,8 @@ export async function whyProjectDirIsNotOurs(
  * without a record is never one pypimirror wrote. Not fsynced (it would hold back the project's first
  * downloads): a killed run still leaves it; the project's full record, written durably, follows.
  */
-export async function claimProject(root: string, record: ProjectRecord): Promise<void> {
-  await writeFileAtomic(recordPath(root, record.name), `${JSON.stringify(record)}\n`, { isDurable: false });
+export async function claimProject(storage: Storage, record: ProjectRecord): Promise<void> {
+  await writeRecord(storage, record, 'none');
 }
 
 /** The names in a project directory that `record` says pypimirror wrote: its files and their `.metadata`. */
@@ -292,23 +304,21 @@ function recordedNames(record: ProjectRecord): string[] {
  * Removes the files a record keeps in `<16 hex>/` directories (replaced files, with their `.metadata` and our
  * temp files there), then each such directory once empty. A directory that is a symlink is left alone.
  */
-async function removeReplacedFiles(dir: string, record: ProjectRecord | null): Promise<number> {
+async function removeReplacedFiles(
+  storage: Storage,
+  name: string,
+  record: ProjectRecord | null,
+): Promise<number> {
   let removed = 0;
   for (const file of record?.files ?? []) {
     if (file.path === undefined || !isSafeLocalPath(file.filename, file.path)) continue;
-    const sub = join(dir, dirname(file.path));
-    const info = await lstat(sub).catch(() => null);
-    if (info === null || !info.isDirectory()) continue; // gone, or not ours to enter
-    for (const name of [file.filename, `${file.filename}.metadata`]) {
-      const isGone = await unlink(join(sub, name)).then(
-        () => true,
-        (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
-      );
-      if (isGone && name === file.filename) removed++;
-    }
-    for (const entry of await readdir(sub))
-      if (isTempName(entry)) await unlink(join(sub, entry)).catch(() => {});
-    await rmdir(sub).catch(() => {}); // not empty: foreign entries stay, and so does the directory
+    const key = fileKey(name, file);
+    const sub = parentKey(key);
+    if ((await storage.entryAt(sub)) !== 'dir') continue; // gone, or not ours to enter
+    if (await storage.remove(key)) removed++;
+    await storage.remove(`${key}.metadata`);
+    await storage.sweep(sub);
+    await storage.removeDir(sub); // not empty: foreign entries stay, and so does the directory
   }
   return removed;
 }
@@ -319,42 +329,35 @@ async function removeReplacedFiles(dir: string, record: ProjectRecord | null): P
  * Returns how many recorded files were removed.
  */
 export async function removeOwnedProject(
-  root: string,
+  storage: Storage,
   name: string,
   record: ProjectRecord | null,
   log: Logger,
 ): Promise<number> {
-  const dir = projectDir(root, name);
-  const info = await lstat(dir).catch((err: unknown) => (isNotFound(err) ? null : Promise.reject(err)));
-  if (info === null) return 0;
-  if (!info.isDirectory()) {
+  const dir = projectKey(name);
+  const kind = await storage.entryAt(dir);
+  if (kind === null) return 0;
+  if (kind !== 'dir') {
     log.warn('project directory left alone: not a directory pypimirror wrote', {
       project: name,
-      path: dir,
-      is: describeKind(info),
+      path: storage.describe(dir),
+      is: await describeEntry(storage, dir, kind),
     });
     return 0;
   }
   const ours = new Set([...(record === null ? [] : recordedNames(record)), INDEX_HTML, INDEX_JSON]);
   const files = new Set(record?.files.filter((f) => f.path === undefined).map((f) => f.filename));
-  let removed = await removeReplacedFiles(dir, record);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (!(ours.has(entry.name) || isTempName(entry.name)) || entry.isDirectory()) continue;
-    await unlink(join(dir, entry.name)).catch((err: unknown) => {
-      if (!isNotFound(err)) throw err;
-    });
-    if (files.has(entry.name)) removed++;
+  let removed = await removeReplacedFiles(storage, name, record);
+  for (const entry of (await storage.list(dir)).files) {
+    if (!(ours.has(entry) || isTempName(entry))) continue;
+    if ((await storage.remove(joinKey(dir, entry))) && files.has(entry)) removed++;
   }
-  try {
-    await rmdir(dir);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    const left = (await readdir(dir)).sort();
+  if (!(await storage.removeDir(dir))) {
+    const left = await storage.list(dir);
     log.warn('project directory kept: it holds entries pypimirror did not write', {
       project: name,
-      path: dir,
-      entries: listSome(left),
+      path: storage.describe(dir),
+      entries: listSome([...left.files, ...left.dirs, ...left.others].sort()),
     });
   }
   return removed;

@@ -1,12 +1,13 @@
 // State under <root>/.pypimirror/: one record per project (written right after its page) and state.json
-// (written last in a run). Every write is atomic, so a crash at any instant leaves the previous state.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// (written last in a run), read and written through the tree's storage. Every write is atomic, so a crash
+// at any instant leaves the previous state.
+import { readFile } from 'node:fs/promises';
 import { isNormalizedName } from '../plan/names.js';
 import type { QuarantineHold } from '../plan/quarantine.js';
+import { RECORDS_DIR_KEY, recordKey, STATE_KEY } from '../storage/keys.js';
+import type { Storage } from '../storage/types.js';
 import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
-import { isNotFound, writeFileAtomic } from '../util/fs.js';
-import { recordPath, stateDir } from './layout.js';
+import { isNotFound } from '../util/fs.js';
 import type { ProjectRecord } from './record.js';
 
 export interface MirroredProject {
@@ -103,44 +104,58 @@ export const EMPTY_STATE: MirrorState = {
   lastRun: null,
 };
 
-function statePath(root: string): string {
-  return join(stateDir(root), 'state.json');
+/** `text` (the file `where`) as JSON; a file that does not parse is an error naming it. */
+function parseStateJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    if (err instanceof SyntaxError)
+      throw new Error(`${where}: corrupt state file: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**
- * The JSON of a file under `.pypimirror/`, or null when there is none; a file that does not parse is an
- * error naming it. Callers check the shape (each state file has its own).
+ * The JSON of a local file that pypimirror keeps (bundle state, the find_links_dir record), or null when
+ * there is none; a file that does not parse is an error naming it. Callers check the shape.
  */
 export async function readStateJson(path: string): Promise<unknown> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if (isNotFound(err)) return null;
-    if (err instanceof SyntaxError)
-      throw new Error(`${path}: corrupt state file: ${err.message}`, { cause: err });
     throw err;
   }
+  return parseStateJson(text, path);
+}
+
+/** The JSON of the tree's file `key` (under `.pypimirror/`), or null when there is none. */
+export async function readStoredJson(storage: Storage, key: string): Promise<unknown> {
+  const bytes = await storage.get(key);
+  return bytes === null ? null : parseStateJson(bytes.toString('utf8'), storage.describe(key));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export async function readState(root: string): Promise<MirrorState> {
-  const json = await readStateJson(statePath(root));
+export async function readState(storage: Storage): Promise<MirrorState> {
+  const json = await readStoredJson(storage, STATE_KEY);
   if (json === null) return EMPTY_STATE;
   if (!isObject(json) || json['formatVersion'] !== 1 || !isObject(json['projects'])) {
-    throw new Error(`${statePath(root)}: not a pypimirror state file (formatVersion 1)`);
+    throw new Error(`${storage.describe(STATE_KEY)}: not a pypimirror state file (formatVersion 1)`);
   }
   return json as unknown as MirrorState;
 }
 
-export async function writeState(root: string, state: MirrorState): Promise<void> {
-  await writeFileAtomic(statePath(root), `${JSON.stringify(state, null, 1)}\n`);
+export async function writeState(storage: Storage, state: MirrorState): Promise<void> {
+  await storage.put(STATE_KEY, `${JSON.stringify(state, null, 1)}\n`);
 }
 
-export async function readRecord(root: string, name: string): Promise<ProjectRecord | null> {
-  const json = await readStateJson(recordPath(root, name));
+export async function readRecord(storage: Storage, name: string): Promise<ProjectRecord | null> {
+  const key = recordKey(name);
+  const json = await readStoredJson(storage, key);
   if (json === null) return null;
   if (
     !isObject(json) ||
@@ -148,13 +163,21 @@ export async function readRecord(root: string, name: string): Promise<ProjectRec
     json['name'] !== name ||
     !Array.isArray(json['files'])
   ) {
-    throw new Error(`${recordPath(root, name)}: not a pypimirror project record for ${name}`);
+    throw new Error(`${storage.describe(key)}: not a pypimirror project record for ${name}`);
   }
   return json as unknown as ProjectRecord;
 }
 
-export async function writeRecord(root: string, record: ProjectRecord): Promise<void> {
-  await writeFileAtomic(recordPath(root, record.name), recordJson(record));
+/**
+ * Writes a project's record. `durability` 'none' for a new project's first record, written before its
+ * directory so that a directory without one is never taken for ours (ownership.ts claimProject).
+ */
+export async function writeRecord(
+  storage: Storage,
+  record: ProjectRecord,
+  durability: 'full' | 'none' = 'full',
+): Promise<void> {
+  await storage.put(recordKey(record.name), recordJson(record), { durability });
 }
 
 /** Items per piece of a record's JSON. */
@@ -181,15 +204,13 @@ function* jsonItems(items: readonly unknown[]): Generator<string> {
   }
 }
 
-export async function removeRecord(root: string, name: string): Promise<void> {
-  await rm(recordPath(root, name), { force: true });
+export async function removeRecord(storage: Storage, name: string): Promise<void> {
+  await storage.remove(recordKey(name));
 }
 
 /** Names of every project that has a record (for reindex and verify). */
-export async function listRecords(root: string): Promise<string[]> {
-  const dir = join(stateDir(root), 'projects');
-  await mkdir(dir, { recursive: true });
-  return (await readdir(dir))
+export async function listRecords(storage: Storage): Promise<string[]> {
+  return (await storage.list(RECORDS_DIR_KEY)).files
     .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
     .map((n) => n.slice(0, -'.json'.length))
     .filter(isNormalizedName)

@@ -7,14 +7,13 @@
 // closure asks for (pages of projects it pulls in, projects whose specifiers changed) in rounds, until the
 // closure stops growing.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readSdistPkgInfo, readWheelMetadata } from '../mirror/archive.js';
-import { localFilePath } from '../mirror/layout.js';
 import type { LocalFile, ProjectRecord } from '../mirror/record.js';
 import { type ClosureState, EMPTY_STATE, type MirrorState, readRecord } from '../mirror/state.js';
-import { fileSize } from '../mirror/store.js';
+import { fileKey } from '../storage/keys.js';
+import type { Storage } from '../storage/types.js';
 import {
   computeClosure,
   formatReason,
@@ -98,6 +97,7 @@ export class DependencyClosure {
 
   private constructor(
     private readonly cfg: Config,
+    private readonly storage: Storage,
     private readonly log: Logger,
     state: ClosureState | undefined,
   ) {
@@ -129,8 +129,13 @@ export class DependencyClosure {
   }
 
   /** The closure as the mirror knows it before this run fetches anything (no request). */
-  static async start(cfg: Config, log: Logger, state: MirrorState): Promise<DependencyClosure> {
-    const closure = new DependencyClosure(cfg, log, state.closure);
+  static async start(
+    cfg: Config,
+    storage: Storage,
+    log: Logger,
+    state: MirrorState,
+  ): Promise<DependencyClosure> {
+    const closure = new DependencyClosure(cfg, storage, log, state.closure);
     await closure.resolve(false);
     return closure;
   }
@@ -236,7 +241,7 @@ export class DependencyClosure {
       let isProgress = false;
       for (const name of result.needPages) {
         if (this.records.has(name)) continue;
-        const record = await readRecord(this.cfg.mirrorRoot, name).catch(() => null);
+        const record = await readRecord(this.storage, name).catch(() => null);
         this.records.set(name, record);
         if (record !== null) isProgress = true;
       }
@@ -388,12 +393,18 @@ export class DependencyClosure {
     );
     if (choice === null) return false;
     const file = files.find((f) => f.filename === choice.filename) as LocalFile;
-    const path = localFilePath(this.cfg.mirrorRoot, ref.project, file);
-    let bytes = choice.via === 'pep658' ? await readVerified(`${path}.metadata`, file.metadataSha256) : null;
+    const key = fileKey(ref.project, file);
+    let bytes =
+      choice.via === 'pep658'
+        ? await readVerified(this.storage, `${key}.metadata`, file.metadataSha256)
+        : null;
     let from = 'its .metadata file';
     if (bytes === null) {
-      if ((await fileSize(path)) === null) return false;
-      bytes = choice.source === 'wheel' ? await readWheelMetadata(path) : await readSdistPkgInfo(path);
+      if ((await this.storage.stat(key)) === null) return false;
+      bytes =
+        choice.source === 'wheel'
+          ? await readWheelMetadata(this.storage, key)
+          : await readSdistPkgInfo(this.storage, key);
       from = choice.source === 'wheel' ? 'the METADATA in its wheel' : 'the PKG-INFO in its sdist';
     }
     const meta = bytes === null ? null : parseCoreMetadata(bytes.toString('utf8'));
@@ -417,15 +428,19 @@ export class DependencyClosure {
  * `check`: the closure as the mirror knows it (records and the dependency cache; no request), one line per
  * project with why it is there; nothing when `requirements` is not set.
  */
-export async function describeClosure(cfg: Config, state: MirrorState | null): Promise<string[]> {
+export async function describeClosure(
+  cfg: Config,
+  storage: Storage,
+  state: MirrorState | null,
+): Promise<string[]> {
   if (cfg.requirements.length === 0) return [];
-  return (await DependencyClosure.start(cfg, silentLogger, state ?? EMPTY_STATE)).describe();
+  return (await DependencyClosure.start(cfg, storage, silentLogger, state ?? EMPTY_STATE)).describe();
 }
 
 /** A `.metadata` file whose sha256 is the one recorded when the sync verified it, or null. */
-async function readVerified(path: string, sha256: string | null): Promise<Buffer | null> {
+async function readVerified(storage: Storage, key: string, sha256: string | null): Promise<Buffer | null> {
   if (sha256 === null) return null;
-  const bytes = await readFile(path).catch(() => null);
+  const bytes = await storage.get(key).catch(() => null);
   if (bytes === null) return null;
   return createHash('sha256').update(bytes).digest('hex') === sha256 ? bytes : null;
 }

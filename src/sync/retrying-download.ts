@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { receiveVerified, type Expected, type StoredFile } from '../mirror/store.js';
 import { isRetryableError, withRetries } from '../upstream/retry.js';
 import type { Upstream } from '../upstream/types.js';
+import type { Storage } from '../storage/types.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 
 export interface RetryPolicy {
@@ -17,9 +18,11 @@ export interface RetryPolicy {
 
 export interface DownloadContext {
   readonly upstream: Upstream;
+  /** The served tree. */
+  readonly storage: Storage;
   /** Upstream connections: `workers` slots shared by pages and files. */
   readonly pool: Pool;
-  /** Permits for received files waiting for their fdatasync and rename (each holds a temp file open). */
+  /** Permits for received files waiting for their commit (fdatasync and rename: each holds a temp file open). */
   readonly publishing: Semaphore;
   readonly log: Logger;
   readonly signal: AbortSignal;
@@ -43,7 +46,7 @@ export async function downloadWithRetries(
   ctx: DownloadContext,
   project: string,
   url: string,
-  target: string,
+  key: string,
   expected: Expected,
 ): Promise<StoredFile> {
   // Failures of the request itself (before any body byte): the client's own retry loop has spent them.
@@ -59,7 +62,7 @@ export async function downloadWithRetries(
     () =>
       ctx.pool.run(project, async () => {
         ctx.countRequest();
-        const file = await receiveVerified(upstream, url, target, expected, ctx.signal);
+        const file = await receiveVerified(upstream, url, ctx.storage, key, expected, ctx.signal);
         await ctx.publishing.acquire(); // the connection slot is released once the file has a permit
         return file;
       }),

@@ -1,26 +1,20 @@
 // One sync run (docs/architecture.md "One sync"): discover → sync changed projects through one fair pool →
 // root page → state. The caller holds the run lock.
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { openFindLinks } from '../mirror/find-links.js';
-import { INDEX_HTML, INDEX_JSON, stateDir } from '../mirror/layout.js';
-import { claimRoot, foreignOfRoot, removeOwnedProject } from '../mirror/ownership.js';
+import { STATE_DIR } from '../mirror/layout.js';
+import { claimRoot, foreignOfRoot } from '../mirror/ownership.js';
+import { createPublisher } from '../mirror/publish.js';
 import type { ProjectRecord } from '../mirror/record.js';
-import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
-import {
-  type MirroredProject,
-  readRecord,
-  readState,
-  removeRecord,
-  writeRecord,
-  writeState,
-} from '../mirror/state.js';
+import type { RootEntry } from '../mirror/render.js';
+import { type MirroredProject, readRecord, readState, writeRecord } from '../mirror/state.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
 import { mergeHolds } from '../plan/quarantine.js';
 import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
-import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import type { Candidate } from './discover.js';
 import { createReleaseTimes } from './release-times.js';
@@ -34,13 +28,8 @@ import {
   pruneHistory,
   type RemovalEntry,
 } from './guards.js';
-import {
-  applyPage,
-  pageFromRecord,
-  type ProjectContext,
-  type ProjectOutcome,
-  syncProject,
-} from './project.js';
+import { applyPage, pageFromRecord, type ProjectOutcome, syncProject } from './project.js';
+import type { ProjectContext } from './project-context.js';
 import type { RetryPolicy } from './retrying-download.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import {
@@ -68,6 +57,8 @@ export interface SyncDeps {
   /** A client per `[upstream:NAME]` section, by NAME (src/sync/upstreams.ts). */
   readonly upstreams?: ReadonlyMap<string, Upstream> | undefined;
   readonly log: Logger;
+  /** The served tree (default: the storage the config names, storage/open.ts). */
+  readonly storage?: Storage;
   readonly now?: () => Date;
   /** Retries of a failed file transfer (default: 4, from 500 ms, backing off to 30 s). */
   readonly retry?: RetryPolicy;
@@ -122,23 +113,27 @@ async function runSyncWith(
   const now = deps.now ?? (() => new Date());
   const started = now();
   const log = deps.log;
-  const root = cfg.mirrorRoot;
+  const storage = deps.storage ?? (await openStorage(cfg));
+  const publisher = createPublisher(storage, { createIndexes: cfg.createIndexes, baseUrl: cfg.baseUrl, log });
   const isDryRun = options.dryRun === true;
   const isReleased = options.allowDeletions === true;
   const print = deps.print ?? (() => {});
   // Refuses a root that is not ours (a system directory, a file, foreign entries: ConfigError, exit 2).
-  const foreign = new Set(isDryRun ? await foreignOfRoot(cfg) : (await claimRoot(cfg, started)).foreign);
+  const foreign = new Set(
+    isDryRun ? await foreignOfRoot(cfg, storage) : (await claimRoot(cfg, storage, started)).foreign,
+  );
   if (!isDryRun) {
-    await removeTempFiles(root, foreign);
-    await removeTempFiles(stateDir(root));
+    await storage.sweep('', foreign);
+    await storage.sweep(STATE_DIR);
   }
   // find_links_dir: a directory pypimirror may not fill stops the run here (ConfigError), before any request.
-  const findLinks = isDryRun ? null : await openFindLinks(cfg, log, started);
-  const state = await readState(root);
+  const findLinks = isDryRun ? null : await openFindLinks(cfg, storage, log, started);
+  const state = await readState(storage);
   // With `requirements`, the selection is package_matches plus the dependency closure (closure.ts): first as
   // the mirror knows it, then grown round by round from what each round mirrors. It widens [mirror]'s
   // route only: a project an [upstream:NAME] section claims is that section's, whatever the closure says.
-  const closure = cfg.requirements.length > 0 ? await DependencyClosure.start(cfg, log, state) : null;
+  const closure =
+    cfg.requirements.length > 0 ? await DependencyClosure.start(cfg, storage, log, state) : null;
   let requests = 0;
 
   // 1. Discovery, upstream by upstream (upstreams.ts): each project from the one upstream that claims it.
@@ -169,6 +164,8 @@ async function runSyncWith(
     cfg,
     filters: routing.routes[routing.routes.length - 1]?.filters as ProjectContext['filters'],
     upstream: deps.upstream,
+    storage,
+    publisher,
     pool,
     publishing,
     log,
@@ -275,7 +272,7 @@ async function runSyncWith(
       let record: ProjectRecord | null = null;
       let outcome: ProjectOutcome;
       try {
-        record = await readRecord(root, c.name);
+        record = await readRecord(storage, c.name);
         // Another upstream's validators say nothing about this one's page; held files coming of age
         // re-plan the project even if its page is unchanged.
         const asked =
@@ -420,7 +417,7 @@ async function runSyncWith(
   const filesOf = async (name: string): Promise<number> => {
     const known = mirrored.get(name)?.files ?? counted.get(name);
     if (known !== undefined) return known;
-    const count = (await readRecord(root, name).catch(() => null))?.files.length ?? 0;
+    const count = (await readRecord(storage, name).catch(() => null))?.files.length ?? 0;
     counted.set(name, count);
     const entry = projects.get(name);
     if (entry !== undefined && entry.files === undefined) projects.set(name, { ...entry, files: count });
@@ -473,8 +470,9 @@ async function runSyncWith(
   const replanNextRun = async (name: string): Promise<void> => {
     forgetSerial(name);
     if (isDryRun) return;
-    const record = await readRecord(root, name);
-    if (record !== null) await writeRecord(root, { ...record, etag: null, lastModified: null, serial: null });
+    const record = await readRecord(storage, name);
+    if (record !== null)
+      await writeRecord(storage, { ...record, etag: null, lastModified: null, serial: null });
   };
   /** The run's hold warnings (one per kind of hold), for status.json too. */
   const messages: string[] = [];
@@ -483,7 +481,7 @@ async function runSyncWith(
     log.warn(message, fields);
   };
   const heldCounts = { projects: 0, files: 0 };
-  if (isDryRun && isDue && cfg.cleanup) await printRemovals(print, root, removals, quarantined, unlinked);
+  if (isDryRun && isDue && cfg.cleanup) await printRemovals(print, storage, removals, quarantined, unlinked);
   if (isDue && !cfg.cleanup) {
     log.info('cleanup is off; projects no longer selected or upstream are kept', {
       projects: [...removals, ...quarantined.keys()],
@@ -511,7 +509,7 @@ async function runSyncWith(
       ...[...unlinked.values()].map(({ c }): [Candidate, null] => [c, null]),
     ];
     for (const [c, page] of replans) {
-      const record = await readRecord(root, c.name);
+      const record = await readRecord(storage, c.name);
       if (record === null) continue;
       const outcome = await applyPage(
         allowedOf(c.name),
@@ -556,60 +554,76 @@ async function runSyncWith(
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const isRootChanged =
     projectsChanged > 0 || removed.length > 0 || projects.size !== mirrored.size || state.lastRun === null;
-  if (cfg.createIndexes && isRootChanged && !isDryRun) {
-    await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, cfg.baseUrl));
-    await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
-  }
-  // Only what the records say we wrote goes, never through a symlink (ownership.ts).
-  for (const name of removed) {
-    const record = await readRecord(root, name).catch(() => null);
-    filesRemoved += await removeOwnedProject(root, name, record, log);
-    await removeRecord(root, name);
-    log.info('project removed', { project: name });
-  }
-  for (const [name, record] of emptied) {
-    filesRemoved += await removeOwnedProject(root, name, record, log);
-    log.info('no file of the project is selected any more; its page and files are removed', {
-      project: name,
-    });
-  }
-  if (findLinks !== null && !isAborted) {
-    await findLinks.update(new Set([...touched, ...removed, ...emptied.keys()]));
-  }
-  const finished = now();
-  const report: SyncReport = {
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: finished.getTime() - started.getTime(),
-    projectsChecked: selected.size + closureChecked,
-    projectsChanged: projectsChanged + removed.length,
-    projectsRemoved: removed.length,
-    filesFetched,
-    bytesFetched,
-    filesRemoved,
-    failures,
-    deferred,
-    deletionsHeld: hold,
-    listingFailed: found.isListingFailed,
-    aborted: isAborted,
-    requests,
-    quarantine: mergeHolds([...projects.values()].map((p) => p.quarantine)),
+  const buildReport = (): SyncReport => {
+    const finished = now();
+    return {
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      projectsChecked: selected.size + closureChecked,
+      projectsChanged: projectsChanged + removed.length,
+      projectsRemoved: removed.length,
+      filesFetched,
+      bytesFetched,
+      filesRemoved,
+      failures,
+      deferred,
+      deletionsHeld: hold,
+      listingFailed: found.isListingFailed,
+      aborted: isAborted,
+      requests,
+      quarantine: mergeHolds([...projects.values()].map((p) => p.quarantine)),
+    };
   };
   if (isDryRun) {
+    const report = buildReport();
     print(formatDryRunSummary(report, wouldFetch, cfg.cleanup && cause === null ? removing : null));
     return report;
   }
-  await writeState(root, {
-    formatVersion: 1,
-    ...settleRoutes(routed, { projects, retryLater, isAborted, isDeletionHeld: cause !== null }),
-    projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-    lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
-    removals: history,
-    deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
-    ...(closure === null ? {} : { closure: closure.toState() }),
+  const goneProjects = [
+    ...(await Promise.all(
+      removed.map(async (name) => ({
+        name,
+        record: await readRecord(storage, name).catch(() => null),
+        isForgotten: true,
+      })),
+    )),
+    ...[...emptied].map(([name, record]) => ({ name, record, isForgotten: false })),
+  ];
+  let report: SyncReport | null = null;
+  await publisher.finish({
+    root: isRootChanged ? entries : null,
+    gone: goneProjects,
+    beforeState: async (removedWithProjects) => {
+      filesRemoved += removedWithProjects;
+      for (const { name, isForgotten } of goneProjects) {
+        if (isForgotten) log.info('project removed', { project: name });
+        else
+          log.info('no file of the project is selected any more; its page and files are removed', {
+            project: name,
+          });
+      }
+      if (findLinks !== null && !isAborted) {
+        await findLinks.update(new Set([...touched, ...removed, ...emptied.keys()]));
+      }
+    },
+    state: () => {
+      const done = buildReport();
+      report = done;
+      return {
+        formatVersion: 1,
+        ...settleRoutes(routed, { projects, retryLater, isAborted, isDeletionHeld: cause !== null }),
+        projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+        lastRun: { startedAt: done.startedAt, finishedAt: done.finishedAt, ok: isReportOk(done) },
+        removals: history,
+        deletionsHeld: isAborted ? (state.deletionsHeld ?? null) : hold,
+        ...(closure === null ? {} : { closure: closure.toState() }),
+      };
+    },
   });
-  (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
-  return report;
+  const done = report as unknown as SyncReport;
+  (isReportOk(done) ? log.info : log.warn).call(log, formatSummary(done), { summary: true });
+  return done;
 }
 
 /** Why a project claimed by an upstream section that answered 404 fails, rather than coming from elsewhere. */
@@ -641,13 +655,13 @@ function printDownloads(
 /** `sync --dry-run`: one line per project that would lose files, then one per file (from its record). */
 async function printRemovals(
   print: (line: string) => void,
-  root: string,
+  storage: Storage,
   removals: ReadonlySet<string>,
   quarantined: ReadonlyMap<string, unknown>,
   unlinked: ReadonlyMap<string, { readonly files: readonly string[]; readonly isWhole: boolean }>,
 ): Promise<void> {
   for (const name of [...removals, ...quarantined.keys()].sort()) {
-    const files = (await readRecord(root, name).catch(() => null))?.files ?? [];
+    const files = (await readRecord(storage, name).catch(() => null))?.files ?? [];
     const why = quarantined.has(name) ? 'quarantined upstream: ' : '';
     print(`${name}: ${why}project to remove (${files.length} files)`);
     for (const f of files) print(`  - ${f.filename}`);

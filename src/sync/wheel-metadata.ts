@@ -1,22 +1,23 @@
 // A wheel's PEP 658 `.metadata` file from the wheel itself (issue #14 part 1). PEP 658 makes the `.metadata`
-// file byte for byte the wheel's `*.dist-info/METADATA`, so once the wheel is on disk its metadata costs no
+// file byte for byte the wheel's `*.dist-info/METADATA`, so once the wheel is in the tree its metadata costs no
 // request: the member is read (mirror/archive.ts) and checked against the digest the page gives for the
 // `.metadata` file. Only when that fails (no such member, other bytes) is the file fetched from the upstream.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { readWheelMetadata } from '../mirror/archive.js';
 import { chooseVerification } from '../mirror/store.js';
-import { writeFileAtomic } from '../util/fs.js';
+import type { Storage } from '../storage/types.js';
 
 /**
- * Writes `<wheel>.metadata` from the wheel at `wheelPath` when its METADATA has the digest `coreMetadata`
+ * Writes `<wheel>.metadata` from the wheel at `wheelKey` when its METADATA has the digest `coreMetadata`
  * names (sha256 when given, else the strongest supported). Returns the file's sha256, or null when the
  * file is not a wheel, the page gives no digest to check, the wheel has no readable METADATA, or its bytes
  * are not the page's: then nothing is written, and the caller fetches the file from the upstream.
  * The file is fsynced but not its directory: the project's page, written after it, syncs the directory.
  */
 export async function writeMetadataFromWheel(
-  wheelPath: string,
+  storage: Storage,
+  wheelKey: string,
   filename: string,
   coreMetadata: Readonly<Record<string, string>>,
   log: Logger,
@@ -27,7 +28,7 @@ export async function writeMetadataFromWheel(
   if (expected === null) return null;
   let bytes: Buffer | null;
   try {
-    bytes = await readWheelMetadata(wheelPath);
+    bytes = await readWheelMetadata(storage, wheelKey);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     log.debug('the wheel could not be read for its METADATA; fetching it', {
@@ -52,7 +53,7 @@ export async function writeMetadataFromWheel(
     return null;
   }
   try {
-    await writeFileAtomic(`${wheelPath}.metadata`, bytes, { isDirectorySynced: false });
+    await storage.put(`${wheelKey}.metadata`, bytes, { durability: 'data' });
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     log.warn('core metadata from the wheel not written; fetching it', { project, file: filename, error });

@@ -12,6 +12,7 @@ import { type CaptureLogger, createCaptureLogger } from './capture-logger.js';
 import { makeConfig } from './config.js';
 import { type Harness, seedCatalogue, startHarness } from './sync-harness.js';
 import { listTree, makeTempDir } from './tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 export interface BundlePair {
   readonly outside: Harness;
@@ -74,7 +75,7 @@ export async function startBundlePair(t: TestContext, selection: Partial<Config>
         bundlePublicKey: keys.publicKey,
         ...over,
       });
-      await claimRoot(cfg);
+      await claimRoot(cfg, createLocalStorage(cfg.mirrorRoot));
       const log = createCaptureLogger();
       return {
         cfg,

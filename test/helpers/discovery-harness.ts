@@ -5,6 +5,7 @@ import { type MirrorState, readState } from '../../src/mirror/state.js';
 import type { SyncReport } from '../../src/sync/report.js';
 import type { RequestLogEntry } from './fake-upstream.js';
 import { type Harness, type HarnessOptions, type SyncOptions, startHarness } from './sync-harness.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 export type DiscoveryHarnessOptions = HarnessOptions;
 
@@ -32,6 +33,6 @@ export async function startDiscoveryHarness(
       h.fake.resetLog();
       return seen;
     },
-    state: () => readState(h.root),
+    state: () => readState(createLocalStorage(h.root)),
   };
 }

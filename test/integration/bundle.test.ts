@@ -15,6 +15,7 @@ import { buildWheel } from '../helpers/dist-builder.js';
 import { type BundlePair, snapshotTree, startBundlePair } from '../helpers/bundle-pair.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeTempDir } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 /** The first sync, then three upstream changes, an export after each; the outside tree after each. */
 async function exportFour(pair: BundlePair): Promise<{ dirs: string[]; trees: Record<string, string>[] }> {
@@ -116,7 +117,15 @@ test('a gap in the middle names the missing bundle; import --dry-run prints and 
   assert.deepEqual(await snapshotTree(inside.cfg.mirrorRoot), trees[3]);
   assert.doesNotMatch((await describeBundles(inside.cfg.mirrorRoot)).join('\n'), /gap/);
   // The inside is an ordinary mirror: verify finds every file and page right.
-  assert.deepEqual(await verifyTree(inside.cfg, inside.log, new AbortController().signal), []);
+  assert.deepEqual(
+    await verifyTree(
+      inside.cfg,
+      createLocalStorage(inside.cfg.mirrorRoot),
+      inside.log,
+      new AbortController().signal,
+    ),
+    [],
+  );
 });
 
 /** Copies bundle `dir` into a new directory, passing each file through `edit`. */

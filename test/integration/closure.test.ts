@@ -19,6 +19,7 @@ import { startDiscoveryHarness } from '../helpers/discovery-harness.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import type { Harness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const LINUX_311: Partial<Config> = { pythonVersions: ['3.11'], platforms: ['manylinux_x86_64'] };
 
@@ -177,7 +178,11 @@ test('a "!" exclusion keeps a project out of the closure, and check says why eac
   // beta is excluded, so nothing only beta needs (gamma, delta) is followed either.
   assert.deepEqual(await mirroredProjects(h.root), ['fakepkg-alpha', 'fakepkg-extra']);
 
-  const lines = await describeClosure(h.config(keys), await h.state());
+  const lines = await describeClosure(
+    h.config(keys),
+    createLocalStorage(h.config(keys).mirrorRoot),
+    await h.state(),
+  );
   assert.deepEqual(lines, [
     '# dependency closure of requirements: 3 projects',
     '#   fakepkg-alpha: requirements.txt:1 requires fakepkg-alpha[fast]',
@@ -188,10 +193,17 @@ test('a "!" exclusion keeps a project out of the closure, and check says why eac
 
   // Before any sync, check names the roots and says their pages are still to be read.
   const fresh = await startDiscoveryHarness(t);
-  assert.deepEqual(await describeClosure(fresh.config(closureOf(['fakepkg-alpha'])), null), [
-    '# dependency closure of requirements: 1 projects',
-    '#   fakepkg-alpha: requirements.txt:1 requires fakepkg-alpha; its page is read by the next sync',
-  ]);
+  assert.deepEqual(
+    await describeClosure(
+      fresh.config(closureOf(['fakepkg-alpha'])),
+      createLocalStorage(fresh.config(closureOf(['fakepkg-alpha'])).mirrorRoot),
+      null,
+    ),
+    [
+      '# dependency closure of requirements: 1 projects',
+      '#   fakepkg-alpha: requirements.txt:1 requires fakepkg-alpha; its page is read by the next sync',
+    ],
+  );
 });
 
 test('while a page the closure needs cannot be read, no project leaves it; once read, they go', async (t) => {

@@ -15,6 +15,7 @@ import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import { describePipResult, installedDists, pipInstall, requirePip } from '../helpers/pip.js';
 import { type Harness, seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const ALPHA_FILES = [
   'fakepkg_alpha-1.0-py3-none-any.whl',
@@ -75,7 +76,10 @@ test('find_links_dir holds every mirrored file as a hard link, pip installs from
   for (const name of ALPHA_FILES) {
     assert.equal(await inode(join(flat, name)), await inode(join(h.root, 'fakepkg-alpha', name)), name);
   }
-  assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(h.config(over), createLocalStorage(h.config(over).mirrorRoot), h.log, SIGNAL),
+    [],
+  );
 
   if (requirePip(t)) {
     const target = join(await makeTempDir(t), 'target');
@@ -99,7 +103,10 @@ test('find_links_dir holds every mirrored file as a hard link, pip installs from
     'fakepkg_beta-2.0-py3-none-any.whl',
   ];
   assert.deepEqual((await readdir(flat)).sort(), whls);
-  assert.deepEqual(await verifyTree(h.config(narrowed), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(h.config(narrowed), createLocalStorage(h.config(narrowed).mirrorRoot), h.log, SIGNAL),
+    [],
+  );
 
   // Upstream drops a file: gone from the tree and the flat directory together.
   h.fake.removeFile('fakepkg-alpha', 'fakepkg_alpha-1.0-py3-none-any.whl');
@@ -129,7 +136,15 @@ test('setting find_links_dir on an existing mirror fills it without a download; 
   await h.sync({ ...over, findLinksDir: flat });
   assert.deepEqual(fileRequests(h), []);
   assert.ok(!(await readdir(flat)).includes('fakepkg_alpha-1.0.tar.gz'));
-  assert.deepEqual(await verifyTree(h.config({ ...over, findLinksDir: flat }), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(
+      h.config({ ...over, findLinksDir: flat }),
+      createLocalStorage(h.config({ ...over, findLinksDir: flat }).mirrorRoot),
+      h.log,
+      SIGNAL,
+    ),
+    [],
+  );
 });
 
 test('find_links_dir is never taken from someone else, and a name in the way is neither overwritten nor removed', async (t) => {
@@ -158,7 +173,12 @@ test('find_links_dir is never taken from someone else, and a name in the way is 
   assert.equal(await readFile(join(flat, 'fakepkg_alpha-1.0.tar.gz'), 'utf8'), 'not ours');
   assert.equal(h.log.find('a file pypimirror did not put there has the name', 'warn').length, 1);
   // verify says so; the file is still there after a cleanup that drops the project.
-  const problems = await verifyTree(h.config(over), h.log, SIGNAL);
+  const problems = await verifyTree(
+    h.config(over),
+    createLocalStorage(h.config(over).mirrorRoot),
+    h.log,
+    SIGNAL,
+  );
   assert.deepEqual(
     problems.map((p) => [p.file, p.problem]),
     [['fakepkg_alpha-1.0.tar.gz', 'find_links']],
@@ -177,7 +197,12 @@ test('verify finds a flat directory out of step, and --repair with the sync afte
   await rm(join(flat, whl10));
   await rm(join(flat, sdist));
   await writeFile(join(flat, sdist), 'other bytes'); // ours by name, with other bytes
-  const problems = await verifyTree(h.config(over), h.log, SIGNAL);
+  const problems = await verifyTree(
+    h.config(over),
+    createLocalStorage(h.config(over).mirrorRoot),
+    h.log,
+    SIGNAL,
+  );
   assert.deepEqual(
     problems.map((p) => [p.file, p.problem]),
     [
@@ -185,11 +210,14 @@ test('verify finds a flat directory out of step, and --repair with the sync afte
       [sdist, 'find_links'],
     ],
   );
-  await forgetBadFiles(h.config(over), problems);
+  await forgetBadFiles(h.config(over), createLocalStorage(h.config(over).mirrorRoot), problems);
   h.fake.resetLog();
   await h.sync(over);
   assert.deepEqual(fileRequests(h), []);
-  assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(h.config(over), createLocalStorage(h.config(over).mirrorRoot), h.log, SIGNAL),
+    [],
+  );
   assert.equal(await inode(join(flat, sdist)), await inode(join(h.root, 'fakepkg-alpha', sdist)));
 });
 
@@ -200,7 +228,10 @@ test('a run that stopped before the flat directory caught up, or its removal by 
   await rm(join(flat, ALPHA_FILES[0] as string));
   await h.sync(over); // a no-op upstream
   assert.ok((await readdir(flat)).includes(ALPHA_FILES[0] as string));
-  assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(h.config(over), createLocalStorage(h.config(over).mirrorRoot), h.log, SIGNAL),
+    [],
+  );
   // The directory removed by hand is filled again.
   await rm(flat, { recursive: true });
   await h.sync(over);
@@ -227,7 +258,7 @@ test('on another file system (link fails EXDEV) the flat directory gets verified
     },
     copyFile: (src: string, dest: string, mode: number) => copyFile(src, dest, mode),
   };
-  const findLinks = await openFindLinks(cfg, h.log, new Date(), exdev);
+  const findLinks = await openFindLinks(cfg, createLocalStorage(cfg.mirrorRoot), h.log, new Date(), exdev);
   assert.ok(findLinks !== null);
   const changes = await findLinks.update(new Set());
   assert.deepEqual(changes, { added: 4, replaced: 0, removed: 0, clashes: 0, failed: 0 });
@@ -241,10 +272,10 @@ test('on another file system (link fails EXDEV) the flat directory gets verified
   const record = await readFindLinksRecord(h.root);
   assert.equal(record?.files[ALPHA_FILES[0] as string]?.isCopy, true);
   assert.deepEqual(await readdir(flat).then((n) => n.filter((x) => x.endsWith('.tmp'))), []);
-  assert.deepEqual(await verifyTree(cfg, h.log, SIGNAL), []);
+  assert.deepEqual(await verifyTree(cfg, createLocalStorage(cfg.mirrorRoot), h.log, SIGNAL), []);
   // A copy with other bytes is found by verify (a hard link would share the tree's inode).
   await writeFile(join(flat, ALPHA_FILES[2] as string), 'rotten');
-  const problems = await verifyTree(cfg, h.log, SIGNAL);
+  const problems = await verifyTree(cfg, createLocalStorage(cfg.mirrorRoot), h.log, SIGNAL);
   assert.deepEqual(
     problems.map((p) => p.file),
     [ALPHA_FILES[2]],
@@ -264,17 +295,17 @@ test('a file name two projects list stays with the project it is named after, wi
   // upstream refuses such a catalogue, so the record is written as a sync would write it.
   const sdist = 'fakepkg_alpha-1.0.tar.gz';
   const bytes = Buffer.from('not fakepkg-alpha');
-  const alpha = await readRecord(h.root, 'fakepkg-alpha');
+  const alpha = await readRecord(createLocalStorage(h.root), 'fakepkg-alpha');
   const file = alpha?.files.find((f) => f.filename === sdist);
   assert.ok(alpha !== null && file !== undefined);
   await mkdir(join(h.root, 'evil'));
   await writeFile(join(h.root, 'evil', sdist), bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const files = [{ ...file, sha256, size: bytes.length, metadataSha256: null }];
-  await writeRecord(h.root, { ...alpha, name: 'evil', displayName: 'evil', files });
+  await writeRecord(createLocalStorage(h.root), { ...alpha, name: 'evil', displayName: 'evil', files });
   const flat = join(await makeTempDir(t), 'flat');
   const cfg = h.config({ ...over, findLinksDir: flat });
-  const findLinks = await openFindLinks(cfg, h.log, new Date());
+  const findLinks = await openFindLinks(cfg, createLocalStorage(cfg.mirrorRoot), h.log, new Date());
   assert.ok(findLinks !== null);
   const changes = await findLinks.update(new Set());
   assert.equal(changes.clashes, 1);
@@ -284,7 +315,7 @@ test('a file name two projects list stays with the project it is named after, wi
     warned.map((r) => [r.fields['project'], r.fields['heldBy']]),
     [['evil', 'fakepkg-alpha']],
   );
-  const problems = await verifyTree(cfg, h.log, SIGNAL);
+  const problems = await verifyTree(cfg, createLocalStorage(cfg.mirrorRoot), h.log, SIGNAL);
   assert.deepEqual(
     problems.map((p) => [p.project, p.file, p.problem]),
     [['evil', sdist, 'find_links']],
@@ -313,5 +344,8 @@ test('on a second file system for real (/dev/shm, when the machine has one) the 
   }
   const record = await readFindLinksRecord(h.root);
   assert.ok(Object.values(record?.files ?? {}).every((e) => e.isCopy === true));
-  assert.deepEqual(await verifyTree(h.config(over), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(h.config(over), createLocalStorage(h.config(over).mirrorRoot), h.log, SIGNAL),
+    [],
+  );
 });

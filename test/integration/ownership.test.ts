@@ -17,6 +17,7 @@ import { makeConfig } from '../helpers/config.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { startHarness } from '../helpers/sync-harness.js';
 import { makeTempDir } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const LOCK = '.pypimirror.lock';
 
@@ -24,7 +25,7 @@ test('inspectRoot tells missing, empty (our lock aside), ours, an earlier versio
   const dir = await makeTempDir(t);
   const at = (name: string): string => join(dir, name);
   const verdict = async (name: string): Promise<string> => {
-    const v = await inspectRoot(at(name), join(at(name), LOCK));
+    const v = await inspectRoot(createLocalStorage(at(name)), join(at(name), LOCK));
     return v.kind === 'foreign'
       ? `foreign: ${v.entries.join(' ')}`
       : v.kind === 'refused'
@@ -53,7 +54,7 @@ test('inspectRoot tells missing, empty (our lock aside), ours, an earlier versio
   for (const [name, expected] of cases)
     assert.ok((await verdict(name)).startsWith(expected), `${name}: ${await verdict(name)}`);
   const cfg = makeConfig({ mirrorRoot: at('missing/deeper'), indexUrl: 'http://127.0.0.1:9/simple/' });
-  assert.deepEqual((await claimRoot(cfg)).foreign, []);
+  assert.deepEqual((await claimRoot(cfg, createLocalStorage(cfg.mirrorRoot))).foreign, []);
   assert.equal(await verdict('missing/deeper'), 'ours', 'claimed: created with its marker');
   assert.equal(((await stat(at('missing'))).mode & 0o777).toString(8), '755');
   t.diagnostic(`cases: ${cases.length + 1}`);
@@ -64,7 +65,7 @@ test('claimRoot refuses a foreign root with a ConfigError naming it; init --adop
   const cfg = makeConfig({ mirrorRoot: dir, indexUrl: 'http://127.0.0.1:9/simple/', file: '/etc/p.cfg' });
   await mkdir(join(dir, 'docs'));
   await writeFile(join(dir, 'README'), 'theirs\n');
-  await assert.rejects(claimRoot(cfg), (err: unknown) => {
+  await assert.rejects(claimRoot(cfg, createLocalStorage(cfg.mirrorRoot)), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.match(
       err.message,
@@ -73,14 +74,17 @@ test('claimRoot refuses a foreign root with a ConfigError naming it; init --adop
     assert.match(err.message, /run "pypimirror init \/etc\/p\.cfg --adopt"/);
     return true;
   });
-  await assert.rejects(initRoot(cfg, false), ConfigError);
+  await assert.rejects(initRoot(cfg, createLocalStorage(cfg.mirrorRoot), false), ConfigError);
   await writeFile(join(dir, 'index.html'), 'their home page\n');
-  await assert.rejects(initRoot(cfg, true), /holds index\.html, which pypimirror writes as the root page/);
+  await assert.rejects(
+    initRoot(cfg, createLocalStorage(cfg.mirrorRoot), true),
+    /holds index\.html, which pypimirror writes as the root page/,
+  );
   assert.equal(await readFile(join(dir, 'index.html'), 'utf8'), 'their home page\n');
   await rm(join(dir, 'index.html'));
-  assert.match(await initRoot(cfg, true), /adopted: 2 entries/);
-  assert.deepEqual((await claimRoot(cfg)).foreign, ['README', 'docs']);
-  assert.match(await initRoot(cfg, true), /already a pypimirror mirror/);
+  assert.match(await initRoot(cfg, createLocalStorage(cfg.mirrorRoot), true), /adopted: 2 entries/);
+  assert.deepEqual((await claimRoot(cfg, createLocalStorage(cfg.mirrorRoot))).foreign, ['README', 'docs']);
+  assert.match(await initRoot(cfg, createLocalStorage(cfg.mirrorRoot), true), /already a pypimirror mirror/);
   t.diagnostic('cases: 5');
 });
 
@@ -89,7 +93,7 @@ test('an adopted directory named like a project is never written, even when empt
   h.fake.addProject('docs', [buildWheel({ name: 'docs', version: '1.0' })]);
   h.fake.addProject('demo-lib', [buildWheel({ name: 'demo-lib', version: '1.0' })]);
   await mkdir(join(h.root, 'docs'));
-  await initRoot(h.config(), true);
+  await initRoot(h.config(), createLocalStorage(h.config().mirrorRoot), true);
   const report = await h.sync();
   assert.deepEqual(report.failures, []);
   assert.deepEqual(await readdir(join(h.root, 'docs')), []);
@@ -139,33 +143,54 @@ test('removal by records: only the recorded files, their .metadata, our pages an
   ]) {
     await writeFile(join(dir, name), name);
   }
-  assert.equal(await removeOwnedProject(root, 'demo', recordOf('demo', ['a-1.0.whl']), log), 1);
+  assert.equal(
+    await removeOwnedProject(createLocalStorage(root), 'demo', recordOf('demo', ['a-1.0.whl']), log),
+    1,
+  );
   assert.deepEqual((await readdir(dir)).sort(), ['b-1.0.whl', 'their-dir', 'theirs.txt']);
   assert.equal(log.find('project directory kept', 'warn').length, 1);
 
   await mkdir(join(root, 'clean'));
   await writeFile(join(root, 'clean/x-1.whl'), '');
   await writeFile(join(root, 'clean/index.html'), '');
-  assert.equal(await removeOwnedProject(root, 'clean', recordOf('clean', ['x-1.whl']), log), 1);
+  assert.equal(
+    await removeOwnedProject(createLocalStorage(root), 'clean', recordOf('clean', ['x-1.whl']), log),
+    1,
+  );
   await assert.rejects(stat(join(root, 'clean')), /ENOENT/);
 
   // A symlink where the project directory was: left alone, and what it points at too.
   const outside = await makeTempDir(t);
   await writeFile(join(outside, 'x-1.whl'), 'outside');
   await symlink(outside, join(root, 'linked'));
-  assert.equal(await removeOwnedProject(root, 'linked', recordOf('linked', ['x-1.whl']), log), 0);
+  assert.equal(
+    await removeOwnedProject(createLocalStorage(root), 'linked', recordOf('linked', ['x-1.whl']), log),
+    0,
+  );
   assert.equal(await readFile(join(outside, 'x-1.whl'), 'utf8'), 'outside');
   assert.equal(log.find('project directory left alone', 'warn').length, 1);
 
-  assert.match((await whyProjectDirIsNotOurs(root, 'linked', true, new Set())) ?? '', /is a symbolic link/);
   assert.match(
-    (await whyProjectDirIsNotOurs(root, 'demo', false, new Set())) ?? '',
+    (await whyProjectDirIsNotOurs(createLocalStorage(root), 'linked', true, new Set())) ?? '',
+    /is a symbolic link/,
+  );
+  assert.match(
+    (await whyProjectDirIsNotOurs(createLocalStorage(root), 'demo', false, new Set())) ?? '',
     /holds entries pypimirror did not write \(b-1\.0\.whl, their-dir, theirs\.txt\)/,
   );
-  assert.equal(await whyProjectDirIsNotOurs(root, 'demo', true, new Set()), null, 'with a record it is ours');
-  assert.equal(await whyProjectDirIsNotOurs(root, 'nothing-yet', false, new Set()), null);
+  assert.equal(
+    await whyProjectDirIsNotOurs(createLocalStorage(root), 'demo', true, new Set()),
+    null,
+    'with a record it is ours',
+  );
+  assert.equal(await whyProjectDirIsNotOurs(createLocalStorage(root), 'nothing-yet', false, new Set()), null);
   assert.match(
-    (await whyProjectDirIsNotOurs(root, 'nothing-yet', false, new Set(['nothing-yet']))) ?? '',
+    (await whyProjectDirIsNotOurs(
+      createLocalStorage(root),
+      'nothing-yet',
+      false,
+      new Set(['nothing-yet']),
+    )) ?? '',
     /before pypimirror adopted it/,
   );
   t.diagnostic('cases: 8');

@@ -13,6 +13,7 @@ import { formatUploadTime } from '../helpers/fake-upstream-model.js';
 import { startHarness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
 import { upstreamSection } from '../helpers/upstream-sections.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const DAY_MS = 86_400_000;
 
@@ -63,7 +64,7 @@ test('min_release_age holds a fresh release back, which appears in a later run w
   assert.ok(!(await readFile(join(h.root, 'index.html'), 'utf8')).includes('newcomer'));
   assert.equal(held.quarantine?.files, 2);
   assert.match(formatSummary(held), /, 2 files held by min_release_age \(the first comes of age at 20\d\d-/);
-  const state = await readState(h.root);
+  const state = await readState(createLocalStorage(h.root));
   assert.equal(state.projects['demo']?.quarantine?.files, 1);
   // No config change: the held files come in on their own once old enough, though nothing changed upstream.
   const serial = h.fake.serial;
@@ -79,7 +80,7 @@ test('min_release_age holds a fresh release back, which appears in a later run w
   // The newcomer is in too, with its page; nothing is held any more.
   assert.deepEqual(await wheels(h.root, 'newcomer'), ['newcomer/newcomer-0.1-py3-none-any.whl']);
   assert.equal(last.quarantine ?? null, null);
-  assert.equal((await readState(h.root)).projects['demo']?.quarantine, undefined);
+  assert.equal((await readState(createLocalStorage(h.root))).projects['demo']?.quarantine, undefined);
 });
 
 test('quarantine_exempt lets one project through', async (t) => {

@@ -10,6 +10,7 @@ import { readRecord } from '../../src/mirror/state.js';
 import { verifyTree } from '../../src/verify.js';
 import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import { seedCatalogue, startHarness, type Harness } from '../helpers/sync-harness.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const signal = new AbortController().signal;
 
@@ -18,7 +19,11 @@ function sha256(bytes: Buffer): string {
 }
 
 async function assertVerified(h: Harness, when: string): Promise<void> {
-  assert.deepEqual(await verifyTree(h.config(), h.log, signal), [], when);
+  assert.deepEqual(
+    await verifyTree(h.config(), createLocalStorage(h.config().mirrorRoot), h.log, signal),
+    [],
+    when,
+  );
 }
 
 /** The upstream serves other bytes under `filename` (PyPI never does; a broken or hostile index may). */
@@ -59,7 +64,9 @@ test('a held change is remembered in the record and told by verify; a held file 
   rebuild(h, 'foo_bar', name, buildSdist({ name: 'foo_bar', version: '1.0', requiresPython: '>=3.9' }).bytes);
   const after = h.fake.file('foo_bar', name).sha256;
   await h.sync(cfg);
-  const held = (await readRecord(h.root, 'foo-bar'))?.files.find((f) => f.filename === name);
+  const held = (await readRecord(createLocalStorage(h.root), 'foo-bar'))?.files.find(
+    (f) => f.filename === name,
+  );
   assert.equal(held?.sha256, before);
   assert.deepEqual(held?.heldUpstreamHashes, { sha256: after });
   assert.equal(h.log.find('the mirrored file is kept', 'warn').length, 1);
@@ -71,7 +78,9 @@ test('a held change is remembered in the record and told by verify; a held file 
   h.fake.touch('foo_bar');
   const report = await h.sync(cfg);
   assert.equal(report.failures.length, 0);
-  const entry = (await readRecord(h.root, 'foo-bar'))?.files.find((f) => f.filename === name);
+  const entry = (await readRecord(createLocalStorage(h.root), 'foo-bar'))?.files.find(
+    (f) => f.filename === name,
+  );
   assert.deepEqual(
     [entry?.sha256, entry?.path, entry?.heldUpstreamHashes],
     [after, `${after.slice(0, 16)}/${name}`, undefined],

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import type { Upstream } from '../../src/upstream/types.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import type { SyncChildRequest, SyncChildResult } from '../helpers/sync-child.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/sync-child.js', import.meta.url));
 const URL_ = 'https://files.example/demo-1.0.tar.gz';
@@ -52,7 +53,8 @@ test('a body of many chunks lands whole, with its sha256, and no temp file is le
   const stored = await downloadVerified(
     scripted(() => Readable.from(parts), size),
     URL_,
-    target,
+    createLocalStorage(dirname(target)),
+    basename(target),
     { hashes: { sha256: hex }, size },
     new AbortController().signal,
   );
@@ -83,7 +85,8 @@ test('a body longer than the index says is stopped at the excess byte and publis
     downloadVerified(
       scripted(endless, null),
       URL_,
-      join(dir, 'demo-1.0.tar.gz'),
+      createLocalStorage(dirname(join(dir, 'demo-1.0.tar.gz'))),
+      basename(join(dir, 'demo-1.0.tar.gz')),
       { hashes: { sha256: sha256(parts) }, size },
       new AbortController().signal,
     ),
@@ -103,7 +106,14 @@ test('a wrong digest, a short body, a failing body and an abort each leave the d
   const good = sha256(parts);
   const target = join(dir, 'demo-1.0.tar.gz');
   const run = (upstream: Upstream, hex: string, signal = new AbortController().signal): Promise<unknown> =>
-    downloadVerified(upstream, URL_, target, { hashes: { sha256: hex }, size }, signal);
+    downloadVerified(
+      upstream,
+      URL_,
+      createLocalStorage(dirname(target)),
+      basename(target),
+      { hashes: { sha256: hex }, size },
+      signal,
+    );
 
   await assert.rejects(
     run(
@@ -168,7 +178,8 @@ test('large files (slots, hashing thread, O_DIRECT): sha512-only, wrong digest, 
   const viaSha512 = await downloadVerified(
     scripted(body, size),
     URL_,
-    join(dir, 'a.whl'),
+    createLocalStorage(dirname(join(dir, 'a.whl'))),
+    basename(join(dir, 'a.whl')),
     { hashes: { sha512 }, size },
     signal,
   );
@@ -179,7 +190,8 @@ test('large files (slots, hashing thread, O_DIRECT): sha512-only, wrong digest, 
     downloadVerified(
       scripted(body, size),
       URL_,
-      join(dir, 'b.whl'),
+      createLocalStorage(dirname(join(dir, 'b.whl'))),
+      basename(join(dir, 'b.whl')),
       { hashes: { sha512: '0'.repeat(128) }, size },
       signal,
     ),
@@ -199,7 +211,8 @@ test('large files (slots, hashing thread, O_DIRECT): sha512-only, wrong digest, 
     downloadVerified(
       scripted(halfThenStop, size),
       URL_,
-      join(dir, 'c.whl'),
+      createLocalStorage(dirname(join(dir, 'c.whl'))),
+      basename(join(dir, 'c.whl')),
       { hashes: { sha512 }, size },
       controller.signal,
     ),
@@ -214,7 +227,8 @@ test('large files (slots, hashing thread, O_DIRECT): sha512-only, wrong digest, 
       downloadVerified(
         scripted(() => Readable.from(own), size),
         URL_,
-        join(dir, `d${i}.whl`),
+        createLocalStorage(dirname(join(dir, `d${i}.whl`))),
+        basename(join(dir, `d${i}.whl`)),
         { hashes: { sha256: sha256(own) }, size },
         signal,
       ),
@@ -240,9 +254,15 @@ test('receiveVerified leaves a verified temp file; publish renames it into place
   const expected = { hashes: { sha256: sha256(parts) }, size };
   const upstream = scripted(() => Readable.from(parts), size);
   const signal = new AbortController().signal;
-  const target = join(dir, 'demo-1.0.tar.gz');
 
-  const received = await receiveVerified(upstream, URL_, target, expected, signal);
+  const received = await receiveVerified(
+    upstream,
+    URL_,
+    createLocalStorage(dir),
+    'demo-1.0.tar.gz',
+    expected,
+    signal,
+  );
   assert.equal(received.sha256, expected.hashes.sha256);
   const [temp, ...rest] = await dirEntries(dir);
   assert.deepEqual(rest, [], 'only the temp file, not the target, before publish');
@@ -254,8 +274,14 @@ test('receiveVerified leaves a verified temp file; publish renames it into place
   });
   assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
 
-  const other = join(dir, 'demo-2.0.tar.gz');
-  const dropped = await receiveVerified(upstream, URL_, other, expected, signal);
+  const dropped = await receiveVerified(
+    upstream,
+    URL_,
+    createLocalStorage(dir),
+    'demo-2.0.tar.gz',
+    expected,
+    signal,
+  );
   await dropped.discard();
   assert.deepEqual(await dirEntries(dir), ['demo-1.0.tar.gz']);
 });
@@ -269,7 +295,8 @@ test('a failed request removes the temp file that opened while it waited', async
     receiveVerified(
       failing,
       URL_,
-      join(dir, 'demo-1.0.tar.gz'),
+      createLocalStorage(dirname(join(dir, 'demo-1.0.tar.gz'))),
+      basename(join(dir, 'demo-1.0.tar.gz')),
       { hashes: {}, size: null },
       new AbortController().signal,
     ),
@@ -348,18 +375,35 @@ test('a published file is never overwritten: a download to a taken path fails wi
     const expected = { hashes: { sha256: sha256(parts) }, size };
     const signal = new AbortController().signal;
     const upstream = scripted(() => Readable.from(parts), size);
-    await assert.rejects(downloadVerified(upstream, URL_, target, expected, signal), (err: unknown) => {
-      assert.ok(err instanceof StoreError && err.code === 'STORE_EXISTS', String(err));
-      assert.match(err.message, /never overwritten/);
-      return true;
-    });
+    await assert.rejects(
+      downloadVerified(
+        upstream,
+        URL_,
+        createLocalStorage(dirname(target)),
+        basename(target),
+        expected,
+        signal,
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof StoreError && err.code === 'STORE_EXISTS', String(err));
+        assert.match(err.message, /never overwritten/);
+        return true;
+      },
+    );
     assert.equal(await readFile(target, 'utf8'), 'published bytes');
     assert.deepEqual(
       await dirEntries(dir),
       [...Array(cases + 1).keys()].map((i) => `demo-${i}.tar.gz`),
     );
     // What may be replaced (core metadata, advertised only once recorded) says so.
-    await downloadVerified(upstream, URL_, target, { ...expected, mayReplace: true }, signal);
+    await downloadVerified(
+      upstream,
+      URL_,
+      createLocalStorage(dirname(target)),
+      basename(target),
+      { ...expected, mayReplace: true },
+      signal,
+    );
     assert.equal(sha256([await readFile(target)]), expected.hashes.sha256);
     cases++;
   }

@@ -11,6 +11,7 @@ import { buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { listTree } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const sha256 = async (path: string): Promise<string> =>
   createHash('sha256')
@@ -101,7 +102,7 @@ test('first sync writes a verified PEP 503 tree of the selected projects and fil
   assert.deepEqual(json.versions, ['4.0', '5.0']);
   for (const f of json.files) assert.equal(f.size, h.fake.file('Zope.Interface', f.filename).size);
 
-  const state = await readState(h.root);
+  const state = await readState(createLocalStorage(h.root));
   assert.deepEqual(Object.keys(state.projects), ['demo-app', 'demo-lib', 'foo-bar', 'zope-interface']);
 });
 
@@ -271,13 +272,22 @@ test('resume: a verified file already in place is adopted, not downloaded again'
   await h.sync({ packageMatches: ['foo-bar'] });
   // Lose the state and the record's files (as a crash before the record write would: the record written
   // before the project's directory, with no files yet, is all there is), keep the files.
-  await writeState(h.root, EMPTY_STATE);
-  const claimed = { ...(await readRecord(h.root, 'foo-bar')), files: [], etag: null, serial: null };
-  await writeRecord(h.root, claimed as ProjectRecord);
+  await writeState(createLocalStorage(h.root), EMPTY_STATE);
+  const claimed = {
+    ...(await readRecord(createLocalStorage(h.root), 'foo-bar')),
+    files: [],
+    etag: null,
+    serial: null,
+  };
+  await writeRecord(createLocalStorage(h.root), claimed as ProjectRecord);
   h.fake.resetLog();
   const report = await h.sync({ packageMatches: ['foo-bar'] });
   assert.equal(report.failures.length, 0);
-  assert.equal((await readRecord(h.root, 'foo-bar'))?.files.length, 2, 'both files adopted into the record');
+  assert.equal(
+    (await readRecord(createLocalStorage(h.root), 'foo-bar'))?.files.length,
+    2,
+    'both files adopted into the record',
+  );
   assert.equal(
     h.fake.requests.filter((r) => r.path.endsWith('.whl') || r.path.endsWith('.tar.gz')).length,
     0,

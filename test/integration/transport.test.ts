@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, IntegrityError, UpstreamError } from '../../src/errors.js';
@@ -26,6 +26,7 @@ import {
 import { startHarness } from '../helpers/sync-harness.js';
 import { makeCertificates, startAuthProxy, startTlsFront } from '../helpers/tls-upstream.js';
 import { makeTempDir } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const signal = (): AbortSignal => new AbortController().signal;
 
@@ -104,7 +105,8 @@ test('a trickling file ends at its deadline; no temp file is left and nothing is
     receiveVerified(
       upstream,
       `${up.origin}/files/x-1.0.tar.gz`,
-      join(dir, 'x-1.0.tar.gz'),
+      createLocalStorage(dirname(join(dir, 'x-1.0.tar.gz'))),
+      basename(join(dir, 'x-1.0.tar.gz')),
       { hashes: {}, size: null },
       signal(),
     ),
@@ -155,7 +157,8 @@ test('a file gets one more second per MiB of its declared or announced size', as
     const received = await receiveVerified(
       upstream,
       url,
-      join(dir, 'big.whl'),
+      createLocalStorage(dirname(join(dir, 'big.whl'))),
+      basename(join(dir, 'big.whl')),
       { hashes: { sha256: hex }, size: c.declared },
       signal(),
     );
@@ -176,7 +179,14 @@ test('max_file_size: an endless body of no declared size stops there; a larger d
   const { upstream } = client(t, up.url, { maxFileSize: limit });
   const dir = await makeTempDir(t);
   const fetch = (name: string, size: number | null) =>
-    receiveVerified(upstream, `${up.origin}/files/${name}`, join(dir, name), { hashes: {}, size }, signal());
+    receiveVerified(
+      upstream,
+      `${up.origin}/files/${name}`,
+      createLocalStorage(dirname(join(dir, name))),
+      basename(join(dir, name)),
+      { hashes: {}, size },
+      signal(),
+    );
   const refusals = [
     [
       'endless.tar.gz',

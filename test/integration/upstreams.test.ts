@@ -17,6 +17,7 @@ import { describePipResult, installedDists, pipInstall, requirePip } from '../he
 import { startHarness } from '../helpers/sync-harness.js';
 import { upstreamSection } from '../helpers/upstream-sections.js';
 import { listTree } from '../helpers/tree.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const sha256 = async (path: string): Promise<string> =>
   createHash('sha256')
@@ -96,7 +97,7 @@ test('each project comes from the first upstream that claims it; files on anothe
   );
   assert.ok(existsSync(join(h.root, 'torch', `${torchFile}.metadata`)));
   // Each upstream keeps its own discovery state; projects remember where they came from.
-  const state = await readState(h.root);
+  const state = await readState(createLocalStorage(h.root));
   assert.deepEqual(Object.keys(state.upstreams ?? {}), ['pytorch', 'internal']);
   assert.equal(state.projects['torch']?.upstream, 'pytorch');
   assert.equal(state.projects['acme-core']?.upstream, 'internal');
@@ -182,14 +183,14 @@ test("adding an upstream section keeps the main upstream's state: nothing is fet
   const { h, internal } = await startThree(t);
   const packageMatches = ['demo-lib', 'foo_bar', 'acme-*'];
   await h.sync({ packageMatches });
-  const single = await readState(h.root);
+  const single = await readState(createLocalStorage(h.root));
   assert.equal(single.projects['acme-core']?.upstream, undefined);
   h.fake.resetLog();
   // acme-* moves to the internal upstream: its public copy is replaced by the internal one.
   const upstreams = [upstreamSection('internal', internal, ['acme-*'])];
   const report = await h.sync({ packageMatches, upstreams });
   assert.deepEqual(report.failures, []);
-  const state = await readState(h.root);
+  const state = await readState(createLocalStorage(h.root));
   assert.equal(state.lastSerial, single.lastSerial);
   assert.equal(state.projects['acme-core']?.upstream, 'internal');
   // The main upstream's files were not fetched again (its pages were re-planned from 304s).
@@ -200,7 +201,7 @@ test("adding an upstream section keeps the main upstream's state: nothing is fet
   assert.deepEqual(asked(h.fake, 'acme-core'), []);
   // The public bytes under the same file name are replaced by the internal ones, page and file together.
   const acmeFile = 'acme_core-1.0-py3-none-any.whl';
-  const [file] = (await readRecord(h.root, 'acme-core'))?.files ?? [];
+  const [file] = (await readRecord(createLocalStorage(h.root), 'acme-core'))?.files ?? [];
   assert.equal(file?.sha256, internal.sha256('acme-core', acmeFile));
   assert.equal(await sha256(join(h.root, 'acme-core', file?.path ?? acmeFile)), file?.sha256);
   const page = await readFile(join(h.root, 'acme-core', 'index.html'), 'utf8');

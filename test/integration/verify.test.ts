@@ -6,20 +6,24 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { forgetBadFiles, verifyTree } from '../../src/verify.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 test('verify finds missing, truncated and altered files; repair plus a sync heals them', async (t) => {
   const h = await startHarness(t);
   seedCatalogue(h.fake);
   await h.sync({ packageMatches: ['foo-bar', 'demo-lib'] });
   const signal = new AbortController().signal;
-  assert.deepEqual(await verifyTree(h.config(), h.log, signal), []);
+  assert.deepEqual(
+    await verifyTree(h.config(), createLocalStorage(h.config().mirrorRoot), h.log, signal),
+    [],
+  );
 
   await rm(join(h.root, 'foo-bar/foo_bar-1.0.tar.gz'));
   await writeFile(join(h.root, 'demo-lib/demo_lib-1.0-py3-none-any.whl'), 'short');
   const meta = join(h.root, 'demo-lib/demo_lib-0.9-py3-none-any.whl.metadata');
   const metaText = await readFile(meta, 'utf8');
   await writeFile(meta, metaText.replace('Version', 'Versi0n'));
-  const problems = await verifyTree(h.config(), h.log, signal);
+  const problems = await verifyTree(h.config(), createLocalStorage(h.config().mirrorRoot), h.log, signal);
   assert.deepEqual(
     problems.map((p) => [p.project, p.file, p.problem]),
     [
@@ -30,10 +34,16 @@ test('verify finds missing, truncated and altered files; repair plus a sync heal
   );
   assert.equal(h.log.find('verify: missing', 'error').length, 1);
 
-  assert.deepEqual(await forgetBadFiles(h.config(), problems), ['demo-lib', 'foo-bar']);
+  assert.deepEqual(await forgetBadFiles(h.config(), createLocalStorage(h.config().mirrorRoot), problems), [
+    'demo-lib',
+    'foo-bar',
+  ]);
   const report = await h.sync({ packageMatches: ['foo-bar', 'demo-lib'] });
   assert.equal(report.failures.length, 0);
-  assert.deepEqual(await verifyTree(h.config(), h.log, signal), []);
+  assert.deepEqual(
+    await verifyTree(h.config(), createLocalStorage(h.config().mirrorRoot), h.log, signal),
+    [],
+  );
   const wheel = await readFile(join(h.root, 'demo-lib/demo_lib-1.0-py3-none-any.whl'));
   assert.equal(
     createHash('sha256').update(wheel).digest('hex'),

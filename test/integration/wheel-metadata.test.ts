@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { forgetBadFiles, verifyTree } from '../../src/verify.js';
 import { buildSdist, buildWheel, sha256Hex } from '../helpers/dist-builder.js';
 import { type Harness, startHarness } from '../helpers/sync-harness.js';
+import { createLocalStorage } from '../../src/storage/local.js';
 
 const PROJECT = 'fakepkg-alpha';
 const SIGNAL = new AbortController().signal;
@@ -61,7 +62,15 @@ test('a wheel’s .metadata comes from the wheel, byte for byte the upstream’s
     page,
     new RegExp(`${bare.filename.replace(/\./g, '\\.')}#sha256=[0-9a-f]{64}"(?! data-core-metadata)`),
   );
-  assert.deepEqual(await verifyTree(h.config({ packageMatches: [PROJECT] }), h.log, SIGNAL), []);
+  assert.deepEqual(
+    await verifyTree(
+      h.config({ packageMatches: [PROJECT] }),
+      createLocalStorage(h.config({ packageMatches: [PROJECT] }).mirrorRoot),
+      h.log,
+      SIGNAL,
+    ),
+    [],
+  );
 });
 
 test('a wheel whose METADATA is not the page’s core metadata gets the upstream’s .metadata', async (t) => {
@@ -101,12 +110,12 @@ test('verify --repair restores a damaged .metadata from the wheel, without a req
   await h.sync({ packageMatches: [PROJECT] });
   const path = join(h.root, PROJECT, `${wheel.filename}.metadata`);
   await writeFile(path, 'Metadata-Version: 2.1\nName: damaged\n');
-  const problems = await verifyTree(cfg, h.log, SIGNAL);
+  const problems = await verifyTree(cfg, createLocalStorage(cfg.mirrorRoot), h.log, SIGNAL);
   assert.deepEqual(
     problems.map((p) => [p.file, p.problem]),
     [[`${wheel.filename}.metadata`, 'sha256']],
   );
-  await forgetBadFiles(cfg, problems);
+  await forgetBadFiles(cfg, createLocalStorage(cfg.mirrorRoot), problems);
   h.fake.resetLog();
   await h.sync({ packageMatches: [PROJECT] });
   assert.deepEqual(
@@ -115,5 +124,5 @@ test('verify --repair restores a damaged .metadata from the wheel, without a req
     'the page only (and the changelog): the wheel is adopted from disk',
   );
   assert.equal(await readFile(path, 'utf8'), wheel.metadata);
-  assert.deepEqual(await verifyTree(cfg, h.log, SIGNAL), []);
+  assert.deepEqual(await verifyTree(cfg, createLocalStorage(cfg.mirrorRoot), h.log, SIGNAL), []);
 });

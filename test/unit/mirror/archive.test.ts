@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import {
@@ -12,6 +12,13 @@ import {
 import { buildSdist, buildWheel, renderMetadata } from '../../helpers/dist-builder.js';
 import { buildTar, buildTarGz } from '../../helpers/tar.js';
 import { buildZip } from '../../helpers/zip.js';
+import { createLocalStorage } from '../../../src/storage/local.js';
+
+/** The archive functions on a local file, through a storage rooted at its directory. */
+const readWheelMetadataAt = (path: string): Promise<Buffer | null> =>
+  readWheelMetadata(createLocalStorage(dirname(path)), basename(path));
+const readSdistPkgInfoAt = (path: string): Promise<Buffer | null> =>
+  readSdistPkgInfo(createLocalStorage(dirname(path)), basename(path));
 
 let dir = '';
 before(async () => {
@@ -114,7 +121,7 @@ const METADATA = Buffer.from('Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nR
 test('a wheel from the dist builder: its METADATA, byte for byte', async () => {
   const wheel = buildWheel({ name: 'fakepkg-alpha', version: '1.1', requiresDist: ['fakepkg-beta>=1.0'] });
   const path = await put(wheel.filename, wheel.bytes);
-  assert.deepEqual(await readWheelMetadata(path), Buffer.from(wheel.metadata));
+  assert.deepEqual(await readWheelMetadataAt(path), Buffer.from(wheel.metadata));
 });
 
 test('the .dist-info directory is matched by normalised name-version, not by a vendored one', async () => {
@@ -124,7 +131,7 @@ test('the .dist-info directory is matched by normalised name-version, not by a v
     { name: 'zope_interface-5.0.dist-info/nested/METADATA', data: 'Name: nested\n' },
   ]);
   const path = await put('zope_interface-5.0-1-cp311-cp311-linux_x86_64.whl', bytes);
-  assert.deepEqual(await readWheelMetadata(path), METADATA);
+  assert.deepEqual(await readWheelMetadataAt(path), METADATA);
 });
 
 test('a wheel with no matching .dist-info, or two of them, or a name that is not a wheel: null', async () => {
@@ -132,7 +139,7 @@ test('a wheel with no matching .dist-info, or two of them, or a name that is not
     'demo-1.0-py3-none-any.whl',
     buildZip([{ name: 'other-1.0.dist-info/METADATA', data: METADATA }]),
   );
-  assert.equal(await readWheelMetadata(other), null);
+  assert.equal(await readWheelMetadataAt(other), null);
   const twice = await put(
     'twice-1.0-py3-none-any.whl',
     buildZip([
@@ -140,13 +147,13 @@ test('a wheel with no matching .dist-info, or two of them, or a name that is not
       { name: 'Twice-1.0.dist-info/METADATA', data: METADATA },
     ]),
   );
-  assert.equal(await readWheelMetadata(twice), null);
+  assert.equal(await readWheelMetadataAt(twice), null);
   const notWheel = await put(
     'demo-1.0.zip',
     buildZip([{ name: 'demo-1.0.dist-info/METADATA', data: METADATA }]),
   );
-  assert.equal(await readWheelMetadata(notWheel), null);
-  assert.equal(await readWheelMetadata(join(dir, 'absent-1.0-py3-none-any.whl')), null);
+  assert.equal(await readWheelMetadataAt(notWheel), null);
+  assert.equal(await readWheelMetadataAt(join(dir, 'absent-1.0-py3-none-any.whl')), null);
 });
 
 test('stored members and zip64 fields (per member and in the end record) are read', async () => {
@@ -157,7 +164,7 @@ test('stored members and zip64 fields (per member and in the end record) are rea
       { name: 'stored-1.0.dist-info/METADATA', data: METADATA, stored: true },
     ]),
   );
-  assert.deepEqual(await readWheelMetadata(stored), METADATA);
+  assert.deepEqual(await readWheelMetadataAt(stored), METADATA);
   const zip64 = await put(
     'big-1.0-py3-none-any.whl',
     buildRawZip(
@@ -168,7 +175,7 @@ test('stored members and zip64 fields (per member and in the end record) are rea
       { zip64End: true },
     ),
   );
-  assert.deepEqual(await readWheelMetadata(zip64), METADATA);
+  assert.deepEqual(await readWheelMetadataAt(zip64), METADATA);
 });
 
 test('not a zip, a zip cut short, a wrong CRC: null', async () => {
@@ -176,15 +183,15 @@ test('not a zip, a zip cut short, a wrong CRC: null', async () => {
     'garbage-1.0-py3-none-any.whl',
     Buffer.from('PK\x05\x06 this is not a zip at all'),
   );
-  assert.equal(await readWheelMetadata(garbage), null);
+  assert.equal(await readWheelMetadataAt(garbage), null);
   const wheel = buildWheel({ name: 'cut', version: '1.0' });
   const cut = await put(wheel.filename, wheel.bytes.subarray(0, wheel.bytes.length - 30));
-  assert.equal(await readWheelMetadata(cut), null);
+  assert.equal(await readWheelMetadataAt(cut), null);
   const badCrc = await put(
     'badcrc-1.0-py3-none-any.whl',
     buildRawZip([{ name: 'badcrc-1.0.dist-info/METADATA', data: METADATA, crc: 12345 }]),
   );
-  assert.equal(await readWheelMetadata(badCrc), null);
+  assert.equal(await readWheelMetadataAt(badCrc), null);
 });
 
 test('a METADATA member over 16 MiB is refused, one at the cap is read', async () => {
@@ -195,12 +202,12 @@ test('a METADATA member over 16 MiB is refused, one at the cap is read', async (
     'over-1.0-py3-none-any.whl',
     buildZip([{ name: 'over-1.0.dist-info/METADATA', data: body(MAX_METADATA_MEMBER_BYTES + 1) }]),
   );
-  assert.equal(await readWheelMetadata(over), null);
+  assert.equal(await readWheelMetadataAt(over), null);
   const atCap = await put(
     'cap-1.0-py3-none-any.whl',
     buildZip([{ name: 'cap-1.0.dist-info/METADATA', data: body(MAX_METADATA_MEMBER_BYTES) }]),
   );
-  assert.equal((await readWheelMetadata(atCap))?.length, MAX_METADATA_MEMBER_BYTES);
+  assert.equal((await readWheelMetadataAt(atCap))?.length, MAX_METADATA_MEMBER_BYTES);
 });
 
 test('a member that inflates past its declared size is refused', async () => {
@@ -210,19 +217,19 @@ test('a member that inflates past its declared size is refused', async () => {
   const central = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
   zip.writeUInt32LE(100, central + 24);
   const path = await put('bomb-1.0-py3-none-any.whl', zip);
-  assert.equal(await readWheelMetadata(path), null);
+  assert.equal(await readWheelMetadataAt(path), null);
 });
 
 test('an sdist .tar.gz, .tgz and .zip from the dist builder: its PKG-INFO', async () => {
   const spec = { name: 'fakepkg-beta', version: '1.0', requiresDist: ['idna; extra == "idna"'] };
   const expected = Buffer.from(renderMetadata(spec));
   const tarGz = buildSdist(spec);
-  assert.deepEqual(await readSdistPkgInfo(await put(tarGz.filename, tarGz.bytes)), expected);
-  assert.deepEqual(await readSdistPkgInfo(await put('fakepkg_beta-1.0.tgz', tarGz.bytes)), expected);
+  assert.deepEqual(await readSdistPkgInfoAt(await put(tarGz.filename, tarGz.bytes)), expected);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('fakepkg_beta-1.0.tgz', tarGz.bytes)), expected);
   const zip = buildSdist({ ...spec, format: 'zip' });
-  assert.deepEqual(await readSdistPkgInfo(await put(zip.filename, zip.bytes)), expected);
-  assert.equal(await readSdistPkgInfo(await put('fakepkg_beta-1.0.tar.bz2', tarGz.bytes)), null);
-  assert.equal(await readSdistPkgInfo(join(dir, 'absent-1.0.tar.gz')), null);
+  assert.deepEqual(await readSdistPkgInfoAt(await put(zip.filename, zip.bytes)), expected);
+  assert.equal(await readSdistPkgInfoAt(await put('fakepkg_beta-1.0.tar.bz2', tarGz.bytes)), null);
+  assert.equal(await readSdistPkgInfoAt(join(dir, 'absent-1.0.tar.gz')), null);
 });
 
 test('only the top-level PKG-INFO counts; long paths (ustar prefix, pax, GNU long name) are followed', async () => {
@@ -231,11 +238,11 @@ test('only the top-level PKG-INFO counts; long paths (ustar prefix, pax, GNU lon
     { name: 'demo-1.0/setup.py', data: 'x'.repeat(5000) },
     { name: './demo-1.0/PKG-INFO', data: METADATA },
   ]);
-  assert.deepEqual(await readSdistPkgInfo(await put('nested-1.0.tar.gz', nested)), METADATA);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('nested-1.0.tar.gz', nested)), METADATA);
 
   const longDir = `long_${'d'.repeat(120)}-1.0`;
   const prefixed = buildTarGz([{ name: `${longDir}/PKG-INFO`, data: METADATA }]);
-  assert.deepEqual(await readSdistPkgInfo(await put('prefixed-1.0.tar.gz', prefixed)), METADATA);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('prefixed-1.0.tar.gz', prefixed)), METADATA);
 
   const paxRecord = (path: string): string => {
     const body = ` path=${path}\n`;
@@ -248,14 +255,14 @@ test('only the top-level PKG-INFO counts; long paths (ustar prefix, pax, GNU lon
     { name: 'truncated-name', data: METADATA },
   ]);
   setTarType(pax, 0, 'x');
-  assert.deepEqual(await readSdistPkgInfo(await put('pax-1.0.tar.gz', gzipSync(pax))), METADATA);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('pax-1.0.tar.gz', gzipSync(pax))), METADATA);
 
   const gnu = buildTar([
     { name: '././@LongLink', data: `${longDir}/PKG-INFO\0` },
     { name: 'truncated-name', data: METADATA },
   ]);
   setTarType(gnu, 0, 'L');
-  assert.deepEqual(await readSdistPkgInfo(await put('gnu-1.0.tar.gz', gzipSync(gnu))), METADATA);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('gnu-1.0.tar.gz', gzipSync(gnu))), METADATA);
 });
 
 test('the tar stream stops at PKG-INFO: a broken tail after it does not matter', async () => {
@@ -265,22 +272,22 @@ test('the tar stream stops at PKG-INFO: a broken tail after it does not matter',
     { name: 'demo-1.0/data.bin', data: noise },
   ]);
   const cut = whole.subarray(0, Math.floor(whole.length * 0.7));
-  assert.deepEqual(await readSdistPkgInfo(await put('stops-1.0.tar.gz', cut)), METADATA);
+  assert.deepEqual(await readSdistPkgInfoAt(await put('stops-1.0.tar.gz', cut)), METADATA);
 });
 
 test('an sdist that is not gzip, is cut before PKG-INFO, has none, or has one over 16 MiB: null', async () => {
-  assert.equal(await readSdistPkgInfo(await put('plain-1.0.tar.gz', Buffer.from('not gzip'))), null);
+  assert.equal(await readSdistPkgInfoAt(await put('plain-1.0.tar.gz', Buffer.from('not gzip'))), null);
   const whole = buildTarGz([
     { name: 'demo-1.0/data.txt', data: 'y'.repeat(100_000) },
     { name: 'demo-1.0/PKG-INFO', data: METADATA },
   ]);
-  assert.equal(await readSdistPkgInfo(await put('cut-1.0.tar.gz', whole.subarray(0, 200))), null);
+  assert.equal(await readSdistPkgInfoAt(await put('cut-1.0.tar.gz', whole.subarray(0, 200))), null);
   const none = buildTarGz([{ name: 'demo-1.0/setup.py', data: 'pass\n' }]);
-  assert.equal(await readSdistPkgInfo(await put('none-1.0.tar.gz', none)), null);
+  assert.equal(await readSdistPkgInfoAt(await put('none-1.0.tar.gz', none)), null);
   const notTar = gzipSync(Buffer.from('x'.repeat(2048)));
-  assert.equal(await readSdistPkgInfo(await put('nottar-1.0.tar.gz', notTar)), null);
+  assert.equal(await readSdistPkgInfoAt(await put('nottar-1.0.tar.gz', notTar)), null);
   const huge = buildTarGz([
     { name: 'demo-1.0/PKG-INFO', data: Buffer.alloc(MAX_METADATA_MEMBER_BYTES + 1, 0x61) },
   ]);
-  assert.equal(await readSdistPkgInfo(await put('huge-1.0.tar.gz', huge)), null);
+  assert.equal(await readSdistPkgInfoAt(await put('huge-1.0.tar.gz', huge)), null);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localFilePath, replacedFileRelPath } from '../../../src/mirror/layout.js';
+import { replacedFileRelPath } from '../../../src/mirror/layout.js';
+import { fileKey } from '../../../src/storage/keys.js';
 import {
   linkedRelPath,
   readHtmlLinks,
@@ -212,10 +213,10 @@ test('layout: a replaced file goes to <first 16 hex of its digest>/<filename>; r
   assert.equal(replacedFileRelPath('x-1.0.whl', 'ABCDEF0123456789ffff'), 'abcdef0123456789/x-1.0.whl');
   assert.throws(() => replacedFileRelPath('x-1.0.whl', 'not hex at all!!'), /not a hex digest/);
   assert.throws(() => replacedFileRelPath('../x.whl', 'a'.repeat(64)), /unsafe file name/);
-  assert.equal(localFilePath('/m', 'demo', { filename: 'x-1.0.whl' }), '/m/demo/x-1.0.whl');
+  assert.equal(fileKey('demo', { filename: 'x-1.0.whl' }), 'demo/x-1.0.whl');
   assert.equal(
-    localFilePath('/m', 'demo', { filename: 'x-1.0.whl', path: `${'a'.repeat(16)}/x-1.0.whl` }),
-    `/m/demo/${'a'.repeat(16)}/x-1.0.whl`,
+    fileKey('demo', { filename: 'x-1.0.whl', path: `${'a'.repeat(16)}/x-1.0.whl` }),
+    `demo/${'a'.repeat(16)}/x-1.0.whl`,
   );
   for (const path of [
     '../../etc/passwd',
@@ -223,6 +224,6 @@ test('layout: a replaced file goes to <first 16 hex of its digest>/<filename>; r
     `${'a'.repeat(15)}/x-1.0.whl`,
     '/x-1.0.whl',
   ]) {
-    assert.throws(() => localFilePath('/m', 'demo', { filename: 'x-1.0.whl', path }), /unsafe path/, path);
+    assert.throws(() => fileKey('demo', { filename: 'x-1.0.whl', path }), /unsafe path/, path);
   }
 });

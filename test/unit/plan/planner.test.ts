@@ -4,6 +4,7 @@ import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
 import { compileFilters } from '../../../src/plan/filters.js';
 import { judgePage, namingDigest, orderFiles, planProject } from '../../../src/plan/planner.js';
 import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
+import { localFile } from '../../helpers/local-file.js';
 
 const hex = (c: string): string => c.repeat(64);
 
@@ -22,18 +23,7 @@ function up(filename: string, sha = hex('a'), over: Partial<UpstreamFile> = {}):
 }
 
 function local(filename: string, sha = hex('a'), over: Partial<LocalFile> = {}): LocalFile {
-  return {
-    filename,
-    sha256: sha,
-    size: 10,
-    url: `https://files.example/${filename}`,
-    upstreamHashes: { sha256: sha },
-    requiresPython: null,
-    yanked: null,
-    uploadTime: null,
-    metadataSha256: null,
-    ...over,
-  };
+  return localFile(filename, sha, over);
 }
 
 function page(files: UpstreamFile[], over: Partial<ProjectPage> = {}): ProjectPage {

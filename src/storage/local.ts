@@ -1,0 +1,219 @@
+// The served tree on the local file system (storage/types.ts): a key is a path under the root directory. A
+// file streams into a hidden temp file beside its target (the buffered sink for small files, the slot sink
+// with O_DIRECT and the hashing thread for large ones), is fdatasynced and renamed into place (a hard link,
+// which refuses a name that is taken); small files go through writeFileAtomic (temp, fsync, rename, fsync
+// of the directory). Nothing here follows a symlink inside the tree where it decides what a key is.
+import {
+  link,
+  lstat,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rmdir,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { StoreError } from '../errors.js';
+import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from '../mirror/sink.js';
+import { createSlotSink } from '../mirror/slots.js';
+import {
+  ensureDir,
+  isNotFound,
+  openNewFile,
+  regularFileSize,
+  removeTempFiles,
+  syncDir,
+  tempPathFor,
+  writeFileAtomic,
+} from '../util/fs.js';
+import { HASH_READ_BYTES } from './hash.js';
+import type {
+  BeginFileOptions,
+  EntryKind,
+  FileUpload,
+  Listing,
+  PutOptions,
+  Storage,
+  StoredObject,
+} from './types.js';
+
+/** The tree under `root` on this machine's file system. */
+export function createLocalStorage(root: string): Storage {
+  const pathOf = (key: string): string => (key === '' ? root : join(root, ...key.split('/')));
+  return {
+    kind: 'local',
+    where: root,
+    localRoot: () => root,
+    describe: pathOf,
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts),
+    async put(key, body, opts: PutOptions = {}) {
+      const durability = opts.durability ?? 'full';
+      await writeFileAtomic(pathOf(key), body, {
+        isDurable: durability !== 'none',
+        isDirectorySynced: durability === 'full',
+      });
+    },
+    async get(key) {
+      return readFile(pathOf(key)).catch(nullIfMissing);
+    },
+    async open(key, signal) {
+      const handle = await open(pathOf(key), 'r').catch(nullIfMissing);
+      if (handle === null) return null;
+      return handle.createReadStream({
+        highWaterMark: HASH_READ_BYTES,
+        ...(signal === undefined ? {} : { signal }),
+      }) as unknown as Readable;
+    },
+    readRange: (key, position, length) => readLocalRange(pathOf(key), position, length),
+    async stat(key): Promise<StoredObject | null> {
+      const size = await regularFileSize(pathOf(key));
+      return size === null ? null : { size, sha256: null };
+    },
+    async entryAt(key): Promise<EntryKind | null> {
+      const info = await lstat(pathOf(key)).catch(nullIfMissing);
+      if (info === null) return null;
+      return info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
+    },
+    list: (dir) => listLocal(pathOf(dir)),
+    async remove(key) {
+      return unlink(pathOf(key)).then(() => true, falseIfMissing);
+    },
+    async removeDir(dir) {
+      try {
+        await rmdir(pathOf(dir));
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        const code = (err as { code?: unknown }).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+        throw err;
+      }
+    },
+    settle: (dir) => syncDir(pathOf(dir)),
+    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep),
+  };
+}
+
+function nullIfMissing(err: unknown): null {
+  if (isNotFound(err)) return null;
+  throw err;
+}
+
+function falseIfMissing(err: unknown): false {
+  if (isNotFound(err)) return false;
+  throw err;
+}
+
+async function listLocal(path: string): Promise<Listing> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(nullIfMissing);
+  const listing = { files: [] as string[], dirs: [] as string[], others: [] as string[] };
+  for (const entry of entries ?? []) {
+    const into = entry.isFile() ? listing.files : entry.isDirectory() ? listing.dirs : listing.others;
+    into.push(entry.name);
+  }
+  for (const names of Object.values(listing)) names.sort();
+  return listing;
+}
+
+async function readLocalRange(path: string, position: number, length: number): Promise<Buffer | null> {
+  const handle = await open(path, 'r').catch(nullIfMissing);
+  if (handle === null) return null;
+  try {
+    const buffer = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done === length ? buffer : buffer.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates the temp file beside `target` (and the directories above it when they are missing). */
+async function openTemp(temp: string): Promise<FileHandle> {
+  try {
+    return await openNewFile(temp); // 0644 whatever the umask
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await ensureDir(dirname(temp));
+    return openNewFile(temp);
+  }
+}
+
+/** A file's upload into its hidden temp file; committed by fdatasync and a rename (or link) into place. */
+async function beginLocalFile(target: string, opts: BeginFileOptions): Promise<FileUpload> {
+  const temp = tempPathFor(target);
+  const handle = await openTemp(temp).catch((err: unknown) => {
+    throw diskError(err, temp);
+  });
+  let sink: FileSink;
+  try {
+    sink =
+      opts.size !== null && opts.size >= LARGE_FILE_BYTES
+        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events)
+        : createBufferedSink(handle.fd, temp, opts.algorithms, opts.events);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw diskError(err, temp);
+  }
+  let isOpen = true;
+  const removeTemp = async (): Promise<void> => {
+    if (!isOpen) return;
+    isOpen = false;
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+  };
+  return {
+    push: (chunk) => sink.push(chunk),
+    finish: () => sink.finish(),
+    async commit({ mayReplace }) {
+      try {
+        // fdatasync: the data and the file size, all that a reader of the renamed file needs.
+        await handle.datasync();
+        isOpen = false;
+        await handle.close();
+        if (mayReplace) await rename(temp, target);
+        else await renameNoReplace(temp, target);
+      } catch (err) {
+        isOpen = true;
+        await removeTemp();
+        throw diskError(err, target);
+      }
+    },
+    async abort() {
+      // No write may still use the descriptor when it is closed (the number could be reused).
+      await sink.abort();
+      await removeTemp();
+    },
+  };
+}
+
+/**
+ * Moves `temp` to `target` only if nothing is there: link() fails with EEXIST rather than replace, so no
+ * instant sees a published file change. Where the file system has no hard links, a stat guards the rename.
+ */
+export async function renameNoReplace(temp: string, target: string): Promise<void> {
+  const refuse = (): StoreError =>
+    new StoreError(
+      'STORE_EXISTS',
+      `${target}: a file is already there; a published file is never overwritten with other bytes`,
+    );
+  try {
+    await link(temp, target);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EEXIST') throw refuse();
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    if ((await regularFileSize(target)) !== null) throw refuse();
+    await rename(temp, target);
+    return;
+  }
+  await unlink(temp).catch(() => {}); // published; a leftover hidden temp name is removed next run
+}
