@@ -8,6 +8,15 @@ import { payloadError } from './decode.js';
 
 export type Scalar = string | number | boolean | null;
 
+/**
+ * A copy that does not keep the chunk it was sliced from alive (V8 slices strings of 13 characters or more
+ * as views of their parent): a walker that keeps a string the lexer handed it (a name, a filename, a digest)
+ * keeps this instead, or it would keep the whole chunk.
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 export interface JsonEvents {
   /** A container starts (`depth` is the lexer's depth before it). */
   open(isArray: boolean): void;

@@ -1,4 +1,5 @@
-// A streaming parser for the PEP 691 root listing (docs/protocol.md §2-§3): `{"meta": {...}, "projects": [...]}`.
+// The walker for the PEP 691 root listing's schema (docs/protocol.md §2-§3), `{"meta": {...}, "projects":
+// [...]}`, over the generic streaming JSON tokenizer and its caps (json-lexer.ts).
 // PyPI's is over 700 000 projects (30-40 MB): it is fed chunk by chunk and calls `onProject` for every entry
 // as soon as the entry's closing brace arrives, holding at most one entry (plus one string of at most
 // MAX_KEPT_CHARS) at any time, whatever the input size. Unknown keys and values of any shape are skipped
@@ -6,7 +7,7 @@
 // the JSON path, like decodeListingJson; an invalid project name only skips that entry (a warning). Pure.
 import { isValidProjectName } from '../plan/names.js';
 import { checkApiVersion, payloadError, Warnings } from './decode.js';
-import { createJsonLexer, type Scalar } from './json-lexer.js';
+import { createJsonLexer, detach, type Scalar } from './json-lexer.js';
 import type { ListedProject } from './types.js';
 
 /** Longest string kept whole; a longer one is counted through and can only be ignored or rejected. */
@@ -46,11 +47,6 @@ function describeScalar(v: Scalar, isTruncated: boolean): string {
     return isTruncated ? `a string of more than ${MAX_KEPT_CHARS} characters` : JSON.stringify(shown);
   }
   return `${typeof v} ${String(v)}`;
-}
-
-/** A copy that does not keep the (large) chunk it was sliced from alive. */
-function detach(s: string): string {
-  return s.length < 13 ? s : (' ' + s).slice(1);
 }
 
 export function createListingJsonParser(
