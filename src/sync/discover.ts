@@ -185,7 +185,8 @@ async function discoverListing(run: Run): Promise<Discovery> {
 
 // ---- after the run ------------------------------------------------------------------------------------
 
-export interface RunOutcome {
+/** How the run ended, as settleDiscovery needs it (not the daemon's RunOutcome, a round's result). */
+export interface RunEnd {
   /** Projects in state after the run. */
   readonly projects: ReadonlyMap<string, MirroredProject>;
   /** Projects that failed or whose page was stale this run, with the serial that was wanted. */
@@ -196,7 +197,7 @@ export interface RunOutcome {
 }
 
 /** The state.discovery to store after a run. */
-export function settleDiscovery(found: Discovery, state: MirrorState, outcome: RunOutcome): DiscoveryState {
+export function settleDiscovery(found: Discovery, state: MirrorState, outcome: RunEnd): DiscoveryState {
   const previous = state.discovery ?? NO_DISCOVERY_STATE;
   const pending: Record<string, MirroredProject> = {};
   if (outcome.isAborted) {

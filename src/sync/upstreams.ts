@@ -316,7 +316,7 @@ function mergeDiscoveries(
   };
 }
 
-/** How the run ended, for each route's stored discovery (discover.ts RunOutcome). */
+/** How the run ended, for each route's stored discovery (discover.ts RunEnd). */
 export interface RoutedOutcome {
   readonly projects: ReadonlyMap<string, MirroredProject>;
   readonly retryLater: readonly Candidate[];

@@ -96,7 +96,10 @@ export function checkApiVersion(version: unknown, where: string, url: string | U
 }
 
 /** A PEP 792 status marker, or a warning for an unknown one. */
-export function readStatus(value: string, where: string): { status: ProjectStatus } | { warning: string } {
+export function parseProjectStatus(
+  value: string,
+  where: string,
+): { status: ProjectStatus } | { warning: string } {
   return STATUSES.includes(value)
     ? { status: value as ProjectStatus }
     : { warning: `${where}: unknown project status ${JSON.stringify(value)}, ignored` };
@@ -259,7 +262,7 @@ export class ProjectPageAssembler {
       // PEP 792 prose says `state`; its example, the spec text and PyPI use `status`.
       const marker = r.optString(ps.status ?? ps.state, 'project-status.status');
       if (marker !== null) {
-        const s = readStatus(marker, 'project-status.status');
+        const s = parseProjectStatus(marker, 'project-status.status');
         if ('status' in s) this.status = s.status;
         else r.warnings.push(s.warning);
       }

@@ -9,7 +9,7 @@ import {
   MAX_PAGE_FILES,
   MAX_TOKEN_CHARS,
   payloadError,
-  readStatus,
+  parseProjectStatus,
   resolveFileUrl,
   tooManyFiles,
   Warnings,
@@ -188,7 +188,7 @@ export function createProjectHtmlParser(
       scanner.end();
       let status: ProjectStatus | null = null;
       if (heads.status !== null) {
-        const s = readStatus(heads.status, '<meta name="pypi:project-status">');
+        const s = parseProjectStatus(heads.status, '<meta name="pypi:project-status">');
         if ('status' in s) status = s.status;
         else warnings.push(s.warning);
       }

@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import { UpstreamError } from '../../src/errors.js';
 import type { LogFields, Logger } from '../../src/log.js';
-import { createHttp, type Env } from '../../src/upstream/http.js';
+import { createHttp } from '../../src/upstream/http.js';
+import type { Env } from '../../src/util/env.js';
 import {
   ACCEPT,
   createUpstream,
