@@ -9,7 +9,7 @@ import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './
 import { LockError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, projectDir } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, projectDir } from './model/layout.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from './mirror/render.js';

@@ -16,7 +16,7 @@ import { claimRoot } from './mirror/ownership.js';
 import { nextStatus, readStatus, summarizeRun, writeMetrics, writeStatus, type RunResult } from './status.js';
 import type { SyncReport } from './sync/report.js';
 import { computeScopeKey, runSync, type SyncDeps } from './sync/run.js';
-import type { Upstream } from './upstream/types.js';
+import type { Upstream } from './model/upstream.js';
 
 /** An upstream client built for one config (index_url, workers, timeout), closed when replaced. */
 export interface UpstreamClient {

@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { redactSecrets } from './errors.js';
-import { stateDir } from './mirror/layout.js';
-import type { DeletionHold } from './sync/guards.js';
+import { stateDir } from './model/layout.js';
+import type { DeletionHold } from './model/holds.js';
 import type { SyncReport } from './sync/report.js';
 import { writeFileAtomic } from './util/fs.js';
 

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, localFilePath, localRelPath, projectDir } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, localFilePath, localRelPath, projectDir } from './model/layout.js';
 import {
   readHtmlLinks,
   readJsonLinks,
@@ -16,12 +16,12 @@ import {
   readRootJsonProjects,
   type PublishedLink,
 } from './mirror/published.js';
-import type { ProjectRecord } from './mirror/record.js';
+import type { ProjectRecord } from './model/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
 import { repairFindLinks, verifyFindLinks } from './mirror/find-links-check.js';
 import { foreignOfRoot } from './mirror/ownership.js';
 import { hashFile, removeFile } from './mirror/store.js';
-import { isNormalizedName, normalizeName } from './plan/names.js';
+import { isNormalizedName, normalizeName } from './model/names.js';
 import { isNotFound } from './util/fs.js';
 
 export interface VerifyProblem {

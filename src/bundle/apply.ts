@@ -16,9 +16,9 @@ import {
   localRelPath,
   projectDir,
   stateDir,
-} from '../mirror/layout.js';
+} from '../model/layout.js';
 import { claimProject, removeOwnedProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
-import type { ProjectRecord } from '../mirror/record.js';
+import type { ProjectRecord } from '../model/record.js';
 import { renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from '../mirror/render.js';
 import {
   listRecords,
@@ -30,7 +30,8 @@ import {
   writeState,
 } from '../mirror/state.js';
 import { fileSize, hashFile } from '../mirror/store.js';
-import { judgeDeletions, pruneHistory, type DeletionCounts } from '../sync/guards.js';
+import type { DeletionCounts } from '../model/holds.js';
+import { judgeDeletions, pruneHistory } from '../sync/guards.js';
 import { removeLocalFile } from '../sync/project.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import { type BundleManifest, recordFiles } from './manifest.js';

@@ -31,8 +31,8 @@ import {
   isSystemDirectory,
   ROOT_MARKER,
   STATE_DIR,
-} from '../mirror/layout.js';
-import { isNormalizedName } from '../plan/names.js';
+} from '../model/layout.js';
+import { isNormalizedName } from '../model/names.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
 import type { Config, RawConfig, RawValue } from './types.js';

@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { crc32, createGunzip, inflateRaw } from 'node:zlib';
-import { normalizeName } from '../plan/names.js';
+import { normalizeName } from '../model/names.js';
 
 /** The largest metadata member read (uncompressed). */
 export const MAX_METADATA_MEMBER_BYTES = 16 * 1024 * 1024;

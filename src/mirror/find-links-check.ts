@@ -12,7 +12,7 @@ import {
   readFindLinksRecord,
   writeFindLinksRecord,
 } from './find-links.js';
-import { localFilePath } from './layout.js';
+import { localFilePath } from '../model/layout.js';
 import { listRecords, readRecord } from './state.js';
 
 /** One disagreement between the flat directory and the tree. */

@@ -23,8 +23,8 @@ import {
   tempPathFor,
   writeFileAtomic,
 } from '../util/fs.js';
-import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, localFilePath, stateDir } from './layout.js';
-import { normalizeName } from '../plan/names.js';
+import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, localFilePath, stateDir } from '../model/layout.js';
+import { normalizeName } from '../model/names.js';
 import { describeKind, directoryError, listSome } from './ownership.js';
 import { renameNoReplace } from './store.js';
 import { listRecords, readRecord } from './state.js';

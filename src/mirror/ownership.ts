@@ -21,8 +21,8 @@ import {
   rootMarkerPath,
   STATE_DIR,
   stateDir,
-} from './layout.js';
-import type { ProjectRecord } from './record.js';
+} from '../model/layout.js';
+import type { ProjectRecord } from '../model/record.js';
 
 /** `<root>/.pypimirror/root.json` */
 export interface RootMarker {

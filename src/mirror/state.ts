@@ -2,12 +2,11 @@
 // (written last in a run). Every write is atomic, so a crash at any instant leaves the previous state.
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNormalizedName } from '../plan/names.js';
-import type { QuarantineHold } from '../plan/quarantine.js';
-import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
+import { isNormalizedName } from '../model/names.js';
+import type { DeletionHold, QuarantineHold, RemovalEntry } from '../model/holds.js';
 import { isNotFound, writeFileAtomic } from '../util/fs.js';
-import { recordPath, stateDir } from './layout.js';
-import type { ProjectRecord } from './record.js';
+import { recordPath, stateDir } from '../model/layout.js';
+import type { ProjectRecord } from '../model/record.js';
 
 export interface MirroredProject {
   readonly displayName: string;

@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import { IntegrityError, StoreError } from '../errors.js';
 import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 import { isNotFound, openNewFile, regularFileSize, tempPathFor } from '../util/fs.js';
 import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
 import { createSlotSink } from './slots.js';

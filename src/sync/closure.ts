@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readSdistPkgInfo, readWheelMetadata } from '../mirror/archive.js';
-import { localFilePath } from '../mirror/layout.js';
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import { localFilePath } from '../model/layout.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 import { type ClosureState, EMPTY_STATE, type MirrorState, readRecord } from '../mirror/state.js';
 import { fileSize } from '../mirror/store.js';
 import {

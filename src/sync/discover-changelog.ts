@@ -1,6 +1,6 @@
 // Change discovery from PyPI's XML-RPC journal (docs/protocol.md §3): changelog_since_serial(lastSerial), paged past
 // the 50 000-row cap, folded into one change per selected project. One call when nothing changed.
-import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
 import {
   CHANGELOG_MAX_PAGES,
   type Candidate,

@@ -1,8 +1,8 @@
 // Change discovery when every package_matches entry is a literal name: never a root listing. Each page is
 // fetched with its ETag / Last-Modified (the changelog takes over from the next run on an upstream with one).
 import { packagePattern } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { ListedProject } from '../upstream/types.js';
+import { normalizeName } from '../model/names.js';
+import type { ListedProject } from '../model/upstream.js';
 import {
   type Candidate,
   type DiscoverInput,

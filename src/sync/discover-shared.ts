@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { DiscoveryState, MirrorState } from '../mirror/state.js';
 import type { Filters } from '../plan/filters.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 import type { StorableCheck } from './unstorable.js';
 
 export interface Candidate {

@@ -9,8 +9,8 @@
 import type { Config } from '../config/types.js';
 import type { DiscoveryState, MirroredProject, MirrorState } from '../mirror/state.js';
 import { compileFilters } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { ConditionalHeaders, ListedProject } from '../upstream/types.js';
+import { normalizeName } from '../model/names.js';
+import type { ConditionalHeaders, ListedProject } from '../model/upstream.js';
 import { discoverChangelog } from './discover-changelog.js';
 import { discoverLiteral } from './discover-literal.js';
 import { createStorableCheck } from './unstorable.js';

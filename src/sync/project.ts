@@ -17,9 +17,9 @@ import {
   projectDir,
   replacedFileRelPath,
   whyUnstorableFilename,
-} from '../mirror/layout.js';
+} from '../model/layout.js';
 import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { writeRecord } from '../mirror/state.js';
 import { fileSize, hashFile, removeFile } from '../mirror/store.js';
@@ -31,8 +31,8 @@ import {
   type ProjectPlan,
   type SuspectPage,
 } from '../plan/planner.js';
-import type { QuarantineHold } from '../plan/quarantine.js';
-import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
+import type { QuarantineHold } from '../model/holds.js';
+import type { ProjectPage, Upstream, UpstreamFile } from '../model/upstream.js';
 import { ensureDir, removeTempFiles, syncDir, writeFileAtomic } from '../util/fs.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 import { type ReleaseTimes, withUploadTimes } from './release-times.js';

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { openFindLinks } from '../mirror/find-links.js';
-import { INDEX_HTML, INDEX_JSON, stateDir } from '../mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, stateDir } from '../model/layout.js';
 import { claimRoot, foreignOfRoot, removeOwnedProject } from '../mirror/ownership.js';
-import type { ProjectRecord } from '../mirror/record.js';
+import type { ProjectRecord } from '../model/record.js';
 import { renderRootHtml, renderRootJson, type RootEntry } from '../mirror/render.js';
 import {
   type MirroredProject,
@@ -19,21 +19,15 @@ import {
 } from '../mirror/state.js';
 import { mergeHolds } from '../plan/quarantine.js';
 import type { SuspectPage } from '../plan/planner.js';
-import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
+import type { ProjectPage, Upstream, UpstreamFile } from '../model/upstream.js';
 import { removeTempFiles, writeFileAtomic } from '../util/fs.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import type { Candidate } from './discover.js';
 import { createReleaseTimes } from './release-times.js';
 import { buildRouting, discoverRoutes, settleRoutes, wholeScopeKey, type Route } from './upstreams.js';
 import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
-import {
-  type DeletionHold,
-  formatHold,
-  formatSuspectHold,
-  judgeDeletions,
-  pruneHistory,
-  type RemovalEntry,
-} from './guards.js';
+import type { DeletionHold, RemovalEntry } from '../model/holds.js';
+import { formatHold, formatSuspectHold, judgeDeletions, pruneHistory } from './guards.js';
 import {
   applyPage,
   pageFromRecord,

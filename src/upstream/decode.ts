@@ -1,9 +1,15 @@
 // PEP 691 JSON → ProjectPage / ProjectListing (docs/protocol.md §2), pure. Every error names the JSON path.
 // Structural violations fail the page (UPSTREAM_PAYLOAD); an unsafe filename or project name only skips that entry.
 import { UpstreamError, redactUrl } from '../errors.js';
-import { whyUnstorableFilename } from '../mirror/layout.js';
-import { isValidProjectName, normalizeName } from '../plan/names.js';
-import type { ListedProject, ProjectListing, ProjectPage, ProjectStatus, UpstreamFile } from './types.js';
+import { whyUnstorableFilename } from '../model/layout.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
+import type {
+  ListedProject,
+  ProjectListing,
+  ProjectPage,
+  ProjectStatus,
+  UpstreamFile,
+} from '../model/upstream.js';
 
 /** The parts of a ProjectPage that come from the body (the rest comes from response headers). */
 export type PageBody = Pick<ProjectPage, 'name' | 'files' | 'versions' | 'status' | 'statusReason'>;
@@ -62,7 +68,7 @@ export function payloadError(url: string | URL, message: string, cause?: unknown
 
 /** Why a filename may not be written into the mirror, or null if it is safe. */
 export function checkFilename(name: string): string | null {
-  return whyUnstorableFilename(name); // the one rule for storable names (mirror/layout.ts)
+  return whyUnstorableFilename(name); // the one rule for storable names (model/layout.ts)
 }
 
 /** Checks one digest; returns the lower-cased hex or a problem description. */

@@ -1,7 +1,7 @@
 // PEP 503 HTML → ProjectPage / ProjectListing (docs/protocol.md §1), pure, streamed: html-scan.ts tokenises (bounded,
 // linear, no stack) and decodes entities; each link becomes a file as it is read, so a page is never held whole.
 // Filenames come from the URL's last path segment, as pip and uv take them, not the link text.
-import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
 import {
   checkApiVersion,
   checkDigest,
@@ -18,7 +18,7 @@ import {
   type PageBody,
 } from './decode.js';
 import { createHtmlScanner, type Attribs } from './html-scan.js';
-import type { ListedProject, ProjectStatus, UpstreamFile } from './types.js';
+import type { ListedProject, ProjectStatus, UpstreamFile } from '../model/upstream.js';
 
 const PAGE_TAGS: ReadonlySet<string> = new Set(['a', 'meta', 'base']);
 const LISTING_TAGS: ReadonlySet<string> = new Set(['a', 'meta']);

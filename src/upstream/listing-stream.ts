@@ -5,10 +5,10 @@
 // MAX_KEPT_CHARS) at any time, whatever the input size. Unknown keys and values of any shape are skipped
 // without being kept. Malformed JSON and structural violations throw UPSTREAM_PAYLOAD naming the offset or
 // the JSON path, like decodeListingJson; an invalid project name only skips that entry (a warning). Pure.
-import { isValidProjectName } from '../plan/names.js';
+import { isValidProjectName } from '../model/names.js';
 import { checkApiVersion, payloadError, Warnings } from './decode.js';
 import { createJsonLexer, detach, type Scalar } from './json-lexer.js';
-import type { ListedProject } from './types.js';
+import type { ListedProject } from '../model/upstream.js';
 
 /** Longest string kept whole; a longer one is counted through and can only be ignored or rejected. */
 export const MAX_KEPT_CHARS = 4096;

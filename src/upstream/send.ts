@@ -10,7 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { request } from 'undici';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ConditionalHeaders, NotModified } from './types.js';
+import type { ConditionalHeaders, NotModified } from '../model/upstream.js';
 import { payloadError, type Decoded } from './decode.js';
 import {
   contentLength,

@@ -1,4 +1,4 @@
-// The Upstream (types.ts) over the Simple API (docs/protocol.md §1-§3): the root listing (streamed), project
+// The Upstream (model/upstream.ts) over the Simple API (docs/protocol.md §1-§3): the root listing (streamed), project
 // pages (PEP 691 JSON or PEP 503 HTML, one large page decoded at a time), files, and the JSON API's upload
 // times; `createUpstream` puts them together with the XML-RPC client (xmlrpc-client.ts) over one Sender
 // (send.ts), which does the sending: retries, deadlines, conditional requests, statuses, decoding, caps.
@@ -6,7 +6,7 @@
 // returned by fetchFile is destroyed with signal.reason (undici), which toUpstreamError maps the same way.
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
 import { payloadError } from './decode.js';
 import { createGate, type Gate } from './gate.js';
 import { createListingHtmlParser, createProjectHtmlParser } from './html.js';
@@ -36,7 +36,7 @@ import type {
   ProjectListing,
   ProjectPage,
   Upstream,
-} from './types.js';
+} from '../model/upstream.js';
 import { createXmlRpcClient } from './xmlrpc-client.js';
 
 /** The largest project page read, decoded (PyPI's largest project pages are a few MB). */

@@ -4,7 +4,7 @@
 import { redactUrl } from '../errors.js';
 import { payloadError } from './decode.js';
 import { ensureOk, isAbsent, streamBody, UpstreamStatusError, type Sender } from './send.js';
-import type { ChangelogResult, Upstream } from './types.js';
+import type { ChangelogResult, Upstream } from '../model/upstream.js';
 import {
   createMethodResponseParser,
   encodeMethodCall,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localFilePath, replacedFileRelPath } from '../../../src/mirror/layout.js';
+import { localFilePath, replacedFileRelPath } from '../../../src/model/layout.js';
 import {
   linkedRelPath,
   readHtmlLinks,
@@ -8,7 +8,7 @@ import {
   readRootHtmlProjects,
   readRootJsonProjects,
 } from '../../../src/mirror/published.js';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import {
   escapeHtml,
   renderProjectHtml,
