@@ -5,7 +5,14 @@
 import tseslint from 'typescript-eslint';
 
 const ioModules = ['node:fs', 'node:fs/promises', 'fs', 'undici', 'chokidar', 'winston', 'proper-lockfile'];
-const pureFiles = ['src/plan/**/*.ts', 'src/config/validate.ts', 'src/model/**/*.ts', 'src/mirror/render.ts'];
+const pureFiles = [
+  'src/plan/**/*.ts',
+  'src/config/validate.ts',
+  'src/config/checks.ts',
+  'src/config/places.ts',
+  'src/model/**/*.ts',
+  'src/mirror/render.ts',
+];
 
 /** The top-level files of the lowest floor (the vocabulary), which every floor may import. */
 const VOCABULARY_FILES = ['errors', 'log', 'exit-codes'];
@@ -96,7 +103,6 @@ export default tseslint.config(
   // WORK IN PROGRESS on this branch: shrunk before it is merged.
   {
     files: [
-      'src/config/validate.ts',
       'src/daemon.ts',
       'src/sync/discover.ts',
       'src/upstream/html-scan.ts',
