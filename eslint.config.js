@@ -103,8 +103,6 @@ export default tseslint.config(
   // WORK IN PROGRESS on this branch: shrunk before it is merged.
   {
     files: [
-      'src/daemon.ts',
-      'src/sync/discover.ts',
       'src/upstream/html-scan.ts',
       'src/upstream/json-lexer.ts',
       'src/upstream/listing-stream.ts',

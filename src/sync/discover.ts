@@ -103,58 +103,10 @@ async function discoverListing(run: Run): Promise<Discovery> {
   } catch (err) {
     signal.throwIfAborted();
     log.error('upstream listing failed', { error: errorText(err) });
-    // Without a listing, still refresh what we have (conditionally), but add and delete nothing.
-    // Last run's failures too: the stored serial may already be past the change that named them.
-    const fallback = selectMirrored(state, filters);
-    const toSync: Candidate[] = [...fallback.values()].map((c) => ({ ...c, serial: null }));
-    for (const [name, p] of Object.entries(previous.pending)) {
-      if (fallback.has(name) || !filters.matchNormalizedProject(name)) continue;
-      const c = { name, displayName: p.displayName, serial: p.serial };
-      fallback.set(name, c);
-      toSync.push(c);
-    }
-    return {
-      mode: 'mirrored-only',
-      selected: fallback,
-      toSync,
-      toRemove: Object.keys(mirrored).filter((name) => !fallback.has(name)),
-      deletionsHeld: holdDeletions(null, 0, 0),
-      isListingFailed: true,
-      listingCount: null,
-      lastSerial: null,
-      requests: run.requests,
-      memo: memoOf(run),
-      checkGone: noGoneCheck,
-    };
+    return listingFailed(run);
   }
 
-  if ('notModified' in answer) {
-    // Unchanged since the last full listing: the selection is what we hold. Fetch only what is owed:
-    // last run's failures and stale pages, and pages with no serial (every page on a plain index).
-    const known = selectMirrored(state, filters);
-    const toSync = new Map<string, Candidate>();
-    for (const [name, p] of Object.entries(previous.pending)) {
-      if (!filters.matchNormalizedProject(name)) continue;
-      const c = { name, displayName: p.displayName, serial: p.serial };
-      known.set(name, c);
-      toSync.set(name, c);
-    }
-    for (const c of known.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
-    const isSerialMode = previous.mode === 'listing-serial' || previous.mode === 'changelog';
-    return {
-      mode: isSerialMode ? 'listing-serial' : 'conditional',
-      selected: known,
-      toSync: [...toSync.values()],
-      toRemove: Object.keys(mirrored).filter((name) => !known.has(name)),
-      deletionsHeld: null,
-      isListingFailed: false,
-      listingCount: null,
-      lastSerial: answer.serial,
-      requests: run.requests,
-      memo: memoOf(run),
-      checkGone: noGoneCheck,
-    };
-  }
+  if ('notModified' in answer) return listingUnchanged(run, answer.serial);
 
   const mirroredSelected = selectMirrored(state, filters);
   const kept = [...mirroredSelected.keys()].filter((name) => selected.has(name)).length;
@@ -179,6 +131,68 @@ async function discoverListing(run: Run): Promise<Discovery> {
     lastSerial: answer.serial,
     requests: run.requests,
     memo: { ...memoOf(run), listingEtag: answer.etag, listingLastModified: answer.lastModified },
+    checkGone: noGoneCheck,
+  };
+}
+
+/** Without a listing, still refresh what we have (conditionally), but add and delete nothing. */
+function listingFailed(run: Run): Discovery {
+  const { state, filters } = run.input;
+  const { previous } = run;
+  const mirrored = state.projects;
+  // Last run's failures too: the stored serial may already be past the change that named them.
+  const fallback = selectMirrored(state, filters);
+  const toSync: Candidate[] = [...fallback.values()].map((c) => ({ ...c, serial: null }));
+  for (const [name, p] of Object.entries(previous.pending)) {
+    if (fallback.has(name) || !filters.matchNormalizedProject(name)) continue;
+    const c = { name, displayName: p.displayName, serial: p.serial };
+    fallback.set(name, c);
+    toSync.push(c);
+  }
+  return {
+    mode: 'mirrored-only',
+    selected: fallback,
+    toSync,
+    toRemove: Object.keys(mirrored).filter((name) => !fallback.has(name)),
+    deletionsHeld: holdDeletions(null, 0, 0),
+    isListingFailed: true,
+    listingCount: null,
+    lastSerial: null,
+    requests: run.requests,
+    memo: memoOf(run),
+    checkGone: noGoneCheck,
+  };
+}
+
+/**
+ * Unchanged since the last full listing: the selection is what we hold. Fetch only what is owed: last run's
+ * failures and stale pages, and pages with no serial (every page on a plain index).
+ */
+function listingUnchanged(run: Run, lastSerial: number | null): Discovery {
+  const { state, filters } = run.input;
+  const { previous } = run;
+  const mirrored = state.projects;
+  const known = selectMirrored(state, filters);
+  const toSync = new Map<string, Candidate>();
+  for (const [name, p] of Object.entries(previous.pending)) {
+    if (!filters.matchNormalizedProject(name)) continue;
+    const c = { name, displayName: p.displayName, serial: p.serial };
+    known.set(name, c);
+    toSync.set(name, c);
+  }
+  for (const c of known.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
+  const isSerialMode = previous.mode === 'listing-serial' || previous.mode === 'changelog';
+  return {
+    mode: isSerialMode ? 'listing-serial' : 'conditional',
+    selected: known,
+    toSync: [...toSync.values()],
+    toRemove: Object.keys(mirrored).filter((name) => !known.has(name)),
+    deletionsHeld: null,
+    isListingFailed: false,
+    listingCount: null,
+    lastSerial,
+    requests: run.requests,
+    memo: memoOf(run),
     checkGone: noGoneCheck,
   };
 }
