@@ -9,7 +9,7 @@ import {
   type Discovery,
   errorText,
   isChangelogWorthAsking,
-  memoOf,
+  withoutListing,
   type Run,
 } from './discover-shared.js';
 
@@ -42,16 +42,8 @@ export async function discoverLiteral(run: Run, literals: readonly string[]): Pr
   }
   const literalSet = new Set(literal);
   return {
-    mode: 'literal',
-    selected,
-    toSync: [...selected.values()],
+    ...withoutListing(run, 'literal', selected, [...selected.values()], lastSerial),
     toRemove: Object.keys(state.projects).filter((name) => !literalSet.has(name)),
-    deletionsHeld: null,
-    isListingFailed: false,
-    listingCount: null,
-    lastSerial,
-    requests: run.requests,
-    memo: memoOf(run),
     checkGone: (gone, goneSignal) => checkLiteralGone(run.input, literal, gone, goneSignal),
   };
 }

@@ -129,6 +129,32 @@ export function memoOf(run: Run): DiscoveryMemo {
   };
 }
 
+/**
+ * A discovery that read no listing: `selected` as known, every mirrored project outside it to remove, no
+ * deletion held for the listing's sake.
+ */
+export function withoutListing(
+  run: Run,
+  mode: DiscoveryMode,
+  selected: ReadonlyMap<string, Candidate>,
+  toSync: readonly Candidate[],
+  lastSerial: number | null,
+): Discovery {
+  return {
+    mode,
+    selected,
+    toSync,
+    toRemove: Object.keys(run.input.state.projects).filter((name) => !selected.has(name)),
+    deletionsHeld: null,
+    isListingFailed: false,
+    listingCount: null,
+    lastSerial,
+    requests: run.requests,
+    memo: memoOf(run),
+    checkGone: noGoneCheck,
+  };
+}
+
 export function selectMirrored(state: MirrorState, filters: Filters): Map<string, Candidate> {
   const selected = new Map<string, Candidate>();
   for (const [name, p] of Object.entries(state.projects)) {

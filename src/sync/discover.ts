@@ -24,6 +24,7 @@ import {
   memoOf,
   NO_DISCOVERY_STATE,
   noGoneCheck,
+  withoutListing,
   type Run,
   selectMirrored,
 } from './discover-shared.js';
@@ -171,7 +172,6 @@ function listingFailed(run: Run): Discovery {
 function listingUnchanged(run: Run, lastSerial: number | null): Discovery {
   const { state, filters } = run.input;
   const { previous } = run;
-  const mirrored = state.projects;
   const known = selectMirrored(state, filters);
   const toSync = new Map<string, Candidate>();
   for (const [name, p] of Object.entries(previous.pending)) {
@@ -182,19 +182,13 @@ function listingUnchanged(run: Run, lastSerial: number | null): Discovery {
   }
   for (const c of known.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
   const isSerialMode = previous.mode === 'listing-serial' || previous.mode === 'changelog';
-  return {
-    mode: isSerialMode ? 'listing-serial' : 'conditional',
-    selected: known,
-    toSync: [...toSync.values()],
-    toRemove: Object.keys(mirrored).filter((name) => !known.has(name)),
-    deletionsHeld: null,
-    isListingFailed: false,
-    listingCount: null,
+  return withoutListing(
+    run,
+    isSerialMode ? 'listing-serial' : 'conditional',
+    known,
+    [...toSync.values()],
     lastSerial,
-    requests: run.requests,
-    memo: memoOf(run),
-    checkGone: noGoneCheck,
-  };
+  );
 }
 
 // ---- after the run ------------------------------------------------------------------------------------
