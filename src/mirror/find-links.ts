@@ -23,8 +23,8 @@ import {
   tempPathFor,
   writeFileAtomic,
 } from '../util/fs.js';
-import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, stateDir } from './layout.js';
-import { normalizeName } from '../plan/names.js';
+import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, stateDir } from '../model/layout.js';
+import { normalizeName } from '../model/names.js';
 import { describeKind, directoryError, listSome } from './ownership.js';
 import { renameNoReplace } from '../storage/local.js';
 import { listRecords, readRecord } from './state.js';

@@ -27,8 +27,8 @@ import {
   isSystemDirectory,
   isTempName,
   STATE_DIR,
-} from './layout.js';
-import type { ProjectRecord } from './record.js';
+} from '../model/layout.js';
+import type { ProjectRecord } from '../model/record.js';
 import { readStoredJson, writeRecord } from './state.js';
 
 /** `<root>/.pypimirror/root.json` */

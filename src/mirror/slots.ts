@@ -1,37 +1,74 @@
 // The sink for large files (LARGE_FILE_BYTES and up). The event loop copies the received bytes once, into
-// 1 MiB slots of memory that every thread of the process can read; each full slot is then, at the same time,
-// written to the temp file by libuv's thread pool and hashed by the hashing thread (hash-worker.ts), and it
-// is reused once both are done. The file is opened a second time with O_DIRECT: a full slot goes from its
-// memory straight to the disk, with no copy into the page cache. Measured on 1 GiB served by nginx on
-// loopback, interleaved rounds (README "Benchmark"): 1.54-1.57 s against 1.8-2.0 s through the page cache;
-// 1.0-1.2 s with the heap setting on main.ts's #! line; curl to a file took 1.15-1.5 s in the same rounds.
+// 1 MiB slots of memory that every thread of the process can read (slot-pool.ts); each full slot is then, at
+// the same time, written to the temp file by libuv's thread pool and hashed by the hashing thread
+// (hashing-thread.ts, hash-worker.ts), and it is reused once both are done. The file is opened a second time
+// with O_DIRECT: a full slot goes from its memory straight to the disk, with no copy into the page cache.
+// Measured on 1 GiB served by nginx on loopback, interleaved rounds (README "Benchmark"): 1.54-1.57 s against
+// 1.8-2.0 s through the page cache; 1.0-1.2 s with the heap setting on main.ts's #! line; curl to a file took
+// 1.15-1.5 s in the same rounds.
 //
 // Direct writes need their memory, file offset and length aligned to the disk's block size. The slots live
 // in a WebAssembly.Memory, whose base V8 aligns to a 64 KiB page; every slot but a file's last is full, and
 // written at a multiple of 1 MiB. The last one, a write cut short, and every write on a file system that
 // refuses O_DIRECT go through the ordinary descriptor instead.
+//
+// The pool and the thread belong to a SlotResources, created when the first large file needs them and let
+// go when no download uses them; a caller may hand in its own (`options.resources`).
 import { createHash, type Hash } from 'node:crypto';
 import { constants, open, close, write } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import type { HashReply, HashRequest } from './hash-worker.js';
+import { startHashingThread, type HashingThread } from './hashing-thread.js';
 import { diskError, type FileSink, type SinkEvents } from './sink.js';
-
-/** Bytes in one slot: one write, one message to the hashing thread. */
-export const SLOT_BYTES = 1 << 20;
-
-/** Slots in the process's pool, shared by every large download (their pages are touched as they are used). */
-const POOL_SLOTS = 32;
+import { POOL_SLOTS, SLOT_BYTES, SlotPool, type SlotOwner } from './slot-pool.js';
 
 /** Slots one download may hold (one being filled, the rest being written and hashed) before it pauses. */
 export const STREAM_SLOTS = 8;
+
+/**
+ * The slot pool and the hashing thread that large downloads share: each is created when a download first
+ * needs it; the pool (and the thread's hold on its memory) goes once no download uses it, so an idle process
+ * holds no slot memory; a thread that fails is replaced at the next download.
+ */
+export class SlotResources {
+  private pool: SlotPool | null = null;
+  private thread: HashingThread | null = null;
+
+  /** The pool, joined: the caller leaves it when done. */
+  joinPool(): SlotPool {
+    if (this.pool === null) {
+      this.pool = new SlotPool((idle) => {
+        if (this.pool !== idle) return;
+        this.pool = null;
+        this.thread?.forget(idle);
+      });
+    }
+    return this.pool.join();
+  }
+
+  hashingThread(): HashingThread {
+    this.thread ??= startHashingThread((failed) => {
+      if (this.thread === failed) this.thread = null;
+    });
+    return this.thread;
+  }
+
+  /** The pool's size and the slots taken; null when there is none. For tests: every download gives back what it took. */
+  poolState(): { slots: number; inUse: number } | null {
+    return this.pool === null ? null : { slots: POOL_SLOTS, inUse: this.pool.inUse() };
+  }
+}
 
 export interface SlotSinkOptions {
   /** Hash on the hashing thread (default: when there is more than one core) or on the event loop. */
   readonly hashOnThread?: boolean;
   /** Also open the file with O_DIRECT when the memory allows it (default true). */
   readonly direct?: boolean;
+  /** Whose pool and thread to use (default: those of the callers that hand in none). */
+  readonly resources?: SlotResources;
 }
+
+/** The resources of the callers that hand in none: they hold nothing until a large file comes. */
+const unowned = new SlotResources();
 
 /**
  * A sink for the large temp file `path`, whose ordinary descriptor is `fd` (the caller opened it and closes
@@ -44,7 +81,8 @@ export async function createSlotSink(
   events: SinkEvents,
   options: SlotSinkOptions = {},
 ): Promise<FileSink> {
-  const pool = takePool();
+  const resources = options.resources ?? unowned;
+  const pool = resources.joinPool();
   let directFd: number | null = null;
   if (options.direct !== false && pool.isAligned && constants.O_DIRECT !== undefined) {
     // Refused by some file systems (tmpfs before Linux 6.6, some FUSE ones): then the page cache it is.
@@ -55,20 +93,8 @@ export async function createSlotSink(
     );
   }
   const hashOnThread = options.hashOnThread ?? availableParallelism() > 1;
-  return new SlotStream(pool, fd, directFd, path, algorithms, hashOnThread, events);
-}
-
-/**
- * The process's slot pool: its size and the slots taken (being filled, written or hashed); null when there is
- * none (no large download since the last one ended). For tests: every download gives back what it took.
- */
-export function slotPoolState(): { slots: number; inUse: number } | null {
-  return current === null ? null : { slots: POOL_SLOTS, inUse: current.inUse() };
-}
-
-/** A holder of slots, told when one of its own is free again, or when a slot it waited for may be taken. */
-interface SlotOwner {
-  onSlotFree(wasOwn: boolean): void;
+  const thread = hashOnThread ? resources.hashingThread() : null;
+  return new SlotStream(pool, fd, directFd, path, algorithms, thread, events);
 }
 
 class SlotStream implements FileSink, SlotOwner {
@@ -93,17 +119,16 @@ class SlotStream implements FileSink, SlotOwner {
   private digests: Promise<string[]> | null = null;
 
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: SlotPool,
     private readonly fd: number,
     private readonly directFd: number | null,
     private readonly path: string,
     algorithms: readonly string[],
-    hashOnThread: boolean,
+    on: HashingThread | null,
     private readonly events: SinkEvents,
   ) {
     this.isDirect = directFd !== null;
-    if (hashOnThread) {
-      const on = hashingThread();
+    if (on !== null) {
       this.hashes = null;
       this.thread = { on, id: on.start(algorithms, (err) => this.fail(err)) };
     } else {
@@ -265,233 +290,4 @@ class SlotStream implements FileSink, SlotOwner {
     const fd = this.directFd;
     if (fd !== null) await new Promise((resolve) => close(fd, resolve));
   }
-}
-
-// ---- the pool ---------------------------------------------------------------------------------------------
-
-class Pool {
-  readonly bytes: Buffer;
-  /** The memory is aligned for O_DIRECT (a WebAssembly.Memory; a SharedArrayBuffer otherwise). */
-  readonly isAligned: boolean;
-  readonly memory: SharedArrayBuffer;
-  /** Free slots, last freed first: a lone download keeps reusing the same few pages. */
-  private readonly free: number[] = [];
-  /** Per slot: 1 while being filled; then 1 for its write plus 1 for its hashing on the thread. */
-  private readonly refs = new Uint8Array(POOL_SLOTS);
-  private readonly owners: (SlotOwner | null)[] = new Array<SlotOwner | null>(POOL_SLOTS).fill(null);
-  /** Owners waiting for a free slot, first come first served. */
-  private readonly waiting: SlotOwner[] = [];
-  private users = 0;
-  /** Slots taken so far: tells whether a waiter offered a free slot took it. */
-  private takes = 0;
-
-  constructor() {
-    ({ memory: this.memory, isAligned: this.isAligned } = allocate(POOL_SLOTS * SLOT_BYTES));
-    this.bytes = Buffer.from(this.memory);
-    for (let slot = POOL_SLOTS - 1; slot >= 0; slot--) this.free.push(slot);
-  }
-
-  inUse(): number {
-    return POOL_SLOTS - this.free.length;
-  }
-
-  join(): this {
-    this.users++;
-    return this;
-  }
-
-  /** A free slot for `owner` (held once, while it is filled), or -1: `owner` is told when one is free. */
-  take(owner: SlotOwner): number {
-    const slot = this.waiting.length > 0 && this.waiting[0] !== owner ? undefined : this.free.pop();
-    if (slot === undefined) {
-      if (!this.waiting.includes(owner)) this.waiting.push(owner);
-      return -1;
-    }
-    if (this.waiting[0] === owner) this.waiting.shift();
-    this.takes++;
-    this.refs[slot] = 1;
-    this.owners[slot] = owner;
-    return slot;
-  }
-
-  /** The slot, filled, is now held `count` times (its write, and its hashing when on the thread). */
-  hold(slot: number, count: number): void {
-    this.refs[slot] = count;
-  }
-
-  unref(slot: number): void {
-    const refs = this.refs[slot] as number;
-    if (refs === 0) throw new Error(`slot ${slot} freed twice`);
-    this.refs[slot] = refs - 1;
-    if (refs > 1) return;
-    const owner = this.owners[slot];
-    this.owners[slot] = null;
-    this.free.push(slot);
-    owner?.onSlotFree(true);
-    while (this.free.length > 0 && this.waiting.length > 0) {
-      const next = this.waiting[0] as SlotOwner;
-      const takes = this.takes;
-      next.onSlotFree(false);
-      // It took none (it failed, or waits for its own slots now): it asks again when it needs one.
-      if (this.takes === takes && this.waiting[0] === next) this.waiting.shift();
-    }
-    this.dropIfIdle();
-  }
-
-  leave(owner: SlotOwner): void {
-    const at = this.waiting.indexOf(owner);
-    if (at >= 0) this.waiting.splice(at, 1);
-    this.users--;
-    this.dropIfIdle();
-  }
-
-  private dropIfIdle(): void {
-    if (this.users > 0 || this.free.length < POOL_SLOTS || current !== this) return;
-    current = null; // an idle process holds no slot memory
-    currentThread?.forget(this);
-  }
-}
-
-let current: Pool | null = null;
-
-function takePool(): Pool {
-  current ??= new Pool();
-  return current.join();
-}
-
-/**
- * `bytes` of memory that every thread may read. A WebAssembly.Memory when the process may have one (its base
- * is page-aligned); not under `--jitless` (no WebAssembly) or a low `ulimit -v` (V8 reserves several GiB of
- * address space for it).
- */
-function allocate(bytes: number): { memory: SharedArrayBuffer; isAligned: boolean } {
-  try {
-    const pages = bytes / (64 << 10);
-    const memory = new (globalThis as unknown as WebAssemblyGlobal).WebAssembly.Memory({
-      initial: pages,
-      maximum: pages,
-      shared: true,
-    });
-    return { memory: memory.buffer, isAligned: true };
-  } catch {
-    return { memory: new SharedArrayBuffer(bytes), isAligned: false };
-  }
-}
-
-/** The part of the WebAssembly global used here (our `lib` setting, ES2023 without DOM, does not declare it). */
-interface WebAssemblyGlobal {
-  readonly WebAssembly: {
-    readonly Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => {
-      readonly buffer: SharedArrayBuffer;
-    };
-  };
-}
-
-// ---- the hashing thread -----------------------------------------------------------------------------------
-
-interface ThreadStream {
-  onFailure(err: Error): void;
-  finish?: { resolve(digests: string[]): void; reject(err: Error): void };
-}
-
-interface HashingThread {
-  /** A new stream hashed with `algorithms`; `onFailure` if the thread fails before its digests are out. */
-  start(algorithms: readonly string[], onFailure: (err: Error) => void): number;
-  /** Hashes `length` bytes of `slot` as the stream's next bytes; the pool's slot is unref'd once done. */
-  hash(id: number, pool: Pool, slot: number, length: number): void;
-  /** The stream's digests, after every slot sent before. */
-  end(id: number): Promise<string[]>;
-  abort(id: number): void;
-  /** `pool` is gone: the thread lets go of its memory. */
-  forget(pool: Pool): void;
-}
-
-let currentThread: HashingThread | null = null;
-
-/**
- * The process's hashing thread, started on first use. It keeps the process alive only while a stream is
- * being hashed (an idle daemon, or a sync that has finished, does not wait for it).
- */
-function hashingThread(): HashingThread {
-  if (currentThread !== null) return currentThread;
-  // No Node options from the command line (--input-type, --require, loaders: not for this thread); V8 flags
-  // such as --single-threaded-gc are the process's, and apply here anyway.
-  const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: [] });
-  worker.unref();
-  const streams = new Map<number, ThreadStream>();
-  /** Slots sent and not yet hashed, all of one pool (a pool is replaced only once all its slots are free). */
-  const outstanding = new Set<number>();
-  let sentPool: Pool | null = null;
-  let nextId = 1;
-  const post = (message: HashRequest): void => worker.postMessage(message);
-  const add = (id: number, stream: ThreadStream): void => {
-    if (streams.size === 0) worker.ref();
-    streams.set(id, stream);
-  };
-  const remove = (id: number): void => {
-    if (streams.delete(id) && streams.size === 0) worker.unref();
-  };
-  const thread: HashingThread = {
-    start(algorithms, onFailure) {
-      const id = nextId++;
-      add(id, { onFailure });
-      post({ id, start: algorithms });
-      return id;
-    },
-    hash(id, pool, slot, length) {
-      if (sentPool !== pool) {
-        sentPool = pool;
-        post({ memory: pool.memory });
-      }
-      outstanding.add(slot);
-      post({ id, slot, length });
-    },
-    end(id) {
-      const stream = streams.get(id);
-      if (stream === undefined) return Promise.reject(new Error('hashing thread: no such stream'));
-      return new Promise((resolve, reject) => {
-        stream.finish = { resolve, reject };
-        post({ id, end: true });
-      });
-    },
-    abort(id) {
-      if (!streams.has(id)) return;
-      remove(id);
-      post({ id, abort: true });
-    },
-    forget(pool) {
-      if (sentPool !== pool) return;
-      sentPool = null;
-      post({ memory: null });
-    },
-  };
-  const fail = (err: Error): void => {
-    if (currentThread === thread) currentThread = null; // the next download starts a new thread
-    const failed = [...streams.values()];
-    streams.clear();
-    worker.unref();
-    const pool = sentPool;
-    sentPool = null;
-    for (const stream of failed) {
-      stream.onFailure(err);
-      stream.finish?.reject(err);
-    }
-    const slots = [...outstanding];
-    outstanding.clear();
-    for (const slot of slots) pool?.unref(slot);
-  };
-  worker.on('message', (reply: HashReply) => {
-    if ('slot' in reply) {
-      outstanding.delete(reply.slot);
-      sentPool?.unref(reply.slot);
-    } else {
-      const stream = streams.get(reply.id);
-      remove(reply.id);
-      stream?.finish?.resolve(reply.digests);
-    }
-  });
-  worker.on('error', (err) => fail(new Error(`hashing thread failed: ${err.message}`, { cause: err })));
-  worker.on('exit', (code) => fail(new Error(`hashing thread exited with code ${code}`)));
-  currentThread = thread;
-  return thread;
 }

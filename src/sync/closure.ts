@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readSdistPkgInfo, readWheelMetadata } from '../mirror/archive.js';
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 import { type ClosureState, EMPTY_STATE, type MirrorState, readRecord } from '../mirror/state.js';
 import { fileKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';

@@ -4,30 +4,29 @@ import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { openFindLinks } from '../mirror/find-links.js';
-import { STATE_DIR } from '../mirror/layout.js';
+import { STATE_DIR } from '../model/layout.js';
 import { claimRoot, foreignOfRoot } from '../mirror/ownership.js';
 import { createPublisher } from '../mirror/publish.js';
-import type { ProjectRecord } from '../mirror/record.js';
+import type { ProjectRecord } from '../model/record.js';
 import type { RootEntry } from '../mirror/render.js';
 import { type MirroredProject, readRecord, readState, writeRecord } from '../mirror/state.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import { mergeHolds } from '../plan/quarantine.js';
 import type { SuspectPage } from '../plan/planner.js';
-import type { ProjectPage, Upstream, UpstreamFile } from '../upstream/types.js';
+import type { ProjectPage, Upstream, UpstreamFile } from '../model/upstream.js';
 import { createPool, createSemaphore, forEachWindowed } from '../util/pool.js';
 import type { Candidate } from './discover.js';
 import { createReleaseTimes } from './release-times.js';
 import { buildRouting, discoverRoutes, settleRoutes, wholeScopeKey, type Route } from './upstreams.js';
 import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
 import {
-  type DeletionHold,
   formatHold,
   formatSuspectHold,
   judgeDeletions,
   pruneHistory,
-  type RemovalEntry,
 } from './guards.js';
+import type { DeletionHold, RemovalEntry } from '../model/holds.js';
 import { applyPage, pageFromRecord, type ProjectOutcome, syncProject } from './project.js';
 import type { ProjectContext } from './project-context.js';
 import type { RetryPolicy } from './retrying-download.js';

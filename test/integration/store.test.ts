@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { IntegrityError, StoreError } from '../../src/errors.js';
 import { LARGE_FILE_BYTES } from '../../src/mirror/sink.js';
 import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
-import type { Upstream } from '../../src/upstream/types.js';
+import type { Upstream } from '../../src/model/upstream.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import type { SyncChildRequest, SyncChildResult } from '../helpers/sync-child.js';
 import { listTree, makeTempDir } from '../helpers/tree.js';
