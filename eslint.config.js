@@ -29,9 +29,10 @@ const FLOORS = {
   plan: [],
   config: ['plan'],
   upstream: ['plan'],
-  mirror: ['plan', 'config', 'upstream'],
-  sync: ['plan', 'config', 'upstream', 'mirror'],
-  bundle: ['plan', 'config', 'upstream', 'mirror', 'sync'],
+  storage: ['plan', 'config'],
+  mirror: ['plan', 'config', 'upstream', 'storage'],
+  sync: ['plan', 'config', 'upstream', 'storage', 'mirror'],
+  bundle: ['plan', 'config', 'upstream', 'storage', 'mirror', 'sync'],
 };
 
 /** A regex for the relative imports that leave `prefix` for anything but `allowedDirs` and the vocabulary's files. */

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IntegrityError, StoreError } from '../../src/errors.js';
-import { LARGE_FILE_BYTES } from '../../src/mirror/sink.js';
+import { LARGE_FILE_BYTES } from '../../src/storage/sink.js';
 import { downloadVerified, receiveVerified } from '../../src/mirror/store.js';
 import type { Upstream } from '../../src/model/upstream.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';

@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import type { FileSink } from '../../../src/mirror/sink.js';
-import { SLOT_BYTES } from '../../../src/mirror/slot-pool.js';
-import { createSlotSink, SlotResources, STREAM_SLOTS } from '../../../src/mirror/slots.js';
+import type { FileSink } from '../../../src/storage/sink.js';
+import { SLOT_BYTES } from '../../../src/storage/slot-pool.js';
+import { createSlotSink, SlotResources, STREAM_SLOTS } from '../../../src/storage/slots.js';
 import { makeTempDir } from '../../helpers/tree.js';
 
 function digests(algorithms: readonly string[], bytes: Buffer): string[] {
@@ -245,7 +245,7 @@ test('two owners of slot resources have pools of their own, each created on firs
 
 test('the hashing thread starts whatever Node options the process was given (it takes none of them)', async (t) => {
   // --input-type is valid for `node -e` and refused by a worker thread that inherits it.
-  const slots = new URL('../../../src/mirror/slots.js', import.meta.url).href;
+  const slots = new URL('../../../src/storage/slots.js', import.meta.url).href;
   const script = `
     const { openSync, closeSync, unlinkSync } = await import('node:fs');
     const { createSlotSink } = await import(${JSON.stringify(slots)});
@@ -270,7 +270,7 @@ test('the hashing thread starts whatever Node options the process was given (it 
 });
 
 test('without WebAssembly (node --jitless) the slots are plain shared memory, written through the page cache', async (t) => {
-  const slots = new URL('../../../src/mirror/slots.js', import.meta.url).href;
+  const slots = new URL('../../../src/storage/slots.js', import.meta.url).href;
   const script = `
     const { openSync, closeSync, readFileSync, readdirSync, readlinkSync } = await import('node:fs');
     const { createHash } = await import('node:crypto');
