@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Check, combine, type Row } from './checks.js';
 import { generateKeys } from '../src/bundle/signing.js';
-import type { LocalFile } from '../src/mirror/record.js';
+import type { LocalFile } from '../src/model/record.js';
 import { EMPTY_STATE, writeRecord, writeState } from '../src/mirror/state.js';
 import { emptyRecord } from '../src/sync/project.js';
 import { createLocalStorage } from '../src/storage/local.js';

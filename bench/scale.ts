@@ -10,9 +10,9 @@ import { atMost, type Check } from './checks.js';
 import { makeConfig } from '../test/helpers/config.js';
 import { startFakeUpstream, type FakeUpstream } from '../test/helpers/fake-upstream.js';
 import { connectSilently, type SyncChildRequest, type SyncChildResult } from '../test/helpers/sync-child.js';
-import { INDEX_HTML, INDEX_JSON, filePath, projectDir } from '../src/mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, filePath, projectDir } from '../src/model/layout.js';
 import { claimRoot } from '../src/mirror/ownership.js';
-import type { LocalFile } from '../src/mirror/record.js';
+import type { LocalFile } from '../src/model/record.js';
 import {
   renderProjectHtml,
   renderProjectJson,

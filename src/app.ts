@@ -33,12 +33,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     process.stderr.write(`pypimirror: ${err.message}\n\n${USAGE}\n`);
     return EXIT.CONFIG;
   }
-  if (args.command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return EXIT.OK;
-  }
-  if (args.command === 'version') {
-    process.stdout.write(`pypimirror ${readVersion()}\n`);
+  if (args.command === 'help' || args.command === 'version') {
+    process.stdout.write(args.command === 'help' ? `${USAGE}\n` : `pypimirror ${readVersion()}\n`);
     return EXIT.OK;
   }
   if (args.command === 'keygen') {

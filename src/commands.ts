@@ -9,7 +9,7 @@ import { LockError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
 import type { RunLock } from './mirror/lock.js';
-import { takeRunLock } from './storage/run-lock.js';
+import { takeRunLock } from './mirror/run-lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { createPublisher } from './mirror/publish.js';
 import { listRecords, readRecord } from './mirror/state.js';

@@ -12,12 +12,13 @@ import type { Config } from './config/types.js';
 import { ConfigError, formatConfigIssue, LockError } from './errors.js';
 import type { Logger } from './log.js';
 import type { RunLock } from './mirror/lock.js';
-import { takeRunLock } from './storage/run-lock.js';
+import { takeRunLock } from './mirror/run-lock.js';
 import { claimRoot } from './mirror/ownership.js';
 import { nextStatus, readStatus, summarizeRun, writeMetrics, writeStatus, type RunResult } from './status.js';
+import { clientKey, diffConfig, isSyncTrigger } from './config-change.js';
 import type { SyncReport } from './sync/report.js';
-import { computeScopeKey, runSync, type SyncDeps } from './sync/run.js';
-import type { Upstream } from './upstream/types.js';
+import { runSync, type SyncDeps } from './sync/run.js';
+import type { Upstream } from './model/upstream.js';
 import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/types.js';
 
@@ -196,191 +197,189 @@ export interface Daemon {
   readonly done: Promise<void>;
 }
 
-/** Keys whose change makes a new upstream client. */
-function clientKey(cfg: Config): string {
-  return JSON.stringify([cfg.indexUrl.href, cfg.workers, cfg.timeoutMs, cfg.upstreams]);
-}
+/** The loop's state: the config in use and the one waiting for the next run boundary, the client, the timer. */
+class DaemonLoop {
+  private current: Config;
+  private pending: Config | null = null;
+  private client: UpstreamClient;
+  private readonly closing: Promise<void>[] = [];
+  private isRunning = false;
+  private isWakeRequested = false;
+  private wake: (() => void) | null = null;
+  private reloadChain: Promise<void> = Promise.resolve();
+  private isReloadQueued = false;
+  /** Set by startDaemon once the watcher is in place: a reload adds the requirement files it names. */
+  watcher: ConfigWatcher | null = null;
 
-/** A change to these starts a sync now rather than at the next tick. */
-function isSyncTrigger(before: Config, after: Config): boolean {
-  const requirements = (cfg: Config): string => JSON.stringify([cfg.requirements, cfg.requirementRoots]);
-  return (
-    computeScopeKey(before) !== computeScopeKey(after) ||
-    before.mirrorRoot !== after.mirrorRoot ||
-    before.findLinksDir !== after.findLinksDir ||
-    requirements(before) !== requirements(after)
-  );
-}
+  constructor(
+    initial: Config,
+    private readonly deps: DaemonDeps,
+    private readonly signal: AbortSignal,
+  ) {
+    this.current = initial;
+    this.client = deps.createClient(initial);
+  }
 
-/** Config properties whose config-file key is not their snake_case name. */
-const KEY_NAMES: Readonly<Record<string, string>> = {
-  mirrorRoot: 'mirror_file_path',
-  lockFile: 'lock_file_name',
-  logFile: 'log_filename',
-};
-
-/** `syncIntervalMs` → `sync_interval`: the name the config file uses. */
-function keyName(property: string): string {
-  return KEY_NAMES[property] ?? property.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-/** The config-file keys whose values differ. */
-export function diffConfig(before: Config, after: Config): string[] {
-  const properties = new Set([...Object.keys(before), ...Object.keys(after)]);
-  properties.delete('warnings');
-  properties.delete('file');
-  const a = before as unknown as Record<string, unknown>;
-  const b = after as unknown as Record<string, unknown>;
-  return [...properties]
-    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-    .map(keyName)
-    .sort();
-}
-
-export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSignal): Daemon {
-  const { log } = deps;
-  let current = initial;
-  let pending: Config | null = null;
-  let client = deps.createClient(current);
-  const closing: Promise<void>[] = [];
-  let isRunning = false;
-  let isWakeRequested = false;
-  let wake: (() => void) | null = null;
-
-  const closeClient = (old: UpstreamClient): void => {
-    closing.push(
-      old
-        .close()
-        .catch((err: unknown) => log.warn('closing an upstream client failed', { error: describe(err) })),
-    );
-  };
-
-  const applyPending = (): void => {
-    if (pending === null) return;
-    const before = current;
-    current = pending;
-    pending = null;
-    if (clientKey(before) !== clientKey(current)) {
-      closeClient(client);
-      client = deps.createClient(current);
-    }
-    deps.onConfigApplied?.(current);
-    log.info('config applied', { changed: diffConfig(before, current).join(',') });
-  };
-
-  const sleep = (ms: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        wake = null;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      signal.addEventListener('abort', finish, { once: true });
-      wake = finish;
-    });
-
-  const nextRunAt = (finishedAt: Date): Date | null =>
-    isWakeRequested ? finishedAt : new Date(finishedAt.getTime() + (pending ?? current).syncIntervalMs);
-
-  const loop = async (): Promise<void> => {
+  /** Syncs at start, then `sync_interval` after each run ends (at once when a reload asked for it). */
+  async loop(): Promise<void> {
+    const { log } = this.deps;
     let isDue = true;
-    while (!signal.aborted) {
+    while (!this.signal.aborted) {
       if (!isDue) {
-        log.debug('next sync scheduled', { inMs: current.syncIntervalMs });
-        await sleep(current.syncIntervalMs);
-        if (signal.aborted) break;
+        log.debug('next sync scheduled', { inMs: this.current.syncIntervalMs });
+        await this.sleep(this.current.syncIntervalMs);
+        if (this.signal.aborted) break;
       }
-      applyPending();
-      isWakeRequested = false;
-      isRunning = true;
+      this.applyPending();
+      this.isWakeRequested = false;
+      this.isRunning = true;
       let outcome: RunOutcome;
       try {
-        outcome = await runLockedSync(
-          {
-            log,
-            upstream: client.upstream,
-            upstreams: client.upstreams,
-            command: 'run',
-            version: deps.version,
-            ...(deps.lock === undefined ? {} : { lock: deps.lock }),
-            ...(deps.retry === undefined ? {} : { retry: deps.retry }),
-            ...(deps.now === undefined ? {} : { now: deps.now }),
-          },
-          current,
-          signal,
-          nextRunAt,
-        );
+        outcome = await this.runOnce();
       } finally {
-        isRunning = false;
+        this.isRunning = false;
       }
       if (outcome.kind === 'locked') {
         log.warn(`${outcome.error.message}; trying again at the next tick`);
       }
-      deps.onRunEnd?.(outcome);
-      applyPending();
-      isDue = isWakeRequested;
+      this.deps.onRunEnd?.(outcome);
+      this.applyPending();
+      isDue = this.isWakeRequested;
     }
-  };
+  }
 
-  const reloadNow = async (reason: string): Promise<void> => {
-    log.info('reloading the config', { reason, file: deps.configPath });
+  /** Reloads the config, one reload at a time (a second request while one waits is the same reload). */
+  reload(reason: string): void {
+    if (this.signal.aborted || this.isReloadQueued) return;
+    this.isReloadQueued = true;
+    this.reloadChain = this.reloadChain
+      .then(() => {
+        this.isReloadQueued = false;
+        return this.reloadNow(reason);
+      })
+      .catch((err: unknown) => this.deps.log.error('config reload failed', { error: describe(err) }));
+  }
+
+  /** After the loop: the reload in flight ends, the watcher and every client close. */
+  async close(): Promise<void> {
+    await this.reloadChain;
+    await this.watcher?.close();
+    this.closeClient(this.client);
+    await Promise.all(this.closing);
+  }
+
+  private runOnce(): Promise<RunOutcome> {
+    const { deps } = this;
+    const nextRunAt = (finishedAt: Date): Date | null =>
+      this.isWakeRequested
+        ? finishedAt
+        : new Date(finishedAt.getTime() + (this.pending ?? this.current).syncIntervalMs);
+    return runLockedSync(
+      {
+        log: deps.log,
+        upstream: this.client.upstream,
+        upstreams: this.client.upstreams,
+        command: 'run',
+        version: deps.version,
+        ...(deps.lock === undefined ? {} : { lock: deps.lock }),
+        ...(deps.retry === undefined ? {} : { retry: deps.retry }),
+        ...(deps.now === undefined ? {} : { now: deps.now }),
+      },
+      this.current,
+      this.signal,
+      nextRunAt,
+    );
+  }
+
+  private closeClient(old: UpstreamClient): void {
+    this.closing.push(
+      old
+        .close()
+        .catch((err: unknown) =>
+          this.deps.log.warn('closing an upstream client failed', { error: describe(err) }),
+        ),
+    );
+  }
+
+  private applyPending(): void {
+    if (this.pending === null) return;
+    const before = this.current;
+    this.current = this.pending;
+    this.pending = null;
+    if (clientKey(before) !== clientKey(this.current)) {
+      this.closeClient(this.client);
+      this.client = this.deps.createClient(this.current);
+    }
+    this.deps.onConfigApplied?.(this.current);
+    this.deps.log.info('config applied', { changed: diffConfig(before, this.current).join(',') });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const { signal } = this;
+    return new Promise<void>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      signal.addEventListener('abort', finish, { once: true });
+      this.wake = finish;
+    });
+  }
+
+  private async reloadNow(reason: string): Promise<void> {
+    const { log, configPath } = this.deps;
+    log.info('reloading the config', { reason, file: configPath });
     let next: Config;
     try {
-      next = await deps.loadConfig(deps.configPath);
+      next = await this.deps.loadConfig(configPath);
     } catch (err) {
-      if (err instanceof ConfigError && err.code === 'CONFIG_NOT_FOUND') {
-        log.warn('config file not found; keeping the current config', { file: deps.configPath });
-      } else if (err instanceof ConfigError) {
-        const n = err.issues.length;
-        log.error(`config not applied: ${n} problem${n === 1 ? '' : 's'}; keeping the current config`, {
-          file: deps.configPath,
-        });
-        for (const issue of err.issues) log.error(formatConfigIssue(issue));
-      } else {
-        log.error('config reload failed; keeping the current config', { error: describe(err) });
-      }
+      logReloadFailure(log, configPath, err);
       return;
     }
-    if (signal.aborted) return;
-    watcher?.watchAlso(next.requirementFiles);
-    const changed = diffConfig(pending ?? current, next);
+    if (this.signal.aborted) return;
+    this.watcher?.watchAlso(next.requirementFiles);
+    const changed = diffConfig(this.pending ?? this.current, next);
     if (changed.length === 0) {
-      log.info('config unchanged', { file: deps.configPath });
+      log.info('config unchanged', { file: configPath });
       return;
     }
     for (const warning of next.warnings) log.warn(warning);
-    pending = next;
-    const isTrigger = isSyncTrigger(current, next);
-    if (isTrigger) isWakeRequested = true;
+    this.pending = next;
+    const isTrigger = isSyncTrigger(this.current, next);
+    if (isTrigger) this.isWakeRequested = true;
     log.info('config change accepted', {
       changed: changed.join(','),
-      applies: isRunning ? 'after the current sync' : 'now',
-      sync: isTrigger ? (isRunning ? 'right after the current sync' : 'now') : 'at the next tick',
+      applies: this.isRunning ? 'after the current sync' : 'now',
+      sync: isTrigger ? (this.isRunning ? 'right after the current sync' : 'now') : 'at the next tick',
     });
-    if (!isRunning) {
-      applyPending();
-      if (isTrigger) wake?.();
+    if (!this.isRunning) {
+      this.applyPending();
+      if (isTrigger) this.wake?.();
     }
-  };
+  }
+}
 
-  let reloadChain: Promise<void> = Promise.resolve();
-  let isReloadQueued = false;
-  const reload = (reason: string): void => {
-    if (signal.aborted || isReloadQueued) return;
-    isReloadQueued = true;
-    reloadChain = reloadChain
-      .then(() => {
-        isReloadQueued = false;
-        return reloadNow(reason);
-      })
-      .catch((err: unknown) => log.error('config reload failed', { error: describe(err) }));
-  };
+/** A reload that found no valid config: the current one stays, and the log says why. */
+function logReloadFailure(log: Logger, file: string, err: unknown): void {
+  if (err instanceof ConfigError && err.code === 'CONFIG_NOT_FOUND') {
+    log.warn('config file not found; keeping the current config', { file });
+  } else if (err instanceof ConfigError) {
+    const n = err.issues.length;
+    log.error(`config not applied: ${n} problem${n === 1 ? '' : 's'}; keeping the current config`, { file });
+    for (const issue of err.issues) log.error(formatConfigIssue(issue));
+  } else {
+    log.error('config reload failed; keeping the current config', { error: describe(err) });
+  }
+}
 
-  let watcher: ConfigWatcher | null = null;
+export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSignal): Daemon {
+  const { log } = deps;
+  const daemon = new DaemonLoop(initial, deps, signal);
   if (deps.isWatching !== false) {
-    watcher = watchConfig({
+    daemon.watcher = watchConfig({
       file: deps.configPath,
       log,
       alsoFiles: initial.requirementFiles,
@@ -391,27 +390,27 @@ export function startDaemon(initial: Config, deps: DaemonDeps, signal: AbortSign
             file: deps.configPath,
           });
         } else {
-          reload('config file changed');
+          daemon.reload('config file changed');
         }
       },
     });
   }
-
   log.info('daemon started', {
     config: deps.configPath,
-    mirror: current.mirrorRoot,
-    intervalMs: current.syncIntervalMs,
+    mirror: initial.mirrorRoot,
+    intervalMs: initial.syncIntervalMs,
   });
   const done = (async () => {
     try {
-      await loop();
+      await daemon.loop();
     } finally {
-      await reloadChain;
-      await watcher?.close();
-      closeClient(client);
-      await Promise.all(closing);
+      await daemon.close();
       log.info('daemon stopped');
     }
   })();
-  return { reload, ready: watcher?.ready ?? Promise.resolve(), done };
+  return {
+    reload: (reason) => daemon.reload(reason),
+    ready: daemon.watcher?.ready ?? Promise.resolve(),
+    done,
+  };
 }

@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError } from './errors.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, isTempName, STATE_DIR } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, isTempName, STATE_DIR } from './model/layout.js';
 import { listRecords, readRecord } from './mirror/state.js';
-import { isNormalizedName } from './plan/names.js';
+import { isNormalizedName } from './model/names.js';
 import { hashStored } from './storage/hash.js';
 import { fileKey, joinKey, RECORDS_DIR_KEY, STATE_KEY } from './storage/keys.js';
 import type { Storage } from './storage/types.js';

@@ -3,7 +3,7 @@
 import { redactSecrets } from './errors.js';
 import { STATUS_KEY } from './storage/keys.js';
 import type { Storage } from './storage/types.js';
-import type { DeletionHold } from './sync/guards.js';
+import type { DeletionHold } from './model/holds.js';
 import type { SyncReport } from './sync/report.js';
 import { writeFileAtomic } from './util/fs.js';
 

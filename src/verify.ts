@@ -6,7 +6,7 @@
 // rewritten from the records (commands.ts, `reindex`), and a sync fetches the files again.
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
-import { INDEX_HTML, INDEX_JSON, localRelPath } from './mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON, localRelPath } from './model/layout.js';
 import {
   readHtmlLinks,
   readJsonLinks,
@@ -14,11 +14,11 @@ import {
   readRootJsonProjects,
   type PublishedLink,
 } from './mirror/published.js';
-import type { ProjectRecord } from './mirror/record.js';
+import type { ProjectRecord } from './model/record.js';
 import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
 import { repairFindLinks, verifyFindLinks } from './mirror/find-links-check.js';
 import { foreignOfRoot } from './mirror/ownership.js';
-import { isNormalizedName, normalizeName } from './plan/names.js';
+import { isNormalizedName, normalizeName } from './model/names.js';
 import { hashLocalFile, hashStored } from './storage/hash.js';
 import { fileKey, joinKey, projectKey } from './storage/keys.js';
 import type { Storage } from './storage/types.js';

@@ -2,7 +2,7 @@
 // and app.ts.
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { takeRunLock } from '../storage/run-lock.js';
+import { takeRunLock } from '../mirror/run-lock.js';
 import { exportBundle } from './export.js';
 import { importBundles } from './import.js';
 import { BundleError } from '../errors.js';

@@ -3,7 +3,7 @@
 // bundles it holds until their predecessor comes (bundles/<id>/). Written atomically.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stateDir } from '../mirror/layout.js';
+import { stateDir } from '../model/layout.js';
 import { readStateJson } from '../mirror/state.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { bundleId, type ExportedProject } from './manifest.js';

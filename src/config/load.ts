@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { CaFileError, readCaFile } from '../upstream/ca.js';
+import type { Env } from '../util/env.js';
+import { CaFileError, readCaFile } from '../util/ca.js';
 import { DEFAULT_SECTION, MIRROR_SECTION, UPSTREAM_SECTION_PREFIX } from './defaults.js';
 import { parseIni } from './parse-ini.js';
 import { readRequirementsKey } from './requirements-key.js';
@@ -11,8 +12,6 @@ import type { Config, RawConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pypimirror.cfg';
 export const CONFIG_PATH_ENV = 'PYPIMIRROR_CONFIG';
-
-export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LoadOptions {
   /** Directory a relative config path (and so every relative path in it) is resolved against. */

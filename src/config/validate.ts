@@ -1,5 +1,6 @@
 // RawConfig → frozen Config, collecting every problem (with file, line, key, value and what was expected)
 // before throwing one ConfigError. Pure: no file system; paths are resolved, never checked for existence.
+// Each value is checked by checks.ts; where the lock and the flat directory may be, by places.ts.
 import path from 'node:path';
 import {
   ConfigError,
@@ -9,11 +10,25 @@ import {
   redactSecrets,
   redactUrl,
 } from '../errors.js';
-import { parsePackageMatch } from '../plan/versions.js';
 import type { ConfigIssue } from '../errors.js';
-import { formatDuration, parseDuration } from '../util/duration.js';
 import {
-  BOOLEAN_STATES,
+  checkBoolean,
+  checkDuration,
+  checkFilenameGlob,
+  checkHttpUrl,
+  checkInstant,
+  checkInteger,
+  checkPackageMatch,
+  checkPath,
+  checkPercent,
+  checkProjectGlob,
+  checkRequirementsPath,
+  checkSingle,
+  checkSize,
+  splitWords,
+  type Check,
+} from './checks.js';
+import {
   CONFIG_KEYS,
   DEFAULT_SECTION,
   KEY_ALIASES,
@@ -23,16 +38,7 @@ import {
   isConfigKey,
 } from './defaults.js';
 import type { ConfigKey, ConfigKeySpec } from './defaults.js';
-import {
-  FIND_LINKS_DIRTY,
-  FIND_LINKS_RECORD,
-  INDEX_HTML,
-  INDEX_JSON,
-  isSystemDirectory,
-  ROOT_MARKER,
-  STATE_DIR,
-} from '../mirror/layout.js';
-import { isNormalizedName } from '../plan/names.js';
+import { checkFindLinksPlace, checkLockPlace } from './places.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
 import {
@@ -51,15 +57,16 @@ export interface ValidateOptions {
   parseIssues?: readonly ConfigIssue[];
 }
 
-type Check<T> = { ok: true; value: T } | { ok: false; expected: string };
-
-const accept = <T>(value: T): Check<T> => ({ ok: true, value });
-const reject = <T>(expected: string): Check<T> => ({ ok: false, expected });
-
 /** Globs per key: ample for any selection, and a bound on what matching every listed name costs. */
 const MAX_GLOBS = 10_000;
-const PROJECT_GLOB = /^[A-Za-z0-9._\-*?[\]!]+$/;
-const UNCLOSED_BRACKET = /\[[^\]]*$/;
+
+/** The keys read, before the required ones are known to be there. */
+type Values = Omit<Config, 'file' | 'warnings' | 'mirrorRoot' | 'lockFile' | 'indexUrl' | 'workers'> & {
+  readonly mirrorRoot: string | null;
+  readonly lockFile: string | null;
+  readonly indexUrl: URL | null;
+  readonly workers: number | null;
+};
 
 /**
  * Checks a RawConfig and returns the frozen Config, or throws ConfigError('CONFIG_INVALID') listing every
@@ -67,41 +74,72 @@ const UNCLOSED_BRACKET = /\[[^\]]*$/;
  */
 export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
   const file = path.resolve(opts.cwd, raw.file);
-  const configDir = path.dirname(file);
-  const errors: ConfigIssue[] = [...(opts.parseIssues ?? [])];
-  const warnings: ConfigIssue[] = [];
-  const keysWithParseIssues = new Set(errors.map((i) => i.key));
-  const hasMirror = raw.sections.has(MIRROR_SECTION);
-  const mainSection = hasMirror ? MIRROR_SECTION : raw.sections.has(DEFAULT_SECTION) ? DEFAULT_SECTION : null;
-  const values = new Map([
-    ...(raw.sections.get(DEFAULT_SECTION)?.values ?? []),
-    ...((hasMirror && raw.sections.get(MIRROR_SECTION)?.values) || []),
-  ]);
-  const report = (
-    list: ConfigIssue[],
-    key: string,
-    v: RawValue | undefined,
-    expected: string,
-    value?: string,
-  ) =>
+  const keys = new KeyReader(raw, opts.parseIssues ?? []);
+  const values = readKeys(keys, path.dirname(file));
+  reportUnknown(keys, raw);
+  reportClashes(keys, raw, values);
+  const { mirrorRoot, lockFile, indexUrl, workers } = values;
+  if (
+    keys.errors.length > 0 ||
+    mirrorRoot === null ||
+    lockFile === null ||
+    indexUrl === null ||
+    workers === null
+  ) {
+    throw new ConfigError('CONFIG_INVALID', raw.file, arrangeIssues(keys.errors));
+  }
+  const warnings = Object.freeze(limitShown(arrangeIssues(keys.warnings).map(formatConfigIssue), 'warnings'));
+  return Object.freeze({ file, ...values, mirrorRoot, lockFile, indexUrl, workers, warnings });
+}
+
+/** The main section's values (`[mirror]` over `[DEFAULT]`), read key by key, with the problems found. */
+class KeyReader {
+  readonly errors: ConfigIssue[];
+  readonly warnings: ConfigIssue[] = [];
+  readonly values: ReadonlyMap<string, RawValue>;
+  private readonly keysWithParseIssues: ReadonlySet<string | null>;
+  private readonly mainSection: string | null;
+
+  constructor(
+    readonly raw: RawConfig,
+    parseIssues: readonly ConfigIssue[],
+  ) {
+    this.errors = [...parseIssues];
+    this.keysWithParseIssues = new Set(parseIssues.map((i) => i.key));
+    const hasMirror = raw.sections.has(MIRROR_SECTION);
+    this.mainSection = hasMirror
+      ? MIRROR_SECTION
+      : raw.sections.has(DEFAULT_SECTION)
+        ? DEFAULT_SECTION
+        : null;
+    this.values = new Map([
+      ...(raw.sections.get(DEFAULT_SECTION)?.values ?? []),
+      ...((hasMirror && raw.sections.get(MIRROR_SECTION)?.values) || []),
+    ]);
+  }
+
+  report(list: ConfigIssue[], key: string, v: RawValue | undefined, expected: string, value?: string): void {
     list.push({
-      file: raw.file,
+      file: this.raw.file,
       line: v?.line ?? null,
-      section: v?.section ?? mainSection,
+      section: v?.section ?? this.mainSection,
       key,
       value: value ?? v?.value ?? null,
       expected,
     });
+  }
 
   /** Reads one key (or its alias) through `check`: missing → the default; bad → reported, null. */
-  function read<T>(key: ConfigKey, check: (text: string) => Check<T>): T | null {
+  read<T>(key: ConfigKey, check: (text: string) => Check<T>): T | null {
     const spec: ConfigKeySpec = CONFIG_KEYS[key];
-    const alias = Object.keys(KEY_ALIASES).find((a) => KEY_ALIASES[a] === key && values.has(a));
-    const name = values.has(key) || alias === undefined ? key : alias;
-    const v = values.get(name);
+    const alias = Object.keys(KEY_ALIASES).find((a) => KEY_ALIASES[a] === key && this.values.has(a));
+    const name = this.values.has(key) || alias === undefined ? key : alias;
+    const v = this.values.get(name);
     const isUnset = v === undefined || (spec.default === null && !spec.isRequired && v.value.trim() === '');
     if (isUnset) {
-      if (spec.isRequired && !keysWithParseIssues.has(key)) report(errors, key, v, describeRequired(key));
+      if (spec.isRequired && !this.keysWithParseIssues.has(key)) {
+        this.report(this.errors, key, v, describeRequired(key));
+      }
       if (spec.default === null) return null;
       const fallback = check(spec.default);
       if (!fallback.ok) throw new Error(`defaults.ts: bad default for ${key}: ${fallback.expected}`);
@@ -110,119 +148,138 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     const result = check(v.value);
     if (result.ok) return result.value;
     const shown = spec.type === 'url' && v.value.includes('@') ? redactUrl(v.value.trim()) : v.value;
-    report(errors, name, v, result.expected + describeInlineComment(v.value), shown);
+    this.report(this.errors, name, v, result.expected + describeInlineComment(v.value), shown);
     return null;
   }
 
-  /**
-   * `storage`, `s3_endpoint`, `s3_region`, and whether mirror_file_path is required: only without an s3
-   * storage. Keys that an s3 storage makes meaningless, or that mean nothing without one, are warned about.
-   */
-  function readS3Storage(): S3Storage | null {
-    const location = read<StorageUrl>('storage', (text) => {
-      const parsed = parseStorageUrl(text);
-      return 'expected' in parsed ? reject(parsed.expected) : accept(parsed);
-    });
-    const endpoint = read('s3_endpoint', (text) => checkHttpUrl(text, 'endpoint'));
-    const region = read<string>('s3_region', (text) => {
-      const expected = checkRegion(text);
-      return expected === null ? accept(text.trim()) : reject(expected);
-    });
-    const isSet = (key: ConfigKey): boolean => (values.get(key)?.value.trim() ?? '') !== '';
-    if (!isSet('storage')) {
-      if (!isSet('mirror_file_path') && !keysWithParseIssues.has('mirror_file_path')) {
-        report(
-          errors,
-          'mirror_file_path',
-          values.get('mirror_file_path'),
-          describeRequired('mirror_file_path'),
-        );
-      }
-      for (const key of ['s3_endpoint', 's3_region'] as const) {
-        if (isSet(key))
-          report(warnings, key, values.get(key), 'means nothing without storage = s3://...; ignored');
-      }
-      return null;
-    }
-    for (const key of ['mirror_file_path', 'lock_file_name'] as const) {
-      const why =
-        key === 'mirror_file_path' ? 'the tree is in the bucket' : 'the run lock is a lease in the bucket';
-      if (isSet(key)) report(warnings, key, values.get(key), `ignored with storage = s3://...: ${why}`);
-    }
-    return location === null ? null : Object.freeze({ ...location, endpoint, region });
-  }
-
   /** A whitespace-separated list (`split` says how), each item checked on its own and reported alone. */
-  function readList(
+  list(
     key: ConfigKey,
     checkItem: (item: string) => string | null,
     split: (text: string) => string[] = splitWords,
-  ): string[] {
-    const v = values.get(key);
+  ): readonly string[] {
+    const v = this.values.get(key);
     const items = split(v?.value ?? '');
     if (items.length > MAX_GLOBS) {
       const noun = key.endsWith('_matches') ? 'globs' : 'values';
-      report(
-        errors,
-        key,
-        v,
-        `expected at most ${MAX_GLOBS} ${noun} (the cap); this list has ${items.length}`,
-      );
-      return [];
+      const expected = `expected at most ${MAX_GLOBS} ${noun} (the cap); this list has ${items.length}`;
+      this.report(this.errors, key, v, expected);
+      return Object.freeze([]);
     }
     for (const item of items) {
       const expected = checkItem(item);
-      if (expected !== null) report(errors, key, v, expected, item);
+      if (expected !== null) this.report(this.errors, key, v, expected, item);
     }
-    return items;
+    return Object.freeze(items);
   }
-  const readWords = (key: SelectionWordKey) => readList(key, (word) => checkSelectionWord(key, word));
 
-  const readBoolean = (key: ConfigKey) => read(key, checkBoolean) ?? false;
-  const readDuration = (key: ConfigKey) => read(key, (text) => checkDuration(text, CONFIG_KEYS[key])) ?? 0;
-  const readPath = (key: ConfigKey, base: string | null) =>
-    read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
+  words(key: SelectionWordKey): readonly string[] {
+    return this.list(key, (word) => checkSelectionWord(key, word));
+  }
 
-  const s3Storage = readS3Storage();
-  const localRoot = readPath('mirror_file_path', configDir);
+  boolean(key: ConfigKey): boolean {
+    return this.read(key, checkBoolean) ?? false;
+  }
+
+  duration(key: ConfigKey): number {
+    return this.read(key, (text) => checkDuration(text, CONFIG_KEYS[key])) ?? 0;
+  }
+
+  path(key: ConfigKey, base: string | null): string | null {
+    return this.read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
+  }
+
+  /** Whether the key is set to something other than blanks. */
+  isSet(key: ConfigKey): boolean {
+    return (this.values.get(key)?.value.trim() ?? '') !== '';
+  }
+
+  /** Reports a required key that is missing (unless parsing it failed already). */
+  require(key: ConfigKey): void {
+    if (!this.keysWithParseIssues.has(key))
+      this.report(this.errors, key, this.values.get(key), describeRequired(key));
+  }
+}
+
+/**
+ * `storage`, `s3_endpoint`, `s3_region` (issue #15), and whether mirror_file_path is required: only without an
+ * s3 storage. Keys that an s3 storage makes meaningless, or that mean nothing without one, are warned about.
+ */
+function readS3Storage(keys: KeyReader): S3Storage | null {
+  const location = keys.read<StorageUrl>('storage', (text) => {
+    const parsed = parseStorageUrl(text);
+    return 'expected' in parsed ? { ok: false, expected: parsed.expected } : { ok: true, value: parsed };
+  });
+  const endpoint = keys.read('s3_endpoint', (text) => checkHttpUrl(text, 'endpoint'));
+  const region = keys.read<string>('s3_region', (text) => {
+    const expected = checkRegion(text);
+    return expected === null ? { ok: true, value: text.trim() } : { ok: false, expected };
+  });
+  const warn = (key: ConfigKey, why: string): void => {
+    if (keys.isSet(key)) keys.report(keys.warnings, key, keys.values.get(key), why);
+  };
+  if (!keys.isSet('storage')) {
+    if (!keys.isSet('mirror_file_path')) keys.require('mirror_file_path');
+    warn('s3_endpoint', 'means nothing without storage = s3://...; ignored');
+    warn('s3_region', 'means nothing without storage = s3://...; ignored');
+    return null;
+  }
+  warn('mirror_file_path', 'ignored with storage = s3://...: the tree is in the bucket');
+  warn('lock_file_name', 'ignored with storage = s3://...: the run lock is a lease in the bucket');
+  return location === null ? null : Object.freeze({ ...location, endpoint, region });
+}
+
+/** Every key of the main section and the [upstream:NAME] sections, in the order their problems are listed. */
+function readKeys(keys: KeyReader, configDir: string): Values {
+  const s3Storage = readS3Storage(keys);
+  const localRoot = keys.path('mirror_file_path', configDir);
   const mirrorRoot = s3Storage === null ? localRoot : formatStorageUrl(s3Storage);
-  // `numpy < 2` reads as one entry, `numpy<2`.
-  const packageMatches = readList('package_matches', checkPackageMatch, splitPackageMatches);
-  const requirements = readList('requirements', checkRequirementsPath).map((p) => path.resolve(configDir, p));
-  const filenameMatches = readList('filename_matches', checkFilenameGlob);
-  const pythonVersions = readWords('python_versions');
-  const platforms = readWords('platforms');
-  const packageTypes = readWords('package_types');
-  const extensions = readWords('extensions');
-  const keepLatest = read('keep_latest', (text) => checkInteger(text, CONFIG_KEYS.keep_latest));
-  const prereleases = readBoolean('prereleases');
-  const cleanup = readBoolean('cleanup');
-  const createIndexes = readBoolean('create_indexes');
-  const findLinksDir = readPath('find_links_dir', configDir);
-  // With s3 storage the run lock is a lease object in the bucket (storage/s3-lease.ts).
-  const lockFile =
-    s3Storage === null ? readPath('lock_file_name', mirrorRoot) : `${mirrorRoot}/${S3_LEASE_KEY}`;
-  const logFile = readPath('log_filename', configDir);
-  const verbose = readBoolean('verbose');
-  const baseUrl = read('base_url', (text) => checkHttpUrl(text, 'public'));
-  const indexUrl = read('index_url', (text) => checkHttpUrl(text, 'index'));
-  const syncIntervalMs = readDuration('sync_interval');
-  const workers = read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers));
-  const timeoutMs = readDuration('timeout');
-  const metricsFile = readPath('metrics_file', configDir);
-  const maxDeletionsPercent = read('max_deletions', checkPercent) ?? 0;
-  const maxDeletionsWindowMs = readDuration('max_deletions_window');
-  const allowReplacedFiles = readBoolean('allow_replaced_files');
-  const maxFileSize = read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0;
-  const requestDeadlineMs = readDuration('request_deadline');
-  const caFile = readPath('ca_file', configDir);
-  // `0` is no quarantine (in a section: none for that upstream, whatever [mirror] says).
-  const minReleaseAgeMs =
-    read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age)) || null;
-  const quarantineExempt = readList('quarantine_exempt', checkProjectGlob);
-  const excludeNewer = read('exclude_newer', checkInstant);
+  const head = {
+    mirrorRoot,
+    s3Storage,
+    // `numpy < 2` reads as one entry, `numpy<2`.
+    packageMatches: keys.list('package_matches', checkPackageMatch, splitPackageMatches),
+    requirements: Object.freeze(
+      keys.list('requirements', checkRequirementsPath).map((p) => path.resolve(configDir, p)),
+    ),
+    // Read by load.ts (readRequirementsKey): this module touches no file.
+    requirementRoots: Object.freeze([]),
+    requirementFiles: Object.freeze([]),
+    filenameMatches: keys.list('filename_matches', checkFilenameGlob),
+    pythonVersions: keys.words('python_versions'),
+    platforms: keys.words('platforms'),
+    packageTypes: keys.words('package_types'),
+    extensions: keys.words('extensions'),
+    keepLatest: keys.read('keep_latest', (text) => checkInteger(text, CONFIG_KEYS.keep_latest)),
+    prereleases: keys.boolean('prereleases'),
+    cleanup: keys.boolean('cleanup'),
+    createIndexes: keys.boolean('create_indexes'),
+    findLinksDir: keys.path('find_links_dir', configDir),
+    // With s3 storage the run lock is a lease object in the bucket (mirror/s3-lease.ts).
+    lockFile: s3Storage === null ? keys.path('lock_file_name', mirrorRoot) : `${mirrorRoot}/${S3_LEASE_KEY}`,
+    logFile: keys.path('log_filename', configDir),
+    verbose: keys.boolean('verbose'),
+    baseUrl: keys.read('base_url', (text) => checkHttpUrl(text, 'public')),
+    indexUrl: keys.read('index_url', (text) => checkHttpUrl(text, 'index')),
+    syncIntervalMs: keys.duration('sync_interval'),
+    workers: keys.read('workers', (text) => checkInteger(text, CONFIG_KEYS.workers)),
+    timeoutMs: keys.duration('timeout'),
+    metricsFile: keys.path('metrics_file', configDir),
+    maxDeletionsPercent: keys.read('max_deletions', checkPercent) ?? 0,
+    maxDeletionsWindowMs: keys.duration('max_deletions_window'),
+    allowReplacedFiles: keys.boolean('allow_replaced_files'),
+    maxFileSize: keys.read('max_file_size', (text) => checkSize(text, CONFIG_KEYS.max_file_size)) ?? 0,
+    requestDeadlineMs: keys.duration('request_deadline'),
+    caFile: keys.path('ca_file', configDir),
+    // `0` is no quarantine (in a section: none for that upstream, whatever [mirror] says).
+    minReleaseAgeMs:
+      keys.read('min_release_age', (text) => checkDuration(text, CONFIG_KEYS.min_release_age)) || null,
+    quarantineExempt: keys.list('quarantine_exempt', checkProjectGlob),
+    excludeNewer: keys.read('exclude_newer', checkInstant),
+  };
+  const { timeoutMs, requestDeadlineMs, caFile, minReleaseAgeMs } = head;
   const upstreams = readUpstreamSections(
-    raw,
+    keys.raw,
     {
       url: (text) => checkHttpUrl(text, 'index'),
       duration: (key) => (text) => checkDuration(text, CONFIG_KEYS[key]),
@@ -231,20 +288,33 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
       splitPackageMatches,
       defaults: { timeoutMs, requestDeadlineMs, caFile, minReleaseAgeMs },
     },
-    errors,
+    keys.errors,
   );
-  const bundlePrivateKey = readPath('bundle_private_key', configDir);
-  const bundlePublicKey = readPath('bundle_public_key', configDir);
+  return {
+    ...head,
+    upstreams: Object.freeze(upstreams),
+    bundlePrivateKey: keys.path('bundle_private_key', configDir),
+    bundlePublicKey: keys.path('bundle_public_key', configDir),
+  };
+}
 
+/** Warnings for unknown and obsolete keys and unknown sections; an error for a key set under both its names. */
+function reportUnknown(keys: KeyReader, raw: RawConfig): void {
+  const { values, errors, warnings } = keys;
   for (const [alias, key] of Object.entries(KEY_ALIASES)) {
     const [v, first] = [values.get(alias), values.get(key)];
     if (v === undefined || first === undefined) continue;
-    report(errors, alias, v, `is another name for ${key}, which is also set (line ${first.line}); keep one`);
+    keys.report(
+      errors,
+      alias,
+      v,
+      `is another name for ${key}, which is also set (line ${first.line}); keep one`,
+    );
   }
   for (const [key, v] of values) {
     if (isConfigKey(key) || Object.hasOwn(KEY_ALIASES, key)) continue;
     const reason = OBSOLETE_KEYS[key];
-    if (reason !== undefined) report(warnings, key, v, reason);
+    if (reason !== undefined) keys.report(warnings, key, v, reason);
     else {
       // Suggestions cost an edit distance per known key: only for the warnings that will be shown.
       const hint = warnings.length < MAX_SHOWN_ISSUES ? suggestKey(key) : '';
@@ -263,79 +333,33 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): Config {
     const where = { file: raw.file, line: section.line, section: name, key: null, value: null };
     warnings.push({ ...where, expected: `unknown section, ignored; ${hint}` });
   }
+}
+
+/** The lock or the flat directory where they would collide; a password sent in clear text. */
+function reportClashes(keys: KeyReader, raw: RawConfig, found: Values): void {
+  const { mirrorRoot, lockFile, findLinksDir, indexUrl, s3Storage } = found;
+  const { values, errors, warnings } = keys;
   const lockClash =
     s3Storage !== null || mirrorRoot === null || lockFile === null
       ? null
       : checkLockPlace(lockFile, mirrorRoot);
-  if (lockClash !== null) report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
+  if (lockClash !== null) keys.report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   const flatClash =
     mirrorRoot === null || findLinksDir === null
       ? null
       : s3Storage !== null
         ? `needs the mirror on this machine's file system to link its files from, and storage = ${mirrorRoot}; expected find_links_dir unset`
         : checkFindLinksPlace(findLinksDir, mirrorRoot);
-  if (flatClash !== null) report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
+  if (flatClash !== null) keys.report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
   const clearText = 'sends its password in clear text over http; use https';
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {
-    report(warnings, 'index_url', values.get('index_url'), clearText, redactUrl(indexUrl));
+    keys.report(warnings, 'index_url', values.get('index_url'), clearText, redactUrl(indexUrl));
   }
-  for (const u of upstreams) {
+  for (const u of found.upstreams) {
     if (u.indexUrl.protocol !== 'http:' || u.indexUrl.password === '') continue;
     const v = raw.sections.get(`${UPSTREAM_SECTION_PREFIX}${u.name}`)?.values.get('index_url');
-    report(warnings, 'index_url', v, clearText, redactUrl(u.indexUrl));
+    keys.report(warnings, 'index_url', v, clearText, redactUrl(u.indexUrl));
   }
-
-  if (
-    errors.length > 0 ||
-    mirrorRoot === null ||
-    lockFile === null ||
-    indexUrl === null ||
-    workers === null
-  ) {
-    throw new ConfigError('CONFIG_INVALID', raw.file, arrangeIssues(errors));
-  }
-  return Object.freeze({
-    file,
-    mirrorRoot,
-    s3Storage,
-    packageMatches: Object.freeze(packageMatches),
-    filenameMatches: Object.freeze(filenameMatches),
-    requirements: Object.freeze(requirements),
-    // Read by load.ts (readRequirementsKey): this module touches no file.
-    requirementRoots: Object.freeze([]),
-    requirementFiles: Object.freeze([]),
-    pythonVersions: Object.freeze(pythonVersions),
-    platforms: Object.freeze(platforms),
-    packageTypes: Object.freeze(packageTypes),
-    extensions: Object.freeze(extensions),
-    keepLatest,
-    prereleases,
-    cleanup,
-    createIndexes,
-    findLinksDir,
-    lockFile,
-    logFile,
-    verbose,
-    baseUrl,
-    indexUrl,
-    syncIntervalMs,
-    workers,
-    timeoutMs,
-    metricsFile,
-    maxDeletionsPercent,
-    maxDeletionsWindowMs,
-    allowReplacedFiles,
-    maxFileSize,
-    requestDeadlineMs,
-    caFile,
-    upstreams: Object.freeze(upstreams),
-    minReleaseAgeMs,
-    quarantineExempt: Object.freeze(quarantineExempt),
-    excludeNewer,
-    bundlePrivateKey,
-    bundlePublicKey,
-    warnings: Object.freeze(limitShown(arrangeIssues(warnings).map(formatConfigIssue), 'warnings')),
-  });
 }
 
 function locate(file: string, v: RawValue): Omit<ConfigIssue, 'expected'> {
@@ -352,208 +376,6 @@ function describeRequired(key: ConfigKey): string {
 /** ConfigParser keeps `# ...` after a value; say so when a bad value looks like it has a comment. */
 function describeInlineComment(value: string): string {
   return /\s[#;]/.test(value) ? ' (a comment must be on a line of its own)' : '';
-}
-
-function checkSingle(text: string, what: string): Check<string> {
-  const value = text.trim();
-  if (value === '') return reject(`expected ${what}`);
-  if (value.includes('\n')) return reject(`expected ${what} on one line`);
-  return accept(value);
-}
-
-function checkPath(text: string, base: string): Check<string> {
-  const single = checkSingle(text, 'a path');
-  if (!single.ok) return single;
-  if (single.value.includes('\0')) return reject('expected a path without NUL characters');
-  return accept(path.resolve(base, single.value));
-}
-
-/** pypimirror's own entries in <root>/.pypimirror/ (mirror/state.ts, status.ts, ownership.ts, find-links.ts). */
-const STATE_ENTRIES: readonly string[] = [
-  'state.json',
-  'status.json',
-  ROOT_MARKER,
-  'projects',
-  FIND_LINKS_RECORD,
-  FIND_LINKS_DIRTY,
-];
-
-/**
- * Why the flat directory cannot be at `dir`, or null when it can: not inside the mirror (the web server would
- * serve it as part of the index, and the root's entries are projects), not holding the mirror, and not a
- * system directory.
- */
-function checkFindLinksPlace(dir: string, root: string): string | null {
-  const expected = 'expected a directory of its own outside the mirror, like /srv/pypimirror-find-links';
-  if (isWithin(dir, root)) {
-    return (
-      `is inside mirror_file_path (${root}): the web server would serve it as part of the index, and ` +
-      `pypimirror would take it for a project directory; ${expected}`
-    );
-  }
-  if (isWithin(root, dir)) return `holds mirror_file_path (${root}); ${expected}`;
-  if (isSystemDirectory(dir)) return `is a system directory; ${expected}`;
-  return null;
-}
-
-/**
- * Why the lock (a directory while held, with `.owner` and `.acquiring` siblings) could collide with a project
- * directory, a root page, the root or the state, or null when it cannot. Inside the root, its first path
- * segment must not be a normalised project name or a root page, nor be or hold pypimirror's own state.
- */
-function checkLockPlace(lockFile: string, root: string): string | null {
-  const expected =
-    "expected a name no project can have (with a '.', like .pypimirror.lock) or a path outside the mirror";
-  if (isWithin(root, lockFile)) return `is the mirror root or a folder above it; ${expected}`;
-  if (!isWithin(lockFile, root)) return null;
-  const [first = '', second, ...deeper] = path.relative(root, lockFile).split(path.sep);
-  if (isNormalizedName(first) || first === INDEX_HTML || first === INDEX_JSON) {
-    return `could collide with the project directory or page "${first}"; ${expected}`;
-  }
-  if (first !== STATE_DIR) return null;
-  if (second === undefined) return `is pypimirror's state directory; ${expected}`;
-  const isOwn = (name: string): boolean => STATE_ENTRIES.includes(name);
-  const clashes =
-    deeper.length > 0 ? isOwn(second) : [second, `${second}.owner`, `${second}.acquiring`].some(isOwn);
-  return clashes ? `collides with pypimirror's own files in ${STATE_DIR}/; ${expected}` : null;
-}
-
-/** Whether `inner` is `outer` or lies beneath it (both absolute and normalised). */
-function isWithin(inner: string, outer: string): boolean {
-  const rel = path.relative(outer, inner);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
-
-function checkBoolean(text: string): Check<boolean> {
-  const state = BOOLEAN_STATES[text.trim().toLowerCase()];
-  return state === undefined ? reject('expected true/false, yes/no, on/off or 1/0') : accept(state);
-}
-
-function checkInteger(text: string, spec: ConfigKeySpec): Check<number> {
-  const n = /^\d{1,9}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
-  return n >= min && n <= max ? accept(n) : reject(`expected a whole number from ${min} to ${max}`);
-}
-
-function checkDuration(text: string, spec: ConfigKeySpec): Check<number> {
-  const ms = parseDuration(text);
-  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
-  if (ms !== null && ms >= min && ms <= max) return accept(ms);
-  const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
-  return reject(`expected a duration ${range}, like 30s, 10m or 1h30m (a plain number is seconds)`);
-}
-
-/** A percentage: `10`, `2.5` or `10%` (written `10%%` in the file, as ConfigParser needs), 0 to 100. */
-function checkPercent(text: string): Check<number> {
-  const m = /^(\d{1,3}(?:\.\d{1,3})?)\s*%?$/.exec(text.trim());
-  const n = m === null ? NaN : Number(m[1]);
-  return n >= 0 && n <= 100 ? accept(n) : reject('expected a percentage from 0 to 100, like 10');
-}
-
-const SIZE_UNITS: Readonly<Record<string, number>> = {
-  '': 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-};
-
-/** `500M`, `10G`, `4GiB`, `64k` (binary units) or a plain number of bytes. */
-function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
-  const m = /^(\d{1,15})\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
-  const n = m === null ? NaN : Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN);
-  const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
-  return Number.isSafeInteger(n) && n >= min && n <= max
-    ? accept(n)
-    : reject('expected a size like 500M or 10G (K, M, G, T are powers of 1024; a plain number is bytes)');
-}
-
-/**
- * An http(s) URL. `index`: the upstream Simple API base, which must have no query and gets a final '/'.
- * `public`: the mirror's own address, published on its root page, which must carry no credentials.
- */
-function checkHttpUrl(text: string, kind: 'index' | 'public' | 'endpoint'): Check<URL> {
-  const single = checkSingle(text, 'an http:// or https:// URL');
-  if (!single.ok) return single;
-  let url: URL;
-  try {
-    url = new URL(single.value);
-  } catch {
-    const hint = /^[a-z][a-z0-9+.-]*:/i.test(single.value) ? '' : ' (this one has no scheme)';
-    return reject(`expected an http:// or https:// URL${hint}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
-  }
-  if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
-  if (kind === 'endpoint' && (url.username !== '' || url.password !== '')) {
-    return reject(
-      'expected the endpoint without a user name or password: S3 credentials come from the AWS chain ' +
-        '(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, AWS_PROFILE)',
-    );
-  }
-  if (kind === 'public' && (url.username !== '' || url.password !== '')) {
-    return reject(
-      'expected the public URL without a user name or password: it is published on the root page; ' +
-        "give pip its credentials in pip.conf or ~/.netrc, not in pypimirror's config",
-    );
-  }
-  if (url.search !== '' || url.hash !== '') return reject('expected a URL without ?query or #fragment');
-  if (kind === 'index' && !url.pathname.endsWith('/')) url.pathname += '/';
-  return accept(url);
-}
-
-/** An instant in ISO 8601 with a zone (`2026-11-01T00:00:00Z`, or a date alone, taken as UTC midnight). */
-function checkInstant(text: string): Check<string> {
-  const single = checkSingle(text, 'an instant like 2026-11-01T00:00:00Z');
-  if (!single.ok) return single;
-  const isDate = /^\d{4}-\d{2}-\d{2}$/.test(single.value);
-  const isInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
-  const ms =
-    isDate || isInstant.test(single.value)
-      ? Date.parse(isDate ? `${single.value}T00:00:00Z` : single.value)
-      : NaN;
-  if (Number.isNaN(ms)) {
-    return reject(
-      'expected an instant with its zone, like 2026-11-01T00:00:00Z (or a date, 2026-11-01, UTC)',
-    );
-  }
-  return accept(new Date(ms).toISOString());
-}
-
-function checkProjectGlob(glob: string): string | null {
-  const body = glob.startsWith('!') ? glob.slice(1) : glob;
-  if (body === '') return 'expected a glob after "!" (like !*-dev), with no space between';
-  if (body.startsWith('!')) return 'expected a single leading "!" to exclude';
-  if (!PROJECT_GLOB.test(body)) {
-    const allowed = 'letters, digits, ".", "_", "-" and the glob characters * ? [ ] !';
-    return `expected a glob on project names: ${allowed}`;
-  }
-  return UNCLOSED_BRACKET.test(body) ? 'expected "]" to close "["' : null;
-}
-
-/** A glob, an `!` exclusion, or a project name with a PEP 440 specifier (`requests>=2.30`). */
-function checkPackageMatch(entry: string): string | null {
-  const match = parsePackageMatch(entry);
-  if ('error' in match) {
-    // Without an operator it was meant as a glob: say what a glob needs.
-    const asGlob = /[<>=~]/.test(entry) ? null : checkProjectGlob(entry);
-    return asGlob ?? `expected ${match.error}`;
-  }
-  return checkProjectGlob((match.isExclude ? '!' : '') + match.pattern);
-}
-
-function splitWords(text: string): string[] {
-  return text.split(/\s+/).filter((w) => w !== '');
-}
-
-function checkRequirementsPath(item: string): string | null {
-  return item.includes('\0') ? 'expected a path without NUL characters' : null;
-}
-
-function checkFilenameGlob(glob: string): string | null {
-  if (/[/\\]/.test(glob)) return 'expected a glob on file names, without "/" or "\\"';
-  return UNCLOSED_BRACKET.test(glob) ? 'expected "]" to close "["' : null;
 }
 
 function suggestKey(key: string): string {

@@ -4,7 +4,7 @@
 // broken archive costs at most a few tens of MiB and yields null, never a crash.
 import { pipeline } from 'node:stream';
 import { crc32, createGunzip, inflateRaw } from 'node:zlib';
-import { normalizeName } from '../plan/names.js';
+import { normalizeName } from '../model/names.js';
 import type { Storage } from '../storage/types.js';
 
 /** A file of the tree, read in ranges (a zip's end, its central directory, one member). */

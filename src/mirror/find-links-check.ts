@@ -10,11 +10,11 @@ import { fileKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
 import {
   type FlatEntry,
-  localRootFor,
   markFindLinksDirty,
   readFindLinksRecord,
   writeFindLinksRecord,
 } from './find-links.js';
+import { localRootFor } from './ownership.js';
 import { listRecords, readRecord } from './state.js';
 
 /** One disagreement between the flat directory and the tree. */

@@ -23,9 +23,9 @@ import {
   tempPathFor,
   writeFileAtomic,
 } from '../util/fs.js';
-import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, stateDir } from './layout.js';
-import { normalizeName } from '../plan/names.js';
-import { describeKind, directoryError, listSome } from './ownership.js';
+import { FIND_LINKS_DIRTY, FIND_LINKS_RECORD, isTempName, stateDir } from '../model/layout.js';
+import { normalizeName } from '../model/names.js';
+import { describeKind, directoryError, listSome, localRootFor } from './ownership.js';
 import { renameNoReplace } from '../storage/local.js';
 import { listRecords, readRecord } from './state.js';
 import { fileKey } from '../storage/keys.js';
@@ -65,22 +65,6 @@ const LINK_REFUSED: ReadonlySet<string> = new Set(['EXDEV', 'EPERM', 'EMLINK', '
 
 export function findLinksRecordPath(root: string): string {
   return join(stateDir(root), FIND_LINKS_RECORD);
-}
-
-/**
- * The mirror's local root, which find_links_dir hard-links from; null on another storage when the key is
- * not set. A find_links_dir with a storage that is not on this machine is a ConfigError (exit 2).
- */
-export function localRootFor(cfg: Config, storage: Storage): string | null {
-  const root = storage.localRoot();
-  if (root !== null || cfg.findLinksDir === null) return root;
-  throw directoryError(
-    cfg,
-    'find_links_dir',
-    cfg.findLinksDir,
-    `needs the mirror on this machine's file system to link its files from, and the mirror is in ${storage.where}; ` +
-      'expected find_links_dir unset',
-  );
 }
 
 function dirtyPath(root: string): string {

@@ -27,8 +27,8 @@ import {
   isSystemDirectory,
   isTempName,
   STATE_DIR,
-} from './layout.js';
-import type { ProjectRecord } from './record.js';
+} from '../model/layout.js';
+import type { ProjectRecord } from '../model/record.js';
 import { readStoredJson, writeRecord } from './state.js';
 
 /** `<root>/.pypimirror/root.json` */
@@ -361,4 +361,20 @@ export async function removeOwnedProject(
     });
   }
   return removed;
+}
+
+/**
+ * The mirror's local root, which find_links_dir hard-links from; null on another storage when the key is
+ * not set. A find_links_dir with a storage that is not on this machine is a ConfigError (exit 2).
+ */
+export function localRootFor(cfg: Config, storage: Storage): string | null {
+  const root = storage.localRoot();
+  if (root !== null || cfg.findLinksDir === null) return root;
+  throw directoryError(
+    cfg,
+    'find_links_dir',
+    cfg.findLinksDir,
+    `needs the mirror on this machine's file system to link its files from, and the mirror is in ${storage.where}; ` +
+      'expected find_links_dir unset',
+  );
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { fileKey, parentKey, projectKey, projectPageKeys, ROOT_PAGE_KEYS } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
 import { removeOwnedProject } from './ownership.js';
-import type { ProjectRecord } from './record.js';
+import type { ProjectRecord } from '../model/record.js';
 import {
   renderProjectHtml,
   renderProjectJson,

@@ -1,6 +1,6 @@
 // Reads back the pages we publish (render.ts's own output), so that `verify` can check what a page links
 // against the bytes on disk. Only our format is read: anything else is reported, not guessed at. Pure.
-import { isSafeLocalPath } from './layout.js';
+import { isSafeLocalPath } from '../model/layout.js';
 
 /** One file link of a published project page. */
 export interface PublishedLink {

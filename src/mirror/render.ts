@@ -1,7 +1,7 @@
 // PEP 503 HTML and PEP 691 JSON pages (docs/protocol.md §1, §2, §6). Pure.
 import { parseFileVersion } from '../plan/filenames.js';
-import { localRelPath } from './layout.js';
-import type { LocalFile, ProjectRecord } from './record.js';
+import { localRelPath } from '../model/layout.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 
 /** The Simple API version our pages declare: we emit PEP 700's `versions` and `size`, nothing newer. */
 const API_VERSION = '1.1';

@@ -2,13 +2,12 @@
 // (written last in a run), read and written through the tree's storage. Every write is atomic, so a crash
 // at any instant leaves the previous state.
 import { readFile } from 'node:fs/promises';
-import { isNormalizedName } from '../plan/names.js';
-import type { QuarantineHold } from '../plan/quarantine.js';
+import { isNormalizedName } from '../model/names.js';
 import { RECORDS_DIR_KEY, recordKey, STATE_KEY } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
-import type { DeletionHold, RemovalEntry } from '../sync/guards.js';
+import type { DeletionHold, QuarantineHold, RemovalEntry } from '../model/holds.js';
 import { isNotFound } from '../util/fs.js';
-import type { ProjectRecord } from './record.js';
+import type { ProjectRecord } from '../model/record.js';
 
 export interface MirroredProject {
   readonly displayName: string;

@@ -8,7 +8,7 @@ import { IntegrityError } from '../errors.js';
 import type { FileUpload, Storage } from '../storage/types.js';
 import { fileTooLarge } from '../upstream/limits.js';
 import { toUpstreamError } from '../upstream/retry.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 
 /** Digests we can check, best first (hashlib names, as they appear in PEP 503 fragments and PEP 691). */
 const VERIFY_ALGORITHMS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;

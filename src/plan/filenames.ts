@@ -1,5 +1,5 @@
 // Distribution file names (docs/protocol.md §4): the version a file belongs to, for PEP 700 `versions`. Pure.
-import { normalizeName } from './names.js';
+import { normalizeName } from '../model/names.js';
 
 const SDIST_EXTENSIONS = [
   '.tar.gz',

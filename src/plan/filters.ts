@@ -9,7 +9,7 @@ import {
   type CandidateFile,
   type FileSelectionKeys,
 } from './file-selection.js';
-import { normalizeName } from './names.js';
+import { normalizeName } from '../model/names.js';
 import { parsePackageMatch, type VersionPolicy } from './versions.js';
 
 export interface Filters {

@@ -2,7 +2,7 @@
 // target environments of a mirror (`python_versions` × `platforms`). A dimension left open (an empty key)
 // and a variable no target fixes (`platform_release`) make a comparison "maybe"; the closure follows a
 // requirement whose marker is true or maybe in some environment. Pure.
-import { normalizeName } from './names.js';
+import { normalizeName } from '../model/names.js';
 import type { PlatformMarkers, PythonVersion } from './tags.js';
 import { isValidSpecifier, isValidVersion, patchCandidates, satisfiesSpecifier } from './versions.js';
 

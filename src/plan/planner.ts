@@ -1,8 +1,9 @@
 // The planner: (upstream page, local record, filters) → what to download, keep, remove. Pure.
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
-import type { ProjectPage, UpstreamFile } from '../upstream/types.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
+import type { ProjectPage, UpstreamFile } from '../model/upstream.js';
 import type { Filters } from './filters.js';
-import { splitByReleaseTime, type QuarantineHold, type ReleaseTimePolicy } from './quarantine.js';
+import type { QuarantineHold } from '../model/holds.js';
+import { splitByReleaseTime, type ReleaseTimePolicy } from './quarantine.js';
 
 export interface ProjectPlan {
   readonly name: string;
@@ -81,7 +82,7 @@ function upstreamSha256(file: UpstreamFile): string | null {
 const NAMING_DIGESTS = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const;
 
 /**
- * The hex digest that names the directory new bytes under `file`'s name go to (layout.ts
+ * The hex digest that names the directory new bytes under `file`'s name go to (model/layout.ts
  * `replacedFileRelPath`): sha256 when upstream gives it, else its strongest other digest; null without any.
  */
 export function namingDigest(file: UpstreamFile): string | null {

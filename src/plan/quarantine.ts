@@ -2,7 +2,8 @@
 // `exclude_newer` keeps only files uploaded before an instant. Both read the PEP 700 `upload-time` of each
 // file. A held file is neither mirrored nor listed; the earliest instant a held file comes of age is kept
 // with the project, so the sync looks at it again then, whatever the upstream's change log says. Pure.
-import type { UpstreamFile } from '../upstream/types.js';
+import type { QuarantineHold } from '../model/holds.js';
+import type { UpstreamFile } from '../model/upstream.js';
 
 export interface ReleaseTimePolicy {
   /** Files younger than this are held; null: no quarantine (none set, or the project is exempt). */
@@ -10,13 +11,6 @@ export interface ReleaseTimePolicy {
   /** Files uploaded at or after this instant (ISO 8601) are left out for good; null: no cut. */
   readonly excludeNewer: string | null;
   readonly now: Date;
-}
-
-/** Files held back by `min_release_age` on one page: how many, and when the first of them comes of age. */
-export interface QuarantineHold {
-  readonly files: number;
-  /** ISO 8601: the earliest instant a held file is old enough. */
-  readonly until: string;
 }
 
 export interface ReleaseTimeSplit {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { PypimirrorError } from '../errors.js';
 import { MarkerSyntaxError, parseMarker, type Marker } from './markers.js';
-import { normalizeName } from './names.js';
+import { normalizeName } from '../model/names.js';
 import { isValidSpecifier } from './versions.js';
 
 /** A named PEP 508 requirement. */

@@ -1,7 +1,7 @@
 // Wheel compatibility tags (issue #11, part 1): wheel file names, compressed tag sets, and which tag
 // triples a CPython X.Y on a given platform would accept, as packaging.tags.sys_tags() offers them.
 // The `python_versions` and `platforms` keys compile here. Pure.
-import { normalizeName } from './names.js';
+import { normalizeName } from '../model/names.js';
 
 /** One expanded tag triple, lower-cased (PEP 425). */
 export interface Tag {

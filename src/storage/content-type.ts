@@ -1,6 +1,6 @@
 // The Content-Type every key of the served tree is written with (an object store serves it as given; the
 // web server samples set the same types for the local tree). Pure.
-import { INDEX_HTML, INDEX_JSON } from '../mirror/layout.js';
+import { INDEX_HTML, INDEX_JSON } from '../model/layout.js';
 
 /** PEP 691's JSON form of the Simple API. */
 export const SIMPLE_JSON_TYPE = 'application/vnd.pypi.simple.v1+json';

@@ -1,6 +1,6 @@
 // The keys of the served tree (storage/types.ts): where each thing lives, as a '/'-separated path relative
 // to the root, built only from names layout.ts accepts, so no key climbs out of the tree. Pure.
-import { isNormalizedName } from '../plan/names.js';
+import { isNormalizedName } from '../model/names.js';
 import {
   INDEX_HTML,
   INDEX_JSON,
@@ -8,7 +8,7 @@ import {
   localRelPath,
   ROOT_MARKER,
   STATE_DIR,
-} from '../mirror/layout.js';
+} from '../model/layout.js';
 
 /** `.pypimirror/projects`: one record per project. */
 export const RECORDS_DIR_KEY = `${STATE_DIR}/projects`;

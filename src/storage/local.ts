@@ -17,8 +17,8 @@ import {
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StoreError } from '../errors.js';
-import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from '../mirror/sink.js';
-import { createSlotSink } from '../mirror/slots.js';
+import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
+import { createSlotSink } from './slots.js';
 import {
   ensureDir,
   isNotFound,

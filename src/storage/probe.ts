@@ -2,7 +2,7 @@
 // object written, read back and removed under the private state prefix (a temp name: a sweep would take it
 // if a kill left it). For an S3 storage this is the first request with the credentials of the AWS chain.
 import { randomBytes } from 'node:crypto';
-import { STATE_DIR } from '../mirror/layout.js';
+import { STATE_DIR } from '../model/layout.js';
 import { StoreError } from '../errors.js';
 import type { Storage } from './types.js';
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Storage } from '../config/types.js';
-import { INDEX_HTML, STATE_DIR } from '../mirror/layout.js';
+import { INDEX_HTML, STATE_DIR } from '../model/layout.js';
 import { formatStorageUrl } from '../config/storage-keys.js';
 import { contentTypeFor } from './content-type.js';
 import { createS3Client, isS3NotFound, loadS3Sdk, s3Error, s3Status } from './s3-client.js';

@@ -12,7 +12,7 @@ type StorageKind = 'local' | 's3';
 /** What is at a key: a file, a directory (on an object store: a prefix some key has), or something else. */
 export type EntryKind = 'file' | 'dir' | 'other';
 
-/** What a file's upload tells its source while the bytes stream (FileSink's events, mirror/sink.ts). */
+/** What a file's upload tells its source while the bytes stream (FileSink's events, storage/sink.ts). */
 export interface UploadEvents {
   /** A paused source may go on. */
   onRoom(): void;

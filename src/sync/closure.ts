@@ -6,11 +6,10 @@
 // dependencies costs no request, and a run reads the metadata of new releases only. run.ts syncs what the
 // closure asks for (pages of projects it pulls in, projects whose specifiers changed) in rounds, until the
 // closure stops growing.
-import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readSdistPkgInfo, readWheelMetadata } from '../mirror/archive.js';
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 import { type ClosureState, EMPTY_STATE, type MirrorState, readRecord } from '../mirror/state.js';
 import { fileKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
@@ -30,10 +29,11 @@ import { parseFileVersion } from '../plan/filenames.js';
 import { binarySdistName, fileKind } from '../plan/filetypes.js';
 import { compileFilters, type Filters } from '../plan/filters.js';
 import { targetEnvironments } from '../plan/markers.js';
-import { parseRequirement, RequirementSyntaxError, type Requirement } from '../plan/requirements.js';
 import { canonicalVersion, type Release } from '../plan/versions.js';
 import type { Candidate } from './discover.js';
 import type { ProjectOutcome } from './project.js';
+import { parseRequirement } from '../plan/requirements.js';
+import { parseStored, readVerified } from './closure-sources.js';
 import { createStorableCheck, type StorableCheck } from './unstorable.js';
 
 /** Passes of compute → read what is on disk → compute again, per resolve: each pass reads something new. */
@@ -435,24 +435,4 @@ export async function describeClosure(
 ): Promise<string[]> {
   if (cfg.requirements.length === 0) return [];
   return (await DependencyClosure.start(cfg, storage, silentLogger, state ?? EMPTY_STATE)).describe();
-}
-
-/** A `.metadata` file whose sha256 is the one recorded when the sync verified it, or null. */
-async function readVerified(storage: Storage, key: string, sha256: string | null): Promise<Buffer | null> {
-  if (sha256 === null) return null;
-  const bytes = await storage.get(key).catch(() => null);
-  if (bytes === null) return null;
-  return createHash('sha256').update(bytes).digest('hex') === sha256 ? bytes : null;
-}
-
-function parseStored(texts: readonly string[]): Requirement[] {
-  const requirements: Requirement[] = [];
-  for (const text of texts) {
-    try {
-      requirements.push(parseRequirement(text));
-    } catch (err) {
-      if (!(err instanceof RequirementSyntaxError)) throw err;
-    }
-  }
-  return requirements;
 }

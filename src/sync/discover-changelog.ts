@@ -1,13 +1,12 @@
 // Change discovery from PyPI's XML-RPC journal (docs/protocol.md §3): changelog_since_serial(lastSerial), paged past
 // the 50 000-row cap, folded into one change per selected project. One call when nothing changed.
-import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
 import {
   CHANGELOG_MAX_PAGES,
   type Candidate,
   type Discovery,
   errorText,
-  memoOf,
-  noGoneCheck,
+  withoutListing,
   type Run,
   selectMirrored,
 } from './discover-shared.js';
@@ -83,17 +82,5 @@ export async function discoverChangelog(run: Run, since: number): Promise<Discov
     toSync.set(name, candidate);
   }
   for (const c of selected.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
-  return {
-    mode: 'changelog',
-    selected,
-    toSync: [...toSync.values()],
-    toRemove: Object.keys(mirrored).filter((name) => !selected.has(name)),
-    deletionsHeld: null,
-    isListingFailed: false,
-    listingCount: null,
-    lastSerial,
-    requests: run.requests,
-    memo: memoOf(run),
-    checkGone: noGoneCheck,
-  };
+  return withoutListing(run, 'changelog', selected, [...toSync.values()], lastSerial);
 }

@@ -1,15 +1,15 @@
 // Change discovery when every package_matches entry is a literal name: never a root listing. Each page is
 // fetched with its ETag / Last-Modified (the changelog takes over from the next run on an upstream with one).
 import { packagePattern } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { ListedProject } from '../upstream/types.js';
+import { normalizeName } from '../model/names.js';
+import type { ListedProject } from '../model/upstream.js';
 import {
   type Candidate,
   type DiscoverInput,
   type Discovery,
   errorText,
   isChangelogWorthAsking,
-  memoOf,
+  withoutListing,
   type Run,
 } from './discover-shared.js';
 
@@ -42,16 +42,8 @@ export async function discoverLiteral(run: Run, literals: readonly string[]): Pr
   }
   const literalSet = new Set(literal);
   return {
-    mode: 'literal',
-    selected,
-    toSync: [...selected.values()],
+    ...withoutListing(run, 'literal', selected, [...selected.values()], lastSerial),
     toRemove: Object.keys(state.projects).filter((name) => !literalSet.has(name)),
-    deletionsHeld: null,
-    isListingFailed: false,
-    listingCount: null,
-    lastSerial,
-    requests: run.requests,
-    memo: memoOf(run),
     checkGone: (gone, goneSignal) => checkLiteralGone(run.input, literal, gone, goneSignal),
   };
 }

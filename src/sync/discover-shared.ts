@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { DiscoveryState, MirrorState } from '../mirror/state.js';
 import type { Filters } from '../plan/filters.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 import type { StorableCheck } from './unstorable.js';
 
 export interface Candidate {
@@ -126,6 +126,32 @@ export function memoOf(run: Run): DiscoveryMemo {
     changelogUnsupportedAt: run.changelogUnsupportedAt,
     listingEtag: run.previous.listingEtag,
     listingLastModified: run.previous.listingLastModified,
+  };
+}
+
+/**
+ * A discovery that read no listing: `selected` as known, every mirrored project outside it to remove, no
+ * deletion held for the listing's sake.
+ */
+export function withoutListing(
+  run: Run,
+  mode: DiscoveryMode,
+  selected: ReadonlyMap<string, Candidate>,
+  toSync: readonly Candidate[],
+  lastSerial: number | null,
+): Discovery {
+  return {
+    mode,
+    selected,
+    toSync,
+    toRemove: Object.keys(run.input.state.projects).filter((name) => !selected.has(name)),
+    deletionsHeld: null,
+    isListingFailed: false,
+    listingCount: null,
+    lastSerial,
+    requests: run.requests,
+    memo: memoOf(run),
+    checkGone: noGoneCheck,
   };
 }
 

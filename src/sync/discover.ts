@@ -9,8 +9,8 @@
 import type { Config } from '../config/types.js';
 import type { DiscoveryState, MirroredProject, MirrorState } from '../mirror/state.js';
 import { compileFilters } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { ConditionalHeaders, ListedProject } from '../upstream/types.js';
+import { normalizeName } from '../model/names.js';
+import type { ConditionalHeaders, ListedProject } from '../model/upstream.js';
 import { discoverChangelog } from './discover-changelog.js';
 import { discoverLiteral } from './discover-literal.js';
 import { createStorableCheck } from './unstorable.js';
@@ -24,6 +24,7 @@ import {
   memoOf,
   NO_DISCOVERY_STATE,
   noGoneCheck,
+  withoutListing,
   type Run,
   selectMirrored,
 } from './discover-shared.js';
@@ -103,58 +104,10 @@ async function discoverListing(run: Run): Promise<Discovery> {
   } catch (err) {
     signal.throwIfAborted();
     log.error('upstream listing failed', { error: errorText(err) });
-    // Without a listing, still refresh what we have (conditionally), but add and delete nothing.
-    // Last run's failures too: the stored serial may already be past the change that named them.
-    const fallback = selectMirrored(state, filters);
-    const toSync: Candidate[] = [...fallback.values()].map((c) => ({ ...c, serial: null }));
-    for (const [name, p] of Object.entries(previous.pending)) {
-      if (fallback.has(name) || !filters.matchNormalizedProject(name)) continue;
-      const c = { name, displayName: p.displayName, serial: p.serial };
-      fallback.set(name, c);
-      toSync.push(c);
-    }
-    return {
-      mode: 'mirrored-only',
-      selected: fallback,
-      toSync,
-      toRemove: Object.keys(mirrored).filter((name) => !fallback.has(name)),
-      deletionsHeld: holdDeletions(null, 0, 0),
-      isListingFailed: true,
-      listingCount: null,
-      lastSerial: null,
-      requests: run.requests,
-      memo: memoOf(run),
-      checkGone: noGoneCheck,
-    };
+    return listingFailed(run);
   }
 
-  if ('notModified' in answer) {
-    // Unchanged since the last full listing: the selection is what we hold. Fetch only what is owed:
-    // last run's failures and stale pages, and pages with no serial (every page on a plain index).
-    const known = selectMirrored(state, filters);
-    const toSync = new Map<string, Candidate>();
-    for (const [name, p] of Object.entries(previous.pending)) {
-      if (!filters.matchNormalizedProject(name)) continue;
-      const c = { name, displayName: p.displayName, serial: p.serial };
-      known.set(name, c);
-      toSync.set(name, c);
-    }
-    for (const c of known.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
-    const isSerialMode = previous.mode === 'listing-serial' || previous.mode === 'changelog';
-    return {
-      mode: isSerialMode ? 'listing-serial' : 'conditional',
-      selected: known,
-      toSync: [...toSync.values()],
-      toRemove: Object.keys(mirrored).filter((name) => !known.has(name)),
-      deletionsHeld: null,
-      isListingFailed: false,
-      listingCount: null,
-      lastSerial: answer.serial,
-      requests: run.requests,
-      memo: memoOf(run),
-      checkGone: noGoneCheck,
-    };
-  }
+  if ('notModified' in answer) return listingUnchanged(run, answer.serial);
 
   const mirroredSelected = selectMirrored(state, filters);
   const kept = [...mirroredSelected.keys()].filter((name) => selected.has(name)).length;
@@ -183,9 +136,65 @@ async function discoverListing(run: Run): Promise<Discovery> {
   };
 }
 
+/** Without a listing, still refresh what we have (conditionally), but add and delete nothing. */
+function listingFailed(run: Run): Discovery {
+  const { state, filters } = run.input;
+  const { previous } = run;
+  const mirrored = state.projects;
+  // Last run's failures too: the stored serial may already be past the change that named them.
+  const fallback = selectMirrored(state, filters);
+  const toSync: Candidate[] = [...fallback.values()].map((c) => ({ ...c, serial: null }));
+  for (const [name, p] of Object.entries(previous.pending)) {
+    if (fallback.has(name) || !filters.matchNormalizedProject(name)) continue;
+    const c = { name, displayName: p.displayName, serial: p.serial };
+    fallback.set(name, c);
+    toSync.push(c);
+  }
+  return {
+    mode: 'mirrored-only',
+    selected: fallback,
+    toSync,
+    toRemove: Object.keys(mirrored).filter((name) => !fallback.has(name)),
+    deletionsHeld: holdDeletions(null, 0, 0),
+    isListingFailed: true,
+    listingCount: null,
+    lastSerial: null,
+    requests: run.requests,
+    memo: memoOf(run),
+    checkGone: noGoneCheck,
+  };
+}
+
+/**
+ * Unchanged since the last full listing: the selection is what we hold. Fetch only what is owed: last run's
+ * failures and stale pages, and pages with no serial (every page on a plain index).
+ */
+function listingUnchanged(run: Run, lastSerial: number | null): Discovery {
+  const { state, filters } = run.input;
+  const { previous } = run;
+  const known = selectMirrored(state, filters);
+  const toSync = new Map<string, Candidate>();
+  for (const [name, p] of Object.entries(previous.pending)) {
+    if (!filters.matchNormalizedProject(name)) continue;
+    const c = { name, displayName: p.displayName, serial: p.serial };
+    known.set(name, c);
+    toSync.set(name, c);
+  }
+  for (const c of known.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
+  const isSerialMode = previous.mode === 'listing-serial' || previous.mode === 'changelog';
+  return withoutListing(
+    run,
+    isSerialMode ? 'listing-serial' : 'conditional',
+    known,
+    [...toSync.values()],
+    lastSerial,
+  );
+}
+
 // ---- after the run ------------------------------------------------------------------------------------
 
-export interface RunOutcome {
+/** How the run ended, as settleDiscovery needs it (not the daemon's RunOutcome, a round's result). */
+export interface RunEnd {
   /** Projects in state after the run. */
   readonly projects: ReadonlyMap<string, MirroredProject>;
   /** Projects that failed or whose page was stale this run, with the serial that was wanted. */
@@ -196,7 +205,7 @@ export interface RunOutcome {
 }
 
 /** The state.discovery to store after a run. */
-export function settleDiscovery(found: Discovery, state: MirrorState, outcome: RunOutcome): DiscoveryState {
+export function settleDiscovery(found: Discovery, state: MirrorState, outcome: RunEnd): DiscoveryState {
   const previous = state.discovery ?? NO_DISCOVERY_STATE;
   const pending: Record<string, MirroredProject> = {};
   if (outcome.isAborted) {

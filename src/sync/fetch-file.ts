@@ -2,13 +2,13 @@
 // bytes hold the name), the verified download (or a verified copy an interrupted run left there), then its
 // PEP 658 `.metadata` (from the wheel itself when it has the page's digest, else fetched).
 import { StoreError } from '../errors.js';
-import { replacedFileRelPath } from '../mirror/layout.js';
-import type { LocalFile } from '../mirror/record.js';
+import { replacedFileRelPath } from '../model/layout.js';
+import type { LocalFile } from '../model/record.js';
 import { namingDigest } from '../plan/planner.js';
 import { hashStored } from '../storage/hash.js';
 import { joinKey, parentKey, projectKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
-import type { UpstreamFile } from '../upstream/types.js';
+import type { UpstreamFile } from '../model/upstream.js';
 import { describeError, type ProjectContext, sizeAt } from './project-context.js';
 import { downloadWithRetries } from './retrying-download.js';
 import { writeMetadataFromWheel } from './wheel-metadata.js';

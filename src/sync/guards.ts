@@ -1,36 +1,9 @@
 // The deletion guards (issue #10): may this run remove what it plans to remove? Counted on the mirrored
 // selection (projects with a page, and their files), per run and across the rolling `max_deletions_window`,
 // never on the upstream listing. Pure: run.ts gathers the counts and applies the verdict.
+import type { DeletionCounts, DeletionHold, RemovalEntry } from '../model/holds.js';
 import type { SuspectPage } from '../plan/planner.js';
 import { formatDuration } from '../util/duration.js';
-
-export interface DeletionCounts {
-  readonly projects: number;
-  readonly files: number;
-}
-
-/**
- * One run's removals, kept in state.json (pruned to the window) so that a slow bleed is caught: whole projects,
- * and files of projects that stayed.
- */
-export interface RemovalEntry extends DeletionCounts {
-  /** When the run removed them (ISO 8601). */
-  readonly at: string;
-}
-
-/** A hold, as status.json, state.json and `check` show it. */
-export interface DeletionHold {
-  /** The one warning the run logged. */
-  readonly message: string;
-  /** Start of the first run of this uninterrupted series of held runs (ISO 8601). */
-  readonly since: string;
-  /** Projects and files whose removal was held. */
-  readonly projects: number;
-  readonly files: number;
-  /** Before the run: mirrored projects with a page, and their files. */
-  readonly selectedProjects: number;
-  readonly mirroredFiles: number;
-}
 
 export interface GuardInput {
   /** `max_deletions`, 0-100. */

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Publisher } from '../mirror/publish.js';
 import type { Filters } from '../plan/filters.js';
 import type { Storage } from '../storage/types.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 import type { ReleaseTimes } from './release-times.js';
 import type { RetryPolicy } from './retrying-download.js';

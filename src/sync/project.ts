@@ -5,9 +5,9 @@
 // the old file goes, so no instant shows a page whose hash and bytes differ.
 import { isDeepStrictEqual } from 'node:util';
 import { UpstreamError } from '../errors.js';
-import { localRelPath, whyUnstorableFilename } from '../mirror/layout.js';
+import { localRelPath, whyUnstorableFilename } from '../model/layout.js';
 import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
-import type { LocalFile, ProjectRecord } from '../mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../model/record.js';
 import { writeRecord } from '../mirror/state.js';
 import {
   namingDigest,
@@ -16,10 +16,10 @@ import {
   type ProjectPlan,
   type SuspectPage,
 } from '../plan/planner.js';
-import type { QuarantineHold } from '../plan/quarantine.js';
+import type { QuarantineHold } from '../model/holds.js';
 import { fileKey, projectKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
-import type { ProjectPage, UpstreamFile } from '../upstream/types.js';
+import type { ProjectPage, UpstreamFile } from '../model/upstream.js';
 import { fetchFile, fetchMetadata } from './fetch-file.js';
 import { describeError, type ProjectContext, settleWindowed, sizeAt } from './project-context.js';
 import { withUploadTimes } from './release-times.js';

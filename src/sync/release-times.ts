@@ -11,7 +11,7 @@ import {
   mergeHolds,
   type ReleaseTimePolicy,
 } from '../plan/quarantine.js';
-import type { ProjectPage, Upstream } from '../upstream/types.js';
+import type { ProjectPage, Upstream } from '../model/upstream.js';
 import type { Pool } from '../util/pool.js';
 
 /** The release-time keys of one route, as the sync applies them. */

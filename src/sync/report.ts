@@ -1,6 +1,6 @@
 // What one sync did, for the summary line, the exit code, the status file and metrics.
-import type { DeletionCounts, DeletionHold } from './guards.js';
-import { formatHold as formatQuarantine, type QuarantineHold } from '../plan/quarantine.js';
+import type { DeletionCounts, DeletionHold, QuarantineHold } from '../model/holds.js';
+import { formatHold as formatQuarantine } from '../plan/quarantine.js';
 
 export interface ProjectFailure {
   readonly project: string;

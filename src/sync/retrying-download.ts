@@ -6,7 +6,7 @@ import { IntegrityError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { receiveVerified, type Expected, type StoredFile } from '../mirror/store.js';
 import { isRetryableError, withRetries } from '../upstream/retry.js';
-import type { Upstream } from '../upstream/types.js';
+import type { Upstream } from '../model/upstream.js';
 import type { Storage } from '../storage/types.js';
 import type { Pool, Semaphore } from '../util/pool.js';
 

@@ -1,7 +1,7 @@
-// Project names that cannot be stored (mirror/layout.ts whyUnstorableProjectName) are skipped where they come
+// Project names that cannot be stored (model/layout.ts whyUnstorableProjectName) are skipped where they come
 // in (listing, changelog, package_matches), each with one warning per run: one bad name affects only itself.
 import type { Logger } from '../log.js';
-import { whyUnstorableProjectName } from '../mirror/layout.js';
+import { whyUnstorableProjectName } from '../model/layout.js';
 
 /** Names warned about individually per run; past this, one line says the rest are skipped silently. */
 const MAX_NAMES_WARNED = 100;

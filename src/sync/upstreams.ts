@@ -9,8 +9,8 @@ import type { Config, UpstreamSection } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { MirroredProject, MirrorState, UpstreamState } from '../mirror/state.js';
 import { compileFilters, selectionScope, type Filters } from '../plan/filters.js';
-import { normalizeName } from '../plan/names.js';
-import type { Upstream } from '../upstream/types.js';
+import { normalizeName } from '../model/names.js';
+import type { Upstream } from '../model/upstream.js';
 import { type Candidate, describeDiscovery, discover, type Discovery, settleDiscovery } from './discover.js';
 
 /** One upstream the run reads. */
@@ -316,7 +316,7 @@ function mergeDiscoveries(
   };
 }
 
-/** How the run ended, for each route's stored discovery (discover.ts RunOutcome). */
+/** How the run ended, for each route's stored discovery (discover.ts RunEnd). */
 export interface RoutedOutcome {
   readonly projects: ReadonlyMap<string, MirroredProject>;
   readonly retryLater: readonly Candidate[];

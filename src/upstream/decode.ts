@@ -1,9 +1,15 @@
 // PEP 691 JSON → ProjectPage / ProjectListing (docs/protocol.md §2), pure. Every error names the JSON path.
 // Structural violations fail the page (UPSTREAM_PAYLOAD); an unsafe filename or project name only skips that entry.
 import { UpstreamError, redactUrl } from '../errors.js';
-import { whyUnstorableFilename } from '../mirror/layout.js';
-import { isValidProjectName, normalizeName } from '../plan/names.js';
-import type { ListedProject, ProjectListing, ProjectPage, ProjectStatus, UpstreamFile } from './types.js';
+import { whyUnstorableFilename } from '../model/layout.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
+import type {
+  ListedProject,
+  ProjectListing,
+  ProjectPage,
+  ProjectStatus,
+  UpstreamFile,
+} from '../model/upstream.js';
 
 /** The parts of a ProjectPage that come from the body (the rest comes from response headers). */
 export type PageBody = Pick<ProjectPage, 'name' | 'files' | 'versions' | 'status' | 'statusReason'>;
@@ -62,7 +68,7 @@ export function payloadError(url: string | URL, message: string, cause?: unknown
 
 /** Why a filename may not be written into the mirror, or null if it is safe. */
 export function checkFilename(name: string): string | null {
-  return whyUnstorableFilename(name); // the one rule for storable names (mirror/layout.ts)
+  return whyUnstorableFilename(name); // the one rule for storable names (model/layout.ts)
 }
 
 /** Checks one digest; returns the lower-cased hex or a problem description. */
@@ -96,7 +102,10 @@ export function checkApiVersion(version: unknown, where: string, url: string | U
 }
 
 /** A PEP 792 status marker, or a warning for an unknown one. */
-export function readStatus(value: string, where: string): { status: ProjectStatus } | { warning: string } {
+export function parseProjectStatus(
+  value: string,
+  where: string,
+): { status: ProjectStatus } | { warning: string } {
   return STATUSES.includes(value)
     ? { status: value as ProjectStatus }
     : { warning: `${where}: unknown project status ${JSON.stringify(value)}, ignored` };
@@ -259,7 +268,7 @@ export class ProjectPageAssembler {
       // PEP 792 prose says `state`; its example, the spec text and PyPI use `status`.
       const marker = r.optString(ps.status ?? ps.state, 'project-status.status');
       if (marker !== null) {
-        const s = readStatus(marker, 'project-status.status');
+        const s = parseProjectStatus(marker, 'project-status.status');
         if ('status' in s) this.status = s.status;
         else r.warnings.push(s.warning);
       }

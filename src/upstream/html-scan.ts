@@ -39,30 +39,171 @@ export function createHtmlScanner(
   /** XML (XML-RPC): names keep their case, CDATA is text, no HTML special elements. */
   xmlMode = false,
 ): HtmlScanner {
-  const buffers: string[] = [];
-  let bufferOffset = 0; // absolute index of buffers[0][0]
-  let buffered = 0; // characters in `buffers`
-  let consumed = 0; // absolute index up to which no callback needs the input any more
-  let maxHeldChars = 0;
+  return new Scanner(wanted, events, url, maxTokenChars, xmlMode);
+}
 
-  let tagName = '';
-  let tagStart = 0;
-  let attribs: Attribs | null = null;
-  let attribName = '';
-  let attribValue = '';
+/** The scanner: the Tokenizer's callbacks, and the chunks an unfinished token still needs. */
+class Scanner implements HtmlScanner {
+  private readonly buffers: string[] = [];
+  /** Absolute index of buffers[0][0]. */
+  private bufferOffset = 0;
+  /** Characters in `buffers`. */
+  private buffered = 0;
+  /** Absolute index up to which no callback needs the input any more. */
+  private consumed = 0;
+  private mostHeld = 0;
+  private tagName = '';
+  private tagStart = 0;
+  private attribs: Attribs | null = null;
+  private attribName = '';
+  private attribValue = '';
+  private readonly tokenizer: Tokenizer;
 
-  const tooLong = (what: string): never => {
-    throw payloadError(url, `${what} longer than ${maxTokenChars} characters (the cap on one token)`);
-  };
-  const name = (start: number, end: number): string => {
-    if (end - start > maxTokenChars) tooLong('an HTML tag or attribute name');
-    const raw = slice(start, end);
-    return xmlMode ? raw : raw.toLowerCase();
-  };
-  const slice = (start: number, end: number): string => {
+  constructor(
+    private readonly wanted: ReadonlySet<string> | 'all',
+    private readonly events: HtmlEvents,
+    private readonly url: string | URL,
+    private readonly maxTokenChars: number,
+    private readonly xmlMode: boolean,
+  ) {
+    this.tokenizer = new Tokenizer({ decodeEntities: true, xmlMode }, this);
+  }
+
+  get length(): number {
+    return this.bufferOffset + this.buffered;
+  }
+
+  get maxHeldChars(): number {
+    return this.mostHeld;
+  }
+
+  write(chunk: string): void {
+    const { buffers } = this;
+    buffers.push(chunk);
+    this.buffered += chunk.length;
+    this.tokenizer.write(chunk);
+    // Forget the chunks no callback needs any more; what is left is one unfinished token.
+    while (buffers.length > 0 && this.bufferOffset + (buffers[0] as string).length <= this.consumed) {
+      const first = buffers.shift() as string;
+      this.bufferOffset += first.length;
+      this.buffered -= first.length;
+    }
+    const held = this.bufferOffset + this.buffered - Math.max(this.consumed, this.bufferOffset);
+    if (held > this.mostHeld) this.mostHeld = held;
+    if (held > this.maxTokenChars) this.tooLong('an unfinished HTML token (tag, comment or declaration)');
+  }
+
+  end(): void {
+    this.tokenizer.end();
+  }
+
+  // ---- the Tokenizer's callbacks ----
+
+  ontext(start: number, end: number): void {
+    if (this.events.onText !== undefined) this.events.onText(this.slice(start, end));
+    this.done(end);
+  }
+
+  ontextentity(cp: number, end: number): void {
+    this.events.onText?.(String.fromCodePoint(cp));
+    this.done(end);
+  }
+
+  onopentagname(start: number, end: number): void {
+    this.tagName = this.name(start, end);
+    this.tagStart = start;
+    this.attribs = this.wanted === 'all' || this.wanted.has(this.tagName) ? {} : null;
+    this.done(end);
+  }
+
+  onattribname(start: number, end: number): void {
+    this.checkTag(end);
+    this.attribName = this.attribs === null ? '' : this.name(start, end);
+    this.attribValue = '';
+    this.done(end);
+  }
+
+  onattribdata(start: number, end: number): void {
+    this.checkTag(end);
+    this.addAttribValue(this.attribs === null ? '' : this.slice(start, end));
+    this.done(end);
+  }
+
+  onattribentity(cp: number): void {
+    this.addAttribValue(String.fromCodePoint(cp));
+  }
+
+  onattribend(_quote: unknown, end: number): void {
+    this.checkTag(end);
+    const { attribs } = this;
+    if (attribs !== null && !Object.prototype.hasOwnProperty.call(attribs, this.attribName)) {
+      attribs[this.attribName] = this.attribValue;
+    }
+    this.attribValue = '';
+    this.done(end);
+  }
+
+  onopentagend(end: number): void {
+    this.checkTag(end);
+    const a = this.attribs;
+    const opened = this.tagName;
+    this.attribs = null;
+    this.tagName = '';
+    this.done(end + 1);
+    if (a !== null) this.events.onOpenTag(opened, a);
+  }
+
+  onselfclosingtag(end: number): void {
+    // HTML: `<a/>` opens like `<a>`; XML: `<nil/>` opens and closes.
+    const opened = this.tagName;
+    this.onopentagend(end);
+    if (this.xmlMode) this.events.onCloseTag?.(opened);
+  }
+
+  onclosetag(start: number, end: number): void {
+    const closed = this.name(start, end);
+    this.done(end + 1);
+    this.events.onCloseTag?.(closed);
+  }
+
+  oncomment(_start: number, end: number): void {
+    this.done(end + 1);
+  }
+
+  oncdata(start: number, end: number, endOffset: number): void {
+    if (this.xmlMode) this.events.onText?.(this.slice(start, end - endOffset));
+    this.done(end + 1);
+  }
+
+  ondeclaration(_start: number, end: number): void {
+    this.done(end + 1);
+  }
+
+  onprocessinginstruction(_start: number, end: number): void {
+    this.done(end + 1);
+  }
+
+  onend(): void {}
+
+  // ---- helpers ----
+
+  private tooLong(what: string): never {
+    throw payloadError(
+      this.url,
+      `${what} longer than ${this.maxTokenChars} characters (the cap on one token)`,
+    );
+  }
+
+  private name(start: number, end: number): string {
+    if (end - start > this.maxTokenChars) this.tooLong('an HTML tag or attribute name');
+    const raw = this.slice(start, end);
+    return this.xmlMode ? raw : raw.toLowerCase();
+  }
+
+  private slice(start: number, end: number): string {
     let out = '';
-    let base = bufferOffset;
-    for (const b of buffers) {
+    let base = this.bufferOffset;
+    for (const b of this.buffers) {
       const from = Math.max(start - base, 0);
       const to = Math.min(end - base, b.length);
       if (from < to) out += b.slice(from, to);
@@ -70,119 +211,22 @@ export function createHtmlScanner(
       if (base >= end) break;
     }
     return out;
-  };
-  const done = (end: number): void => {
-    if (end > consumed) consumed = end;
-  };
-  const checkTag = (end: number): void => {
-    if (tagName !== '' && end - tagStart > maxTokenChars) tooLong(`the tag <${tagName.slice(0, 40)}>`);
-  };
-  const addAttribValue = (piece: string): void => {
-    if (attribs === null) return;
-    attribValue += piece;
-    if (attribValue.length > maxTokenChars) tooLong(`the attribute ${attribName.slice(0, 40)}`);
-  };
-  const openTagEnd = (end: number): void => {
-    checkTag(end);
-    const a = attribs;
-    const opened = tagName;
-    attribs = null;
-    tagName = '';
-    done(end + 1);
-    if (a !== null) events.onOpenTag(opened, a);
-  };
+  }
 
-  const tokenizer = new Tokenizer(
-    { decodeEntities: true, xmlMode },
-    {
-      ontext(start, end) {
-        if (events.onText !== undefined) events.onText(slice(start, end));
-        done(end);
-      },
-      ontextentity(cp, end) {
-        events.onText?.(String.fromCodePoint(cp));
-        done(end);
-      },
-      onopentagname(start, end) {
-        tagName = name(start, end);
-        tagStart = start;
-        attribs = wanted === 'all' || wanted.has(tagName) ? {} : null;
-        done(end);
-      },
-      onattribname(start, end) {
-        checkTag(end);
-        attribName = attribs === null ? '' : name(start, end);
-        attribValue = '';
-        done(end);
-      },
-      onattribdata(start, end) {
-        checkTag(end);
-        addAttribValue(attribs === null ? '' : slice(start, end));
-        done(end);
-      },
-      onattribentity(cp) {
-        addAttribValue(String.fromCodePoint(cp));
-      },
-      onattribend(_quote, end) {
-        checkTag(end);
-        if (attribs !== null && !Object.prototype.hasOwnProperty.call(attribs, attribName)) {
-          attribs[attribName] = attribValue;
-        }
-        attribValue = '';
-        done(end);
-      },
-      onopentagend: openTagEnd,
-      onselfclosingtag(end) {
-        // HTML: `<a/>` opens like `<a>`; XML: `<nil/>` opens and closes.
-        const opened = tagName;
-        openTagEnd(end);
-        if (xmlMode) events.onCloseTag?.(opened);
-      },
-      onclosetag(start, end) {
-        const closed = name(start, end);
-        done(end + 1);
-        events.onCloseTag?.(closed);
-      },
-      oncomment(_start, end) {
-        done(end + 1);
-      },
-      oncdata(start, end, endOffset) {
-        if (xmlMode) events.onText?.(slice(start, end - endOffset));
-        done(end + 1);
-      },
-      ondeclaration(_start, end) {
-        done(end + 1);
-      },
-      onprocessinginstruction(_start, end) {
-        done(end + 1);
-      },
-      onend() {},
-    },
-  );
+  private done(end: number): void {
+    if (end > this.consumed) this.consumed = end;
+  }
 
-  return {
-    write(chunk: string): void {
-      buffers.push(chunk);
-      buffered += chunk.length;
-      tokenizer.write(chunk);
-      // Forget the chunks no callback needs any more; what is left is one unfinished token.
-      while (buffers.length > 0 && bufferOffset + (buffers[0] as string).length <= consumed) {
-        const first = buffers.shift() as string;
-        bufferOffset += first.length;
-        buffered -= first.length;
-      }
-      const held = bufferOffset + buffered - Math.max(consumed, bufferOffset);
-      if (held > maxHeldChars) maxHeldChars = held;
-      if (held > maxTokenChars) tooLong('an unfinished HTML token (tag, comment or declaration)');
-    },
-    end(): void {
-      tokenizer.end();
-    },
-    get length() {
-      return bufferOffset + buffered;
-    },
-    get maxHeldChars() {
-      return maxHeldChars;
-    },
-  };
+  private checkTag(end: number): void {
+    if (this.tagName !== '' && end - this.tagStart > this.maxTokenChars) {
+      this.tooLong(`the tag <${this.tagName.slice(0, 40)}>`);
+    }
+  }
+
+  private addAttribValue(piece: string): void {
+    if (this.attribs === null) return;
+    this.attribValue += piece;
+    if (this.attribValue.length > this.maxTokenChars)
+      this.tooLong(`the attribute ${this.attribName.slice(0, 40)}`);
+  }
 }

@@ -1,7 +1,7 @@
 // PEP 503 HTML → ProjectPage / ProjectListing (docs/protocol.md §1), pure, streamed: html-scan.ts tokenises (bounded,
 // linear, no stack) and decodes entities; each link becomes a file as it is read, so a page is never held whole.
 // Filenames come from the URL's last path segment, as pip and uv take them, not the link text.
-import { isValidProjectName, normalizeName } from '../plan/names.js';
+import { isValidProjectName, normalizeName } from '../model/names.js';
 import {
   checkApiVersion,
   checkDigest,
@@ -9,7 +9,7 @@ import {
   MAX_PAGE_FILES,
   MAX_TOKEN_CHARS,
   payloadError,
-  readStatus,
+  parseProjectStatus,
   resolveFileUrl,
   tooManyFiles,
   Warnings,
@@ -18,7 +18,7 @@ import {
   type PageBody,
 } from './decode.js';
 import { createHtmlScanner, type Attribs } from './html-scan.js';
-import type { ListedProject, ProjectStatus, UpstreamFile } from './types.js';
+import type { ListedProject, ProjectStatus, UpstreamFile } from '../model/upstream.js';
 
 const PAGE_TAGS: ReadonlySet<string> = new Set(['a', 'meta', 'base']);
 const LISTING_TAGS: ReadonlySet<string> = new Set(['a', 'meta']);
@@ -188,7 +188,7 @@ export function createProjectHtmlParser(
       scanner.end();
       let status: ProjectStatus | null = null;
       if (heads.status !== null) {
-        const s = readStatus(heads.status, '<meta name="pypi:project-status">');
+        const s = parseProjectStatus(heads.status, '<meta name="pypi:project-status">');
         if ('status' in s) status = s.status;
         else warnings.push(s.warning);
       }

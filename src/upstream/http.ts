@@ -1,18 +1,17 @@
 // Builds the undici dispatcher: keep-alive pools (connections per origin = workers), timeouts, proxies from the
 // environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env), the CAs trusted
-// (ca.ts) and redirects.
-// It makes no decisions about statuses or retries (simple-api.ts does).
+// (util/ca.ts) and redirects.
+// It makes no decisions about statuses or retries (send.ts does).
 import { readFileSync } from 'node:fs';
 import { TextDecoder } from 'node:util';
 import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
 import { redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
-import { trustedCertificates } from './ca.js';
+import type { Env } from '../util/env.js';
+import { trustedCertificates } from '../util/ca.js';
 
 const MAX_REDIRECTIONS = 5;
 const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
-
-export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface HttpOptions {
   /** Connect, headers and body (between chunks) timeout. */

@@ -1,13 +1,14 @@
-// A streaming parser for the PEP 691 root listing (docs/protocol.md §2-§3): `{"meta": {...}, "projects": [...]}`.
+// The walker for the PEP 691 root listing's schema (docs/protocol.md §2-§3), `{"meta": {...}, "projects":
+// [...]}`, over the generic streaming JSON tokenizer and its caps (json-lexer.ts).
 // PyPI's is over 700 000 projects (30-40 MB): it is fed chunk by chunk and calls `onProject` for every entry
 // as soon as the entry's closing brace arrives, holding at most one entry (plus one string of at most
 // MAX_KEPT_CHARS) at any time, whatever the input size. Unknown keys and values of any shape are skipped
 // without being kept. Malformed JSON and structural violations throw UPSTREAM_PAYLOAD naming the offset or
 // the JSON path, like decodeListingJson; an invalid project name only skips that entry (a warning). Pure.
-import { isValidProjectName } from '../plan/names.js';
+import { isValidProjectName } from '../model/names.js';
 import { checkApiVersion, payloadError, Warnings } from './decode.js';
-import { createJsonLexer, type Scalar } from './json-lexer.js';
-import type { ListedProject } from './types.js';
+import { createJsonLexer, detach, type JsonEvents, type JsonLexer, type Scalar } from './json-lexer.js';
+import type { ListedProject } from '../model/upstream.js';
 
 /** Longest string kept whole; a longer one is counted through and can only be ignored or rejected. */
 export const MAX_KEPT_CHARS = 4096;
@@ -48,149 +49,174 @@ function describeScalar(v: Scalar, isTruncated: boolean): string {
   return `${typeof v} ${String(v)}`;
 }
 
-/** A copy that does not keep the (large) chunk it was sliced from alive. */
-function detach(s: string): string {
-  return s.length < 13 ? s : (' ' + s).slice(1);
-}
-
 export function createListingJsonParser(
   onProject: (project: ListedProject) => void,
   url: string | URL = '(root listing)',
 ): ListingJsonParser {
-  const warnings = new Warnings();
-  let serial: number | null = null;
-  let count = 0;
-  let maxHeldChars = 0;
-  let hasProjects = false;
+  return new ListingWalker(onProject, url);
+}
 
-  const kinds: number[] = []; // container roles, innermost last
-  let lastKey: string | null = null; // key of the value being read, in a ROOT / META / ENTRY object
-  const keys: (string | null)[] = []; // saved lastKey of each enclosing object
-
+/** Follows the listing's containers through the lexer's events, keeping only the entry being read. */
+class ListingWalker implements ListingJsonParser, JsonEvents {
+  private readonly found = new Warnings();
+  private lastSerial: number | null = null;
+  private delivered = 0;
+  private mostHeld = 0;
+  private hasProjects = false;
+  private finalWarnings: readonly string[] | null = null;
+  /** Container roles, innermost last. */
+  private readonly kinds: number[] = [];
+  /** Key of the value being read, in a ROOT / META / ENTRY object. */
+  private lastKey: string | null = null;
+  /** Saved lastKey of each enclosing object. */
+  private readonly keys: (string | null)[] = [];
   // The entry being read.
-  let entryIndex = -1;
-  let entryName: string | null = null;
-  let entrySerial: number | null = null;
-  let entryHasName = false;
+  private entryIndex = -1;
+  private entryName: string | null = null;
+  private entrySerial: number | null = null;
+  private entryHasName = false;
+  private readonly lexer: JsonLexer;
 
-  const warn = (message: string): void => warnings.push(message);
-  const structure = (path: string, expected: string, got: string): never => {
-    throw payloadError(url, `${path}: expected ${expected}, got ${got}`);
-  };
-  const entryPath = (): string => `projects[${entryIndex}]`;
+  constructor(
+    private readonly onProject: (project: ListedProject) => void,
+    private readonly url: string | URL,
+  ) {
+    this.lexer = createJsonLexer(this, { url, maxDepth: MAX_DEPTH, maxKeptChars: MAX_KEPT_CHARS });
+  }
+
+  get warnings(): readonly string[] {
+    return this.finalWarnings ?? this.found.list();
+  }
+
+  get serial(): number | null {
+    return this.lastSerial;
+  }
+
+  get count(): number {
+    return this.delivered;
+  }
+
+  get maxHeldChars(): number {
+    return this.mostHeld;
+  }
+
+  write(chunk: string): void {
+    this.lexer.write(chunk);
+    const held = this.lexer.heldChars + (this.entryName?.length ?? 0);
+    if (held > this.mostHeld) this.mostHeld = held;
+  }
+
+  end(): void {
+    this.lexer.end();
+    if (!this.hasProjects) this.structure('projects', 'an array', 'nothing (no "projects" key)');
+    this.finalWarnings = this.found.list();
+  }
+
+  open(array: boolean): void {
+    const role = this.roleOf(array ? 'array' : 'object', null, false);
+    if (role === PROJECTS) this.hasProjects = true;
+    if (role === ENTRY) {
+      this.entryName = null;
+      this.entrySerial = null;
+      this.entryHasName = false;
+    }
+    this.kinds.push(role);
+    this.keys.push(this.lastKey);
+    this.lastKey = null;
+  }
+
+  close(): void {
+    const role = this.kinds.pop();
+    this.lastKey = this.keys.pop() ?? null;
+    if (role !== ENTRY) return;
+    if (!this.entryHasName) this.structure(`${this.entryPath()}.name`, 'a string', 'nothing (no "name" key)');
+    const name = this.entryName;
+    this.entryName = null;
+    if (name === null) {
+      // too long: already warned about
+    } else if (isValidProjectName(name)) {
+      this.delivered++;
+      this.onProject({ name: detach(name), serial: this.entrySerial });
+    } else {
+      this.found.push(
+        `${this.entryPath()}.name ${JSON.stringify(name.slice(0, 80))}: not a valid project name; skipped`,
+      );
+    }
+  }
+
+  key(key: string | null): void {
+    const parent = this.kinds[this.kinds.length - 1];
+    this.lastKey = parent === ROOT || parent === META || parent === ENTRY ? key : null;
+    if (parent === ENTRY && this.lastKey === 'name') this.entryHasName = true;
+  }
+
+  scalar(value: Scalar, isTruncated: boolean): void {
+    const { kinds, lastKey } = this;
+    const parent = kinds.length === 0 ? -1 : kinds[kinds.length - 1];
+    if (parent === -1 || parent === ROOT || parent === PROJECTS) {
+      this.roleOf('scalar', value, isTruncated); // throws for the shapes the listing forbids
+    } else if (parent === ENTRY) {
+      if (lastKey === 'name') {
+        if (typeof value !== 'string') {
+          this.structure(`${this.entryPath()}.name`, 'a string', describeScalar(value, false));
+        }
+        this.entryName = isTruncated ? null : (value as string);
+        if (isTruncated)
+          this.found.push(`${this.entryPath()}.name: longer than ${MAX_KEPT_CHARS} characters; skipped`);
+      } else if (lastKey === '_last-serial') {
+        this.entrySerial = this.readCount(`${this.entryPath()}._last-serial`, value, isTruncated);
+      }
+    } else if (parent === META) {
+      if (lastKey === '_last-serial')
+        this.lastSerial = this.readCount('meta._last-serial', value, isTruncated);
+      else if (lastKey === 'api-version') {
+        const warning = checkApiVersion(value, 'meta.api-version', this.url);
+        if (warning !== null) this.found.push(warning);
+      }
+    }
+  }
+
+  private structure(path: string, expected: string, got: string): never {
+    throw payloadError(this.url, `${path}: expected ${expected}, got ${got}`);
+  }
+
+  private entryPath(): string {
+    return `projects[${this.entryIndex}]`;
+  }
 
   /** The role of a value about to start, given its container and key; throws when the shape is wrong. */
-  const roleOf = (kind: 'object' | 'array' | 'scalar', value: Scalar, isTruncated: boolean): number => {
+  private roleOf(kind: 'object' | 'array' | 'scalar', value: Scalar, isTruncated: boolean): number {
+    const { kinds, lastKey } = this;
     const got = kind === 'scalar' ? describeScalar(value, isTruncated) : `an ${kind}`;
     const parent = kinds.length === 0 ? -1 : kinds[kinds.length - 1];
-    if (parent === -1) return kind === 'object' ? ROOT : structure('(root)', 'an object', got);
+    if (parent === -1) return kind === 'object' ? ROOT : this.structure('(root)', 'an object', got);
     if (parent === ROOT) {
-      if (lastKey === 'meta') return kind === 'object' ? META : structure('meta', 'an object', got);
-      if (lastKey === 'projects') return kind === 'array' ? PROJECTS : structure('projects', 'an array', got);
+      if (lastKey === 'meta') return kind === 'object' ? META : this.structure('meta', 'an object', got);
+      if (lastKey === 'projects')
+        return kind === 'array' ? PROJECTS : this.structure('projects', 'an array', got);
       return SKIP;
     }
     if (parent === PROJECTS) {
-      entryIndex++;
-      return kind === 'object' ? ENTRY : structure(entryPath(), 'an object', got);
+      this.entryIndex++;
+      return kind === 'object' ? ENTRY : this.structure(this.entryPath(), 'an object', got);
     }
     if (parent === ENTRY && (lastKey === 'name' || lastKey === '_last-serial') && kind !== 'scalar') {
-      return structure(`${entryPath()}.${lastKey}`, lastKey === 'name' ? 'a string' : 'an integer ≥ 0', got);
+      const expected = lastKey === 'name' ? 'a string' : 'an integer ≥ 0';
+      return this.structure(`${this.entryPath()}.${lastKey}`, expected, got);
     }
     if (parent === META && (lastKey === 'api-version' || lastKey === '_last-serial') && kind !== 'scalar') {
-      return structure(`meta.${lastKey}`, lastKey === '_last-serial' ? 'an integer ≥ 0' : 'a string', got);
+      return this.structure(
+        `meta.${lastKey}`,
+        lastKey === '_last-serial' ? 'an integer ≥ 0' : 'a string',
+        got,
+      );
     }
     return SKIP;
-  };
+  }
 
-  const readCount = (path: string, value: Scalar, isTruncated: boolean): number | null => {
+  private readCount(path: string, value: Scalar, isTruncated: boolean): number | null {
     if (value === null) return null;
     if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-    return structure(path, 'an integer ≥ 0', describeScalar(value, isTruncated));
-  };
-
-  const lexer = createJsonLexer(
-    {
-      open(array) {
-        const role = roleOf(array ? 'array' : 'object', null, false);
-        if (role === PROJECTS) hasProjects = true;
-        if (role === ENTRY) {
-          entryName = null;
-          entrySerial = null;
-          entryHasName = false;
-        }
-        kinds.push(role);
-        keys.push(lastKey);
-        lastKey = null;
-      },
-      close() {
-        const role = kinds.pop();
-        lastKey = keys.pop() ?? null;
-        if (role !== ENTRY) return;
-        if (!entryHasName) structure(`${entryPath()}.name`, 'a string', 'nothing (no "name" key)');
-        const name = entryName;
-        entryName = null;
-        if (name === null) {
-          // too long: already warned about
-        } else if (isValidProjectName(name)) {
-          count++;
-          onProject({ name: detach(name), serial: entrySerial });
-        } else {
-          warn(`${entryPath()}.name ${JSON.stringify(name.slice(0, 80))}: not a valid project name; skipped`);
-        }
-      },
-      key(key) {
-        const parent = kinds[kinds.length - 1];
-        lastKey = parent === ROOT || parent === META || parent === ENTRY ? key : null;
-        if (parent === ENTRY && lastKey === 'name') entryHasName = true;
-      },
-      scalar(value, isTruncated) {
-        const parent = kinds.length === 0 ? -1 : kinds[kinds.length - 1];
-        if (parent === -1 || parent === ROOT || parent === PROJECTS) {
-          roleOf('scalar', value, isTruncated); // throws for the shapes the listing forbids
-        } else if (parent === ENTRY) {
-          if (lastKey === 'name') {
-            if (typeof value !== 'string')
-              structure(`${entryPath()}.name`, 'a string', describeScalar(value, false));
-            entryName = isTruncated ? null : (value as string);
-            if (isTruncated) warn(`${entryPath()}.name: longer than ${MAX_KEPT_CHARS} characters; skipped`);
-          } else if (lastKey === '_last-serial') {
-            entrySerial = readCount(`${entryPath()}._last-serial`, value, isTruncated);
-          }
-        } else if (parent === META) {
-          if (lastKey === '_last-serial') serial = readCount('meta._last-serial', value, isTruncated);
-          else if (lastKey === 'api-version') {
-            const warning = checkApiVersion(value, 'meta.api-version', url);
-            if (warning !== null) warn(warning);
-          }
-        }
-      },
-    },
-    { url, maxDepth: MAX_DEPTH, maxKeptChars: MAX_KEPT_CHARS },
-  );
-
-  let finalWarnings: readonly string[] | null = null;
-  return {
-    write(chunk) {
-      lexer.write(chunk);
-      const held = lexer.heldChars + (entryName?.length ?? 0);
-      if (held > maxHeldChars) maxHeldChars = held;
-    },
-    end() {
-      lexer.end();
-      if (!hasProjects) structure('projects', 'an array', 'nothing (no "projects" key)');
-      finalWarnings = warnings.list();
-    },
-    get warnings() {
-      return finalWarnings ?? warnings.list();
-    },
-    get serial() {
-      return serial;
-    },
-    get count() {
-      return count;
-    },
-    get maxHeldChars() {
-      return maxHeldChars;
-    },
-  };
+    return this.structure(path, 'an integer ≥ 0', describeScalar(value, isTruncated));
+  }
 }

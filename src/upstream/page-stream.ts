@@ -11,7 +11,7 @@ import {
   type Decoded,
   type PageBody,
 } from './decode.js';
-import { createJsonLexer, type Scalar } from './json-lexer.js';
+import { createJsonLexer, detach, type Scalar } from './json-lexer.js';
 
 /** Deepest nesting accepted on a project page (a page needs 4). */
 export const MAX_PAGE_DEPTH = 64;
@@ -32,14 +32,6 @@ export interface PageJsonDecoder {
 }
 
 type Container = unknown[] | Record<string, unknown>;
-
-/**
- * A copy that does not keep the chunk it was sliced from alive (V8 slices strings of 13 characters or more
- * as views of their parent): without it, every kept filename or digest would keep its whole chunk.
- */
-function detach(s: string): string {
-  return s.length < 13 ? s : (' ' + s).slice(1);
-}
 
 /** Builds one JSON value from lexer events, within the entry caps. */
 class ValueBuilder {

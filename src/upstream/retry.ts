@@ -159,7 +159,7 @@ export function isRetryableError(err: unknown): boolean {
   return false;
 }
 
-/** A `retryAfter` string carried by the error (see UpstreamStatusError in simple-api.ts), or null. */
+/** A `retryAfter` string carried by the error (see UpstreamStatusError in send.ts), or null. */
 function getRetryAfter(err: unknown): string | null {
   const v =
     typeof err === 'object' && err !== null ? (err as { retryAfter?: unknown }).retryAfter : undefined;

@@ -4,7 +4,7 @@
 // MAX_XMLRPC_DEPTH and more than MAX_XMLRPC_ELEMENTS elements are refused. Pure.
 import { MAX_TOKEN_CHARS, payloadError } from './decode.js';
 import { createHtmlScanner } from './html-scan.js';
-import type { Changelog, ChangelogRow } from './types.js';
+import type { Changelog, ChangelogRow } from '../model/upstream.js';
 
 export type XmlRpcValue = string | number | boolean | null | XmlRpcValue[] | { [key: string]: XmlRpcValue };
 export type XmlRpcResponse =

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { isTempName, TEMP_SUFFIX } from '../mirror/layout.js';
+import { isTempName, TEMP_SUFFIX } from '../model/layout.js';
 
 /** Mode of every directory pypimirror creates: the web server's user must read and enter it. */
 export const DIR_MODE = 0o755;

@@ -9,7 +9,7 @@ import type { SyncReport } from '../../src/sync/report.js';
 import { runSync } from '../../src/sync/run.js';
 import { createHttp, type Http } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
-import type { Upstream } from '../../src/upstream/types.js';
+import type { Upstream } from '../../src/model/upstream.js';
 import { makeConfig } from './config.js';
 
 export interface SyncChildRequest {

@@ -11,7 +11,7 @@ import {
   removeOwnedProject,
   whyProjectDirIsNotOurs,
 } from '../../src/mirror/ownership.js';
-import type { ProjectRecord } from '../../src/mirror/record.js';
+import type { ProjectRecord } from '../../src/model/record.js';
 import { createCaptureLogger } from '../helpers/capture-logger.js';
 import { makeConfig } from '../helpers/config.js';
 import { buildWheel } from '../helpers/dist-builder.js';

@@ -14,7 +14,7 @@ import {
 } from '../helpers/hostile-upstream.js';
 import { createHttp } from '../../src/upstream/http.js';
 import { createUpstream, LARGE_PAGE_BYTES } from '../../src/upstream/simple-api.js';
-import type { ProjectPage } from '../../src/upstream/types.js';
+import type { ProjectPage } from '../../src/model/upstream.js';
 
 async function upstreamFor(t: TestContext, routes: Record<string, Route>) {
   const up = await startHostileUpstream({ name: t.name, routes });

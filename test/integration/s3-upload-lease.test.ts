@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LockError, StoreError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { acquireS3Lease, type LeaseOptions } from '../../src/storage/s3-lease.js';
+import { acquireS3Lease, type LeaseOptions } from '../../src/mirror/s3-lease.js';
 import { createS3Client } from '../../src/storage/s3-client.js';
 import { beginS3Upload, SHA256_METADATA, type S3Target } from '../../src/storage/s3-upload.js';
 import type { CephRgw } from '../helpers/ceph-rgw.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { ProjectRecord } from '../../src/mirror/record.js';
+import type { ProjectRecord } from '../../src/model/record.js';
 import { EMPTY_STATE, readRecord, readState, writeRecord, writeState } from '../../src/mirror/state.js';
 import { formatSummary } from '../../src/sync/report.js';
 import { buildWheel } from '../helpers/dist-builder.js';

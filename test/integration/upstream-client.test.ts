@@ -7,14 +7,15 @@ import { gzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import { UpstreamError } from '../../src/errors.js';
 import type { LogFields, Logger } from '../../src/log.js';
-import { createHttp, type Env } from '../../src/upstream/http.js';
+import { createHttp } from '../../src/upstream/http.js';
+import type { Env } from '../../src/util/env.js';
 import {
   ACCEPT,
   createUpstream,
   MAX_PAGE_BYTES,
   type UpstreamOptions,
 } from '../../src/upstream/simple-api.js';
-import type { ProjectPage } from '../../src/upstream/types.js';
+import type { ProjectPage } from '../../src/model/upstream.js';
 import { encodeMethodCall, parseMethodResponse } from '../../src/upstream/xmlrpc.js';
 
 const SHA = 'ab'.repeat(32);
@@ -98,7 +99,7 @@ const signal = (): AbortSignal => new AbortController().signal;
 
 function jsonPage(files: string[]): string {
   const entries = files.map((f) => ({
-    filename: f.split('#')[0]?.split('/').at(-1), // a file name has no '#' (mirror/layout.ts)
+    filename: f.split('#')[0]?.split('/').at(-1), // a file name has no '#' (model/layout.ts)
     url: f,
     hashes: { sha256: SHA },
     size: 3,

@@ -7,7 +7,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { StoreError } from '../../../src/errors.js';
-import { LARGE_FILE_BYTES } from '../../../src/mirror/sink.js';
+import { LARGE_FILE_BYTES } from '../../../src/storage/sink.js';
 import { contentTypeFor, SIMPLE_JSON_TYPE } from '../../../src/storage/content-type.js';
 import { hashStored } from '../../../src/storage/hash.js';
 import { fileKey, projectPageKeys, recordKey } from '../../../src/storage/keys.js';

@@ -18,7 +18,7 @@ import {
 } from '../../../src/bundle/tar.js';
 import { parseVolumeSize } from '../../../src/bundle/volume-size.js';
 import { parseCli, UsageError } from '../../../src/cli.js';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import { emptyRecord } from '../../../src/sync/project.js';
 
 function file(filename: string, sha: string, metadata: string | null = null): LocalFile {

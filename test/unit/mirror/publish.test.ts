@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPublisher } from '../../../src/mirror/publish.js';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import { EMPTY_STATE } from '../../../src/mirror/state.js';
 import { silentLogger } from '../../../src/log.js';
 import { emptyRecord } from '../../../src/sync/project.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { replacedFileRelPath } from '../../../src/mirror/layout.js';
+import { replacedFileRelPath } from '../../../src/model/layout.js';
 import { fileKey } from '../../../src/storage/keys.js';
 import {
   linkedRelPath,
@@ -9,7 +9,7 @@ import {
   readRootHtmlProjects,
   readRootJsonProjects,
 } from '../../../src/mirror/published.js';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import {
   escapeHtml,
   renderProjectHtml,

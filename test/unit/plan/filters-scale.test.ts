@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Minimatch } from 'minimatch';
 import { compileFilters } from '../../../src/plan/filters.js';
-import { normalizeName } from '../../../src/plan/names.js';
+import { normalizeName } from '../../../src/model/names.js';
 
 const WORDS = ['zope', 'plone', 'django', 'flask', 'aws', 'azure', 'google', 'data', 'test', 'lib'];
 const SEPARATORS = ['-', '_', '.', '--', ''];

@@ -3,10 +3,10 @@
 // is removed like a deselected one (only when deletions are allowed), and filename_matches still applies.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import { compileFilters, OPEN_SELECTION, type SelectionKeys } from '../../../src/plan/filters.js';
 import { planProject } from '../../../src/plan/planner.js';
-import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
+import type { ProjectPage, UpstreamFile } from '../../../src/model/upstream.js';
 
 const SHA = 'a'.repeat(64);
 const allowed = { cleanup: true, isDeletionAllowed: true };

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LocalFile, ProjectRecord } from '../../../src/mirror/record.js';
+import type { LocalFile, ProjectRecord } from '../../../src/model/record.js';
 import { compileFilters } from '../../../src/plan/filters.js';
 import { judgePage, namingDigest, orderFiles, planProject } from '../../../src/plan/planner.js';
-import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
+import type { ProjectPage, UpstreamFile } from '../../../src/model/upstream.js';
 import { localFile } from '../../helpers/local-file.js';
 
 const hex = (c: string): string => c.repeat(64);

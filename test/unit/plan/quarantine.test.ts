@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { compileFilters } from '../../../src/plan/filters.js';
 import { planProject } from '../../../src/plan/planner.js';
 import { formatHold, mergeHolds, splitByReleaseTime } from '../../../src/plan/quarantine.js';
-import type { ProjectPage, UpstreamFile } from '../../../src/upstream/types.js';
+import type { ProjectPage, UpstreamFile } from '../../../src/model/upstream.js';
 import { readUploadTimes, jsonApiUrl } from '../../../src/upstream/json-api.js';
 
 const file = (filename: string, uploadTime: string | null): UpstreamFile => ({

@@ -10,8 +10,8 @@ import {
   isOverShare,
   judgeDeletions,
   pruneHistory,
-  type RemovalEntry,
 } from '../../../src/sync/guards.js';
+import type { RemovalEntry } from '../../../src/model/holds.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-12-03T10:00:00Z');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { Config } from '../../../src/config/types.js';
-import { diffConfig } from '../../../src/daemon.js';
+import { diffConfig } from '../../../src/config-change.js';
 import { computeScopeKey } from '../../../src/sync/run.js';
 import { makeConfig } from '../../helpers/config.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UpstreamError } from '../../../src/errors.js';
 import { createListingHtmlParser, parseListingHtml, parseProjectHtml } from '../../../src/upstream/html.js';
-import type { ListedProject } from '../../../src/upstream/types.js';
+import type { ListedProject } from '../../../src/model/upstream.js';
 
 const PAGE = 'https://index.example/simple/demo/';
 const SHA = 'ab'.repeat(32);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { UpstreamError } from '../../../src/errors.js';
 import { decodeListingJson } from '../../../src/upstream/decode.js';
 import { createListingJsonParser, MAX_KEPT_CHARS } from '../../../src/upstream/listing-stream.js';
-import type { ListedProject } from '../../../src/upstream/types.js';
+import type { ListedProject } from '../../../src/model/upstream.js';
 
 const URL_ = 'https://index.example/simple/';
 

@@ -11,7 +11,7 @@ import {
   toUpstreamError,
   withRetries,
 } from '../../../src/upstream/retry.js';
-import { UpstreamStatusError } from '../../../src/upstream/simple-api.js';
+import { UpstreamStatusError } from '../../../src/upstream/send.js';
 
 interface Record_ {
   level: string;

@@ -1,6 +1,6 @@
 // What we keep per mirrored project under <root>/.pypimirror/projects/<name>.json. Types only.
-import type { QuarantineHold } from '../plan/quarantine.js';
-import type { ProjectStatus, UpstreamFile } from '../upstream/types.js';
+import type { QuarantineHold } from './holds.js';
+import type { ProjectStatus, UpstreamFile } from './upstream.js';
 
 /** A file that is on disk in <root>/<project>/, verified, with what its page entry needs. */
 export interface LocalFile {

@@ -9,7 +9,7 @@ import {
   MAX_FILENAME_BYTES,
   whyUnstorableFilename,
   whyUnstorableProjectName,
-} from '../../../src/mirror/layout.js';
+} from '../../../src/model/layout.js';
 import { checkFilename } from '../../../src/upstream/decode.js';
 
 test('file names: ASCII letters, digits and ._+!~-, from a letter or digit, at most 200 bytes, not ours', (t) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isNormalizedName, isValidProjectName, normalizeName } from '../../../src/plan/names.js';
+import { isNormalizedName, isValidProjectName, normalizeName } from '../../../src/model/names.js';
 
 test('normalizeName folds case and runs of - _ . into one -', () => {
   assert.equal(normalizeName('Zope.Interface'), 'zope-interface');

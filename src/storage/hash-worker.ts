@@ -1,6 +1,6 @@
-// The hashing thread (see slots.ts): digests the slots of many downloads at once, in arrival order per
-// download, reading them from the memory the event loop shares with it, and says when each slot is hashed so
-// that it can be reused.
+// The hashing thread (started by hashing-thread.ts, fed by slots.ts): digests the slots of many downloads at
+// once, in arrival order per download, reading them from the memory the event loop shares with it, and says
+// when each slot is hashed so that it can be reused.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
@@ -15,10 +15,10 @@ export type HashRequest =
 /** To the event loop: a slot is hashed (also when its stream was aborted meanwhile); or a stream's digests. */
 export type HashReply = { readonly slot: number } | { readonly id: number; readonly digests: string[] };
 
-const SLOT_BYTES = 1 << 20; // slots.ts SLOT_BYTES
+const SLOT_BYTES = 1 << 20; // slot-pool.ts SLOT_BYTES
 
 const port = parentPort;
-if (port === null) throw new Error('hash-worker.ts runs as a worker thread (see slots.ts)');
+if (port === null) throw new Error('hash-worker.ts runs as a worker thread (see hashing-thread.ts)');
 const streams = new Map<number, Hash[]>();
 let memory: SharedArrayBuffer | null = null;
 

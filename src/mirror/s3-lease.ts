@@ -17,8 +17,8 @@ import { hostname } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { LockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatHeld, formatSince, isProcessAlive, type LockHolder, type RunLock } from '../mirror/lock.js';
-import { isS3NotFound, loadS3Sdk, s3Error, s3Status } from './s3-client.js';
+import { formatHeld, formatSince, isProcessAlive, type LockHolder, type RunLock } from './lock.js';
+import { isS3NotFound, loadS3Sdk, s3Error, s3Status } from '../storage/s3-client.js';
 
 /** A lease not renewed for this long is taken over by a standby. */
 const DEFAULT_LEASE_MS = 60_000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffConfig } from '../../src/daemon.js';
+import { diffConfig } from '../../src/config-change.js';
 import { makeConfig } from '../helpers/config.js';
 
 describe('diffConfig', () => {

@@ -1,7 +1,7 @@
 // Where things live under the mirror root (README "Layout"), and the one rule for which names can be
 // stored there (issue #10: one bad name affects only itself). Pure.
 import { join, posix } from 'node:path';
-import { isNormalizedName } from '../plan/names.js';
+import { isNormalizedName } from './names.js';
 
 export const STATE_DIR = '.pypimirror';
 export const INDEX_HTML = 'index.html';

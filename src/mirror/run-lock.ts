@@ -1,12 +1,12 @@
-// The run lock of the tree the config names: the local lock (mirror/lock.ts) beside a local tree, the lease
-// object (storage/s3-lease.ts) in the bucket of an `s3://` storage. Both refuse with LOCK_HELD naming the
+// The run lock of the tree the config names: the local lock (lock.ts) beside a local tree, the lease
+// object (s3-lease.ts) in the bucket of an `s3://` storage. Both refuse with LOCK_HELD naming the
 // holder, and call onLost if the lock is lost while held.
 import type { Config } from '../config/types.js';
 import { S3_LEASE_KEY } from '../config/storage-keys.js';
 import type { Logger } from '../log.js';
 import type { LockError } from '../errors.js';
-import { acquireRunLock, type RunLock } from '../mirror/lock.js';
-import { openStorage } from './open.js';
+import { acquireRunLock, type RunLock } from './lock.js';
+import { openStorage } from '../storage/open.js';
 
 export interface RunLockOptions {
   readonly log: Logger;
@@ -26,7 +26,10 @@ export async function takeRunLock(cfg: Config, opts: RunLockOptions): Promise<Ru
   if (cfg.s3Storage === null) {
     return acquireRunLock({ lockFile: cfg.lockFile, log: opts.log, onLost: opts.onLost, ...timing });
   }
-  const [{ S3Tree }, { acquireS3Lease }] = await Promise.all([import('./s3.js'), import('./s3-lease.js')]);
+  const [{ S3Tree }, { acquireS3Lease }] = await Promise.all([
+    import('../storage/s3.js'),
+    import('./s3-lease.js'),
+  ]);
   const tree = await openStorage(cfg);
   if (!(tree instanceof S3Tree))
     throw new Error(`${tree.where}: expected an S3 storage for ${cfg.mirrorRoot}`);

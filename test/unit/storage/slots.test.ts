@@ -9,8 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import type { FileSink } from '../../../src/mirror/sink.js';
-import { createSlotSink, SLOT_BYTES, slotPoolState, STREAM_SLOTS } from '../../../src/mirror/slots.js';
+import type { FileSink } from '../../../src/storage/sink.js';
+import { SLOT_BYTES } from '../../../src/storage/slot-pool.js';
+import { createSlotSink, SlotResources, STREAM_SLOTS } from '../../../src/storage/slots.js';
 import { makeTempDir } from '../../helpers/tree.js';
 
 function digests(algorithms: readonly string[], bytes: Buffer): string[] {
@@ -33,7 +34,7 @@ function irregular(bytes: Buffer): Buffer[] {
 async function sinkFor(
   path: string,
   algorithms: readonly string[],
-  options: { hashOnThread?: boolean; direct?: boolean } = {},
+  options: { hashOnThread?: boolean; direct?: boolean; resources?: SlotResources } = {},
 ): Promise<{ sink: FileSink; fd: number; room: () => Promise<void>; failures: Error[] }> {
   const fd = openSync(path, 'w', 0o644);
   const failures: Error[] = [];
@@ -120,13 +121,14 @@ test("every byte lands in its place and the digests are the bytes', with or with
       for (const direct of [true, false]) {
         const what = `size ${size}, hashOnThread ${hashOnThread}, direct ${direct}`;
         const path = join(dir, `f-${size}-${hashOnThread}-${direct}`);
-        const into = await sinkFor(path, algorithms, { hashOnThread, direct });
+        const resources = new SlotResources();
+        const into = await sinkFor(path, algorithms, { hashOnThread, direct, resources });
         await feed(into, irregular(bytes));
         assert.deepEqual(await into.sink.finish(), expected, what);
         closeSync(into.fd);
         assert.ok((await readFile(path)).equals(bytes), `${what}: the file holds the bytes`);
         assert.deepEqual(into.failures, [], what);
-        assert.equal(slotPoolState(), null, `${what}: the pool is given back once nothing uses it`);
+        assert.equal(resources.poolState(), null, `${what}: the pool is given back once nothing uses it`);
       }
     }
   }
@@ -160,7 +162,8 @@ test('a second descriptor with O_DIRECT is opened where the file system takes it
 
 test('push asks to pause once a download holds its share of slots, and onRoom says when to go on', async (t) => {
   const dir = await makeTempDir(t);
-  const into = await sinkFor(join(dir, 'p.whl'), ['sha256']);
+  const resources = new SlotResources();
+  const into = await sinkFor(join(dir, 'p.whl'), ['sha256'], { resources });
   const chunk = randomBytes(64 << 10);
   let accepted = 0;
   // Synchronous pushes: no write or hash can finish meanwhile, so the share is all there is.
@@ -173,7 +176,7 @@ test('push asks to pause once a download holds its share of slots, and onRoom sa
     STREAM_SLOTS * SLOT_BYTES + chunk.length,
     'paused when a slot was needed',
   );
-  assert.equal(slotPoolState()?.inUse, STREAM_SLOTS);
+  assert.equal(resources.poolState()?.inUse, STREAM_SLOTS);
   await into.room();
   const all = Buffer.concat(Array.from({ length: accepted / chunk.length + 1 }, () => chunk));
   assert.deepEqual(await into.sink.finish(), digests(['sha256'], all));
@@ -185,8 +188,11 @@ test('downloads sharing the pool keep apart and wait their turn; an aborted one 
   const dir = await makeTempDir(t);
   // Five downloads may want 5 × STREAM_SLOTS slots, more than the pool's: some wait for others' slots.
   const inputs = [0, 1, 2, 3, 4].map((n) => randomBytes(11 * SLOT_BYTES + n * 7_777));
-  const sinks = await Promise.all(inputs.map((_, n) => sinkFor(join(dir, `s${n}.whl`), ['sha256'])));
-  const aborted = await sinkFor(join(dir, 'aborted.whl'), ['sha256']);
+  const resources = new SlotResources();
+  const sinks = await Promise.all(
+    inputs.map((_, n) => sinkFor(join(dir, `s${n}.whl`), ['sha256'], { resources })),
+  );
+  const aborted = await sinkFor(join(dir, 'aborted.whl'), ['sha256'], { resources });
   const abortedParts = irregular(randomBytes(9 * SLOT_BYTES));
   const feeding = sinks.map((into, n) => feed(into, irregular(inputs[n] as Buffer)));
   const abortedFeeding = (async () => {
@@ -208,18 +214,38 @@ test('downloads sharing the pool keep apart and wait their turn; an aborted one 
   closeSync(aborted.fd);
   // The hashing thread acknowledges the aborted download's slots a little later.
   const started = performance.now();
-  while (slotPoolState() !== null) {
+  while (resources.poolState() !== null) {
     assert.ok(
       performance.now() - started < 10_000,
-      `slots never given back: ${JSON.stringify(slotPoolState())}`,
+      `slots never given back: ${JSON.stringify(resources.poolState())}`,
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 });
 
+test('two owners of slot resources have pools of their own, each created on first use and let go when idle', async (t) => {
+  const dir = await makeTempDir(t);
+  const [first, second] = [new SlotResources(), new SlotResources()];
+  assert.equal(first.poolState(), null, 'nothing is allocated before a large file needs it');
+  const a = await sinkFor(join(dir, 'a.whl'), ['sha256'], { resources: first });
+  const b = await sinkFor(join(dir, 'b.whl'), ['sha256'], { resources: second });
+  const bytes = randomBytes(3 * SLOT_BYTES);
+  a.sink.push(bytes);
+  b.sink.push(bytes.subarray(0, SLOT_BYTES + 1));
+  assert.deepEqual(first.poolState()?.inUse, 3, "the first owner's pool holds the first download's slots");
+  assert.deepEqual(second.poolState()?.inUse, 2, "the second owner's pool holds only the second's");
+  assert.deepEqual(await a.sink.finish(), digests(['sha256'], bytes));
+  assert.equal(first.poolState(), null, "the first owner's pool goes when its download ends");
+  assert.notEqual(second.poolState(), null, "the second owner's pool stays while its download runs");
+  assert.deepEqual(await b.sink.finish(), digests(['sha256'], bytes.subarray(0, SLOT_BYTES + 1)));
+  assert.equal(second.poolState(), null);
+  closeSync(a.fd);
+  closeSync(b.fd);
+});
+
 test('the hashing thread starts whatever Node options the process was given (it takes none of them)', async (t) => {
   // --input-type is valid for `node -e` and refused by a worker thread that inherits it.
-  const slots = new URL('../../../src/mirror/slots.js', import.meta.url).href;
+  const slots = new URL('../../../src/storage/slots.js', import.meta.url).href;
   const script = `
     const { openSync, closeSync, unlinkSync } = await import('node:fs');
     const { createSlotSink } = await import(${JSON.stringify(slots)});
@@ -244,7 +270,7 @@ test('the hashing thread starts whatever Node options the process was given (it 
 });
 
 test('without WebAssembly (node --jitless) the slots are plain shared memory, written through the page cache', async (t) => {
-  const slots = new URL('../../../src/mirror/slots.js', import.meta.url).href;
+  const slots = new URL('../../../src/storage/slots.js', import.meta.url).href;
   const script = `
     const { openSync, closeSync, readFileSync, readdirSync, readlinkSync } = await import('node:fs');
     const { createHash } = await import('node:crypto');
