@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { requireCeph } from '../helpers/ceph-rgw.js';
 import { renderConfig } from '../helpers/daemon-config.js';
+import { startNginxForBucket } from '../helpers/nginx-s3.js';
 import { runCli } from '../helpers/run-cli.js';
+import { requireTool } from '../helpers/web-servers.js';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -252,4 +254,32 @@ test('export, import and find_links_dir refuse a bucket (exit 2), naming it, and
   );
   const written = (await readdir(dir)).filter((name) => name.startsWith('s3'));
   assert.deepEqual(written, [], 'no s3: directory beside the config');
+});
+
+test('nginx in front of the bucket (samples/nginx-s3.conf): content negotiation, pip, the state hidden', async (t) => {
+  const ceph = cluster.current;
+  if (!requireCeph(t) || ceph === undefined || !requireTool(t, 'nginx') || !requirePip(t)) return;
+  const fake = await startFake(t);
+  const { config, bucket, dir } = await bucketConfig(t, fake, {
+    package_matches: 'demo-app demo-lib foo-bar',
+  });
+  assert.equal((await runCli(['sync', config], { env: cephEnv(ceph), timeoutMs: 60_000 })).code, 0);
+  await allowPublicRead(ceph, bucket);
+  const nginx = await startNginxForBucket(ceph, bucket, await makeTempDir(t));
+  t.after(() => nginx.stop());
+  const json = await fetch(`${nginx.url}demo-lib/`, {
+    headers: { Accept: 'application/vnd.pypi.simple.v1+json' },
+  });
+  assert.equal(json.status, 200, await nginx.readErrorLog());
+  assert.equal(json.headers.get('content-type'), 'application/vnd.pypi.simple.v1+json');
+  assert.equal(((await json.json()) as { name: string }).name, 'demo-lib');
+  const html = await fetch(`${nginx.url}demo-lib/`);
+  assert.equal(html.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.match(await html.text(), /demo_lib-1\.0-py3-none-any\.whl/);
+  assert.equal((await fetch(`${nginx.url}.pypimirror/state.json`)).status, 404);
+  const target = join(dir, 'site');
+  await mkdir(target);
+  const pip = await pipInstall({ indexUrl: nginx.url, target, packages: ['demo-app'] });
+  assert.equal(pip.code, 0, describePipResult(pip));
+  assert.deepEqual(await installedDists(target), { 'demo-app': '2.0', 'demo-lib': '1.0', 'foo-bar': '1.0' });
 });
