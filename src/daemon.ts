@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import type { Config } from './config/types.js';
-import { ConfigError, formatConfigIssue, LockError } from './errors.js';
+import { ConfigError, formatConfigIssue, LockError, StateError } from './errors.js';
 import type { Logger } from './log.js';
 import { acquireRunLock, type RunLock } from './mirror/lock.js';
 import { claimRoot } from './mirror/ownership.js';
@@ -133,7 +133,11 @@ export async function runLockedSync(
     if (isAborted) log.warn(`sync aborted before it finished in ${seconds} s`, { reason: run.error });
     else
       log.error(`sync failed in ${seconds} s`, {
-        error: error instanceof Error ? (error.stack ?? error.message) : error,
+        // A corrupt state file is the user's to fix: its message says which and how; a bug gets its stack.
+        error:
+          error instanceof StateError || !(error instanceof Error)
+            ? describe(error)
+            : (error.stack ?? error.message),
       });
   }
   try {

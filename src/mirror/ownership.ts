@@ -4,10 +4,10 @@
 // files a project's record lists, the only ones its removal deletes. Nothing here follows a symlink inside
 // the tree.
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, wrongStateShape } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
 import {
@@ -23,6 +23,7 @@ import {
   stateDir,
 } from '../model/layout.js';
 import type { ProjectRecord } from '../model/record.js';
+import { readStateJson } from './state.js';
 
 /** `<root>/.pypimirror/root.json` */
 export interface RootMarker {
@@ -78,16 +79,10 @@ async function resolveExisting(path: string): Promise<string> {
 }
 
 async function readMarker(root: string): Promise<RootMarker | null> {
-  let text: string;
-  try {
-    text = await readFile(rootMarkerPath(root), 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  const json = JSON.parse(text) as Partial<RootMarker> | null;
-  if (json?.formatVersion !== 1 || !Array.isArray(json.foreign)) {
-    throw new Error(`${rootMarkerPath(root)}: not a pypimirror root marker (formatVersion 1)`);
+  const json = (await readStateJson(rootMarkerPath(root))) as Partial<RootMarker> | null;
+  if (json === null) return null;
+  if (json.formatVersion !== 1 || !Array.isArray(json.foreign)) {
+    throw wrongStateShape(rootMarkerPath(root), 'a pypimirror root marker (formatVersion 1)');
   }
   return { formatVersion: 1, createdAt: String(json.createdAt), foreign: json.foreign.map(String) };
 }

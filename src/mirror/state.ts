@@ -2,6 +2,7 @@
 // (written last in a run). Every write is atomic, so a crash at any instant leaves the previous state.
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StateError, wrongStateShape } from '../errors.js';
 import { isNormalizedName } from '../model/names.js';
 import type { DeletionHold, QuarantineHold, RemovalEntry } from '../model/holds.js';
 import { isNotFound, writeFileAtomic } from '../util/fs.js';
@@ -116,7 +117,9 @@ export async function readStateJson(path: string): Promise<unknown> {
   } catch (err) {
     if (isNotFound(err)) return null;
     if (err instanceof SyntaxError)
-      throw new Error(`${path}: corrupt state file: ${err.message}`, { cause: err });
+      throw new StateError(path, `not JSON (${err.message})`, 'the JSON pypimirror writes there', {
+        cause: err,
+      });
     throw err;
   }
 }
@@ -129,7 +132,7 @@ export async function readState(root: string): Promise<MirrorState> {
   const json = await readStateJson(statePath(root));
   if (json === null) return EMPTY_STATE;
   if (!isObject(json) || json['formatVersion'] !== 1 || !isObject(json['projects'])) {
-    throw new Error(`${statePath(root)}: not a pypimirror state file (formatVersion 1)`);
+    throw wrongStateShape(statePath(root), 'a pypimirror state file (formatVersion 1)');
   }
   return json as unknown as MirrorState;
 }
@@ -147,7 +150,10 @@ export async function readRecord(root: string, name: string): Promise<ProjectRec
     json['name'] !== name ||
     !Array.isArray(json['files'])
   ) {
-    throw new Error(`${recordPath(root, name)}: not a pypimirror project record for ${name}`);
+    throw wrongStateShape(
+      recordPath(root, name),
+      `a pypimirror project record for ${name} (formatVersion 1)`,
+    );
   }
   return json as unknown as ProjectRecord;
 }
