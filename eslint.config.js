@@ -70,7 +70,7 @@ const vocabularyFileConfig = {
       restrictedImports(
         {
           regex: outsideOf('./', []),
-          message: 'the vocabulary imports only the vocabulary (docs/architecture.md)',
+          message: `src/{${VOCABULARY_FILES.join(',')}}.ts import only from ${VOCABULARY_DIRS.join(', ')} and each other (docs/architecture.md "Layers")`,
         },
         false,
       ),

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
-import { ConfigError, LockError, redactSecrets } from './errors.js';
+import { ConfigError, LockError, redactSecrets, StateError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Invoker } from './init.js';
 import type { Logger } from './log.js';
@@ -133,6 +133,10 @@ function reportFatal(err: unknown, log: Logger): number {
   if (err instanceof ConfigError) {
     log.error(err.message);
     return EXIT.CONFIG;
+  }
+  if (err instanceof StateError) {
+    log.error(err.message); // names the file and what is wrong with it: no stack
+    return EXIT.FAILED;
   }
   log.error('fatal error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return EXIT.FAILED;
