@@ -12,6 +12,8 @@ const pureFiles = [
   'src/config/places.ts',
   'src/model/**/*.ts',
   'src/mirror/render.ts',
+  'src/storage/keys.ts',
+  'src/storage/content-type.ts',
 ];
 
 /** The top-level files of the lowest floor (the vocabulary), which every floor may import. */

@@ -374,7 +374,6 @@ export function localRootFor(cfg: Config, storage: Storage): string | null {
     cfg,
     'find_links_dir',
     cfg.findLinksDir,
-    `needs the mirror on this machine's file system to link its files from, and the mirror is in ${storage.where}; ` +
-      'expected find_links_dir unset',
+    `unset, or the mirror on this machine's file system: the flat directory hard-links the tree's files, and the mirror is in ${storage.where}`,
   );
 }
