@@ -1,7 +1,7 @@
 // The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
+// `export`/`import` and `verify` load their modules when they run: a sync does without them (issue #14 part 3).
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { runExportCommand, runImportCommand } from './bundle/commands.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import type { Command } from './cli.js';
@@ -21,7 +21,7 @@ import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
-import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
+import type { VerifyProblem } from './verify.js';
 
 export interface CommandDeps {
   /** `verify --repair`. */
@@ -96,6 +96,7 @@ async function runBundleCommand(
 ): Promise<number> {
   const stop = abortOnSignals(deps.log);
   try {
+    const { runExportCommand, runImportCommand } = await import('./bundle/commands.js');
     const opts = {
       operands: deps.bundle?.operands ?? [],
       isFull: deps.bundle?.isFull === true,
@@ -136,6 +137,7 @@ async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>):
  * and a sync fetches the files again: 0 once healed.
  */
 async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const { forgetBadFiles, verifyTree } = await import('./verify.js');
   const stop = abortOnSignals(deps.log);
   let problems: VerifyProblem[] = [];
   let code: number;

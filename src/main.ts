@@ -17,6 +17,13 @@
 //   ours, so that its settings win. Other C libraries ignore it.
 import { guardStartupHangups } from './startup-hangups.js';
 
-const hangups = guardStartupHangups();
-const { runMain } = await import('./app.js');
-runMain(process.argv.slice(2), hangups);
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  // Answered before the command line parser and the rest load (issue #14 part 3); as app.ts answers it.
+  const { readVersion } = await import('./version.js');
+  process.stdout.write(`pypimirror ${readVersion()}\n`);
+} else {
+  const hangups = guardStartupHangups();
+  const { runMain } = await import('./app.js');
+  runMain(argv, hangups);
+}
