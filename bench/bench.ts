@@ -21,6 +21,7 @@ import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
 import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
+import { measureCommandNoop } from './command-noop.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -538,17 +539,26 @@ async function main(): Promise<void> {
         atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.firstSyncPeakRssMiB, 'MiB', '#14 part 2'),
       ],
     }));
-    await measure(
-      'no-op resync (PyPI-like, changelog)',
-      fake,
-      requestA,
-      ({ requests, result, processSeconds }) => ({
-        checks: [
-          { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
-          atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.noopPeakRssMiB, 'MiB', '#14 part 2'),
-          // End to end: the child's whole life, node's start and loading included.
-          atMost('process', processSeconds, ISSUE_14.noopProcessSeconds, 's', '#14 part 3', 2),
-        ],
+    await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests, result }) => ({
+      checks: [
+        { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
+        // runSync alone; the command's own figures are judged on the next row.
+        {
+          target: 'peak RSS (reference)',
+          result: `${(result.maxRssBytes / MiB).toFixed(0)} MiB`,
+          isMet: null,
+        },
+      ],
+    }));
+    log('no-op resync, the pypimirror command (end to end)');
+    rows.push(
+      await measureCommandNoop({
+        fake,
+        mirrorRoot: mirrorA,
+        packageMatches: requestA.packageMatches ?? [],
+        workers: o.workers,
+        work,
+        lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
       }),
     );
     const changed = shape.projects.slice(0, o.k);
