@@ -36,7 +36,7 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
       ...['--delay-ms', '0', '--workers', '4', '--big-mib', '1', '--big-rounds', '1'],
       ...['--listing', '500', '--mirrored', '10', '--globs', '2', '--startup-rounds', '1', '--out', out],
       ...['--scale', '--scale-projects', String(scaleProjects), '--scale-files', String(scaleFiles)],
-      ...['--scale-new', String(scaleNew)],
+      ...['--scale-new', String(scaleNew), '--state-layout', '--layout-projects', '3', '--layout-files', '2'],
     ],
     { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
   );
@@ -64,6 +64,12 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   const replan = rowOf(`scale: filename_matches changed, ${scaleProjects + scaleNew} projects re-planned`);
   assert.equal(replan.requests, 1);
   assert.equal(replan.notes?.['pageRequests'], 0);
+  // --state-layout (issue #14 part 4): each layout's three operations, reference figures.
+  for (const layout of ['one file per project', 'one file']) {
+    for (const operation of ['write 3 projects × 2 files', `a run changes ${k}`, 'read all 3']) {
+      assert.equal(requestsOf(`state layout, ${layout}: ${operation}`), 0);
+    }
+  }
   for (const scenario of ['node -e 0', 'pypimirror --version', 'pypimirror check CONFIG']) {
     assert.equal(requestsOf(scenario), 0);
   }
