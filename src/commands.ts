@@ -21,6 +21,7 @@ import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
 import { writeFileAtomic } from './util/fs.js';
+import { keepWasmBaseline } from './util/wasm-tier.js';
 import type { VerifyProblem } from './verify.js';
 
 export interface CommandDeps {
@@ -198,6 +199,7 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
  * own timeout, CA file and connection pools), closed when the config replaces them.
  */
 function createClient(cfg: Config, deps: Pick<CommandDeps, 'log' | 'env' | 'version'>): UpstreamClient {
+  keepWasmBaseline(); // before undici compiles its HTTP parser
   const https: { close(): Promise<void> }[] = [];
   const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
     const http = createHttp({

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:${GLIBC_TUNABLES} node --single-threaded-gc --max-semi-space-size=2 --liftoff-only
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:${GLIBC_TUNABLES} node --single-threaded-gc
 // Entry point. The SIGHUP guard goes in before the rest of the program loads (see startup-hangups.ts);
 // app.ts is the composition root.
 //
@@ -11,16 +11,6 @@
 //   its helper threads taking 0.4-0.5 s of CPU per GiB from the threads that receive, hash and write.
 //   Measured on 1 GiB (with the tunable below): 1.00-1.07 s with it, 1.23-1.33 s without. It also keeps the
 //   heap smaller: a first sync of 5 000 files peaked at 187-194 MiB without it, 152-155 MiB with it.
-// - --liftoff-only: undici parses HTTP with llhttp compiled to WebAssembly; V8 compiles it at once with its
-//   baseline compiler (Liftoff) and later recompiles the hot parser with TurboFan, which takes ~30 MiB for
-//   a moment. Every run that made a request peaked there: a no-op sync 108-110 MiB (GNU time), 72-75 MiB
-//   without the recompilation; a first sync 210-215 MiB against 152-158. The parser's share of a sync's
-//   CPU is small (the bytes of a body are skipped, not parsed).
-// - --max-semi-space-size=2 (MiB): V8's young generation grows to 16 MiB per semi-space by default, most of
-//   it empty between collections. At 2 MiB a no-op sync's heap is 17 MiB instead of 30, and the first sync
-//   peaked at 115-153 MiB against 152-158 (with --liftoff-only). A 1 GiB download with both settings:
-//   120-136 MiB against 124-156, and 2.79 CPU s against 2.65 (medians of 5 on the shared VM, where runs of
-//   the same setting spread by 0.8 s).
 // - glibc.malloc.trim_threshold=32 MiB: those socket buffers (64 KiB each) are freed in bulk at each
 //   collection, and glibc's default (128 KiB) handed the freed heap back to the kernel every time, so the
 //   next ones were faulted in afresh. Medians of 8 interleaved rounds on 1 GiB: 1.99 s by default, 1.73 s
@@ -28,6 +18,12 @@
 //   to 144 MiB (the target is 150), 32 MiB did not. It costs a no-op sync ~2.5 MiB (72 against 69.5). A
 //   GLIBC_TUNABLES of the environment is kept, after ours, so that its settings win. Other C libraries
 //   ignore it.
+// Measured and left out: --max-semi-space-size=2 (MiB; V8's young generation grows to 16 by default). It
+// saved a no-op ~3 MiB (70 against 73) and a first sync some more, but cost every command 10-24 ms of CPU
+// at start (most likely Node's code cache for its own modules, which V8 rejects under other flags) and, at 100 000 mirrored
+// projects, 30-40 MiB at the no-op's peak (250-295 against 250-264). V8's --liftoff-only, which saves ~30
+// MiB at every run's peak, costs start-up the same way on this line: it is set at run time instead, when
+// the first HTTP client is made (src/util/wasm-tier.ts).
 import { guardStartupHangups } from './startup-hangups.js';
 
 const argv = process.argv.slice(2);

@@ -14,7 +14,7 @@ import { CLI } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tree.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=2', '--liftoff-only'];
+const NODE_FLAGS = ['--single-threaded-gc'];
 const TUNABLES = 'glibc.malloc.trim_threshold=33554432';
 
 test('the built entry point is executable and names its environment and Node flags on its #! line', async () => {
