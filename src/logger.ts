@@ -1,8 +1,6 @@
-// The Logger the program runs with (src/log.ts is the interface). Console lines are journal-friendly: no
-// colours and no timestamps when stdout is not a terminal or JOURNAL_STREAM is set, with an sd-daemon `<N>`
+// The winston-backed Logger (src/log.ts is the interface). Console lines are journal-friendly: no colours
+// and no timestamps when stdout is not a terminal or JOURNAL_STREAM is set, with an sd-daemon `<N>`
 // priority prefix under journald so `journalctl -p warning` works. The log file gets timestamps.
-// Each line is formatted once and written to the console stream and the file: no logging library, whose
-// loading cost every command ~60 ms of CPU and ~11 MiB (issue #14 part 3).
 //
 // Log rotation is logrotate's job (samples/logrotate): the file is opened in append mode and reopened by
 // reopen(), which `run` calls on SIGHUP, so a rotated file is let go of at once. A short-lived `sync`
@@ -10,6 +8,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
+import winston from 'winston';
 import { redactSecrets } from './errors.js';
 import { isPerFileLine, type LogFields, type Logger, type LogLevel } from './log.js';
 
@@ -27,8 +26,6 @@ export interface LoggerOptions {
 }
 
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
-/** Lower is more severe; a line is written when its level's rank is at most the logger's. */
-const LEVEL_RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
@@ -44,6 +41,15 @@ export function formatLine(message: string, fields: LogFields): string {
   return redactSecrets(pairs.length === 0 ? message : `${message} ${pairs.join(' ')}`);
 }
 
+/** The caller's fields of a log entry: everything but winston's own properties. */
+function fieldsOf(info: winston.Logform.TransformableInfo): LogFields {
+  const fields: LogFields = {};
+  for (const [key, value] of Object.entries(info)) {
+    if (key !== 'level' && key !== 'message' && key !== 'timestamp') fields[key] = value;
+  }
+  return fields;
+}
+
 export interface LoggerHandle {
   readonly logger: Logger;
   /** Reopens the log file (after logrotate moved it). */
@@ -55,7 +61,7 @@ export interface LoggerHandle {
 }
 
 /**
- * The log file as a stream that can be reopened or pointed elsewhere while the logger writes to it. Lines are
+ * The log file as a stream that can be reopened or pointed elsewhere while winston writes to it. Lines are
  * dropped while no file is set, or after the file could not be opened (until the next reopen).
  */
 class ReopenableFile extends Writable {
@@ -137,27 +143,43 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
     return `${timestamp} ${level}: ${line}`;
   };
   const consoleStream = opts.stream ?? process.stdout;
+  const consoleFormat = winston.format.printf((info) =>
+    renderConsole(info.level, formatLine(String(info.message), fieldsOf(info)), String(info['timestamp'])),
+  );
+  // Per-file lines leave the console at info (the progress line counts them) and show as debug with -v.
+  const perFileAtDebug = winston.format((info) => {
+    if (opts.isPerFileDebug !== true || !isPerFileLine(info.level, fieldsOf(info))) return info;
+    return w.level === 'debug' ? Object.assign(info, { level: 'debug' }) : false;
+  })();
+  const consoleTransport = new winston.transports.Stream({
+    stream: consoleStream,
+    format: winston.format.combine(
+      perFileAtDebug,
+      ...(isPlain ? [consoleFormat] : [winston.format.timestamp(), consoleFormat]),
+    ),
+  });
   // Said on the console only: the file is what failed.
   const file = new ReopenableFile(opts.logFile, (path, err) => {
     const line = formatLine('cannot write the log file', { file: path, error: err.message });
     consoleStream.write(`${renderConsole('error', line, new Date().toISOString())}\n`);
   });
-  let threshold: LogLevel = opts.verbose ? 'debug' : 'info';
-  let isClosed = false;
-  const write = (level: LogLevel, msg: string, fields: LogFields): void => {
-    if (isClosed || LEVEL_RANK[level] > LEVEL_RANK[threshold]) return;
-    const line = formatLine(msg, fields);
-    const timestamp = new Date().toISOString();
-    // Per-file lines leave the console at info (the progress line counts them) and show as debug with -v.
-    const isPerFile = opts.isPerFileDebug === true && isPerFileLine(level, fields);
-    if (!isPerFile || threshold === 'debug') {
-      consoleStream.write(`${renderConsole(isPerFile ? 'debug' : level, line, timestamp)}\n`);
-    }
-    file.write(`${timestamp} ${level}: ${line}\n`);
-  };
+  const fileTransport = new winston.transports.Stream({
+    stream: file,
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.printf(
+        (info) =>
+          `${String(info['timestamp'])} ${info.level}: ${formatLine(String(info.message), fieldsOf(info))}`,
+      ),
+    ),
+  });
+  const w = winston.createLogger({
+    level: opts.verbose ? 'debug' : 'info',
+    transports: [consoleTransport, fileTransport],
+  });
   const wrap = (base: LogFields): Logger => {
     const emit = (level: LogLevel) => (msg: string, fields?: LogFields) =>
-      write(level, msg, { ...base, ...fields });
+      w.log(level, msg, { ...base, ...fields });
     return {
       error: emit('error'),
       warn: emit('warn'),
@@ -166,6 +188,7 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
       child: (fields) => wrap({ ...base, ...fields }),
     };
   };
+  let isClosed = false;
   return {
     logger: wrap({}),
     reopen: () => {
@@ -173,13 +196,16 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
     },
     configure: ({ verbose, logFile }) => {
       if (isClosed) return;
-      threshold = verbose ? 'debug' : 'info';
+      w.level = verbose ? 'debug' : 'info';
       file.setPath(logFile);
     },
     close: async () => {
       if (isClosed) return;
       isClosed = true;
-      // Every line written reaches the file, which is then flushed and closed.
+      // Every line winston holds reaches the file stream, then the file is flushed and closed.
+      const transportDone = waitFor(fileTransport, 'finish', 2000);
+      w.end();
+      await transportDone;
       const fileDone = waitFor(file, 'finish', 2000);
       file.end();
       await fileDone;
