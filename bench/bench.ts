@@ -22,6 +22,8 @@ import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
 import { benchS3 } from './s3-bench.js';
 import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
+import { measureCommandNoop } from './command-noop.js';
+import { benchStateLayout, type StateLayoutOptions } from './state-layout.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
 const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -44,6 +46,8 @@ interface Options {
   readonly startupRounds: number;
   /** --scale: issue #14 part 4's scenario (scale.ts), off by default. */
   readonly scale: ScaleOptions | null;
+  /** --state-layout: issue #14 part 4's state layouts measured (state-layout.ts), off by default. */
+  readonly stateLayout: StateLayoutOptions | null;
 }
 
 function readOptions(): Options {
@@ -66,6 +70,9 @@ function readOptions(): Options {
       'scale-projects': { type: 'string', default: '100000' },
       'scale-files': { type: 'string', default: '1000000' },
       'scale-new': { type: 'string', default: '10000' },
+      'state-layout': { type: 'boolean', default: false },
+      'layout-projects': { type: 'string', default: '100000' },
+      'layout-files': { type: 'string', default: '10' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -74,7 +81,8 @@ function readOptions(): Options {
       'npm run bench -- [--delay-ms 20] [--projects 300] [--files 5000] [--big-mib 1024] [--big-rounds 5]\n' +
         '                 [--listing 700000] [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n' +
         '                 [--startup-rounds 9]\n' +
-        '                 [--scale [--scale-projects 100000] [--scale-files 1000000] [--scale-new 10000]]\n',
+        '                 [--scale [--scale-projects 100000] [--scale-files 1000000] [--scale-new 10000]]\n' +
+        '                 [--state-layout [--layout-projects 100000] [--layout-files 10]]\n',
     );
     process.exit(0);
   }
@@ -105,6 +113,14 @@ function readOptions(): Options {
             newProjects: Math.round(num('scale-new', values['scale-new'])),
             delayMs: num('delay-ms', values['delay-ms']),
             workers: Math.max(1, num('workers', values.workers)),
+          }
+        : null,
+    stateLayout:
+      values['state-layout'] === true
+        ? {
+            projects: Math.round(num('layout-projects', values['layout-projects'])),
+            filesPerProject: Math.round(num('layout-files', values['layout-files'])),
+            changed: Math.round(num('k', values.k)),
           }
         : null,
   };
@@ -539,17 +555,26 @@ async function main(): Promise<void> {
         atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.firstSyncPeakRssMiB, 'MiB', '#14 part 2'),
       ],
     }));
-    await measure(
-      'no-op resync (PyPI-like, changelog)',
-      fake,
-      requestA,
-      ({ requests, result, processSeconds }) => ({
-        checks: [
-          { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
-          atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.noopPeakRssMiB, 'MiB', '#14 part 2'),
-          // End to end: the child's whole life, node's start and loading included.
-          atMost('process', processSeconds, ISSUE_14.noopProcessSeconds, 's', '#14 part 3', 2),
-        ],
+    await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests, result }) => ({
+      checks: [
+        { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
+        // runSync alone; the command's own figures are judged on the next row.
+        {
+          target: 'peak RSS (reference)',
+          result: `${(result.maxRssBytes / MiB).toFixed(0)} MiB`,
+          isMet: null,
+        },
+      ],
+    }));
+    log('no-op resync, the pypimirror command (end to end)');
+    rows.push(
+      await measureCommandNoop({
+        fake,
+        mirrorRoot: mirrorA,
+        packageMatches: requestA.packageMatches ?? [],
+        workers: o.workers,
+        work,
+        lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
       }),
     );
     const changed = shape.projects.slice(0, o.k);
@@ -770,6 +795,7 @@ async function main(): Promise<void> {
     if (o.bigBytes > 0) rows.push(...(await benchBundles(work, o.bigBytes, log)));
     // 100 000 mirrored projects (issue #14 part 4), with --scale only.
     if (o.scale !== null) await benchScale(o.scale, { work, log, measure });
+    if (o.stateLayout !== null) rows.push(...(await benchStateLayout(o.stateLayout, work, log)));
   } finally {
     for (const f of fakes) await f.close();
     await rm(work, { recursive: true, force: true });

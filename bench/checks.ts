@@ -2,6 +2,7 @@
 // scenario, the bench's own otherwise), the table `npm run bench` prints, one line per target with MET or
 // MISSED, and the start-up timings of the command itself (issue #14 part 3) beside Node's own start.
 import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 
 /** One line of the table (bundle-bench.ts builds its own). */
 export interface Row {
@@ -120,6 +121,34 @@ async function timeOnce(command: string, args: readonly string[], env: NodeJS.Pr
   if (code !== 0)
     throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(0, 500)}`);
   return ms;
+}
+
+/** One run of a command: wall seconds from spawn to exit; its peak RSS and CPU seconds (NaN without time(1)). */
+export interface CommandRun {
+  readonly seconds: number;
+  readonly peakRssMiB: number;
+  readonly cpuSeconds: number;
+}
+
+/**
+ * Runs `command args`, which must exit 0, under GNU time(1) (`timeTool`, its path) when there is one: its peak
+ * RSS counts the whole process, exit included, which a figure read inside the process cannot.
+ */
+export async function runMeasured(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeTool: string | undefined,
+  scratchFile: string,
+): Promise<CommandRun> {
+  if (timeTool === undefined) {
+    return { seconds: (await timeOnce(command, args, env)) / 1000, peakRssMiB: NaN, cpuSeconds: NaN };
+  }
+  const ms = await timeOnce(timeTool, ['-f', '%M %U %S', '-o', scratchFile, command, ...args], env);
+  const [kib, user, system] =
+    (await readFile(scratchFile, 'utf8')).trim().split('\n').at(-1)?.split(' ') ?? [];
+  await rm(scratchFile, { force: true });
+  return { seconds: ms / 1000, peakRssMiB: Number(kib) / 1024, cpuSeconds: Number(user) + Number(system) };
 }
 
 /** The median of `rounds` timings of `command args` (after one warm-up run, so the page cache is warm). */

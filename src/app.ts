@@ -1,28 +1,22 @@
 // Composition root: argv → config → dependencies → command. It reads process.env, the working directory
 // and the terminals, and sets the exit code; commands.ts owns the signal handlers and process.exit, and
 // below them only process.pid and process.versions are read (docs/architecture.md "Layers").
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Config } from './config/types.js';
 import { type CliArgs, parseCli, USAGE, UsageError } from './cli.js';
-import { ConfigError, LockError, redactSecrets } from './errors.js';
+import { ConfigError, LockError, redactSecrets, StateError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Invoker } from './init.js';
 import type { Logger } from './log.js';
 import type { StartupHangups } from './startup-hangups.js';
+import { readVersion } from './version.js';
 
 // Everything else loads when a command needs it (issue #14 part 3): `--version` and `--help` load nothing
 // more, `check` neither the logger nor the upstream client nor the sync, `keygen` only its signing code.
 
 /** After main() returns, anything still holding the event loop gets this long before the process exits. */
 const EXIT_GRACE_MS = 3_000;
-
-function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 async function main(argv: readonly string[], hangups: StartupHangups): Promise<number> {
   let args: CliArgs;
@@ -130,6 +124,10 @@ function reportFatal(err: unknown, log: Logger): number {
   if (err instanceof ConfigError) {
     log.error(err.message);
     return EXIT.CONFIG;
+  }
+  if (err instanceof StateError) {
+    log.error(err.message); // names the file and what is wrong with it: no stack
+    return EXIT.FAILED;
   }
   log.error('fatal error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return EXIT.FAILED;

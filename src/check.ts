@@ -1,7 +1,8 @@
 // `pypimirror check`: the config as read, what it selects, and what the mirror's state says (discovery,
 // held deletions and files, the dependency closure, bundles), on stdout. Loaded only for `check`, so that it
-// starts without the upstream client, the logger or the sync (issue #14 part 3).
-import { describeClosure } from './sync/closure.js';
+// starts without the upstream client, the logger or the sync (issue #14 part 3); the closure, the
+// [upstream:NAME] sections, held deletions and held files are described by modules loaded only when the
+// config or the state has any.
 import { describeBundles } from './bundle/state.js';
 import { describeConfig } from './config/describe.js';
 import { describeFileSelection } from './config/selection-keys.js';
@@ -10,12 +11,10 @@ import { describeUpstreams } from './config/upstream-sections.js';
 import { redactUrl } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { describeRefusal, inspectRoot, rootError } from './mirror/ownership.js';
-import { readState } from './mirror/state.js';
+import { type MirrorState, readState } from './mirror/state.js';
 import { describeDiscovery } from './sync/discover.js';
-import { describeHold } from './sync/guards.js';
-import { describeHeldFiles } from './sync/release-times.js';
-import { describeSectionDiscovery } from './sync/upstreams.js';
 import { openStorage } from './storage/open.js';
+import type { Storage } from './storage/types.js';
 
 /** Where `check` writes. */
 export interface CheckOutput {
@@ -44,19 +43,40 @@ export async function runCheck(cfg: Config, warnings: readonly string[], io: Che
   }
   // The discovery line says how changes will be found, and what the last run used (from the state).
   const state = await readState(storage).catch(() => null);
-  const hold = describeHold(state?.deletionsHeld);
   const bundles = await describeBundles(cfg.mirrorRoot);
   const discovery = [
     ...describeDiscovery(cfg, state),
-    ...describeSectionDiscovery(cfg, state),
-    ...(hold === null ? [] : [hold]),
-    ...describeHeldFiles(state),
-    ...(await describeClosure(cfg, storage, state)),
+    ...(await describeOnDemand(cfg, storage, state)),
     ...bundles,
     ...storageLines,
   ].join('\n');
   io.out(`# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`);
   return EXIT.OK;
+}
+
+/**
+ * The discovery lines of the [upstream:NAME] sections, held deletions, held files and the dependency closure,
+ * in that order; each module is loaded only when there is something for it to describe.
+ */
+async function describeOnDemand(cfg: Config, storage: Storage, state: MirrorState | null): Promise<string[]> {
+  const lines: string[] = [];
+  if (cfg.upstreams.length > 0) {
+    const { describeSectionDiscovery } = await import('./sync/upstreams.js');
+    lines.push(...describeSectionDiscovery(cfg, state));
+  }
+  if (state?.deletionsHeld != null) {
+    const { describeHold } = await import('./sync/guards.js');
+    lines.push(describeHold(state.deletionsHeld) ?? '');
+  }
+  if (Object.values(state?.projects ?? {}).some((p) => p.quarantine !== undefined)) {
+    const { describeHeldFiles } = await import('./sync/release-times.js');
+    lines.push(...describeHeldFiles(state));
+  }
+  if (cfg.requirements.length > 0) {
+    const { describeClosure } = await import('./sync/closure.js');
+    lines.push(...(await describeClosure(cfg, storage, state)));
+  }
+  return lines;
 }
 
 /** "What would be mirrored", for `check`. */

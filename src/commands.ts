@@ -1,6 +1,6 @@
 // The commands, wired from their dependencies. app.ts builds the logger and config; this builds the rest.
+// `export`/`import` and `verify` load their modules when they run: a sync does without them (issue #14 part 3).
 import { constants } from 'node:os';
-import { runExportCommand, runImportCommand } from './bundle/commands.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import type { Command } from './cli.js';
@@ -19,8 +19,9 @@ import { runSync } from './sync/run.js';
 import { createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
-import { forgetBadFiles, type VerifyProblem, verifyTree } from './verify.js';
+import type { VerifyProblem } from './verify.js';
 import { openStorage } from './storage/open.js';
+import { keepWasmBaseline } from './util/wasm-tier.js';
 
 export interface CommandDeps {
   /** `verify --repair`. */
@@ -99,6 +100,7 @@ async function runBundleCommand(
 ): Promise<number> {
   const stop = abortOnSignals(deps.log);
   try {
+    const { runExportCommand, runImportCommand } = await import('./bundle/commands.js');
     const opts = {
       operands: deps.bundle?.operands ?? [],
       isFull: deps.bundle?.isFull === true,
@@ -171,6 +173,7 @@ async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>):
  * and a sync fetches the files again: 0 once healed.
  */
 async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number> {
+  const { forgetBadFiles, verifyTree } = await import('./verify.js');
   const stop = abortOnSignals(deps.log);
   let problems: VerifyProblem[] = [];
   let code: number;
@@ -232,6 +235,7 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
  * own timeout, CA file and connection pools), closed when the config replaces them.
  */
 function createClient(cfg: Config, deps: Pick<CommandDeps, 'log' | 'env' | 'version'>): UpstreamClient {
+  keepWasmBaseline(); // before undici compiles its HTTP parser
   const https: { close(): Promise<void> }[] = [];
   const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
     const http = createHttp({

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import type { Config } from './config/types.js';
-import { ConfigError, formatConfigIssue, LockError } from './errors.js';
+import { ConfigError, formatConfigIssue, LockError, StateError } from './errors.js';
 import type { Logger } from './log.js';
 import type { RunLock } from './mirror/lock.js';
 import { takeRunLock } from './mirror/run-lock.js';
@@ -64,6 +64,26 @@ export type RunOutcome =
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The line for a run that did not return (runSync logs the summary line when it does). */
+function logUnfinishedRun(
+  log: Logger,
+  durationMs: number,
+  isAborted: boolean,
+  reason: unknown,
+  error: unknown,
+): void {
+  const seconds = (durationMs / 1000).toFixed(1);
+  if (isAborted) log.warn(`sync aborted before it finished in ${seconds} s`, { reason });
+  else
+    log.error(`sync failed in ${seconds} s`, {
+      // A corrupt state file is the user's to fix: its message says which and how; a bug gets its stack.
+      error:
+        error instanceof StateError || !(error instanceof Error)
+          ? describe(error)
+          : (error.stack ?? error.message),
+    });
 }
 
 /**
@@ -132,15 +152,7 @@ export async function runLockedSync(
   // Why it stopped, for the status file: the lost lock, the shutdown, or the crash.
   const reason: unknown = lostError ?? (isAborted ? (signal.reason as unknown) : error);
   const run = summarizeRun({ report, startedAt, finishedAt, error: reason ?? null, isAborted });
-  if (report === null) {
-    // runSync logs the summary line when it returns; this is the line for a run that did not.
-    const seconds = (run.durationMs / 1000).toFixed(1);
-    if (isAborted) log.warn(`sync aborted before it finished in ${seconds} s`, { reason: run.error });
-    else
-      log.error(`sync failed in ${seconds} s`, {
-        error: error instanceof Error ? (error.stack ?? error.message) : error,
-      });
-  }
+  if (report === null) logUnfinishedRun(log, run.durationMs, isAborted, run.error, error);
   try {
     const previous = await readStatus(storage);
     const status = nextStatus(

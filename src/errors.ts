@@ -21,6 +21,7 @@ export type BundleErrorCode =
   | 'BUNDLE_REFUSED' // import: unsigned, wrongly signed, altered or inconsistent; nothing of it written
   | 'BUNDLE_KEY' // a key file missing, unreadable or not an Ed25519 PEM key
   | 'BUNDLE_MOVED'; // export: the tree changed under it (a file it was to carry went): export again
+export type StateErrorCode = 'STATE_CORRUPT'; // a file under <root>/.pypimirror/ that does not parse or has the wrong shape
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -112,6 +113,24 @@ export class StoreError extends PypimirrorError<StoreErrorCode> {}
 
 /** Air-gapped pairs' bundles (src/bundle/*): export and import. */
 export class BundleError extends PypimirrorError<BundleErrorCode> {}
+
+/**
+ * A file pypimirror keeps under `<root>/.pypimirror/` (state.json, a project's record, find-links.json, a bundle
+ * state file) that is not what pypimirror wrote: not JSON, or JSON of another shape. The message names the file,
+ * what is wrong, and what was expected; `path` is the file.
+ */
+export class StateError extends PypimirrorError<StateErrorCode> {
+  readonly path: string;
+  constructor(path: string, problem: string, expected: string, options: ErrorOptions = {}) {
+    super('STATE_CORRUPT', `${path}: ${problem}; expected ${expected}`, options);
+    this.path = path;
+  }
+}
+
+/** A StateError for JSON of the wrong shape: `expected` says which file (`a pypimirror state file (formatVersion 1)`). */
+export function wrongStateShape(path: string, expected: string): StateError {
+  return new StateError(path, 'not what pypimirror writes there', expected);
+}
 
 export class LockError extends PypimirrorError<LockErrorCode> {
   /** Who holds the lock, when known: pid, host and since (ISO time). */

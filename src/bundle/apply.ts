@@ -10,7 +10,7 @@ import type { Config } from '../config/types.js';
 import { BundleError, StoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { localRelPath } from '../model/layout.js';
-import { claimProject, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
+import { claimProject, directoryError, whyProjectDirIsNotOurs } from '../mirror/ownership.js';
 import { createPublisher, type Publisher } from '../mirror/publish.js';
 import type { ProjectRecord } from '../model/record.js';
 import { listRecords, type MirroredProject, readRecord, readState } from '../mirror/state.js';
@@ -124,10 +124,15 @@ async function placeFile(staged: string, target: string, sha256: string, signal:
 }
 
 /** The tree's root directory: a bundle's staged files are hard-linked into it (import needs a local tree). */
-function localRootOf(storage: Storage): string {
+function localRootOf(cfg: Config, storage: Storage): string {
   const root = storage.localRoot();
   if (root === null)
-    throw new Error(`bundle import needs a mirror on this machine's file system, not ${storage.where}`);
+    throw directoryError(
+      cfg,
+      'storage',
+      storage.where,
+      "a bundle's files are hard-linked into the tree; expected a mirror on this machine's file system",
+    );
   return root;
 }
 
@@ -137,6 +142,7 @@ async function applyProject(
   manifest: BundleManifest,
   record: ProjectRecord,
   staging: string,
+  root: string,
   signal: AbortSignal,
 ): Promise<void> {
   const dir = projectKey(record.name);
@@ -147,7 +153,6 @@ async function applyProject(
   await publisher.project({
     record,
     place: async () => {
-      const root = localRootOf(storage);
       await ensureDir(join(root, dir));
       await storage.sweep(dir);
       for (const file of manifest.files.filter((f) => f.project === record.name)) {
@@ -171,12 +176,13 @@ export async function applyBundle(
   now: Date,
   signal: AbortSignal,
 ): Promise<void> {
+  const root = localRootOf(cfg, storage); // before anything is written
   const publisher = createPublisher(storage, { createIndexes: cfg.createIndexes, baseUrl: cfg.baseUrl, log });
   const state = await readState(storage);
   const projects = new Map<string, MirroredProject>(Object.entries(state.projects));
   for (const record of [...manifest.projects].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     signal.throwIfAborted();
-    await applyProject(storage, publisher, manifest, record, staging, signal);
+    await applyProject(storage, publisher, manifest, record, staging, root, signal);
     projects.set(record.name, {
       displayName: record.displayName,
       serial: record.serial,

@@ -4,6 +4,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateDir } from '../model/layout.js';
+import { wrongStateShape } from '../errors.js';
 import { readStateJson } from '../mirror/state.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { bundleId, type ExportedProject } from './manifest.js';
@@ -41,7 +42,7 @@ async function readJsonFile<T>(path: string): Promise<T | null> {
   const json = (await readStateJson(path)) as { formatVersion?: unknown } | null;
   if (json === null) return null;
   if (json.formatVersion !== 1)
-    throw new Error(`${path}: not a pypimirror bundle state file (formatVersion 1)`);
+    throw wrongStateShape(path, 'a pypimirror bundle state file (formatVersion 1)');
   return json as T;
 }
 

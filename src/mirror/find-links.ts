@@ -9,7 +9,7 @@
 // then compares every record with the directory.
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { StoreError } from '../errors.js';
+import { StoreError, wrongStateShape } from '../errors.js';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -84,7 +84,7 @@ export async function readFindLinksRecord(root: string): Promise<FindLinksRecord
   const json = (await readStateJson(path)) as Partial<FindLinksRecord> | null;
   if (json === null) return null;
   if (json.formatVersion !== 1 || typeof json.dir !== 'string' || typeof json.files !== 'object') {
-    throw new Error(`${path}: not a pypimirror find_links_dir record (formatVersion 1)`);
+    throw wrongStateShape(path, 'a pypimirror find_links_dir record (formatVersion 1)');
   }
   return json as FindLinksRecord;
 }

@@ -7,7 +7,7 @@ import type { Stats } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, wrongStateShape } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   fileKey,
@@ -88,7 +88,7 @@ async function readMarker(storage: Storage): Promise<RootMarker | null> {
   const json = (await readStoredJson(storage, ROOT_MARKER_KEY)) as Partial<RootMarker> | null;
   if (json === null) return null;
   if (json.formatVersion !== 1 || !Array.isArray(json.foreign)) {
-    throw new Error(`${storage.describe(ROOT_MARKER_KEY)}: not a pypimirror root marker (formatVersion 1)`);
+    throw wrongStateShape(storage.describe(ROOT_MARKER_KEY), 'a pypimirror root marker (formatVersion 1)');
   }
   return { formatVersion: 1, createdAt: String(json.createdAt), foreign: json.foreign.map(String) };
 }
@@ -374,7 +374,6 @@ export function localRootFor(cfg: Config, storage: Storage): string | null {
     cfg,
     'find_links_dir',
     cfg.findLinksDir,
-    `needs the mirror on this machine's file system to link its files from, and the mirror is in ${storage.where}; ` +
-      'expected find_links_dir unset',
+    `unset, or the mirror on this machine's file system: the flat directory hard-links the tree's files, and the mirror is in ${storage.where}`,
   );
 }

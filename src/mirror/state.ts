@@ -2,6 +2,7 @@
 // (written last in a run), read and written through the tree's storage. Every write is atomic, so a crash
 // at any instant leaves the previous state.
 import { readFile } from 'node:fs/promises';
+import { StateError, wrongStateShape } from '../errors.js';
 import { isNormalizedName } from '../model/names.js';
 import { RECORDS_DIR_KEY, recordKey, STATE_KEY } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
@@ -109,7 +110,9 @@ function parseStateJson(text: string, where: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (err) {
     if (err instanceof SyntaxError)
-      throw new Error(`${where}: corrupt state file: ${err.message}`, { cause: err });
+      throw new StateError(where, `not JSON (${err.message})`, 'the JSON pypimirror writes there', {
+        cause: err,
+      });
     throw err;
   }
 }
@@ -143,7 +146,7 @@ export async function readState(storage: Storage): Promise<MirrorState> {
   const json = await readStoredJson(storage, STATE_KEY);
   if (json === null) return EMPTY_STATE;
   if (!isObject(json) || json['formatVersion'] !== 1 || !isObject(json['projects'])) {
-    throw new Error(`${storage.describe(STATE_KEY)}: not a pypimirror state file (formatVersion 1)`);
+    throw wrongStateShape(storage.describe(STATE_KEY), 'a pypimirror state file (formatVersion 1)');
   }
   return json as unknown as MirrorState;
 }
@@ -162,7 +165,7 @@ export async function readRecord(storage: Storage, name: string): Promise<Projec
     json['name'] !== name ||
     !Array.isArray(json['files'])
   ) {
-    throw new Error(`${storage.describe(key)}: not a pypimirror project record for ${name}`);
+    throw wrongStateShape(storage.describe(key), `a pypimirror project record for ${name} (formatVersion 1)`);
   }
   return json as unknown as ProjectRecord;
 }

@@ -1,6 +1,8 @@
 // Start-up loads what a command needs (issue #14 part 3): `--version` and `--help` load none of our
-// dependencies, `check` neither the upstream client (undici), the logger (winston) nor the watcher
-// (chokidar). A module-resolution hook records every module the built CLI loads; times are the bench's.
+// dependencies (`--version` not even the command line parser), `check` neither the upstream client (undici),
+// the logger (winston) nor the watcher (chokidar), nor what describes a closure or [upstream:NAME] sections
+// its config has none of; `sync` not the bundle or verify code. A module-resolution hook records every
+// module the built CLI loads; times are the bench's.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -12,18 +14,21 @@ import { makeTempDir } from '../helpers/tree.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'main.js');
 
-/** The packages under node_modules that `pypimirror <args>` loads, and its exit code. */
+/**
+ * The packages under node_modules that `pypimirror <args>` loads, our own modules (paths under dist/src/),
+ * and its exit code.
+ */
 async function loadedPackages(
   t: TestContext,
   args: readonly string[],
-): Promise<{ code: number | null; packages: string[] }> {
+): Promise<{ code: number | null; packages: string[]; own: string[] }> {
   const dir = await makeTempDir(t);
   const hooks = join(dir, 'hooks.mjs');
   await writeFile(
     hooks,
     `export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
-  if (r.url.includes('/node_modules/')) process.stderr.write('LOADED ' + r.url + '\\n');
+  if (r.url.startsWith('file:')) process.stderr.write('LOADED ' + r.url + '\\n');
   return r;
 }\n`,
   );
@@ -38,11 +43,14 @@ async function loadedPackages(
     env: { ...process.env, PYPIMIRROR_CONFIG: undefined },
   });
   const packages = new Set<string>();
+  const own = new Set<string>();
   for (const line of r.stderr.split('\n')) {
     const m = /^LOADED .*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(line);
     if (m !== null) packages.add(m[1] as string);
+    const ours = /^LOADED .*\/dist\/src\/(.+)$/.exec(line);
+    if (ours !== null && !line.includes('/node_modules/')) own.add(ours[1] as string);
   }
-  return { code: r.status, packages: [...packages].sort() };
+  return { code: r.status, packages: [...packages].sort(), own: [...own].sort() };
 }
 
 test('--version and --help load no dependency', async (t) => {
@@ -51,21 +59,31 @@ test('--version and --help load no dependency', async (t) => {
     assert.equal(code, 0, args.join(' '));
     assert.deepEqual(packages, [], args.join(' '));
   }
+  const version = await loadedPackages(t, ['--version']);
+  assert.deepEqual(version.own, ['main.js', 'startup-hangups.js', 'version.js']);
 });
 
-test('check loads neither undici, winston nor chokidar', async (t) => {
+test('check loads neither undici, winston nor chokidar; sync not the bundle or verify code', async (t) => {
   const dir = await makeTempDir(t);
   const config = join(dir, 'pypimirror.cfg');
   await writeFile(
     config,
     `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\npackage_matches = requests\n`,
   );
-  const { code, packages } = await loadedPackages(t, ['check', config]);
+  const { code, packages, own } = await loadedPackages(t, ['check', config]);
   assert.equal(code, 0);
   for (const heavy of ['undici', 'winston', 'chokidar', 'proper-lockfile', 'htmlparser2']) {
     assert.ok(!packages.includes(heavy), `check loaded ${heavy}: ${packages.join(' ')}`);
   }
-  // ...while sync does load them (so the hook sees what it should).
+  // No closure, no [upstream:NAME] section, no state: nothing that describes them.
+  for (const module of ['sync/closure.js', 'sync/upstreams.js', 'sync/guards.js', 'sync/release-times.js']) {
+    assert.ok(!own.includes(module), `check loaded ${module}: ${own.join(' ')}`);
+  }
+  // ...while sync does load them (so the hook sees what it should), but not the bundle or verify code.
   const sync = await loadedPackages(t, ['sync', '--dry-run', config]);
   assert.ok(sync.packages.includes('undici'), sync.packages.join(' '));
+  assert.ok(sync.own.includes('sync/upstreams.js'), sync.own.join(' '));
+  for (const module of ['bundle/commands.js', 'bundle/export.js', 'bundle/import.js', 'verify.js']) {
+    assert.ok(!sync.own.includes(module), `sync loaded ${module}: ${sync.own.join(' ')}`);
+  }
 });

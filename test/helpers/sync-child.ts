@@ -10,6 +10,7 @@ import { runSync } from '../../src/sync/run.js';
 import { createHttp, type Http } from '../../src/upstream/http.js';
 import { createUpstream } from '../../src/upstream/simple-api.js';
 import type { Upstream } from '../../src/model/upstream.js';
+import { keepWasmBaseline } from '../../src/util/wasm-tier.js';
 import { makeConfig } from './config.js';
 
 export interface SyncChildRequest {
@@ -54,6 +55,7 @@ function peakRssBytes(): number {
 
 /** An HTTP client and the upstream client over it for `cfg`'s index_url, logging nothing (close `http`). */
 export function connectSilently(cfg: Config): { http: Http; upstream: Upstream } {
+  keepWasmBaseline(); // as the command does (commands.ts)
   const http = createHttp({
     timeoutMs: cfg.timeoutMs,
     workers: cfg.workers,

@@ -6,13 +6,17 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { StoreError } from '../../../src/errors.js';
+import { ConfigError, StoreError } from '../../../src/errors.js';
+import { openFindLinks } from '../../../src/mirror/find-links.js';
+import { silentLogger } from '../../../src/log.js';
 import { LARGE_FILE_BYTES } from '../../../src/storage/sink.js';
 import { contentTypeFor, SIMPLE_JSON_TYPE } from '../../../src/storage/content-type.js';
 import { hashStored } from '../../../src/storage/hash.js';
 import { fileKey, projectPageKeys, recordKey } from '../../../src/storage/keys.js';
 import { createLocalStorage } from '../../../src/storage/local.js';
 import type { FileUpload, Storage, UploadEvents } from '../../../src/storage/types.js';
+import { makeConfig } from '../../helpers/config.js';
+import { createRecordingStorage } from '../../helpers/recording-storage.js';
 import { listTree, makeTempDir } from '../../helpers/tree.js';
 
 const NO_EVENTS: UploadEvents = { onRoom: () => {}, onFailure: () => {} };
@@ -108,4 +112,27 @@ test('every key gets its Content-Type', () => {
   assert.equal(contentTypeFor('demo/0123456789abcdef/Demo-1.0.ZIP'), 'application/zip');
   assert.equal(contentTypeFor('.pypimirror/state.json'), 'application/json');
   assert.equal(contentTypeFor('demo/demo-1.0.exe'), 'application/octet-stream');
+});
+
+test('find_links_dir, local by nature, refuses a storage that is not on this machine, naming the key', async (t) => {
+  const flat = join(await makeTempDir(t), 'flat');
+  const cfg = makeConfig({
+    mirrorRoot: '/unused',
+    indexUrl: 'http://127.0.0.1:9/simple/',
+    findLinksDir: flat,
+  });
+  const elsewhere = createRecordingStorage();
+  await assert.rejects(openFindLinks(cfg, elsewhere, silentLogger, new Date()), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.match(err.message, /find_links_dir/);
+    assert.match(err.message, /on this machine's file system.*memory:/);
+    return true;
+  });
+  const unset = makeConfig({ mirrorRoot: '/unused', indexUrl: 'http://127.0.0.1:9/simple/' });
+  assert.equal(
+    await openFindLinks(unset, elsewhere, silentLogger, new Date()),
+    null,
+    'unset: nothing to refuse',
+  );
+  assert.deepEqual(elsewhere.ops, [], 'nothing written');
 });

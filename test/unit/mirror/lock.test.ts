@@ -8,7 +8,7 @@ import {
   ownerPath,
   parseStartTime,
   type LockHolder,
-} from '../../src/mirror/lock.js';
+} from '../../../src/mirror/lock.js';
 
 describe('lock messages', () => {
   it('says who holds the lock and since when', () => {
