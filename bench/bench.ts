@@ -20,6 +20,7 @@ import { createListingJsonParser } from '../src/upstream/listing-stream.js';
 import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type Row } from './checks.js';
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
+import { benchS3 } from './s3-bench.js';
 import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
 import { measureCommandNoop } from './command-noop.js';
 import { benchStateLayout, type StateLayoutOptions } from './state-layout.js';
@@ -591,6 +592,14 @@ async function main(): Promise<void> {
         },
       ],
     }));
+
+    // Object storage (issue #15): a first sync into a bucket against the same sync to local disk.
+    await benchS3(
+      measure,
+      fake,
+      { ...base, mirrorRoot: join(work, 'mirror-s3-ref'), indexUrl: fake.url, packageMatches: ['bench-p0*'] },
+      log,
+    );
 
     // 4-5. Plain PEP 503 index (HTML only, no serials, no XML-RPC): first sync and no-op.
     if (!o.isPlainSkipped) {

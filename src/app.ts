@@ -27,12 +27,8 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
     process.stderr.write(`pypimirror: ${err.message}\n\n${USAGE}\n`);
     return EXIT.CONFIG;
   }
-  if (args.command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return EXIT.OK;
-  }
-  if (args.command === 'version') {
-    process.stdout.write(`pypimirror ${readVersion()}\n`);
+  if (args.command === 'help' || args.command === 'version') {
+    process.stdout.write(args.command === 'help' ? `${USAGE}\n` : `pypimirror ${readVersion()}\n`);
     return EXIT.OK;
   }
   if (args.command === 'keygen') {
@@ -104,6 +100,7 @@ async function main(argv: readonly string[], hangups: StartupHangups): Promise<n
       isTty: process.stdout.isTTY === true,
       cwd: process.cwd(),
       repair: args.repair,
+      deep: args.deep,
       adopt: args.adopt,
       allowDeletions: args.allowDeletions,
       dryRun: args.dryRun,

@@ -26,6 +26,16 @@ export interface CheckOutput {
 export async function runCheck(cfg: Config, warnings: readonly string[], io: CheckOutput): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}\n`);
   const storage = await openStorage(cfg);
+  const storageLines: string[] = [];
+  if (storage.kind === 's3') {
+    const { probeStorage } = await import('./storage/probe.js');
+    try {
+      storageLines.push(await probeStorage(storage));
+    } catch (err) {
+      io.err(`pypimirror: ${err instanceof Error ? err.message : String(err)}\n`);
+      return EXIT.FAILED;
+    }
+  }
   const refusal = describeRefusal(await inspectRoot(storage, cfg.lockFile), cfg.file);
   if (refusal !== null) {
     io.err(`pypimirror: ${rootError(cfg, refusal).message}\n`);
@@ -38,6 +48,7 @@ export async function runCheck(cfg: Config, warnings: readonly string[], io: Che
     ...describeDiscovery(cfg, state),
     ...(await describeOnDemand(cfg, storage, state)),
     ...bundles,
+    ...storageLines,
   ].join('\n');
   io.out(`# ${cfg.file}: valid\n${describeConfig(cfg)}\n${describeSelection(cfg)}\n${discovery}\n`);
   return EXIT.OK;

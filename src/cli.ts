@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { MIN_VOLUME_SIZE, parseVolumeSize } from './bundle/volume-size.js';
 
 export type Command =
-  'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen';
+  'run' | 'sync' | 'check' | 'verify' | 'reindex' | 'init' | 'export' | 'import' | 'keygen' | 'migrate';
 const COMMANDS: readonly Command[] = [
   'run',
   'sync',
@@ -14,9 +14,10 @@ const COMMANDS: readonly Command[] = [
   'export',
   'import',
   'keygen',
+  'migrate',
 ];
 /** Commands that take operands after CONFIG (keygen: instead of it). */
-const WITH_OPERANDS: readonly string[] = ['export', 'import', 'keygen'];
+const WITH_OPERANDS: readonly string[] = ['export', 'import', 'keygen', 'migrate'];
 
 export interface CliArgs {
   readonly command: Command | 'help' | 'version';
@@ -29,13 +30,15 @@ export interface CliArgs {
   readonly isConsole: boolean;
   /** `verify --repair`. */
   readonly repair: boolean;
+  /** `verify --deep`: re-hash every file even where the storage keeps its sha256 (an S3 object's metadata). */
+  readonly deep: boolean;
   /** `init --adopt`: mirror into a non-empty directory, leaving what it holds alone. */
   readonly adopt: boolean;
   /** `sync --allow-deletions`: release this run's held deletions. */
   readonly allowDeletions: boolean;
   /** `sync --dry-run`: print what would be fetched and removed; change nothing. */
   readonly dryRun: boolean;
-  /** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`: what follows CONFIG. */
+  /** `export CONFIG OUT_DIR`, `import CONFIG BUNDLE_DIR...`, `keygen DIR`, `migrate FROM TO`: what follows CONFIG. */
   readonly operands: readonly string[];
   /** `export --full`. */
   readonly full: boolean;
@@ -63,6 +66,8 @@ Commands:
   export   CONFIG OUT_DIR: write the changes since the last export as a signed bundle (air-gapped pair)
   import   CONFIG BUNDLE_DIR...: check and apply bundles in order; hold those whose predecessor is missing
   keygen   DIR: write a new Ed25519 key pair for bundles (bundle.key, bundle.pub)
+  migrate  FROM_CONFIG TO_CONFIG: copy the tree and its state from one storage to another (local disk,
+           an s3:// bucket), verifying every file; nothing is fetched from the upstream
 
 CONFIG defaults to $PYPIMIRROR_CONFIG, then /etc/pypimirror.cfg as root; an ordinary user's default is
 ~/.config/pypimirror/pypimirror.cfg (unless only /etc/pypimirror.cfg exists).
@@ -72,6 +77,8 @@ Options:
   -f, --log-file FILE  also log to FILE (overrides log_filename)
   -c, --console        also log to the console (always on; for z3c.pypimirror compatibility)
       --repair         with verify: re-download files that are missing or wrong
+      --deep           with verify: re-hash the bytes of every file, also in a bucket (where verify
+                       otherwise compares the sha256 each object carries, downloading nothing)
       --adopt          with init: accept a non-empty directory as the root (what it holds is never touched)
       --allow-deletions  with sync: let this run's held deletions go (max_deletions, suspect pages, listing)
       --dry-run        with sync or import: print what would change, and change nothing
@@ -99,6 +106,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
         'log-file': { type: 'string', short: 'f' },
         console: { type: 'boolean', short: 'c', default: false },
         repair: { type: 'boolean', default: false },
+        deep: { type: 'boolean', default: false },
         adopt: { type: 'boolean', default: false },
         'allow-deletions': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
@@ -123,6 +131,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     logFile: v['log-file'] ?? null,
     isConsole: v.console === true,
     repair: v.repair === true,
+    deep: v.deep === true,
     adopt: v.adopt === true,
     allowDeletions: v['allow-deletions'] === true,
     dryRun: v['dry-run'] === true,
@@ -158,6 +167,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (z3c.length > 0) throw new UsageError(`-I/-U/-i cannot be combined with the command "${first}"`);
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.join(' ')}`);
     if (base.repair && first !== 'verify') throw new UsageError('--repair goes with the verify command');
+    if (base.deep && first !== 'verify') throw new UsageError('--deep goes with the verify command');
     if (base.adopt && first !== 'init') throw new UsageError('--adopt goes with the init command');
     if (base.allowDeletions && first !== 'sync')
       throw new UsageError('--allow-deletions goes with the sync command (the daemon never releases a hold)');
@@ -165,6 +175,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     return { ...base, command: first as Command, configPath: rest[0] ?? null, warnings };
   }
   if (base.adopt) throw new UsageError('--adopt goes with the init command');
+  if (base.deep) throw new UsageError('--deep goes with the verify command');
   if (z3c.length > 0) {
     if (new Set(z3c).size > 1)
       throw new UsageError('choose one of --update-fetch/--initial-fetch and --indexes-only');
@@ -186,7 +197,9 @@ function withOperands(
   base: Omit<CliArgs, 'command' | 'configPath' | 'warnings'>,
   warnings: readonly string[],
 ): CliArgs {
-  if (base.repair || base.adopt) throw new UsageError(`--repair and --adopt do not go with ${command}`);
+  if (base.repair || base.adopt || base.deep) {
+    throw new UsageError(`--repair, --deep and --adopt do not go with ${command}`);
+  }
   if ((base.full || base.maxVolume !== parseVolumeSize('4G')) && command !== 'export') {
     throw new UsageError('--full and --max-volume go with the export command');
   }
@@ -202,10 +215,12 @@ function withOperands(
     throw new UsageError(
       command === 'export'
         ? 'export takes CONFIG and OUT_DIR: pypimirror export CONFIG OUT_DIR [--full] [--max-volume 4G]'
-        : 'import takes CONFIG and one or more BUNDLE_DIRs: pypimirror import CONFIG BUNDLE_DIR...',
+        : command === 'migrate'
+          ? 'migrate takes two configs: pypimirror migrate FROM_CONFIG TO_CONFIG'
+          : 'import takes CONFIG and one or more BUNDLE_DIRs: pypimirror import CONFIG BUNDLE_DIR...',
     );
   }
-  if (command === 'export' && operands.length > 1)
+  if ((command === 'export' || command === 'migrate') && operands.length > 1)
     throw new UsageError(`too many arguments: ${operands.join(' ')}`);
   return { ...base, command, configPath: config, operands, warnings };
 }

@@ -8,7 +8,8 @@ import { startDaemon, runLockedSync, type Daemon, type UpstreamClient } from './
 import { LockError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
-import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import type { RunLock } from './mirror/lock.js';
+import { takeRunLock } from './mirror/run-lock.js';
 import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
 import { createPublisher } from './mirror/publish.js';
 import { listRecords, readRecord } from './mirror/state.js';
@@ -25,6 +26,8 @@ import { keepWasmBaseline } from './util/wasm-tier.js';
 export interface CommandDeps {
   /** `verify --repair`. */
   readonly repair?: boolean;
+  /** `verify --deep`: re-hash every file, also where the storage keeps its sha256. */
+  readonly deep?: boolean;
   /** `init --adopt`. */
   readonly adopt?: boolean;
   /** `sync --allow-deletions`: release this run's held deletions. */
@@ -84,6 +87,8 @@ export async function runCommand(command: Command, cfg: Config, deps: CommandDep
       return runBundleCommand(command, cfg, deps);
     case 'keygen':
       return EXIT.OK; // app.ts answers `keygen` itself: it needs no config
+    case 'migrate':
+      return runMigrateCommand(cfg, deps);
   }
 }
 
@@ -111,11 +116,43 @@ async function runBundleCommand(
   }
 }
 
+/**
+ * `migrate FROM_CONFIG TO_CONFIG`: the tree of `from` copied into TO_CONFIG's storage (src/migrate.ts),
+ * both under their run locks; exit 1 when a file could not be verified.
+ */
+async function runMigrateCommand(from: Config, deps: CommandDeps): Promise<number> {
+  const toPath = deps.bundle?.operands[0] ?? '';
+  const to = await loadConfig(toPath, { cwd: deps.cwd });
+  const { migrateTree } = await import('./migrate.js');
+  const [source, target] = await Promise.all([openStorage(from), openStorage(to)]);
+  if (source.where === target.where) {
+    deps.log.error(`migrate: both configs name ${source.where}; nothing to do`);
+    return EXIT.CONFIG;
+  }
+  await claimRoot(to, target);
+  const stop = abortOnSignals(deps.log);
+  try {
+    return await withRunLock(from, deps.log, () =>
+      withRunLock(to, deps.log, async () => {
+        deps.log.info(`migrating ${source.where} to ${target.where}`);
+        const report = await migrateTree(source, target, { log: deps.log, signal: stop.signal });
+        deps.log.info(
+          `migrate finished: ${report.copied} files copied (${report.bytes} bytes), ` +
+            `${report.skipped} already in place, ${report.problems.length} not verified`,
+        );
+        return report.problems.length === 0 ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+  } finally {
+    stop.dispose();
+  }
+}
+
 /** Runs `fn` under the run lock, so no sync changes the tree meanwhile; EXIT.LOCKED if another run holds it. */
 async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>): Promise<number> {
   let lock: RunLock;
   try {
-    lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
+    lock = await takeRunLock(cfg, { log, onLost: () => {} });
   } catch (err) {
     if (err instanceof LockError && err.code === 'LOCK_HELD') {
       log.error(err.message);
@@ -143,7 +180,7 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
   try {
     code = await withRunLock(cfg, deps.log, async () => {
       const storage = await openStorage(cfg);
-      problems = await verifyTree(cfg, storage, deps.log, stop.signal);
+      problems = await verifyTree(cfg, storage, deps.log, stop.signal, { isDeep: deps.deep === true });
       if (problems.length > 0 && deps.repair === true) {
         await forgetBadFiles(cfg, storage, problems);
         if (cfg.createIndexes) await reindex(cfg, deps.log);

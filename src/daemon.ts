@@ -11,7 +11,8 @@ import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import type { Config } from './config/types.js';
 import { ConfigError, formatConfigIssue, LockError, StateError } from './errors.js';
 import type { Logger } from './log.js';
-import { acquireRunLock, type RunLock } from './mirror/lock.js';
+import type { RunLock } from './mirror/lock.js';
+import { takeRunLock } from './mirror/run-lock.js';
 import { claimRoot } from './mirror/ownership.js';
 import { nextStatus, readStatus, summarizeRun, writeMetrics, writeStatus, type RunResult } from './status.js';
 import { clientKey, diffConfig, isSyncTrigger } from './config-change.js';
@@ -110,8 +111,7 @@ export async function runLockedSync(
     return { kind: 'no-lock', error: err };
   }
   try {
-    lock = await acquireRunLock({
-      lockFile: cfg.lockFile,
+    lock = await takeRunLock(cfg, {
       log,
       ...(deps.lock?.staleMs === undefined ? {} : { staleMs: deps.lock.staleMs }),
       ...(deps.lock?.updateMs === undefined ? {} : { updateMs: deps.lock.updateMs }),

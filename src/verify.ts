@@ -37,13 +37,25 @@ export interface VerifyProblem {
 
 type Digest = { sha256: string; size: number } | null;
 
-/** Hashes each key once per verify, whether a record or a page asks. */
-function createHasher(storage: Storage, signal: AbortSignal): (key: string) => Promise<Digest> {
+/**
+ * Hashes each key once per verify, whether a record or a page asks. Where the storage keeps a file's sha256
+ * beside it (an S3 object's metadata) that is taken, downloading nothing, unless `isDeep` (`verify --deep`).
+ */
+function createHasher(
+  storage: Storage,
+  signal: AbortSignal,
+  isDeep: boolean,
+): (key: string) => Promise<Digest> {
   const seen = new Map<string, Promise<Digest>>();
+  const digestOf = async (key: string): Promise<Digest> => {
+    const kept = isDeep ? null : await storage.stat(key);
+    if (kept?.sha256 != null) return { sha256: kept.sha256, size: kept.size };
+    return hashStored(storage, key, signal);
+  };
   return (key) => {
     let digest = seen.get(key);
     if (digest === undefined) {
-      digest = hashStored(storage, key, signal);
+      digest = digestOf(key);
       seen.set(key, digest);
     }
     return digest;
@@ -56,8 +68,9 @@ export async function verifyTree(
   storage: Storage,
   log: Logger,
   signal: AbortSignal,
+  opts: { readonly isDeep?: boolean } = {},
 ): Promise<VerifyProblem[]> {
-  const hash = createHasher(storage, signal);
+  const hash = createHasher(storage, signal, opts.isDeep === true);
   const problems: VerifyProblem[] = [];
   /** `<project>/<path>` → the sha256 its record names, where the record check already found it wrong. */
   const badRecorded = new Map<string, string>();

@@ -2,7 +2,7 @@
 // and app.ts.
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { acquireRunLock } from '../mirror/lock.js';
+import { takeRunLock } from '../mirror/run-lock.js';
 import { exportBundle } from './export.js';
 import { importBundles } from './import.js';
 import { BundleError } from '../errors.js';
@@ -77,7 +77,7 @@ export async function runImportCommand(
   };
   try {
     if (opts.dryRun) return await run();
-    const lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
+    const lock = await takeRunLock(cfg, { log, onLost: () => {} });
     try {
       return await run();
     } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { projectDir } from '../model/layout.js';
-import { acquireRunLock } from '../mirror/lock.js';
+import { takeRunLock } from '../mirror/run-lock.js';
 import type { ProjectRecord } from '../model/record.js';
 import { renderProjectHtml, renderProjectJson } from '../mirror/render.js';
 import { listRecords, readRecord, readState } from '../mirror/state.js';
@@ -47,7 +47,7 @@ async function readTree(
   log: Logger,
 ): Promise<{ records: ProjectRecord[]; serial: number | null }> {
   const storage = await openLocalStorage(cfg, 'export');
-  const lock = await acquireRunLock({ lockFile: cfg.lockFile, log, onLost: () => {} });
+  const lock = await takeRunLock(cfg, { log, onLost: () => {} });
   try {
     const state = await readState(storage);
     const records: ProjectRecord[] = [];

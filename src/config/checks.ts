@@ -76,7 +76,7 @@ export function checkSize(text: string, spec: ConfigKeySpec): Check<number> {
  * An http(s) URL. `index`: the upstream Simple API base, which must have no query and gets a final '/'.
  * `public`: the mirror's own address, published on its root page, which must carry no credentials.
  */
-export function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL> {
+export function checkHttpUrl(text: string, kind: 'index' | 'public' | 'endpoint'): Check<URL> {
   const single = checkSingle(text, 'an http:// or https:// URL');
   if (!single.ok) return single;
   let url: URL;
@@ -90,6 +90,12 @@ export function checkHttpUrl(text: string, kind: 'index' | 'public'): Check<URL>
     return reject(`expected an http:// or https:// URL, not ${url.protocol}`);
   }
   if (/\s/.test(single.value)) return reject('expected a URL without spaces (write them as %%20)');
+  if (kind === 'endpoint' && (url.username !== '' || url.password !== '')) {
+    return reject(
+      'expected the endpoint without a user name or password: S3 credentials come from the AWS chain ' +
+        '(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, AWS_PROFILE)',
+    );
+  }
   if (kind === 'public' && (url.username !== '' || url.password !== '')) {
     return reject(
       'expected the public URL without a user name or password: it is published on the root page; ' +

@@ -19,7 +19,9 @@ type ConfigValueType =
   | 'integer'
   | 'size'
   | 'percent'
-  | 'instant';
+  | 'instant'
+  | 'storage'
+  | 'word';
 
 export interface ConfigKeySpec {
   readonly type: ConfigValueType;
@@ -46,9 +48,35 @@ export const CONFIG_KEYS = {
   mirror_file_path: {
     type: 'path',
     default: null,
-    isRequired: true,
-    defaultText: 'required',
+    isRequired: false,
+    defaultText: 'required (unless `storage` is set)',
     meaning: "root of the tree, the web server's document root; relative to the config file's directory",
+  },
+  storage: {
+    type: 'storage',
+    default: null,
+    isRequired: false,
+    defaultText: '(empty = the local `mirror_file_path`)',
+    meaning:
+      '`s3://BUCKET/PREFIX`: keep the tree in an S3 bucket (AWS S3, a Ceph RADOS Gateway, MinIO) under ' +
+      'PREFIX instead of on local disk; pip installs from `ENDPOINT/BUCKET/PREFIX/`; credentials come ' +
+      'from the AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, AWS_PROFILE), ' +
+      'never from this file',
+  },
+  s3_endpoint: {
+    type: 'url',
+    default: null,
+    isRequired: false,
+    defaultText: '(empty = AWS S3)',
+    meaning:
+      'with `storage = s3://...`: the S3 service, http(s) (`http://rgw.example:7480`); path-style requests',
+  },
+  s3_region: {
+    type: 'word',
+    default: null,
+    isRequired: false,
+    defaultText: "(empty = AWS_REGION or the profile's, else `us-east-1`)",
+    meaning: 'with `storage = s3://...`: the region requests are signed for',
   },
   package_matches: {
     type: 'globs',

@@ -11,7 +11,10 @@ import { UPSTREAM_SECTION_KEYS } from './upstream-sections.js';
 const INDENT = '    ';
 
 const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly string[] | null } = {
-  mirror_file_path: (cfg) => cfg.mirrorRoot,
+  mirror_file_path: (cfg) => (cfg.s3Storage === null ? cfg.mirrorRoot : null),
+  storage: (cfg) => (cfg.s3Storage === null ? null : cfg.mirrorRoot),
+  s3_endpoint: (cfg) => (cfg.s3Storage?.endpoint == null ? null : cfg.s3Storage.endpoint.href),
+  s3_region: (cfg) => cfg.s3Storage?.region ?? null,
   package_matches: (cfg) => cfg.packageMatches,
   requirements: (cfg) => cfg.requirements,
   filename_matches: (cfg) => cfg.filenameMatches,
@@ -24,7 +27,7 @@ const SHOW: { readonly [K in ConfigKey]: (cfg: Config) => string | readonly stri
   cleanup: (cfg) => String(cfg.cleanup),
   create_indexes: (cfg) => String(cfg.createIndexes),
   find_links_dir: (cfg) => cfg.findLinksDir,
-  lock_file_name: (cfg) => cfg.lockFile,
+  lock_file_name: (cfg) => (cfg.s3Storage === null ? cfg.lockFile : null),
   log_filename: (cfg) => cfg.logFile,
   verbose: (cfg) => String(cfg.verbose),
   base_url: (cfg) => (cfg.baseUrl === null ? null : redactUrl(cfg.baseUrl)),

@@ -19,7 +19,13 @@ export interface RawConfig {
 export interface Config {
   /** The file it was read from (absolute). */
   readonly file: string;
+  /**
+   * The tree's root directory; with `storage = s3://...` (s3Storage set) the storage URL instead, for
+   * messages only: never a local path then.
+   */
   readonly mirrorRoot: string;
+  /** `storage = s3://BUCKET/PREFIX` with `s3_endpoint` and `s3_region` (issue #15); null: the local tree. */
+  readonly s3Storage: S3Storage | null;
   /**
    * Entries as written (for `check` and fingerprints): globs, `!`-prefixed ones exclude, and project names
    * that may carry a PEP 440 specifier (`requests>=2.30`, spaces removed). Empty = every project.
@@ -86,6 +92,17 @@ export interface Config {
   readonly bundlePublicKey: string | null;
   /** Non-fatal findings (unknown keys, obsolete z3c keys), already formatted with file and line. */
   readonly warnings: readonly string[];
+}
+
+/** Where an S3 mirror lives: the bucket, the key prefix of the tree, and how to reach the service. */
+export interface S3Storage {
+  readonly bucket: string;
+  /** The tree's key prefix without a leading or trailing '/' (`simple`, `pypi/simple`), or '' for the bucket's root. */
+  readonly prefix: string;
+  /** `s3_endpoint`: the service's URL (a Ceph gateway, MinIO), or null for AWS S3 itself. */
+  readonly endpoint: URL | null;
+  /** `s3_region`, or null: the AWS chain's (AWS_REGION, the profile), else us-east-1. */
+  readonly region: string | null;
 }
 
 /** One `[upstream:NAME]` section (src/config/upstream-sections.ts), validated. */

@@ -41,7 +41,14 @@ import type { ConfigKey, ConfigKeySpec } from './defaults.js';
 import { checkFindLinksPlace, checkLockPlace } from './places.js';
 import { checkSelectionWord, splitPackageMatches, type SelectionWordKey } from './selection-keys.js';
 import { isUpstreamSectionName, readUpstreamSections } from './upstream-sections.js';
-import type { Config, RawConfig, RawValue } from './types.js';
+import {
+  checkRegion,
+  formatStorageUrl,
+  parseStorageUrl,
+  S3_LEASE_KEY,
+  type StorageUrl,
+} from './storage-keys.js';
+import type { Config, RawConfig, RawValue, S3Storage } from './types.js';
 
 export interface ValidateOptions {
   /** Directory a relative `raw.file` is resolved against. */
@@ -181,13 +188,55 @@ class KeyReader {
   path(key: ConfigKey, base: string | null): string | null {
     return this.read(key, (text) => (base === null ? checkSingle(text, 'a path') : checkPath(text, base)));
   }
+
+  /** Whether the key is set to something other than blanks. */
+  isSet(key: ConfigKey): boolean {
+    return (this.values.get(key)?.value.trim() ?? '') !== '';
+  }
+
+  /** Reports a required key that is missing (unless parsing it failed already). */
+  require(key: ConfigKey): void {
+    if (!this.keysWithParseIssues.has(key))
+      this.report(this.errors, key, this.values.get(key), describeRequired(key));
+  }
+}
+
+/**
+ * `storage`, `s3_endpoint`, `s3_region` (issue #15), and whether mirror_file_path is required: only without an
+ * s3 storage. Keys that an s3 storage makes meaningless, or that mean nothing without one, are warned about.
+ */
+function readS3Storage(keys: KeyReader): S3Storage | null {
+  const location = keys.read<StorageUrl>('storage', (text) => {
+    const parsed = parseStorageUrl(text);
+    return 'expected' in parsed ? { ok: false, expected: parsed.expected } : { ok: true, value: parsed };
+  });
+  const endpoint = keys.read('s3_endpoint', (text) => checkHttpUrl(text, 'endpoint'));
+  const region = keys.read<string>('s3_region', (text) => {
+    const expected = checkRegion(text);
+    return expected === null ? { ok: true, value: text.trim() } : { ok: false, expected };
+  });
+  const warn = (key: ConfigKey, why: string): void => {
+    if (keys.isSet(key)) keys.report(keys.warnings, key, keys.values.get(key), why);
+  };
+  if (!keys.isSet('storage')) {
+    if (!keys.isSet('mirror_file_path')) keys.require('mirror_file_path');
+    warn('s3_endpoint', 'means nothing without storage = s3://...; ignored');
+    warn('s3_region', 'means nothing without storage = s3://...; ignored');
+    return null;
+  }
+  warn('mirror_file_path', 'ignored with storage = s3://...: the tree is in the bucket');
+  warn('lock_file_name', 'ignored with storage = s3://...: the run lock is a lease in the bucket');
+  return location === null ? null : Object.freeze({ ...location, endpoint, region });
 }
 
 /** Every key of the main section and the [upstream:NAME] sections, in the order their problems are listed. */
 function readKeys(keys: KeyReader, configDir: string): Values {
-  const mirrorRoot = keys.path('mirror_file_path', configDir);
+  const s3Storage = readS3Storage(keys);
+  const localRoot = keys.path('mirror_file_path', configDir);
+  const mirrorRoot = s3Storage === null ? localRoot : formatStorageUrl(s3Storage);
   const head = {
     mirrorRoot,
+    s3Storage,
     // `numpy < 2` reads as one entry, `numpy<2`.
     packageMatches: keys.list('package_matches', checkPackageMatch, splitPackageMatches),
     requirements: Object.freeze(
@@ -206,7 +255,8 @@ function readKeys(keys: KeyReader, configDir: string): Values {
     cleanup: keys.boolean('cleanup'),
     createIndexes: keys.boolean('create_indexes'),
     findLinksDir: keys.path('find_links_dir', configDir),
-    lockFile: keys.path('lock_file_name', mirrorRoot),
+    // With s3 storage the run lock is a lease object in the bucket (mirror/s3-lease.ts).
+    lockFile: s3Storage === null ? keys.path('lock_file_name', mirrorRoot) : `${mirrorRoot}/${S3_LEASE_KEY}`,
     logFile: keys.path('log_filename', configDir),
     verbose: keys.boolean('verbose'),
     baseUrl: keys.read('base_url', (text) => checkHttpUrl(text, 'public')),
@@ -287,12 +337,19 @@ function reportUnknown(keys: KeyReader, raw: RawConfig): void {
 
 /** The lock or the flat directory where they would collide; a password sent in clear text. */
 function reportClashes(keys: KeyReader, raw: RawConfig, found: Values): void {
-  const { mirrorRoot, lockFile, findLinksDir, indexUrl } = found;
+  const { mirrorRoot, lockFile, findLinksDir, indexUrl, s3Storage } = found;
   const { values, errors, warnings } = keys;
-  const lockClash = mirrorRoot === null || lockFile === null ? null : checkLockPlace(lockFile, mirrorRoot);
+  const lockClash =
+    s3Storage !== null || mirrorRoot === null || lockFile === null
+      ? null
+      : checkLockPlace(lockFile, mirrorRoot);
   if (lockClash !== null) keys.report(errors, 'lock_file_name', values.get('lock_file_name'), lockClash);
   const flatClash =
-    mirrorRoot === null || findLinksDir === null ? null : checkFindLinksPlace(findLinksDir, mirrorRoot);
+    mirrorRoot === null || findLinksDir === null
+      ? null
+      : s3Storage !== null
+        ? `needs the mirror on this machine's file system to link its files from, and storage = ${mirrorRoot}; expected find_links_dir unset`
+        : checkFindLinksPlace(findLinksDir, mirrorRoot);
   if (flatClash !== null) keys.report(errors, 'find_links_dir', values.get('find_links_dir'), flatClash);
   const clearText = 'sends its password in clear text over http; use https';
   if (indexUrl?.protocol === 'http:' && indexUrl.password !== '') {

@@ -1,13 +1,25 @@
-// Which storage holds the served tree, from the config: the local file system at mirror_file_path. Async, so
-// that a storage whose client is heavy is imported only when a config names it (`check` stays light).
+// Which storage holds the served tree, from the config: the local file system at mirror_file_path, or the
+// bucket of `storage = s3://...` (storage/s3.ts). Async, so that a storage whose client is heavy is imported
+// only when a config names it (`check` stays light).
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { createLocalStorage } from './local.js';
 import type { Storage } from './types.js';
 
-/** The storage the config names (today: the local directory `mirror_file_path`). */
+/** One S3 storage (and so one client, one connection pool) per config, however often it is opened. */
+const s3Storages = new WeakMap<Config, Promise<Storage>>();
+
+/** The storage the config names: the local directory `mirror_file_path`, or an S3 bucket. */
 export async function openStorage(cfg: Config): Promise<Storage> {
-  return Promise.resolve(createLocalStorage(cfg.mirrorRoot));
+  const s3 = cfg.s3Storage;
+  if (s3 === null) return createLocalStorage(cfg.mirrorRoot);
+  let opened = s3Storages.get(cfg);
+  if (opened === undefined) {
+    // Credentials come from the SDK's chain; the region may fall back to AWS_REGION of this process.
+    opened = import('./s3.js').then(({ createS3Storage }) => createS3Storage(s3, { env: process.env }));
+    s3Storages.set(cfg, opened);
+  }
+  return opened;
 }
 
 /**

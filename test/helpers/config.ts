@@ -37,6 +37,7 @@ export function makeConfig(
     excludeNewer: null,
     bundlePrivateKey: null,
     bundlePublicKey: null,
+    s3Storage: null,
     warnings: [],
     ...rest,
     indexUrl: typeof indexUrl === 'string' ? new URL(indexUrl) : indexUrl,

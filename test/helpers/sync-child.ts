@@ -20,6 +20,13 @@ export interface SyncChildRequest {
   readonly filenameMatches?: readonly string[];
   readonly workers?: number;
   readonly timeoutMs?: number;
+  /** Sync into this bucket (`storage = s3://...`) instead of mirrorRoot; credentials from the environment. */
+  readonly s3?: {
+    readonly bucket: string;
+    readonly prefix: string;
+    readonly endpoint: string;
+    readonly region: string;
+  };
 }
 
 export interface SyncChildResult {
@@ -73,6 +80,12 @@ async function main(): Promise<void> {
     ...(request.filenameMatches === undefined ? {} : { filenameMatches: request.filenameMatches }),
     ...(request.workers === undefined ? {} : { workers: request.workers }),
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+    ...(request.s3 === undefined
+      ? {}
+      : {
+          s3Storage: { ...request.s3, endpoint: new URL(request.s3.endpoint) },
+          mirrorRoot: `s3://${request.s3.bucket}/${request.s3.prefix}`,
+        }),
   };
   const cfg = makeConfig({ mirrorRoot: request.mirrorRoot, indexUrl: request.indexUrl, ...over });
   const controller = new AbortController();

@@ -156,7 +156,8 @@ export function renderApacheSite(sample: string, o: StartServerOptions & { reado
   return replaceRootEverywhere(text, root);
 }
 
-function renderNginxMain(dir: string, user: ServiceUser | undefined): string {
+/** nginx's main config around `site.conf` in `dir` (also for test/helpers/nginx-s3.ts). */
+export function renderNginxMain(dir: string, user: ServiceUser | undefined): string {
   const lines = [
     'worker_processes 1;',
     `pid ${dir}/nginx.pid;`,
@@ -260,17 +261,18 @@ function apacheModules(apache: string): string[] {
   return lines;
 }
 
-interface Launch {
+export interface Launch {
   readonly command: string;
   readonly args: readonly string[];
 }
 
-type WriteConfig = (dir: string, port: number, user: ServiceUser | undefined) => Promise<Launch>;
+export type WriteConfig = (dir: string, port: number, user: ServiceUser | undefined) => Promise<Launch>;
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-async function startServer(
+/** Starts a web server whose config `writeConfig` writes, on a free port (also for test/helpers/nginx-s3.ts). */
+export async function startServer(
   kind: WebServer['kind'],
   options: StartServerOptions,
   writeConfig: WriteConfig,
@@ -424,7 +426,7 @@ export function findFreePort(): Promise<number> {
   });
 }
 
-interface ServiceUser {
+export interface ServiceUser {
   readonly name: string;
   readonly group: string;
 }

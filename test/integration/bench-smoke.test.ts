@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { LOCAL_LINE, S3_LINE } from '../../bench/s3-bench.js';
+import { cephInstalled } from '../helpers/ceph-rgw.js';
 import { repoRoot } from '../helpers/repo-root.js';
 
 const run = promisify(execFile);
@@ -72,6 +74,12 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   }
   for (const scenario of ['node -e 0', 'pypimirror --version', 'pypimirror check CONFIG']) {
     assert.equal(requestsOf(scenario), 0);
+  }
+
+  // Issue #15: the same first sync to local disk and into a bucket of the Ceph cluster (where installed).
+  if (cephInstalled()) {
+    assert.equal(requestsOf(S3_LINE), requestsOf(LOCAL_LINE));
+    assert.equal(requestsOf(S3_LINE), 1 + projects + files + k, 'every page and file of bench-p0*');
   }
 
   // Every row carries its targets, judged; the JSON keeps its combined verdict as before.

@@ -35,3 +35,30 @@ test('init takes --adopt; --adopt goes with init only', (t) => {
   for (const argv of refused) assert.throws(() => parseCli(argv), UsageError, argv.join(' '));
   t.diagnostic(`cases: ${refused.length + 2}`);
 });
+
+test('migrate takes FROM_CONFIG and TO_CONFIG, and nothing else', () => {
+  const migrate = parseCli(['migrate', 'local.cfg', 's3.cfg']);
+  assert.deepEqual(
+    [migrate.command, migrate.configPath, migrate.operands],
+    ['migrate', 'local.cfg', ['s3.cfg']],
+  );
+  assert.throws(
+    () => parseCli(['migrate', 'local.cfg']),
+    /migrate takes two configs: pypimirror migrate FROM_CONFIG TO_CONFIG/,
+  );
+  assert.throws(() => parseCli(['migrate', 'a.cfg', 'b.cfg', 'c.cfg']), /too many arguments: b\.cfg c\.cfg/);
+  assert.throws(() => parseCli(['migrate', 'a.cfg', 'b.cfg', '--repair']), UsageError);
+});
+
+test('verify takes --deep; --deep goes with verify only', () => {
+  const verify = parseCli(['verify', '/etc/p.cfg', '--deep', '--repair']);
+  assert.deepEqual([verify.command, verify.deep, verify.repair], ['verify', true, true]);
+  assert.equal(parseCli(['verify', '/etc/p.cfg']).deep, false);
+  for (const argv of [
+    ['sync', '--deep'],
+    ['/etc/p.cfg', '-U', '--deep'],
+    ['migrate', 'a.cfg', 'b.cfg', '--deep'],
+  ]) {
+    assert.throws(() => parseCli(argv), /--deep/, argv.join(' '));
+  }
+});

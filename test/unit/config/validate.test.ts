@@ -72,6 +72,7 @@ const Z3C_EXPECTED = {
   excludeNewer: null,
   bundlePrivateKey: null,
   bundlePublicKey: null,
+  s3Storage: null,
   warnings: [
     '/etc/pypimirror/mirror.cfg:20: [DEFAULT] external_links = "False": has no effect since PEP 470 (indexes no longer list files hosted elsewhere); ignored',
     '/etc/pypimirror/mirror.cfg:21: [DEFAULT] follow_external_index_pages = "False": has no effect since PEP 470 (indexes no longer link to external pages); ignored',
@@ -127,6 +128,7 @@ describe('validateConfig: values', () => {
       excludeNewer: null,
       bundlePrivateKey: null,
       bundlePublicKey: null,
+      s3Storage: null,
       warnings: [],
     });
   });
@@ -354,6 +356,9 @@ describe('describeConfig', () => {
       [
         '[mirror]',
         'mirror_file_path = /tmp/mirror',
+        'storage =',
+        's3_endpoint =',
+        's3_region =',
         'package_matches =\n    zope.*\n    plone.*\n    Products.*\n    collective.*',
         'requirements =',
         'filename_matches =\n    *.zip\n    *.tgz\n    *.egg\n    *.tar.gz\n    *.tar.bz2',
