@@ -10,9 +10,9 @@ import { EXIT } from './exit-codes.js';
 import type { Logger } from './log.js';
 import type { RunLock } from './mirror/lock.js';
 import { takeRunLock } from './mirror/run-lock.js';
-import { claimRoot, initRoot, whyProjectDirIsNotOurs } from './mirror/ownership.js';
+import { claimRoot, initRoot } from './mirror/ownership.js';
 import { createPublisher } from './mirror/publish.js';
-import { listRecords, readRecord } from './mirror/state.js';
+import { republishFromRecords } from './mirror/republish.js';
 import { createProgressLine, type StatusLine } from './progress.js';
 import { isReportOk } from './sync/report.js';
 import { runSync } from './sync/run.js';
@@ -169,11 +169,11 @@ async function withRunLock(cfg: Config, log: Logger, fn: () => Promise<number>):
 
 /**
  * `verify [--repair]`: re-hash the tree and check every published page against it, under the run lock.
- * With --repair, the bad files leave the disk and their records, every page is rewritten from the records,
- * and a sync fetches the files again: 0 once healed.
+ * With --repair, the bad files leave the disk and their records and every page is rewritten from the
+ * records, through the publisher (verify.ts repairTree), and a sync fetches the files again: 0 once healed.
  */
 async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number> {
-  const { forgetBadFiles, verifyTree } = await import('./verify.js');
+  const { repairTree, verifyTree } = await import('./verify.js');
   const stop = abortOnSignals(deps.log);
   let problems: VerifyProblem[] = [];
   let code: number;
@@ -182,8 +182,7 @@ async function runVerifyCommand(cfg: Config, deps: CommandDeps): Promise<number>
       const storage = await openStorage(cfg);
       problems = await verifyTree(cfg, storage, deps.log, stop.signal, { isDeep: deps.deep === true });
       if (problems.length > 0 && deps.repair === true) {
-        await forgetBadFiles(cfg, storage, problems);
-        if (cfg.createIndexes) await reindex(cfg, deps.log);
+        await repairTree(cfg, storage, problems, deps.log);
       }
       return problems.length === 0 ? EXIT.OK : EXIT.FAILED;
     });
@@ -366,23 +365,8 @@ async function runDaemonCommand(cfg: Config, deps: CommandDeps): Promise<number>
 async function reindex(cfg: Config, log: Logger): Promise<number> {
   const storage = await openStorage(cfg);
   const publisher = createPublisher(storage, { createIndexes: true, baseUrl: cfg.baseUrl, log });
-  const entries = [];
   const foreign = new Set((await claimRoot(cfg, storage)).foreign);
-  for (const name of await listRecords(storage)) {
-    const record = await readRecord(storage, name);
-    if (record === null || record.files.length === 0) continue; // no file selected: no page
-    const notOurs = await whyProjectDirIsNotOurs(storage, name, true, foreign);
-    if (notOurs !== null) {
-      log.warn('project skipped: its directory is not one pypimirror wrote', {
-        project: name,
-        reason: notOurs,
-      });
-      continue;
-    }
-    await publisher.pages(record);
-    entries.push({ name, displayName: record.displayName });
-  }
-  await publisher.finish({ root: entries, state: null });
-  log.info('reindex finished', { projects: entries.length });
+  const projects = await republishFromRecords(storage, publisher, log, foreign);
+  log.info('reindex finished', { projects });
   return 0;
 }

@@ -2,8 +2,9 @@
 // published page against the bytes on disk: each link of each project page (HTML and JSON) must name a
 // file that is there with the page's sha256, and the root page must link only projects that have pages;
 // with find_links_dir, the flat directory must hold exactly the tree's files (mirror/find-links-check.ts).
-// With --repair, files that are missing or wrong leave their records and the disk, every page is
-// rewritten from the records (commands.ts, `reindex`), and a sync fetches the files again.
+// With --repair, files that are missing or wrong leave their records and the disk and every page is
+// rewritten from the records, all through the publisher (mirror/republish.ts), and a sync fetches the files
+// again.
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { INDEX_HTML, INDEX_JSON, localRelPath } from './model/layout.js';
@@ -15,9 +16,11 @@ import {
   type PublishedLink,
 } from './mirror/published.js';
 import type { ProjectRecord } from './model/record.js';
-import { listRecords, readRecord, readState, writeRecord, writeState } from './mirror/state.js';
+import { listRecords, readRecord, readState } from './mirror/state.js';
 import { repairFindLinks, verifyFindLinks } from './mirror/find-links-check.js';
 import { foreignOfRoot } from './mirror/ownership.js';
+import { createPublisher, type ProjectPublication } from './mirror/publish.js';
+import { republishFromRecords } from './mirror/republish.js';
 import { isNormalizedName, normalizeName } from './model/names.js';
 import { hashLocalFile, hashStored } from './storage/hash.js';
 import { fileKey, joinKey, projectKey } from './storage/keys.js';
@@ -241,48 +244,63 @@ async function verifyPages(
   return { problems, checked };
 }
 
+/** Per project, the files with a problem: 'file' when the file itself is, 'metadata' when only its `.metadata` is. */
+function badFilesByProject(
+  problems: readonly VerifyProblem[],
+): Map<string, Map<string, 'file' | 'metadata'>> {
+  const byProject = new Map<string, Map<string, 'file' | 'metadata'>>();
+  for (const p of problems) {
+    if (p.problem === 'page' || p.problem === 'find_links') continue;
+    const isMetadata = p.file.endsWith('.metadata');
+    const file = isMetadata ? p.file.slice(0, -'.metadata'.length) : p.file;
+    const bad = byProject.get(p.project) ?? new Map<string, 'file' | 'metadata'>();
+    if (!isMetadata || !bad.has(file)) bad.set(file, isMetadata ? 'metadata' : 'file');
+    byProject.set(p.project, bad);
+  }
+  return byProject;
+}
+
 /**
- * Makes the next sync fetch the problem files again: wrong bytes leave the disk (so the new copy lands on a
- * free path), the files their records, the projects their serials. Pages are rewritten by the caller.
+ * `verify --repair`: makes the next sync fetch the problem files again, through the publisher and in its
+ * order. A project with wrong files gets pages and a record without them, and its wrong bytes leave the tree
+ * in between (a file with its `.metadata`, or the `.metadata` alone when only it is wrong), so the new copy
+ * lands on a free path; every other page is rewritten from its record; then the root page, the flat
+ * directory (find_links_dir), and state, where those projects lose their serials. Returns them.
  */
-export async function forgetBadFiles(
+export async function repairTree(
   cfg: Config,
   storage: Storage,
   problems: readonly VerifyProblem[],
+  log: Logger,
 ): Promise<string[]> {
-  await repairFindLinks(
-    cfg,
-    storage,
-    problems.filter((p) => p.problem === 'find_links'),
-  );
-  const byProject = new Map<string, Set<string>>();
-  for (const p of problems) {
-    if (p.problem === 'page' || p.problem === 'find_links') continue;
-    const file = p.file.endsWith('.metadata') ? p.file.slice(0, -'.metadata'.length) : p.file;
-    byProject.set(p.project, (byProject.get(p.project) ?? new Set()).add(file));
-  }
-  for (const [name, bad] of byProject) {
-    const record = (await readRecord(storage, name)) as ProjectRecord;
-    for (const p of problems) {
-      if (p.project !== name || (p.problem !== 'size' && p.problem !== 'sha256')) continue;
-      const file = record.files.find((f) => f.filename === p.file.replace(/\.metadata$/, ''));
-      if (file === undefined) continue;
-      const key = fileKey(name, file);
-      await storage.remove(p.file === file.filename ? key : `${key}.metadata`);
-    }
-    await writeRecord(storage, {
-      ...record,
-      etag: null,
-      lastModified: null,
-      files: record.files.filter((f) => !bad.has(f.filename)),
+  const changed = new Map<string, ProjectPublication>();
+  for (const [name, bad] of badFilesByProject(problems)) {
+    const record = await readRecord(storage, name);
+    if (record === null) continue;
+    changed.set(name, {
+      record: {
+        ...record,
+        etag: null,
+        lastModified: null,
+        files: record.files.filter((f) => !bad.has(f.filename)),
+      },
+      forgotten: record.files
+        .filter((f) => bad.has(f.filename))
+        .map((f) => (bad.get(f.filename) === 'metadata' ? { ...f, isMetadataOnly: true } : f)),
     });
   }
   const state = await readState(storage);
   const projects = { ...state.projects };
-  for (const name of byProject.keys()) {
+  for (const name of changed.keys()) {
     const entry = projects[name];
     if (entry !== undefined) projects[name] = { ...entry, serial: null };
   }
-  await writeState(storage, { ...state, projects });
-  return [...byProject.keys()];
+  const publisher = createPublisher(storage, { createIndexes: cfg.createIndexes, baseUrl: cfg.baseUrl, log });
+  const flat = problems.filter((p) => p.problem === 'find_links');
+  await republishFromRecords(storage, publisher, log, new Set(await foreignOfRoot(cfg, storage)), {
+    changed,
+    beforeState: () => repairFindLinks(cfg, storage, flat),
+    ...(changed.size === 0 ? {} : { state: () => ({ ...state, projects }) }),
+  });
+  return [...changed.keys()];
 }

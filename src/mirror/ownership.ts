@@ -144,6 +144,21 @@ export async function inspectRoot(storage: Storage, lockFile: string): Promise<R
       };
     }
   }
+  const owned = await ownedVerdict(storage);
+  if (owned !== null) return owned;
+  const lockNames = lockNamesIn(root, lockFile);
+  const listing = await storage.list('');
+  const entries = [...listing.files, ...listing.dirs, ...listing.others]
+    .filter((name) => name !== STATE_DIR && !lockNames.has(name) && !isTempName(name))
+    .sort();
+  if (entries.length === 0) return { kind: 'empty' };
+  // Another process may have claimed the root since the marker was looked for, and written into it (a claim
+  // writes the marker before anything else): the entries are then its own.
+  return (await ownedVerdict(storage)) ?? { kind: 'foreign', entries };
+}
+
+/** 'ours' when the marker (or, from an earlier version, state.json) is there, 'refused' when the marker is unreadable, else null. */
+async function ownedVerdict(storage: Storage): Promise<RootVerdict | null> {
   try {
     const marker = await readMarker(storage);
     if (marker !== null) return { kind: 'ours', marker };
@@ -153,13 +168,7 @@ export async function inspectRoot(storage: Storage, lockFile: string): Promise<R
       problem: `has an unreadable ${storage.describe(ROOT_MARKER_KEY)} (${errorText(err)})`,
     };
   }
-  if ((await storage.entryAt(STATE_KEY)) !== null) return { kind: 'ours', marker: null };
-  const lockNames = lockNamesIn(root, lockFile);
-  const listing = await storage.list('');
-  const entries = [...listing.files, ...listing.dirs, ...listing.others]
-    .filter((name) => name !== STATE_DIR && !lockNames.has(name) && !isTempName(name))
-    .sort();
-  return entries.length === 0 ? { kind: 'empty' } : { kind: 'foreign', entries };
+  return (await storage.entryAt(STATE_KEY)) !== null ? { kind: 'ours', marker: null } : null;
 }
 
 export function listSome(names: readonly string[], max = 5): string {
@@ -207,7 +216,16 @@ export async function claimRoot(cfg: Config, storage: Storage, now: Date = new D
   const refusal = describeRefusal(verdict, cfg.file);
   if (refusal !== null) throw rootError(cfg, refusal);
   if (verdict.kind === 'ours' && verdict.marker !== null) return verdict.marker;
-  return writeMarker(storage, [], now);
+  try {
+    return await writeMarker(storage, [], now);
+  } catch (err) {
+    // Claimed by another process meanwhile: `run` and `sync` claim before they take the run lock, and the
+    // lock's holder, which claimed first, sweeps the temp files of .pypimirror/ (this write's too). Its marker
+    // says what this one would.
+    const marker = await readMarker(storage).catch(() => null);
+    if (marker !== null) return marker;
+    throw err;
+  }
 }
 
 /** For a run that changes nothing (`sync --dry-run`): the foreign entries of a root that is ours; throws rootError if not. */

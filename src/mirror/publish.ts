@@ -19,10 +19,10 @@ import {
 } from './render.js';
 import { type MirrorState, removeRecord, writeRecord, writeState } from './state.js';
 
-/** A mirrored file as its record names it. */
-type FileRef = { readonly filename: string; readonly path?: string };
+/** A mirrored file as its record names it; `isMetadataOnly`: its `.metadata` goes, the file stays. */
+type FileRef = { readonly filename: string; readonly path?: string; readonly isMetadataOnly?: boolean };
 
-interface ProjectPublication {
+export interface ProjectPublication {
   /** The project's new record: what its pages show. */
   readonly record: ProjectRecord;
   /**
@@ -31,8 +31,8 @@ interface ProjectPublication {
    */
   readonly place?: () => Promise<void>;
   /**
-   * Files the new pages no longer link that go before the record: bytes replaced under their name, and a
-   * bundle's removals, so that a kill leaves a record naming a missing file (noticed and re-planned next
+   * Files the new pages no longer link that go before the record: bytes replaced under their name, a
+   * bundle's removals, and the files `verify --repair` found wrong, so that a kill leaves a record naming a missing file (noticed and re-planned next
    * run) rather than a file no record names.
    */
   readonly forgotten?: readonly FileRef[];
@@ -85,6 +85,7 @@ export interface PublisherOptions {
  */
 async function removeStoredFile(storage: Storage, project: string, file: FileRef): Promise<boolean> {
   const key = fileKey(project, file);
+  if (file.isMetadataOnly === true) return storage.remove(`${key}.metadata`);
   const isRemoved = await storage.remove(key);
   await storage.remove(`${key}.metadata`);
   if (file.path !== undefined) await storage.removeDir(parentKey(key)); // not empty: it stays

@@ -1,7 +1,7 @@
 // The event loop's side of the hashing thread (hash-worker.ts): starts the worker, numbers the streams it
 // hashes, sends it the slots of a SlotPool (slot-pool.ts) and gives each slot back to the pool once hashed.
 // The worker keeps the process alive only while a stream is being hashed (an idle daemon, or a sync that
-// has finished, does not wait for it).
+// has finished, does not wait for it), and its owner ends it once idle (slots.ts SlotResources).
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-worker.js';
 import type { SlotPool } from './slot-pool.js';
@@ -22,6 +22,8 @@ export interface HashingThread {
   abort(id: number): void;
   /** `pool` is gone: the thread lets go of its memory. */
   forget(pool: SlotPool): void;
+  /** Ends the thread, which no stream uses any more (its owner starts another when one is needed). */
+  close(): void;
 }
 
 /**
@@ -38,6 +40,7 @@ export function startHashingThread(onFailed: (thread: HashingThread) => void): H
   const outstanding = new Set<number>();
   let sentPool: SlotPool | null = null;
   let nextId = 1;
+  let isClosing = false;
   const post = (message: HashRequest): void => worker.postMessage(message);
   const remove = (id: number): void => {
     if (streams.delete(id) && streams.size === 0) worker.unref();
@@ -76,6 +79,10 @@ export function startHashingThread(onFailed: (thread: HashingThread) => void): H
       sentPool = null;
       post({ memory: null });
     },
+    close() {
+      isClosing = true;
+      void worker.terminate();
+    },
   };
   const fail = (err: Error): void => {
     onFailed(thread);
@@ -103,6 +110,8 @@ export function startHashingThread(onFailed: (thread: HashingThread) => void): H
     }
   });
   worker.on('error', (err) => fail(new Error(`hashing thread failed: ${err.message}`, { cause: err })));
-  worker.on('exit', (code) => fail(new Error(`hashing thread exited with code ${code}`)));
+  worker.on('exit', (code) => {
+    if (!isClosing) fail(new Error(`hashing thread exited with code ${code}`));
+  });
   return thread;
 }

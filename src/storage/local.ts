@@ -1,6 +1,6 @@
 // The served tree on the local file system (storage/types.ts): a key is a path under the root directory. A
 // file streams into a hidden temp file beside its target (the buffered sink for small files, the slot sink
-// with O_DIRECT and the hashing thread for large ones), is fdatasynced and renamed into place (a hard link,
+// with O_DIRECT and the hashing thread for large ones, of this storage's own), is fdatasynced and renamed into place (a hard link,
 // which refuses a name that is taken); small files go through writeFileAtomic (temp, fsync, rename, fsync
 // of the directory). Nothing here follows a symlink inside the tree where it decides what a key is.
 import {
@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StoreError } from '../errors.js';
 import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
-import { createSlotSink } from './slots.js';
+import { createSlotSink, SlotResources } from './slots.js';
 import {
   ensureDir,
   isNotFound,
@@ -40,15 +40,24 @@ import type {
   StoredObject,
 } from './types.js';
 
-/** The tree under `root` on this machine's file system. */
-export function createLocalStorage(root: string): Storage {
+interface LocalStorageOptions {
+  /** How long the hashing thread of large files outlives the last one (default: a few seconds). */
+  readonly threadIdleMs?: number;
+}
+
+/**
+ * The tree under `root` on this machine's file system. Its large files use a slot pool and a hashing thread
+ * of its own, made when the first comes and let go when idle: a storage opened per run leaves none behind.
+ */
+export function createLocalStorage(root: string, options: LocalStorageOptions = {}): Storage {
   const pathOf = (key: string): string => (key === '' ? root : join(root, ...key.split('/')));
+  const slots = new SlotResources(options.threadIdleMs);
   return {
     kind: 'local',
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, slots),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
       await writeFileAtomic(pathOf(key), body, {
@@ -147,7 +156,11 @@ async function openTemp(temp: string): Promise<FileHandle> {
 }
 
 /** A file's upload into its hidden temp file; committed by fdatasync and a rename (or link) into place. */
-async function beginLocalFile(target: string, opts: BeginFileOptions): Promise<FileUpload> {
+async function beginLocalFile(
+  target: string,
+  opts: BeginFileOptions,
+  slots: SlotResources,
+): Promise<FileUpload> {
   const temp = tempPathFor(target);
   const handle = await openTemp(temp).catch((err: unknown) => {
     throw diskError(err, temp);
@@ -156,7 +169,7 @@ async function beginLocalFile(target: string, opts: BeginFileOptions): Promise<F
   try {
     sink =
       opts.size !== null && opts.size >= LARGE_FILE_BYTES
-        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events)
+        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events, slots)
         : createBufferedSink(handle.fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await handle.close().catch(() => {});

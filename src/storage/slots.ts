@@ -12,8 +12,9 @@
 // written at a multiple of 1 MiB. The last one, a write cut short, and every write on a file system that
 // refuses O_DIRECT go through the ordinary descriptor instead.
 //
-// The pool and the thread belong to a SlotResources, created when the first large file needs them and let
-// go when no download uses them; a caller may hand in its own (`options.resources`).
+// The pool and the thread belong to a SlotResources that the caller owns (the local storage has one of its
+// own, storage/local.ts): each is created when the first large file needs it; the pool goes when no download
+// uses it, the thread once no large file has come for a few seconds.
 import { createHash, type Hash } from 'node:crypto';
 import { constants, open, close, write } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -24,22 +25,32 @@ import { POOL_SLOTS, SLOT_BYTES, SlotPool, type SlotOwner } from './slot-pool.js
 /** Slots one download may hold (one being filled, the rest being written and hashed) before it pauses. */
 export const STREAM_SLOTS = 8;
 
+/** How long the hashing thread outlives the last large download (a sync's next large file is usually sooner). */
+const THREAD_IDLE_MS = 5_000;
+
 /**
- * The slot pool and the hashing thread that large downloads share: each is created when a download first
- * needs it; the pool (and the thread's hold on its memory) goes once no download uses it, so an idle process
- * holds no slot memory; a thread that fails is replaced at the next download.
+ * The slot pool and the hashing thread that one owner's large downloads share: each is created when a
+ * download first needs it; the pool (and the thread's hold on its memory) goes once no download uses it, so
+ * an idle process holds no slot memory, and the thread ends `idleMs` later unless a download comes (an owner
+ * made per run leaves no thread behind); a thread that fails is replaced at the next download.
  */
 export class SlotResources {
   private pool: SlotPool | null = null;
   private thread: HashingThread | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly idleMs: number = THREAD_IDLE_MS) {}
 
   /** The pool, joined: the caller leaves it when done. */
   joinPool(): SlotPool {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     if (this.pool === null) {
       this.pool = new SlotPool((idle) => {
         if (this.pool !== idle) return;
         this.pool = null;
         this.thread?.forget(idle);
+        if (this.thread !== null) this.idleTimer = setTimeout(() => this.closeThread(), this.idleMs).unref();
       });
     }
     return this.pool.join();
@@ -50,6 +61,14 @@ export class SlotResources {
       if (this.thread === failed) this.thread = null;
     });
     return this.thread;
+  }
+
+  /** No download has used the pool for `idleMs` (every stream on the thread ended before the pool went). */
+  private closeThread(): void {
+    this.idleTimer = null;
+    const thread = this.thread;
+    this.thread = null;
+    thread?.close();
   }
 
   /** The pool's size and the slots taken; null when there is none. For tests: every download gives back what it took. */
@@ -63,25 +82,20 @@ export interface SlotSinkOptions {
   readonly hashOnThread?: boolean;
   /** Also open the file with O_DIRECT when the memory allows it (default true). */
   readonly direct?: boolean;
-  /** Whose pool and thread to use (default: those of the callers that hand in none). */
-  readonly resources?: SlotResources;
 }
-
-/** The resources of the callers that hand in none: they hold nothing until a large file comes. */
-const unowned = new SlotResources();
 
 /**
  * A sink for the large temp file `path`, whose ordinary descriptor is `fd` (the caller opened it and closes
- * it). Hashes with `algorithms` (hashlib names).
+ * it), with the pool and thread of `resources`. Hashes with `algorithms` (hashlib names).
  */
 export async function createSlotSink(
   fd: number,
   path: string,
   algorithms: readonly string[],
   events: SinkEvents,
+  resources: SlotResources,
   options: SlotSinkOptions = {},
 ): Promise<FileSink> {
-  const resources = options.resources ?? unowned;
   const pool = resources.joinPool();
   let directFd: number | null = null;
   if (options.direct !== false && pool.isAligned && constants.O_DIRECT !== undefined) {

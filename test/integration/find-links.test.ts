@@ -10,7 +10,7 @@ import type { Config } from '../../src/config/types.js';
 import { ConfigError } from '../../src/errors.js';
 import { findLinksRecordPath, openFindLinks, readFindLinksRecord } from '../../src/mirror/find-links.js';
 import { readRecord, writeRecord } from '../../src/mirror/state.js';
-import { forgetBadFiles, verifyTree } from '../../src/verify.js';
+import { repairTree, verifyTree } from '../../src/verify.js';
 import { buildSdist, buildWheel } from '../helpers/dist-builder.js';
 import { describePipResult, installedDists, pipInstall, requirePip } from '../helpers/pip.js';
 import { type Harness, seedCatalogue, startHarness } from '../helpers/sync-harness.js';
@@ -210,7 +210,7 @@ test('verify finds a flat directory out of step, and --repair with the sync afte
       [sdist, 'find_links'],
     ],
   );
-  await forgetBadFiles(h.config(over), createLocalStorage(h.config(over).mirrorRoot), problems);
+  await repairTree(h.config(over), createLocalStorage(h.config(over).mirrorRoot), problems, h.log);
   h.fake.resetLog();
   await h.sync(over);
   assert.deepEqual(fileRequests(h), []);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { forgetBadFiles, verifyTree } from '../../src/verify.js';
+import { repairTree, verifyTree } from '../../src/verify.js';
 import { seedCatalogue, startHarness } from '../helpers/sync-harness.js';
 import { createLocalStorage } from '../../src/storage/local.js';
 
@@ -34,7 +34,7 @@ test('verify finds missing, truncated and altered files; repair plus a sync heal
   );
   assert.equal(h.log.find('verify: missing', 'error').length, 1);
 
-  assert.deepEqual(await forgetBadFiles(h.config(), createLocalStorage(h.config().mirrorRoot), problems), [
+  assert.deepEqual(await repairTree(h.config(), createLocalStorage(h.config().mirrorRoot), problems, h.log), [
     'demo-lib',
     'foo-bar',
   ]);

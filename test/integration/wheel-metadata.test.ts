@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { forgetBadFiles, verifyTree } from '../../src/verify.js';
+import { repairTree, verifyTree } from '../../src/verify.js';
 import { buildSdist, buildWheel, sha256Hex } from '../helpers/dist-builder.js';
 import { type Harness, startHarness } from '../helpers/sync-harness.js';
 import { createLocalStorage } from '../../src/storage/local.js';
@@ -115,7 +115,7 @@ test('verify --repair restores a damaged .metadata from the wheel, without a req
     problems.map((p) => [p.file, p.problem]),
     [[`${wheel.filename}.metadata`, 'sha256']],
   );
-  await forgetBadFiles(cfg, createLocalStorage(cfg.mirrorRoot), problems);
+  await repairTree(cfg, createLocalStorage(cfg.mirrorRoot), problems, h.log);
   h.fake.resetLog();
   await h.sync({ packageMatches: [PROJECT] });
   assert.deepEqual(

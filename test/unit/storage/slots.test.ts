@@ -39,6 +39,7 @@ async function sinkFor(
   const fd = openSync(path, 'w', 0o644);
   const failures: Error[] = [];
   let wake: (() => void) | null = null;
+  const { resources = new SlotResources(), ...sinkOptions } = options;
   const sink = await createSlotSink(
     fd,
     path,
@@ -47,7 +48,8 @@ async function sinkFor(
       onRoom: () => wake?.(),
       onFailure: (err) => failures.push(err),
     },
-    options,
+    resources,
+    sinkOptions,
   );
   return {
     sink,
@@ -248,11 +250,11 @@ test('the hashing thread starts whatever Node options the process was given (it 
   const slots = new URL('../../../src/storage/slots.js', import.meta.url).href;
   const script = `
     const { openSync, closeSync, unlinkSync } = await import('node:fs');
-    const { createSlotSink } = await import(${JSON.stringify(slots)});
+    const { createSlotSink, SlotResources } = await import(${JSON.stringify(slots)});
     const path = process.argv[1];
     const fd = openSync(path, 'w');
     const sink = await createSlotSink(fd, path, ['sha256'], { onRoom() {}, onFailure(err) { throw err; } },
-      { hashOnThread: true });
+      new SlotResources(), { hashOnThread: true });
     sink.push(Buffer.alloc(3 << 20, 7));
     const [digest] = await sink.finish();
     closeSync(fd);
@@ -274,10 +276,11 @@ test('without WebAssembly (node --jitless) the slots are plain shared memory, wr
   const script = `
     const { openSync, closeSync, readFileSync, readdirSync, readlinkSync } = await import('node:fs');
     const { createHash } = await import('node:crypto');
-    const { createSlotSink } = await import(${JSON.stringify(slots)});
+    const { createSlotSink, SlotResources } = await import(${JSON.stringify(slots)});
     const path = process.argv[1];
     const fd = openSync(path, 'w');
-    const sink = await createSlotSink(fd, path, ['sha256'], { onRoom() {}, onFailure(err) { throw err; } });
+    const sink = await createSlotSink(fd, path, ['sha256'], { onRoom() {}, onFailure(err) { throw err; } },
+      new SlotResources());
     const open = readdirSync('/proc/self/fd').filter((n) => {
       try { return readlinkSync('/proc/self/fd/' + n) === path; } catch { return false; }
     });
