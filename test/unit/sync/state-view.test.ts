@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { silentLogger } from '../../../src/log.js';
 import { EMPTY_STATE, type MirroredProject, type MirrorState } from '../../../src/mirror/state.js';
 import type { Upstream } from '../../../src/model/upstream.js';
+import { NO_DISCOVERY_STATE } from '../../../src/sync/discover-shared.js';
 import { projectMap, rootEntries, sortedProjects } from '../../../src/sync/state-projects.js';
 import { buildRouting, discoverRoutes } from '../../../src/sync/upstreams.js';
 import { makeConfig } from '../../helpers/config.js';
@@ -26,14 +27,7 @@ function stateOf(projects: Record<string, MirroredProject>, scopeKey: string | n
     lastSerial: 100,
     projects,
     lastRun: { startedAt: '2026-12-01T00:00:00Z', finishedAt: '2026-12-01T00:00:01Z', ok: true },
-    discovery: {
-      mode: 'changelog',
-      changelogUnsupportedAt: null,
-      listingEtag: null,
-      listingLastModified: null,
-      pending: {},
-      isListingDue: false,
-    },
+    discovery: { ...NO_DISCOVERY_STATE, mode: 'changelog' },
   };
 }
 
