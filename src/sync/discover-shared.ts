@@ -2,7 +2,7 @@
 // discovery, and the helpers every mode uses.
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { DiscoveryState, MirrorState } from '../mirror/state.js';
+import type { DiscoveryState, MirroredProject, MirrorState } from '../mirror/state.js';
 import type { Filters } from '../plan/filters.js';
 import type { Upstream } from '../model/upstream.js';
 import type { StorableCheck } from './unstorable.js';
@@ -157,8 +157,9 @@ export function withoutListing(
 
 export function selectMirrored(state: MirrorState, filters: Filters): Map<string, Candidate> {
   const selected = new Map<string, Candidate>();
-  for (const [name, p] of Object.entries(state.projects)) {
+  for (const name in state.projects) {
     if (filters.matchNormalizedProject(name)) {
+      const p = state.projects[name] as MirroredProject;
       selected.set(name, { name, displayName: p.displayName, serial: p.serial });
     }
   }

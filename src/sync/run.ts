@@ -28,6 +28,7 @@ import type { RetryPolicy } from './retrying-download.js';
 import { type ContextOf, createRunContexts } from './run-contexts.js';
 import { type DeletionOutcome, settleDeletions } from './run-deletions.js';
 import { RunTally } from './run-tally.js';
+import { projectMap, rootEntries, sortedProjects } from './state-projects.js';
 import {
   buildRouting,
   discoverRoutes,
@@ -166,7 +167,7 @@ async function runSyncWith(
     isRescoped: routed.byRoute.some((r) => r.isRescoped),
   });
   const print = deps.print ?? (() => {});
-  const mirrored = new Map(Object.entries(state.projects));
+  const mirrored = projectMap(state.projects);
   const tally = new RunTally(mirrored, (name) => routed.of(name).route, log, print);
   const progress = {
     projectsDone: 0,
@@ -317,10 +318,6 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
     return report;
   }
   const { projects, mirrored } = tally;
-  const entries = [...projects.entries()]
-    .filter(([, p]) => p.isEmpty !== true)
-    .map(([name, p]) => ({ name, displayName: p.displayName }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const isRootChanged =
     tally.projectsChanged > 0 ||
     removed.length > 0 ||
@@ -338,7 +335,7 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
   ];
   let report = buildReport();
   await run.publisher.finish({
-    root: isRootChanged ? entries : null,
+    root: isRootChanged ? rootEntries(projects) : null,
     gone,
     beforeState: async (removedWithProjects) => {
       tally.filesRemoved += removedWithProjects;
@@ -363,7 +360,7 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
           isAborted: counts.isAborted,
           isDeletionHeld: cause !== null,
         }),
-        projects: Object.fromEntries([...projects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+        projects: sortedProjects(projects),
         lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
         removals: deletions.history,
         deletionsHeld: counts.isAborted ? (state.deletionsHeld ?? null) : hold,

@@ -182,11 +182,6 @@ function ownState(state: MirrorState, route: Route): UpstreamState {
  * in full: that upstream's serials and validators say nothing about this one).
  */
 function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState {
-  const projects: Record<string, MirroredProject> = {};
-  for (const [name, p] of Object.entries(state.projects)) {
-    if (routing.ownerOf(name) !== route) continue;
-    projects[name] = sourceOf(p) === route.section ? p : { ...p, serial: null };
-  }
   const own = ownState(state, route);
   return {
     ...state,
@@ -196,8 +191,35 @@ function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState
     lastSerial: own.lastSerial,
     listingCount: own.listingCount,
     ...(own.discovery === undefined ? {} : { discovery: own.discovery }),
-    projects,
+    projects: ownedProjects(state.projects, route, routing),
   };
+}
+
+/**
+ * The mirrored projects `route` owns now, each from that route or without its serial. With one upstream
+ * and every project from it (the usual mirror), that is the state's own object, not a copy of 100 000
+ * entries.
+ */
+function ownedProjects(
+  all: Readonly<Record<string, MirroredProject>>,
+  route: Route,
+  routing: Routing,
+): Readonly<Record<string, MirroredProject>> {
+  const isAsStored = (name: string, p: MirroredProject): boolean =>
+    routing.ownerOf(name) === route && sourceOf(p) === route.section;
+  let isWhole = routing.routes.length === 1;
+  for (const name in all) {
+    if (!isWhole) break;
+    isWhole = isAsStored(name, all[name] as MirroredProject);
+  }
+  if (isWhole) return all;
+  const projects: Record<string, MirroredProject> = {};
+  for (const name in all) {
+    const p = all[name] as MirroredProject;
+    if (routing.ownerOf(name) !== route) continue;
+    projects[name] = sourceOf(p) === route.section ? p : { ...p, serial: null };
+  }
+  return projects;
 }
 
 interface RouteDiscovery {
@@ -258,12 +280,12 @@ export async function discoverRoutes(input: RoutedDiscoverInput): Promise<Routed
     const owner = routing.ownerOf(name);
     return byRoute.find((r) => r.route === owner) as RouteDiscovery;
   };
+  // One pass over the mirrored projects, copying none (a state of 100 000 entries is read once).
   const moved = new Set<string>();
-  for (const [name, p] of Object.entries(state.projects)) {
-    if (sourceOf(p) !== routing.ownerOf(name).section) moved.add(name);
-  }
   const due = new Set<string>();
-  for (const [name, p] of Object.entries(state.projects)) {
+  for (const name in state.projects) {
+    const p = state.projects[name] as MirroredProject;
+    if (sourceOf(p) !== routing.ownerOf(name).section) moved.add(name);
     if (p.quarantine !== undefined && Date.parse(p.quarantine.until) <= now.getTime()) due.add(name);
   }
   return { found: mergeDiscoveries(byRoute, routing, due), byRoute, of, moved, due };
@@ -276,13 +298,15 @@ function mergeDiscoveries(
 ): Discovery {
   const main = byRoute[byRoute.length - 1] as RouteDiscovery;
   const isSeveral = byRoute.length > 1;
-  const selected = new Map<string, Candidate>();
+  // One upstream's selection is taken as it is; several are merged into a new map.
+  const merged = new Map<string, Candidate>();
+  const selected: ReadonlyMap<string, Candidate> = isSeveral ? merged : main.found.selected;
   const toSync = new Map<string, Candidate>();
   const toRemove = new Set<string>();
   const holds: string[] = [];
   let requests = 0;
   for (const { route, found } of byRoute) {
-    for (const [name, c] of found.selected) selected.set(name, c);
+    if (isSeveral) for (const [name, c] of found.selected) merged.set(name, c);
     for (const c of found.toSync) toSync.set(c.name, c);
     for (const name of found.toRemove) toRemove.add(name);
     if (found.deletionsHeld !== null)

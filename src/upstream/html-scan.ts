@@ -28,18 +28,16 @@ export interface HtmlScanner {
 }
 
 /**
- * Scans HTML (or XML) for the opening tags named in `wanted` (lower case in HTML). `url` names the page in errors;
- * `maxTokenChars` is MAX_TOKEN_CHARS unless a test asks for less.
+ * Scans HTML for the opening tags named in `wanted` (lower case). `url` names the page in errors;
+ * `maxTokenChars` is MAX_TOKEN_CHARS unless a test asks for less. (XML-RPC answers: xml-scan.ts.)
  */
 export function createHtmlScanner(
   wanted: ReadonlySet<string> | 'all',
   events: HtmlEvents,
   url: string | URL,
   maxTokenChars: number = MAX_TOKEN_CHARS,
-  /** XML (XML-RPC): names keep their case, CDATA is text, no HTML special elements. */
-  xmlMode = false,
 ): HtmlScanner {
-  return new Scanner(wanted, events, url, maxTokenChars, xmlMode);
+  return new Scanner(wanted, events, url, maxTokenChars);
 }
 
 /** The scanner: the Tokenizer's callbacks, and the chunks an unfinished token still needs. */
@@ -64,9 +62,8 @@ class Scanner implements HtmlScanner {
     private readonly events: HtmlEvents,
     private readonly url: string | URL,
     private readonly maxTokenChars: number,
-    private readonly xmlMode: boolean,
   ) {
-    this.tokenizer = new Tokenizer({ decodeEntities: true, xmlMode }, this);
+    this.tokenizer = new Tokenizer({ decodeEntities: true, xmlMode: false }, this);
   }
 
   get length(): number {
@@ -154,10 +151,8 @@ class Scanner implements HtmlScanner {
   }
 
   onselfclosingtag(end: number): void {
-    // HTML: `<a/>` opens like `<a>`; XML: `<nil/>` opens and closes.
-    const opened = this.tagName;
+    // `<a/>` opens like `<a>` in HTML.
     this.onopentagend(end);
-    if (this.xmlMode) this.events.onCloseTag?.(opened);
   }
 
   onclosetag(start: number, end: number): void {
@@ -170,8 +165,7 @@ class Scanner implements HtmlScanner {
     this.done(end + 1);
   }
 
-  oncdata(start: number, end: number, endOffset: number): void {
-    if (this.xmlMode) this.events.onText?.(this.slice(start, end - endOffset));
+  oncdata(_start: number, end: number): void {
     this.done(end + 1);
   }
 
@@ -196,8 +190,7 @@ class Scanner implements HtmlScanner {
 
   private name(start: number, end: number): string {
     if (end - start > this.maxTokenChars) this.tooLong('an HTML tag or attribute name');
-    const raw = this.slice(start, end);
-    return this.xmlMode ? raw : raw.toLowerCase();
+    return this.slice(start, end).toLowerCase();
   }
 
   private slice(start: number, end: number): string {

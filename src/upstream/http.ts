@@ -4,11 +4,20 @@
 // It makes no decisions about statuses or retries (send.ts does).
 import { readFileSync } from 'node:fs';
 import { TextDecoder } from 'node:util';
-import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import api from 'undici/lib/api/index.js';
+import DispatcherBase from 'undici/lib/dispatcher/dispatcher.js';
+import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import createRedirectInterceptor from 'undici/lib/interceptor/redirect.js';
 import { redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Env } from '../util/env.js';
 import { trustedCertificates } from '../util/ca.js';
+
+// undici's pieces by path, not its index (which also loads fetch, WebSocket, the caches and the mock agents,
+// none of which pypimirror uses): first what the index does before anything else, making request, connect
+// (a proxy's CONNECT tunnel) and the rest methods of every dispatcher.
+Object.assign(DispatcherBase.prototype, api);
 
 const MAX_REDIRECTIONS = 5;
 const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
@@ -103,7 +112,7 @@ export function createHttp(opts: HttpOptions): Http {
     ...(opts.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: opts.keepAliveTimeoutMs }),
   });
   // The redirect handler drops Authorization, Cookie and Proxy-Authorization when the origin changes.
-  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  const dispatcher = agent.compose(createRedirectInterceptor({ maxRedirections: MAX_REDIRECTIONS }));
   opts.log.debug('http client ready', {
     workers: opts.workers,
     timeoutMs: opts.timeoutMs,

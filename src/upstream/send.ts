@@ -7,7 +7,6 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
-import { request } from 'undici';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConditionalHeaders, NotModified } from '../model/upstream.js';
@@ -149,8 +148,10 @@ export class Sender {
     const totalMs = spec.file === undefined ? deadlineMs : fileDeadlineMs(deadlineMs, spec.file.size);
     const deadline = startDeadline(url, totalMs, deadlineMs, signal);
     try {
-      const res = await request(creds.url, {
-        dispatcher: this.opts.http.dispatcher,
+      const { origin, pathname, search } = creds.url;
+      const res = await this.opts.http.dispatcher.request({
+        origin,
+        path: pathname + search,
         method: spec.body === undefined ? 'GET' : 'POST',
         headers: {
           'user-agent': this.opts.http.userAgent,

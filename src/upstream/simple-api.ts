@@ -9,7 +9,6 @@ import type { Logger } from '../log.js';
 import { isValidProjectName, normalizeName } from '../model/names.js';
 import { payloadError } from './decode.js';
 import { createGate, type Gate } from './gate.js';
-import { createListingHtmlParser, createProjectHtmlParser } from './html.js';
 import {
   contentLength,
   finalUrl,
@@ -106,6 +105,14 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
 }
 
 /**
+ * The HTML parsers (html.ts), and htmlparser2 with them, loaded when the first HTML page or listing is
+ * parsed: an upstream that answers in JSON, as PyPI does, never loads them.
+ */
+function htmlParsers(): Promise<typeof import('./html.js')> {
+  return import('./html.js');
+}
+
+/**
  * Streams the root listing into `visitor`: JSON through the streaming parser (listing-stream.ts), HTML
  * through the streaming root-page parser; nothing but the current entry is held.
  */
@@ -127,7 +134,7 @@ function streamListing(
       visitor.project(p);
     };
     const jsonParser = kind === 'json' ? createListingJsonParser(deliver, at) : null;
-    const parser = jsonParser ?? createListingHtmlParser(deliver, at);
+    const parser = jsonParser ?? (await htmlParsers()).createListingHtmlParser(deliver, at);
     await streamBody(res, base, Infinity, (text) => parser.write(text));
     parser.end();
     sender.report({ value: null, warnings: parser.warnings }, at);
@@ -184,7 +191,9 @@ async function fetchProject(
       const kind = await pageKind(res, url);
       const at = finalUrl(res, url);
       const parser =
-        kind === 'json' ? createPageJsonDecoder(at, normalized) : createProjectHtmlParser(at, normalized);
+        kind === 'json'
+          ? createPageJsonDecoder(at, normalized)
+          : (await htmlParsers()).createProjectHtmlParser(at, normalized);
       await streamBody(res, at, MAX_PAGE_BYTES, (text) => parser.write(text), onSize);
       const body = sender.report(parser.end(), at);
       const isMaybeTruncated = 'isClosed' in parser && !parser.isClosed && isCloseDelimited(res);

@@ -1,9 +1,9 @@
 // Just enough XML-RPC for PyPI's `changelog_since_serial` (docs/protocol.md §3): encode a call with scalar params,
-// parse a methodResponse as it streams in (html-scan.ts in XML mode; values are built as their elements close,
+// parse a methodResponse as it streams in (xml-scan.ts; values are built as their elements close,
 // no element tree is kept) into plain values or a fault, decode changelog rows. Nesting deeper than
 // MAX_XMLRPC_DEPTH and more than MAX_XMLRPC_ELEMENTS elements are refused. Pure.
 import { MAX_TOKEN_CHARS, payloadError } from './decode.js';
-import { createHtmlScanner } from './html-scan.js';
+import { createXmlScanner } from './xml-scan.js';
 import type { Changelog, ChangelogRow } from '../model/upstream.js';
 
 export type XmlRpcValue = string | number | boolean | null | XmlRpcValue[] | { [key: string]: XmlRpcValue };
@@ -104,8 +104,7 @@ export function createMethodResponseParser(url: string | URL = '(XML-RPC)'): Met
       if (parent.value === undefined) parent.value = value;
     } else if (parent.name === 'member') parent.value = value;
   };
-  const scanner = createHtmlScanner(
-    'all',
+  const scanner = createXmlScanner(
     {
       onOpenTag(name) {
         elements++;
@@ -160,8 +159,6 @@ export function createMethodResponseParser(url: string | URL = '(XML-RPC)'): Met
       },
     },
     url,
-    MAX_TOKEN_CHARS,
-    true,
   );
   return {
     write: (chunk) => scanner.write(chunk),
