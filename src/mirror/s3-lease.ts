@@ -133,8 +133,9 @@ export async function acquireS3Lease(opts: LeaseOptions): Promise<RunLock> {
         holder: current.body,
       });
     }
-    if (verdict !== 'released') warnTakeover(opts.log, where, verdict, current, leaseMs);
     etag = await write(false, { IfMatch: current.etag });
+    // Said once, by the taker that won: a lease renewed between our read and our write refuses the write.
+    if (etag !== null && verdict !== 'released') warnTakeover(opts.log, where, verdict, current, leaseMs);
   }
   if (etag === null) {
     const current = await read();
