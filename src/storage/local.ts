@@ -43,6 +43,8 @@ import type {
 interface LocalStorageOptions {
   /** How long the hashing thread of large files outlives the last one (default: a few seconds). */
   readonly threadIdleMs?: number;
+  /** Hash large files on the hashing thread (default: when the machine has more than one core). */
+  readonly hashOnThread?: boolean;
 }
 
 /**
@@ -57,7 +59,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, slots),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, slots, options.hashOnThread),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
       await writeFileAtomic(pathOf(key), body, {
@@ -160,6 +162,7 @@ async function beginLocalFile(
   target: string,
   opts: BeginFileOptions,
   slots: SlotResources,
+  hashOnThread: boolean | undefined,
 ): Promise<FileUpload> {
   const temp = tempPathFor(target);
   const handle = await openTemp(temp).catch((err: unknown) => {
@@ -169,7 +172,9 @@ async function beginLocalFile(
   try {
     sink =
       opts.size !== null && opts.size >= LARGE_FILE_BYTES
-        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events, slots)
+        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events, slots, {
+            ...(hashOnThread === undefined ? {} : { hashOnThread }),
+          })
         : createBufferedSink(handle.fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await handle.close().catch(() => {});

@@ -27,7 +27,7 @@ async function startUser(t: TestContext): Promise<TestUser | null> {
 
 test('init as root writes the system starter config where CONFIG names, and says what to do next', async (t) => {
   if (process.getuid?.() !== 0)
-    return t.skip('root only: run the tests as root to check the paths root gets');
+    return skipOrFail(t, 'root only: run the tests as root to check the paths root gets');
   const dir = await makeTempDir(t);
   const config = join(dir, 'etc', 'pypimirror.cfg');
   const hadMirror = existsSync('/srv/pypimirror');
@@ -55,7 +55,10 @@ test('init as root writes the system starter config where CONFIG names, and says
 
 test('init as an ordinary user: the config under ~/.config, the mirror and the log under ~', async (t) => {
   if (existsSync('/etc/pypimirror.cfg')) {
-    return t.skip('/etc/pypimirror.cfg exists here, and an ordinary user without a config reads that one');
+    return skipOrFail(
+      t,
+      '/etc/pypimirror.cfg exists here, and an ordinary user without a config reads that one',
+    );
   }
   const user = await startUser(t);
   if (user === null) return;

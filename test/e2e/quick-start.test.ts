@@ -102,7 +102,7 @@ interface Place {
 /** An ordinary user with a fresh home, or null when the test was skipped. */
 async function startUserPlace(t: TestContext): Promise<Place | null> {
   if (existsSync('/etc/pypimirror.cfg')) {
-    t.skip('/etc/pypimirror.cfg exists here, and an ordinary user without a config reads that one');
+    skipOrFail(t, '/etc/pypimirror.cfg exists here, and an ordinary user without a config reads that one');
     return null;
   }
   const dir = await makeTempDir(t);
@@ -121,7 +121,7 @@ async function startUserPlace(t: TestContext): Promise<Place | null> {
 /** Root in a private mount namespace, or null when the test was skipped (not root, no namespaces). */
 async function startRootPlace(t: TestContext): Promise<Place | null> {
   if (process.getuid?.() !== 0) {
-    t.skip('root only: run the tests as root');
+    skipOrFail(t, 'root only: run the tests as root');
     return null;
   }
   if (findExecutable('unshare') === undefined) {
