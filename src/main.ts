@@ -32,6 +32,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { readVersion } = await import('./version.js');
   process.stdout.write(`pypimirror ${readVersion()}\n`);
 } else {
+  // The AWS SDK warns on every start under Node 20 that its releases after January 2027 will need Node 22;
+  // the version package.json pins supports Node 20 (engines), so a user would see it on every command.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const hangups = guardStartupHangups();
   const { runMain } = await import('./app.js');
   runMain(argv, hangups);

@@ -37,7 +37,18 @@ export async function loadConfig(path: string | undefined, opts: LoadOptions): P
   const { raw, issues } = parseIni(text, file);
   const cfg = validateConfig(raw, { cwd: opts.cwd, parseIssues: issues });
   checkCaFile(cfg, raw);
-  return readRequirementsKey(cfg, raw);
+  return withEnvRegion(readRequirementsKey(cfg, raw), opts.env ?? {});
+}
+
+/**
+ * `s3_region` left empty takes AWS_REGION (else AWS_DEFAULT_REGION) of the environment the command was given,
+ * as the AWS tools do; with neither, storage/s3-client.ts signs for us-east-1.
+ */
+function withEnvRegion(cfg: Config, env: Env): Config {
+  const s3 = cfg.s3Storage;
+  const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  if (s3 === null || s3.region !== null || region === undefined || region === '') return cfg;
+  return Object.freeze({ ...cfg, s3Storage: Object.freeze({ ...s3, region }) });
 }
 
 /** `ca_file` ([mirror]'s and each upstream section's) must be a readable PEM file of certificates (validate.ts is pure, so it is read here). */

@@ -101,7 +101,7 @@ export interface S3Storage {
   readonly prefix: string;
   /** `s3_endpoint`: the service's URL (a Ceph gateway, MinIO), or null for AWS S3 itself. */
   readonly endpoint: URL | null;
-  /** `s3_region`, or null: the AWS chain's (AWS_REGION, the profile), else us-east-1. */
+  /** `s3_region`, else AWS_REGION (or AWS_DEFAULT_REGION) of the command's environment (config/load.ts), else null: us-east-1. */
   readonly region: string | null;
 }
 

@@ -15,8 +15,8 @@ export async function openStorage(cfg: Config): Promise<Storage> {
   if (s3 === null) return createLocalStorage(cfg.mirrorRoot);
   let opened = s3Storages.get(cfg);
   if (opened === undefined) {
-    // Credentials come from the SDK's chain; the region may fall back to AWS_REGION of this process.
-    opened = import('./s3.js').then(({ createS3Storage }) => createS3Storage(s3, { env: process.env }));
+    // Credentials come from the SDK's own chain; the region is the config's (config/load.ts).
+    opened = import('./s3.js').then(({ createS3Storage }) => createS3Storage(s3, {}));
     s3Storages.set(cfg, opened);
   }
   return opened;

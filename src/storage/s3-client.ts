@@ -13,36 +13,25 @@ let sdk: Promise<S3Sdk> | null = null;
 
 /** The SDK, loaded on first call. */
 export function loadS3Sdk(): Promise<S3Sdk> {
-  // The SDK warns on every start under Node 20 that its releases after January 2027 will need Node 22. The
-  // version package.json pins supports Node 20 (engines): a user would see the warning on every command.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   sdk ??= import('@aws-sdk/client-s3');
   return sdk;
 }
 
-/** The region when neither `s3_region` nor the environment names one (AWS's own default). */
+/**
+ * The region when the config names none: `s3_region`, else AWS_REGION of the command's environment
+ * (config/load.ts fills it in), else AWS's own default.
+ */
 const FALLBACK_REGION = 'us-east-1';
-
-/** `s3_region`, else AWS_REGION or AWS_DEFAULT_REGION of `env`, else us-east-1. */
-function resolveRegion(
-  storage: Pick<S3Storage, 'region'>,
-  env: Readonly<Record<string, string | undefined>>,
-): string {
-  return storage.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? FALLBACK_REGION;
-}
 
 /**
  * A client for `storage`: path-style requests (a Ceph gateway or MinIO has no per-bucket host names), and
  * checksums only where an operation requires them (a Ceph 16 gateway refuses the SDK's default aws-chunked
  * upload with a trailing checksum: 411). Our own integrity check is the sha256 kept in each object's metadata.
  */
-export async function createS3Client(
-  storage: S3Storage,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<S3Client> {
+export async function createS3Client(storage: S3Storage): Promise<S3Client> {
   const { S3Client: Client } = await loadS3Sdk();
   return new Client({
-    region: resolveRegion(storage, env),
+    region: storage.region ?? FALLBACK_REGION,
     ...(storage.endpoint === null ? {} : { endpoint: storage.endpoint.href.replace(/\/$/, '') }),
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',

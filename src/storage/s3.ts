@@ -50,8 +50,6 @@ function pageDir(key: string): string | null {
 }
 
 export interface S3StorageOptions {
-  /** The environment the region falls back to (AWS_REGION); credentials come from the SDK's own chain. */
-  readonly env: Readonly<Record<string, string | undefined>>;
   /** A client to use instead of one built from the storage (tests). */
   readonly client?: S3Client;
   /** Multipart part size (default 8 MiB). */
@@ -85,7 +83,7 @@ export class S3Tree implements Storage {
 
   /** The SDK client, built on first use. */
   client(): Promise<S3Client> {
-    return (this.clientPromise ??= createS3Client(this.storage, this.opts.env));
+    return (this.clientPromise ??= createS3Client(this.storage));
   }
 
   localRoot(): null {

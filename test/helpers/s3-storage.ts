@@ -29,7 +29,6 @@ export function cephStorage(ceph: CephRgw, bucket: string, prefix: string): S3St
 /** A storage on `bucket` under `prefix`, with the fixture's client; small parts so that tests reach multipart. */
 export function openCephStorage(ceph: CephRgw, bucket: string, prefix = 'simple'): S3Tree {
   return createS3Storage(cephStorage(ceph, bucket, prefix), {
-    env: cephEnv(ceph),
     client: ceph.client(),
     partBytes: 5 << 20,
   });

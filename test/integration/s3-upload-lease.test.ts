@@ -31,10 +31,7 @@ before(async () => {
   // The client a config builds, its credentials from the AWS chain (here the environment).
   const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
   Object.assign(process.env, env);
-  s3 = await createS3Client(
-    { bucket: 'unused', prefix: '', endpoint: new URL(ceph.endpoint), region: null },
-    env,
-  );
+  s3 = await createS3Client({ bucket: 'unused', prefix: '', endpoint: new URL(ceph.endpoint), region: null });
 });
 after(async () => {
   s3?.destroy();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -346,6 +348,26 @@ describe('loadConfig and resolveConfigPath', () => {
     assert.equal(resolveConfigPath(undefined, { PYPIMIRROR_CONFIG: 'b.cfg' }), 'b.cfg');
     assert.equal(resolveConfigPath(undefined, { PYPIMIRROR_CONFIG: '' }), '/etc/pypimirror.cfg');
     assert.equal(resolveConfigPath(undefined, {}), '/etc/pypimirror.cfg');
+  });
+
+  it("an empty s3_region takes AWS_REGION (else AWS_DEFAULT_REGION) of the command's environment", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pypimirror-region-'));
+    try {
+      const write = async (name: string, region: string): Promise<string> => {
+        const text = `[mirror]\nstorage = s3://pypi-mirror/simple\ns3_region = ${region}\npackage_matches = demo\n`;
+        await writeFile(join(dir, name), text);
+        return name;
+      };
+      const regionOf = async (name: string, env: Record<string, string>): Promise<string | null> =>
+        (await loadConfig(name, { cwd: dir, env })).s3Storage?.region ?? null;
+      const empty = await write('empty.cfg', '');
+      assert.equal(await regionOf(empty, { AWS_REGION: 'eu-west-3' }), 'eu-west-3');
+      assert.equal(await regionOf(empty, { AWS_DEFAULT_REGION: 'ca-central-1' }), 'ca-central-1');
+      assert.equal(await regionOf(empty, {}), null); // storage/s3-client.ts: us-east-1
+      assert.equal(await regionOf(await write('set.cfg', 'default'), { AWS_REGION: 'eu-west-3' }), 'default');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
