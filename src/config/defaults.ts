@@ -75,7 +75,7 @@ export const CONFIG_KEYS = {
     type: 'word',
     default: null,
     isRequired: false,
-    defaultText: "(empty = AWS_REGION or the profile's, else `us-east-1`)",
+    defaultText: '(empty = `AWS_REGION`, else `us-east-1`)',
     meaning: 'with `storage = s3://...`: the region requests are signed for',
   },
   package_matches: {
