@@ -154,18 +154,32 @@ export function renderProjectJson(project: FakeProject, ctx: RenderContext): str
   return JSON.stringify(page);
 }
 
-/** PyPI's JSON API document (`/pypi/<project>/json`), as far as upload times go: `releases` by version. */
-export function renderJsonApi(project: FakeProject): string {
+/**
+ * PyPI's JSON API document (`/pypi/<project>/json`), the fields mirrors read (bandersnatch builds its mirror
+ * from them): `info`, `last_serial`, and per version in `releases` each file's absolute `url`, `size`,
+ * `digests`, `packagetype`, `requires_python`, yank state and upload times.
+ */
+export function renderJsonApi(project: FakeProject, fileUrl: (file: FakeFile) => string): string {
   const releases: Record<string, unknown[]> = {};
+  let latest = '';
   for (const f of visibleFiles(project)) {
+    latest = f.version;
     (releases[f.version] ??= []).push({
       filename: f.filename,
+      url: fileUrl(f),
+      size: f.size,
+      packagetype: f.filename.endsWith('.whl') ? 'bdist_wheel' : 'sdist',
+      python_version: f.filename.endsWith('.whl') ? 'py3' : 'source',
+      requires_python: f.requiresPython ?? null,
+      yanked: f.yanked !== false,
+      yanked_reason: typeof f.yanked === 'string' ? f.yanked : null,
       upload_time: f.uploadTime.slice(0, 19),
       upload_time_iso_8601: f.uploadTime,
       digests: { sha256: f.sha256 },
     });
   }
-  return JSON.stringify({ info: { name: project.name }, releases, urls: [] });
+  const info = { name: project.name, version: latest };
+  return JSON.stringify({ info, last_serial: project.lastSerial, releases, urls: releases[latest] ?? [] });
 }
 
 export function renderProjectHtml(project: FakeProject, ctx: RenderContext): string {

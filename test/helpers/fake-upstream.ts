@@ -362,12 +362,15 @@ export class FakeUpstream {
     if (api !== null) {
       const project = this.options.jsonApi === false ? undefined : this.model.get(safeDecode(api[1] ?? ''));
       if (project === undefined) return text(404, 'Not Found');
-      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-      return {
-        status: 200,
-        headers,
-        body: this.encoded(req, headers, Buffer.from(pages.renderJsonApi(project))),
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/json',
+        'X-PyPI-Last-Serial': String(project.lastSerial),
       };
+      const json = pages.renderJsonApi(
+        project,
+        (f) => (this.options.filesOrigin ?? this.origin) + this.linkedPath(f),
+      );
+      return { status: 200, headers, body: this.encoded(req, headers, Buffer.from(json)) };
     }
     if (path === '/simple') return redirect(301, '/simple/' + url.search);
     if (path === '/simple/') return this.page(req, url, undefined);

@@ -180,6 +180,31 @@ test('other layouts: absolute URLs, /packages/ paths, and the plain html-only in
   await checkProjectHtml(plain.fake, 'demo-app', PIP_ACCEPT);
 });
 
+test("PyPI's JSON API: every file with its absolute URL, size and digest, and the project's serial", async (t) => {
+  const { fake } = await standard(t, { filePaths: 'packages' });
+  const project = fake.project('demo-app');
+  assert.ok(project !== undefined);
+  const res = await get(`${fake.baseOrigin}/pypi/demo-app/json`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-pypi-last-serial'), String(project.lastSerial));
+  const doc = (await res.json()) as {
+    info: { name: string; version: string };
+    last_serial: number;
+    releases: Record<string, { filename: string; url: string; size: number; digests: { sha256: string } }[]>;
+  };
+  assert.equal(doc.info.name, project.name);
+  assert.equal(doc.last_serial, project.lastSerial);
+  const files = Object.values(doc.releases).flat();
+  assert.deepEqual(files.map((f) => f.filename).sort(), [...project.files.keys()].sort());
+  for (const f of files) {
+    assert.match(f.url, new RegExp(`^${fake.baseOrigin}/packages/`));
+    const bytes = await bytesOf(f.url);
+    assert.equal(bytes.length, f.size, f.filename);
+    assert.equal(sha256(bytes), f.digests.sha256, f.filename);
+  }
+  assert.equal((await get(`${fake.baseOrigin}/pypi/no-such-project/json`)).status, 404);
+});
+
 test('content negotiation follows the Accept header, ?format= and the formats option', async (t) => {
   const { fake } = await standard(t);
   const typeFor = async (accept: string | undefined, query = ''): Promise<string> => {
