@@ -50,6 +50,20 @@ function fieldsOf(info: winston.Logform.TransformableInfo): LogFields {
   return fields;
 }
 
+/**
+ * An entry's line as formatLine writes it. The logger's own format makes it once, before winston hands each
+ * transport its copy of the entry (a copy keeps the symbol), so the console and the file share it.
+ */
+const LINE = Symbol('line');
+type LinedInfo = winston.Logform.TransformableInfo & { [LINE]?: string };
+const withLine = winston.format((info: LinedInfo) => {
+  info[LINE] = formatLine(String(info.message), fieldsOf(info));
+  return info;
+});
+function lineOf(info: LinedInfo): string {
+  return info[LINE] ?? formatLine(String(info.message), fieldsOf(info));
+}
+
 export interface LoggerHandle {
   readonly logger: Logger;
   /** Reopens the log file (after logrotate moved it). */
@@ -144,7 +158,7 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
   };
   const consoleStream = opts.stream ?? process.stdout;
   const consoleFormat = winston.format.printf((info) =>
-    renderConsole(info.level, formatLine(String(info.message), fieldsOf(info)), String(info['timestamp'])),
+    renderConsole(info.level, lineOf(info), String(info['timestamp'])),
   );
   // Per-file lines leave the console at info (the progress line counts them) and show as debug with -v.
   const perFileAtDebug = winston.format((info) => {
@@ -167,19 +181,20 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
     stream: file,
     format: winston.format.combine(
       winston.format.timestamp(),
-      winston.format.printf(
-        (info) =>
-          `${String(info['timestamp'])} ${info.level}: ${formatLine(String(info.message), fieldsOf(info))}`,
-      ),
+      winston.format.printf((info) => `${String(info['timestamp'])} ${info.level}: ${lineOf(info)}`),
     ),
   });
   const w = winston.createLogger({
     level: opts.verbose ? 'debug' : 'info',
+    // The line, once; winston's default here (json) would stringify every entry for nothing.
+    format: withLine(),
     transports: [consoleTransport, fileTransport],
   });
   const wrap = (base: LogFields): Logger => {
-    const emit = (level: LogLevel) => (msg: string, fields?: LogFields) =>
-      w.log(level, msg, { ...base, ...fields });
+    // A line below the level is dropped before winston makes an entry of it (a sync's per-file debug lines).
+    const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+      if (w.isLevelEnabled(level)) w.log(level, msg, { ...base, ...fields });
+    };
     return {
       error: emit('error'),
       warn: emit('warn'),

@@ -1,0 +1,44 @@
+// The winston-backed logger: one line per entry, the same text on the console and in the file (with a
+// timestamp there), secrets hidden, debug lines only once the level allows them (also after a reload), and a
+// line below the level dropped before anything is made of it.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from '../../src/logger.js';
+import { makeTempDir } from '../helpers/tree.js';
+
+test('console and file get the same line; debug lines appear only at the debug level', async (t) => {
+  const dir = await makeTempDir(t);
+  const logFile = join(dir, 'mirror.log');
+  const stream = new PassThrough();
+  let console = '';
+  stream.setEncoding('utf8').on('data', (d: string) => (console += d));
+  const handle = createLogger({ verbose: false, logFile, env: {}, isTty: false, stream });
+  const log = handle.logger.child({ project: 'demo' });
+  log.info('fetched', {
+    file: 'demo-1.0.tar.gz',
+    url: 'https://user:secret@files.example/x',
+    note: 'two words',
+  });
+  // A line below the level is never made into an entry: its fields are not even serialised.
+  let serialised = 0;
+  log.debug('not shown at info', { costly: { toJSON: () => (serialised += 1) } });
+  handle.configure({ verbose: true, logFile });
+  log.debug('shown at debug', { n: 3 });
+  await handle.close();
+
+  const expected = [
+    'info: fetched project=demo file=demo-1.0.tar.gz url=https://***@files.example/x note="two words"',
+    'debug: shown at debug project=demo n=3',
+  ];
+  assert.equal(serialised, 0, 'a dropped debug line was serialised');
+  assert.deepEqual(console.trimEnd().split('\n'), expected);
+  const fileLines = (await readFile(logFile, 'utf8')).trimEnd().split('\n');
+  assert.equal(fileLines.length, 2);
+  fileLines.forEach((line, i) => {
+    assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+    assert.equal(line.replace(/^\S+ /, ''), expected[i]);
+  });
+});
