@@ -26,7 +26,7 @@ import { measureCommandNoop } from './command-noop.js';
 import { benchStateLayout, type StateLayoutOptions } from './state-layout.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
-const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import type { FakeUpstream } from '../test/helpers/fake-upstream.js';
 import { findExecutable } from '../test/helpers/web-servers.js';
 import { atMost, combine, ISSUE_14, runMeasured, type Row } from './checks.js';
 
-const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 
 /** What the no-op is run against: the mirror a first sync of `packageMatches` from `fake` left. */
 export interface CommandNoopTarget {
