@@ -10,6 +10,7 @@
 //   wraps it in a function called then), so a command evaluates only what it needs;
 // - `import.meta.url`: each module's own, as if it still ran from its file in dist/src/ (package.json is
 //   read, the hash worker started and the samples found beside it, as before);
+// - winston's own debug output is left out (quietDiagnostics);
 // - the AWS SDK stays outside, in node_modules, loaded with `require` when a storage is a bucket: the bundle
 //   is read and its cache taken at every start, and the SDK is the larger part of what the bundle would hold.
 import { spawn } from 'node:child_process';
@@ -49,6 +50,20 @@ const ownImportMetaUrl: Plugin = {
   },
 };
 
+/**
+ * winston's debug output (`@dabh/diagnostics`, shown when DEBUG names a winston namespace) in its production
+ * form, which prints nothing: the development form, which Node gets unless NODE_ENV=production, loads a
+ * colour library that took ~5 % of a no-op sync's start to evaluate, on every run, for a developer's aid.
+ */
+const quietDiagnostics: Plugin = {
+  name: 'quiet-diagnostics',
+  setup(b) {
+    b.onResolve({ filter: /^@dabh\/diagnostics$/ }, (args) =>
+      b.resolve('@dabh/diagnostics/node/production.js', { kind: args.kind, resolveDir: args.resolveDir }),
+    );
+  },
+};
+
 /** esbuild's messages as text; a warning fails the build as an error does (it would be a broken command). */
 async function failOn(messages: readonly Message[], kind: 'error' | 'warning'): Promise<void> {
   if (messages.length === 0) return;
@@ -77,7 +92,7 @@ async function bundle(): Promise<void> {
         "const __pypimirrorSrc = require('node:url').pathToFileURL(__dirname + '/');",
     },
     footer: { js: '})' },
-    plugins: [ownImportMetaUrl],
+    plugins: [ownImportMetaUrl, quietDiagnostics],
     logLevel: 'silent',
     write: false,
   });
