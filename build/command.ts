@@ -10,7 +10,8 @@
 //   wraps it in a function called then), so a command evaluates only what it needs;
 // - `import.meta.url`: each module's own, as if it still ran from its file in dist/src/ (package.json is
 //   read, the hash worker started and the samples found beside it, as before);
-// - winston's own debug output is left out (quietDiagnostics);
+// - winston's own debug output is left out (quietDiagnostics), and undici's HTTP/2 client loads when used
+//   (lazyHttp2);
 // - the AWS SDK stays outside, in node_modules, loaded with `require` when a storage is a bucket: the bundle
 //   is read and its cache taken at every start, and the SDK is the larger part of what the bundle would hold.
 import { spawn } from 'node:child_process';
@@ -64,6 +65,27 @@ const quietDiagnostics: Plugin = {
   },
 };
 
+/** What undici's client module (a CommonJS module of node_modules) loads at once, and what the bundle loads. */
+const UNDICI_CLIENT = /\/node_modules\/undici\/lib\/dispatcher\/client\.js$/;
+const EAGER_H2 = "const connectH2 = require('./client-h2.js')";
+const LAZY_H2 = "const connectH2 = (...args) => require('./client-h2.js')(...args)";
+
+/**
+ * undici's HTTP/2 client, loaded when a connection negotiates HTTP/2 (never: pypimirror does not allow it),
+ * not when undici loads: it loads node:http2 (and with it node:tls), ~8 ms of CPU at every start. A build
+ * against an undici whose line differs fails here, rather than leave the load eager unnoticed.
+ */
+const lazyHttp2: Plugin = {
+  name: 'lazy-http2',
+  setup(b) {
+    b.onLoad({ filter: UNDICI_CLIENT }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes(EAGER_H2)) throw new Error(`${args.path}: no "${EAGER_H2}" to make lazy`);
+      return { contents: text.replace(EAGER_H2, LAZY_H2), loader: 'js' };
+    });
+  },
+};
+
 /** esbuild's messages as text; a warning fails the build as an error does (it would be a broken command). */
 async function failOn(messages: readonly Message[], kind: 'error' | 'warning'): Promise<void> {
   if (messages.length === 0) return;
@@ -92,7 +114,7 @@ async function bundle(): Promise<void> {
         "const __pypimirrorSrc = require('node:url').pathToFileURL(__dirname + '/');",
     },
     footer: { js: '})' },
-    plugins: [ownImportMetaUrl, quietDiagnostics],
+    plugins: [ownImportMetaUrl, quietDiagnostics, lazyHttp2],
     logLevel: 'silent',
     write: false,
   });

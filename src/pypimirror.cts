@@ -30,7 +30,6 @@
 // instead, when the first HTTP client is made (src/util/wasm-tier.ts).
 import fs = require('node:fs');
 import path = require('node:path');
-import v8 = require('node:v8');
 import vm = require('node:vm');
 
 /** The bundle of main.ts, beside this file (build/command.ts writes it and the caches). */
@@ -71,7 +70,7 @@ function runBundle(source: string, argv: readonly string[]): void {
     process.stderr.write(`code cache ${path.basename(cache)}: ${taken}\n`);
     // V8 rejects a cache made under other flags, and --liftoff-only, set once the first HTTP client is
     // made, would count: the training run keeps the flags the command starts with.
-    v8.setFlagsFromString = () => {};
+    process.getBuiltinModule('node:v8').setFlagsFromString = () => {};
     process.once('exit', () => fs.writeFileSync(cache, script.createCachedData()));
   }
   const run = script.runInThisContext() as (load: NodeJS.Require, file: string, dir: string) => void;
