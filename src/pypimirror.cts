@@ -6,6 +6,9 @@
 // part 3; README "Benchmark": the start-up lines). CommonJS, as Node starts a CommonJS entry ~8 ms sooner
 // than an ES module. A cache V8 rejects (another Node, other flags) only costs speed: V8 then compiles from
 // the source. Without a bundle (a build with tsc alone) the program runs unbundled, from main.js.
+// What V8 checks of a cache is the source's length, not its content, so bundle and caches are made
+// together, by every build (which starts from an empty dist/), and never edited; and the compiled code keeps
+// the file name it was trained under, so a stack trace names the bundle where it was built.
 //
 // The #! line sets what cannot be set once the process runs, each kept because the bench shows it earns its
 // place (README "Benchmark": the figures with and without each). The pypimirror command runs with them;
