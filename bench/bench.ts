@@ -17,7 +17,16 @@ import { findExecutable, startNginx } from '../test/helpers/web-servers.js';
 import { compileFilters } from '../src/plan/filters.js';
 import { computeScopeKey } from '../src/sync/run.js';
 import { createListingJsonParser } from '../src/upstream/listing-stream.js';
-import { atMost, combine, formatTable, ISSUE_14, medianStartMs, type Check, type Row } from './checks.js';
+import {
+  atMost,
+  combine,
+  formatTable,
+  ISSUE_14,
+  medianRuns,
+  type Check,
+  type MedianRun,
+  type Row,
+} from './checks.js';
 import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
 import { benchS3 } from './s3-bench.js';
@@ -26,7 +35,7 @@ import { measureCommandNoop } from './command-noop.js';
 import { benchStateLayout, type StateLayoutOptions } from './state-layout.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
-const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 
@@ -420,7 +429,8 @@ function printTable(rows: readonly Row[]): void {
 
 /**
  * Issue #14 part 3: `pypimirror --version` and `pypimirror check CONFIG` as an admin runs them (the command
- * through its #! line), medians of `startupRounds` runs, beside Node's own start (`node -e 0`).
+ * through its #! line), medians of `startupRounds` runs, beside Node's own start (`node -e 0`); CPU and peak
+ * RSS from GNU time(1) where it is installed.
  */
 async function measureStartup(
   o: Options,
@@ -433,41 +443,34 @@ async function measureStartup(
     config,
     `[mirror]\nmirror_file_path = ${join(work, 'mirror-startup')}\nindex_url = ${indexUrl}\npackage_matches = bench-p*\n`,
   );
-  const row = (scenario: string, ms: number[], median: number, check: Check): Row => ({
+  const measured = { timeTool: findExecutable('time'), scratchFile: join(work, 'time.out') };
+  const row = (scenario: string, run: MedianRun, check: Check): Row => ({
     scenario,
     requests: 0,
     bytes: 0,
-    wallSeconds: median / 1000,
-    processSeconds: median / 1000,
-    peakRssMiB: NaN,
-    cpuSeconds: 0,
+    wallSeconds: run.seconds,
+    processSeconds: run.seconds,
+    peakRssMiB: run.peakRssMiB,
+    cpuSeconds: run.cpuSeconds,
     lowerBoundSeconds: 0,
     ...judged([check]),
-    notes: { startMsPerRound: ms },
+    notes: { startMsPerRound: run.allSeconds.map((seconds) => Math.round(seconds * 1000)) },
   });
+  const judge = (run: MedianRun): Check =>
+    atMost('process', run.seconds * 1000, ISSUE_14.startupMs, 'ms', '#14 part 3');
   log(`start-up: node, pypimirror --version, pypimirror check (${o.startupRounds} rounds each)`);
-  const node = await medianStartMs(process.execPath, ['-e', '0'], o.startupRounds);
-  const version = await medianStartMs(COMMAND, ['--version'], o.startupRounds);
-  const check = await medianStartMs(COMMAND, ['check', config], o.startupRounds);
+  const node = await medianRuns(process.execPath, ['-e', '0'], o.startupRounds, measured);
+  const version = await medianRuns(COMMAND, ['--version'], o.startupRounds, measured);
+  const check = await medianRuns(COMMAND, ['check', config], o.startupRounds, measured);
   const reference = {
     target: 'Node itself (reference)',
-    result: `${node.medianMs.toFixed(0)} ms`,
+    result: `${(node.seconds * 1000).toFixed(0)} ms`,
     isMet: null,
   };
   return [
-    row('node -e 0', node.allMs, node.medianMs, reference),
-    row(
-      'pypimirror --version',
-      version.allMs,
-      version.medianMs,
-      atMost('process', version.medianMs, ISSUE_14.startupMs, 'ms', '#14 part 3'),
-    ),
-    row(
-      'pypimirror check CONFIG',
-      check.allMs,
-      check.medianMs,
-      atMost('process', check.medianMs, ISSUE_14.startupMs, 'ms', '#14 part 3'),
-    ),
+    row('node -e 0', node, reference),
+    row('pypimirror --version', version, judge(version)),
+    row('pypimirror check CONFIG', check, judge(check)),
   ];
 }
 
@@ -573,6 +576,7 @@ async function main(): Promise<void> {
         mirrorRoot: mirrorA,
         packageMatches: requestA.packageMatches ?? [],
         workers: o.workers,
+        rounds: Math.max(1, o.startupRounds),
         work,
         lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
       }),

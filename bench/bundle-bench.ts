@@ -15,7 +15,7 @@ import { EMPTY_STATE, writeRecord, writeState } from '../src/mirror/state.js';
 import { emptyRecord } from '../src/sync/project.js';
 import { createLocalStorage } from '../src/storage/local.js';
 
-const COMMAND = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 const MiB = 1024 * 1024;
 const FILE_BYTES = 32 * MiB;
 const FILES_PER_PROJECT = 8;

@@ -124,7 +124,7 @@ async function timeOnce(command: string, args: readonly string[], env: NodeJS.Pr
 }
 
 /** One run of a command: wall seconds from spawn to exit; its peak RSS and CPU seconds (NaN without time(1)). */
-export interface CommandRun {
+interface CommandRun {
   readonly seconds: number;
   readonly peakRssMiB: number;
   readonly cpuSeconds: number;
@@ -134,7 +134,7 @@ export interface CommandRun {
  * Runs `command args`, which must exit 0, under GNU time(1) (`timeTool`, its path) when there is one: its peak
  * RSS counts the whole process, exit included, which a figure read inside the process cannot.
  */
-export async function runMeasured(
+async function runMeasured(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -151,16 +151,35 @@ export async function runMeasured(
   return { seconds: ms / 1000, peakRssMiB: Number(kib) / 1024, cpuSeconds: Number(user) + Number(system) };
 }
 
-/** The median of `rounds` timings of `command args` (after one warm-up run, so the page cache is warm). */
-export async function medianStartMs(
+/** The medians of several runs of one command (each figure's own median), and every run's wall time. */
+export interface MedianRun extends CommandRun {
+  readonly allSeconds: readonly number[];
+}
+
+/**
+ * `rounds` runs of `command args` (after one warm-up run, so the page cache is warm), each measured as
+ * runMeasured does: the median of each figure. On a shared machine the CPU figure is the steadier one.
+ */
+export async function medianRuns(
   command: string,
   args: readonly string[],
   rounds: number,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ medianMs: number; allMs: number[] }> {
+  opts: { env?: NodeJS.ProcessEnv; timeTool: string | undefined; scratchFile: string },
+): Promise<MedianRun> {
+  const env = opts.env ?? process.env;
   await timeOnce(command, args, env);
-  const allMs: number[] = [];
-  for (let i = 0; i < rounds; i++) allMs.push(await timeOnce(command, args, env));
-  const sorted = [...allMs].sort((a, b) => a - b);
-  return { medianMs: sorted[sorted.length >> 1] ?? 0, allMs };
+  const runs: CommandRun[] = [];
+  for (let i = 0; i < Math.max(1, rounds); i++) {
+    runs.push(await runMeasured(command, args, env, opts.timeTool, opts.scratchFile));
+  }
+  const median = (pick: (run: CommandRun) => number): number => {
+    const sorted = runs.map(pick).sort((a, b) => a - b);
+    return sorted[sorted.length >> 1] ?? NaN;
+  };
+  return {
+    seconds: median((r) => r.seconds),
+    cpuSeconds: median((r) => r.cpuSeconds),
+    peakRssMiB: median((r) => r.peakRssMiB),
+    allSeconds: runs.map((r) => r.seconds),
+  };
 }

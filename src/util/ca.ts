@@ -2,7 +2,16 @@
 // corporate CA). Node drops NODE_EXTRA_CA_CERTS as soon as a `ca` list is given, so that list names all three.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
+
+/**
+ * Node's root certificates, from node:tls, loaded only when a CA file is set: loading it costs every start
+ * (`check`, and a sync from an http:// upstream, which never needs TLS) a few ms of CPU (issue #14 part 3).
+ */
+function rootCertificates(): readonly string[] {
+  const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+  return tls.rootCertificates;
+}
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -64,5 +73,5 @@ export function trustedCertificates(
       onExtraFailed(extraPath, err instanceof Error ? err.message : String(err));
     }
   }
-  return [...rootCertificates, ...extra, ...readCaFile(caFile)];
+  return [...rootCertificates(), ...extra, ...readCaFile(caFile)];
 }

@@ -1,75 +1,99 @@
-// Start-up loads what a command needs (issue #14 part 3): `--version` and `--help` load none of our
-// dependencies (`--version` not even the command line parser), `check` neither the upstream client (undici),
-// the logger (winston) nor the watcher (chokidar), nor what describes a closure or [upstream:NAME] sections
-// its config has none of; `sync` not the bundle or verify code; a no-op sync through the changelog neither
-// the HTML parser (htmlparser2) nor undici's index. A module-resolution hook records every module the built
-// CLI loads; times are the bench's.
+// Start-up loads what a command needs (issue #14 part 3): `--version` loads nothing (not even the program's
+// bundle), `--help` none of our dependencies, `check` neither the upstream client (undici), the logger
+// (winston) nor the watcher (chokidar), nor what describes a closure or [upstream:NAME] sections its config
+// has none of; `sync` not the bundle or verify code; a no-op sync through the changelog neither the HTML
+// parser (htmlparser2) nor undici's index. The command runs as users run it (dist/src/pypimirror.cjs, the
+// bundle), and V8's coverage says which modules it evaluated: the bundle wraps each module loaded lazily in a
+// function named after the module's path (`dist/src/check.js`, `node_modules/winston/lib/winston.js`), which
+// runs when the module is loaded; what stays outside the bundle (the AWS SDK) is a script of its own. Times
+// are the bench's.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { repoRoot } from '../helpers/repo-root.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tree.js';
+import { readVersion } from '../../src/version.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'main.js');
+const BUNDLE = join(CLI, '..', 'pypimirror.bundle.cjs');
+
+/** One script of V8's coverage (NODE_V8_COVERAGE): each function, and how often its first range ran. */
+interface ScriptCoverage {
+  readonly url: string;
+  readonly functions: readonly { functionName: string; ranges: readonly { count: number }[] }[];
+}
+
+/** The module paths of `path` (`node_modules/undici/index.js` → package `undici`, file `undici/index.js`). */
+function classify(path: string, into: { packages: Set<string>; files: Set<string>; own: Set<string> }): void {
+  const dep = /(?:^|\/)node_modules\/(((?:@[^/]+\/)?[^/]+)\/.*)$/.exec(path);
+  if (dep !== null) {
+    into.packages.add(dep[2] as string);
+    into.files.add(dep[1] as string);
+  }
+  const ours = /(?:^|\/)dist\/src\/(.+)$/.exec(path);
+  if (ours !== null && dep === null) into.own.add(ours[1] as string);
+}
 
 /**
- * The packages under node_modules that `pypimirror <args>` loads, the files it loads from them, our own
- * modules (paths under dist/src/), and its exit code. The CLI runs while this process serves (a fake upstream).
+ * The packages under node_modules that `pypimirror <args>` evaluates, the files it evaluates from them, our
+ * own modules (paths under dist/src/), whether it loaded the bundle, and its exit code. The command runs
+ * while this process serves (a fake upstream).
  */
 async function loadedPackages(
   t: TestContext,
   args: readonly string[],
-): Promise<{ code: number | null; packages: string[]; files: string[]; own: string[] }> {
-  const dir = await makeTempDir(t);
-  const hooks = join(dir, 'hooks.mjs');
-  await writeFile(
-    hooks,
-    `export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  if (r.url.startsWith('file:')) process.stderr.write('LOADED ' + r.url + '\\n');
-  return r;
-}\n`,
-  );
-  const register = join(dir, 'register.mjs');
-  await writeFile(
-    register,
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
-  );
-  const child = spawn(process.execPath, ['--import', pathToFileURL(register).href, CLI, ...args], {
+): Promise<{ code: number | null; packages: string[]; files: string[]; own: string[]; isBundled: boolean }> {
+  const coverage = await makeTempDir(t);
+  const child = spawn(CLI, args, {
     timeout: 60_000,
-    env: { ...process.env, PYPIMIRROR_CONFIG: undefined },
+    env: { ...process.env, PYPIMIRROR_CONFIG: undefined, NODE_V8_COVERAGE: coverage },
   });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.resume();
   child.stdout.resume();
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const packages = new Set<string>();
-  const files = new Set<string>();
-  const own = new Set<string>();
-  for (const line of stderr.split('\n')) {
-    const m = /^LOADED .*\/node_modules\/(((?:@[^/]+\/)?[^/]+)\/.*)$/.exec(line);
-    if (m !== null) {
-      packages.add(m[2] as string);
-      files.add(m[1] as string);
+  const into = { packages: new Set<string>(), files: new Set<string>(), own: new Set<string>() };
+  let isBundled = false;
+  for (const name of await readdir(coverage)) {
+    const { result } = JSON.parse(await readFile(join(coverage, name), 'utf8')) as {
+      result: ScriptCoverage[];
+    };
+    for (const script of result) {
+      if (!script.url.startsWith('file:')) continue;
+      const path = fileURLToPath(script.url);
+      if (path !== BUNDLE) {
+        classify(path, into);
+        continue;
+      }
+      isBundled = true;
+      for (const fn of script.functions) {
+        if ((fn.ranges[0]?.count ?? 0) > 0) classify(fn.functionName, into);
+      }
     }
-    const ours = /^LOADED .*\/dist\/src\/(.+)$/.exec(line);
-    if (ours !== null && !line.includes('/node_modules/')) own.add(ours[1] as string);
   }
-  return { code: status, packages: [...packages].sort(), files: [...files].sort(), own: [...own].sort() };
+  const sorted = (set: Set<string>): string[] => [...set].sort();
+  return {
+    code: status,
+    packages: sorted(into.packages),
+    files: sorted(into.files),
+    own: sorted(into.own),
+    isBundled,
+  };
 }
 
-test('--version and --help load no dependency', async (t) => {
-  for (const args of [['--version'], ['--help']]) {
-    const { code, packages } = await loadedPackages(t, args);
-    assert.equal(code, 0, args.join(' '));
-    assert.deepEqual(packages, [], args.join(' '));
-  }
+test('--version loads nothing, --help no dependency', async (t) => {
   const version = await loadedPackages(t, ['--version']);
-  assert.deepEqual(version.own, ['main.js', 'startup-hangups.js', 'version.js']);
+  assert.equal(version.code, 0);
+  assert.equal(version.isBundled, false, 'the bundle is not even read');
+  assert.deepEqual([...version.packages, ...version.own], ['pypimirror.cjs']);
+  const help = await loadedPackages(t, ['--help']);
+  assert.equal(help.code, 0);
+  assert.ok(help.isBundled);
+  assert.deepEqual(help.packages, []);
+  assert.ok(help.own.includes('cli.js'), help.own.join(' '));
 });
 
 test('check loads neither undici, winston nor chokidar; sync not the bundle or verify code', async (t) => {
@@ -79,8 +103,9 @@ test('check loads neither undici, winston nor chokidar; sync not the bundle or v
     config,
     `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\npackage_matches = requests\n`,
   );
-  const { code, packages, own } = await loadedPackages(t, ['check', config]);
+  const { code, packages, own, isBundled } = await loadedPackages(t, ['check', config]);
   assert.equal(code, 0);
+  assert.ok(isBundled, 'check runs from the bundle');
   for (const heavy of ['undici', 'winston', 'chokidar', 'proper-lockfile', 'htmlparser2']) {
     assert.ok(!packages.includes(heavy), `check loaded ${heavy}: ${packages.join(' ')}`);
   }
@@ -88,7 +113,7 @@ test('check loads neither undici, winston nor chokidar; sync not the bundle or v
   for (const module of ['sync/closure.js', 'sync/upstreams.js', 'sync/guards.js', 'sync/release-times.js']) {
     assert.ok(!own.includes(module), `check loaded ${module}: ${own.join(' ')}`);
   }
-  // ...while sync does load them (so the hook sees what it should), but not the bundle or verify code.
+  // ...while sync does load them (so the coverage sees what it should), but not the bundle or verify code.
   const sync = await loadedPackages(t, ['sync', '--dry-run', config]);
   assert.ok(sync.packages.includes('undici'), sync.packages.join(' '));
   assert.ok(sync.own.includes('sync/upstreams.js'), sync.own.join(' '));
@@ -120,4 +145,34 @@ test("a no-op sync through the changelog loads neither htmlparser2 nor undici's 
   assert.ok(!noop.packages.includes('htmlparser2'), noop.packages.join(' '));
   assert.ok(noop.packages.includes('undici'), noop.packages.join(' '));
   assert.ok(!noop.files.includes('undici/index.js'), noop.files.join(' '));
+});
+
+test('a code cache V8 rejects costs only speed, and without the bundle the command runs main.js', async (t) => {
+  // A copy of the command beside the real bundle and modules (dist/src/ as links), with a cache of garbage.
+  const dir = await makeTempDir(t);
+  const src = join(dir, 'dist', 'src');
+  await mkdir(src, { recursive: true });
+  await copyFile(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+  await copyFile(CLI, join(src, 'pypimirror.cjs'));
+  const real = join(repoRoot, 'dist', 'src');
+  for (const name of await readdir(real)) {
+    if (!/^pypimirror\.(cjs|\w+\.cache)$/.test(name)) await symlink(join(real, name), join(src, name));
+  }
+  await writeFile(join(src, 'pypimirror.sync.cache'), Buffer.alloc(4096, 7));
+  const command = join(src, 'pypimirror.cjs');
+  const training = { PYPIMIRROR_TRAIN_CODE_CACHE: '1' }; // says whether V8 took the cache
+  const rejected = await runCli(['--help'], { cli: command, env: training });
+  assert.equal(rejected.code, 0, rejected.stderr);
+  assert.match(rejected.stdout, /^Usage: pypimirror <command>/);
+  assert.match(rejected.stderr, /^code cache pypimirror\.sync\.cache: rejected$/m);
+  const retrained = await runCli(['--help'], { cli: command, env: training });
+  assert.match(retrained.stderr, /^code cache pypimirror\.sync\.cache: accepted$/m);
+
+  await rm(join(src, 'pypimirror.bundle.cjs'));
+  const unbundled = await runCli(['--help'], { cli: command, env: training });
+  assert.equal(unbundled.code, 0, unbundled.stderr);
+  assert.match(unbundled.stdout, /^Usage: pypimirror <command>/);
+  assert.doesNotMatch(unbundled.stderr, /code cache/);
+  const version = await runCli(['--version'], { cli: command });
+  assert.equal(version.stdout, `pypimirror ${readVersion()}\n`);
 });

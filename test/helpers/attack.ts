@@ -37,7 +37,7 @@ async function readPeakKiB(pid: number): Promise<number | null> {
 }
 
 /**
- * Runs `pypimirror <args>` (dist/src/main.js through node, with the flags of its #! line) and measures it.
+ * Runs `pypimirror <args>` (dist/src/pypimirror.cjs through node, with the flags of its #! line) and measures it.
  * `signalAfterMs` sends `signal` (default SIGTERM) once, that long after the start; `signalWhen` sends it
  * once, the first time the predicate holds (polled with the RSS), so a signal can wait for the child to
  * reach a point (a request the upstream saw) however slowly a loaded machine starts it.

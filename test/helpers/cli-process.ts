@@ -33,7 +33,7 @@ export function startCli(
   opts: {
     env?: Record<string, string | undefined>;
     cwd?: string;
-    /** Executes dist/src/main.js itself, through its #! line, as the installed command runs. */
+    /** Executes dist/src/pypimirror.cjs itself, through its #! line, as the installed command runs. */
     viaShebang?: boolean;
   } = {},
 ): CliProcess {

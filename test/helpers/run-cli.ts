@@ -1,9 +1,9 @@
-// Runs the built CLI (dist/src/main.js) as a user would, with a bounded time.
+// Runs the built command (dist/src/pypimirror.cjs, package.json's bin) as a user would, with a bounded time.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './repo-root.js';
 
-export const CLI = join(repoRoot, 'dist/src/main.js');
+export const CLI = join(repoRoot, 'dist/src/pypimirror.cjs');
 
 export interface CliResult {
   readonly code: number | null;
@@ -14,10 +14,16 @@ export interface CliResult {
 
 export function runCli(
   args: readonly string[],
-  opts: { env?: Record<string, string | undefined>; timeoutMs?: number; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Another copy of the command to run (default: CLI). */
+    cli?: string;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [opts.cli ?? CLI, ...args], {
       cwd: opts.cwd ?? repoRoot,
       env: { ...process.env, JOURNAL_STREAM: undefined, PYPIMIRROR_CONFIG: undefined, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
-// The installed command (npm links dist/src/main.js; systemd's ExecStart runs it) starts Node through the
-// file's #! line, with the V8 flags main.ts explains. Run here as the kernel runs it, not as `node main.js`.
+// The installed command (npm links dist/src/pypimirror.cjs; systemd's ExecStart runs it) starts Node through
+// the file's #! line, with the V8 flags it explains. Run here as the kernel runs it, not as `node pypimirror.cjs`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
