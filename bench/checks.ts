@@ -124,7 +124,7 @@ async function timeOnce(command: string, args: readonly string[], env: NodeJS.Pr
 }
 
 /** One run of a command: wall seconds from spawn to exit; its peak RSS and CPU seconds (NaN without time(1)). */
-interface CommandRun {
+export interface CommandRun {
   readonly seconds: number;
   readonly peakRssMiB: number;
   readonly cpuSeconds: number;
@@ -134,7 +134,7 @@ interface CommandRun {
  * Runs `command args`, which must exit 0, under GNU time(1) (`timeTool`, its path) when there is one: its peak
  * RSS counts the whole process, exit included, which a figure read inside the process cannot.
  */
-async function runMeasured(
+export async function runMeasured(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,

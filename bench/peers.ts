@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { buildSdist, buildWheel, type BuiltDist } from '../test/helpers/dist-builder.js';
 import { type FakeUpstream, startFakeUpstream } from '../test/helpers/fake-upstream.js';
-import { repoRoot } from '../test/helpers/repo-root.js';
+import { CLI } from '../test/helpers/run-cli.js';
 import { findExecutable } from '../test/helpers/web-servers.js';
 import { formatTable, runMeasured, type Check, type CommandRun } from './checks.js';
 
@@ -114,7 +114,7 @@ function pypimirrorPeer(): Peer {
     config: (dir, fake, selected, workers) =>
       `[mirror]\nmirror_file_path = ${dir}\nindex_url = ${fake.url}\n` +
       `package_matches = ${selected.join(' ')}\nworkers = ${workers}\n`,
-    command: (config) => ({ file: join(repoRoot, 'dist', 'src', 'main.js'), args: ['sync', config] }),
+    command: (config) => ({ file: CLI, args: ['sync', config] }),
   };
 }
 
