@@ -7,6 +7,7 @@
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isValidProjectName, normalizeName } from '../model/names.js';
+import { keepHeapSmall } from '../util/heap-tier.js';
 import { payloadError } from './decode.js';
 import { createGate, type Gate } from './gate.js';
 import {
@@ -234,6 +235,7 @@ async function fetchFile(
   if (target.protocol !== 'https:' && target.protocol !== 'http:') {
     throw payloadError(target, 'not an http(s) URL');
   }
+  keepHeapSmall(); // a run that downloads keeps a small heap (util/heap-tier.ts)
   const declared = options.size ?? null;
   if (declared !== null && declared > maxFileSize) {
     throw fileTooLarge(target, `the index declares ${declared} bytes`, maxFileSize);
