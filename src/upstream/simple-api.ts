@@ -170,6 +170,7 @@ async function fetchProject(
   signal: AbortSignal,
 ): Promise<ProjectPage | NotModified> {
   if (!isValidProjectName(name)) throw new TypeError(`Not a valid project name: ${JSON.stringify(name)}`);
+  keepHeapSmall(); // a run that reads pages keeps a small heap (util/heap-tier.ts)
   const normalized = normalizeName(name);
   const url = new URL(`${normalized}/`, sender.base);
   const spec = { headers: { accept: ACCEPT }, conditional };

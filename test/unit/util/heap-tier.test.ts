@@ -1,6 +1,6 @@
-// util/heap-tier.ts: once the upstream client has fetched a file, V8's young generation grows no more under
-// a load that grows it to 16 MiB semi-spaces by default; a process that fetched none keeps V8's defaults.
-// Each case runs in a node of its own (V8 flags are the process's).
+// util/heap-tier.ts: once the upstream client has fetched a file (or a page), V8's young generation grows
+// no more under a load that grows it to 16 MiB semi-spaces by default; a process that fetched none keeps
+// V8's defaults. Each case runs in a node of its own (V8 flags are the process's).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
