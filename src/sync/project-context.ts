@@ -7,7 +7,7 @@ import type { Publisher } from '../mirror/publish.js';
 import type { Filters } from '../plan/filters.js';
 import type { Storage } from '../storage/types.js';
 import type { Upstream } from '../model/upstream.js';
-import type { Pool, Semaphore } from '../util/pool.js';
+import type { KeyedPermits, Pool, Semaphore } from '../util/pool.js';
 import type { ReleaseTimes } from './release-times.js';
 import type { RetryPolicy } from './retrying-download.js';
 
@@ -22,6 +22,12 @@ export interface ProjectContext {
   readonly pool: Pool;
   /** Permits for received files waiting for their fdatasync and rename (each holds a temp file open). */
   readonly publishing: Semaphore;
+  /**
+   * Permits for the files of the whole run that are on their way in, keyed by project (settleAdmitted): a
+   * file holds one from its target's check to its publication, so that the files waiting for a connection
+   * are a few per worker, not every file of every page already read.
+   */
+  readonly downloads: KeyedPermits;
   readonly log: Logger;
   readonly signal: AbortSignal;
   /** False while the run's deletion guards decide (run.ts): files to remove stay, listed in the outcome. */
@@ -71,6 +77,38 @@ export async function settleWindowed<T, R>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, items.length) }, runner));
+  return results;
+}
+
+/**
+ * Like settleWindowed, for the downloads of project `key`: `fn` runs for each item while it holds one of
+ * `permits` (the run's, ProjectContext.downloads). A project asks for one permit at a time, and a permit
+ * given back goes to the project that holds the fewest, so a big project does not hold back a small one;
+ * an item not yet admitted costs no promise, closure or frame, only its place in `items`.
+ */
+export async function settleAdmitted<T, R>(
+  items: readonly T[],
+  permits: KeyedPermits,
+  key: string,
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results = new Array<PromiseSettledResult<R>>(items.length);
+  let left = items.length;
+  let wake = (): void => {};
+  const finished = new Promise<void>((resolve) => (wake = resolve));
+  for (let i = 0; i < items.length; i++) {
+    await permits.acquire(key);
+    new Promise<R>((resolve) => resolve(fn(items[i] as T)))
+      .then(
+        (value) => void (results[i] = { status: 'fulfilled', value }),
+        (reason: unknown) => void (results[i] = { status: 'rejected', reason }),
+      )
+      .finally(() => {
+        permits.release(key);
+        if (--left === 0) wake();
+      });
+  }
+  if (items.length > 0) await finished;
   return results;
 }
 

@@ -21,7 +21,13 @@ import { fileKey, projectKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
 import type { ProjectPage, UpstreamFile } from '../model/upstream.js';
 import { fetchFile, fetchMetadata } from './fetch-file.js';
-import { describeError, type ProjectContext, settleWindowed, sizeAt } from './project-context.js';
+import {
+  describeError,
+  type ProjectContext,
+  settleAdmitted,
+  settleWindowed,
+  sizeAt,
+} from './project-context.js';
 import { withUploadTimes } from './release-times.js';
 
 export type ProjectOutcome =
@@ -195,10 +201,10 @@ interface Fetched {
   readonly kept: LocalFile[];
 }
 
-/** Downloads what the plan lacks (FILES_IN_FLIGHT at once), then the `.metadata` files of kept ones. */
+/** Downloads what the plan lacks (as the run's permits allow), then the `.metadata` files of kept ones. */
 async function fetchPlanned(ctx: ProjectContext, checked: CheckedPlan): Promise<Fetched> {
   const { page, plan, download, replacing } = checked;
-  const results = await settleWindowed(download, (file) =>
+  const results = await settleAdmitted(download, ctx.downloads, page.name, (file) =>
     fetchFile(ctx, page.name, file, replacing.has(file.filename)),
   );
   const out = { fetched: [] as LocalFile[], errors: [] as string[], bytesFetched: 0, filesFetched: 0 };

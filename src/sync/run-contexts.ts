@@ -8,7 +8,7 @@ import type { Filters } from '../plan/filters.js';
 import type { Storage } from '../storage/types.js';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS, DEFAULT_RETRIES } from '../upstream/retry.js';
 import type { Upstream } from '../model/upstream.js';
-import { createPool, createSemaphore } from '../util/pool.js';
+import { createKeyedPermits, createPool, createSemaphore } from '../util/pool.js';
 import type { ProjectContext } from './project-context.js';
 import { createReleaseTimes } from './release-times.js';
 import type { SyncProgress } from './report.js';
@@ -17,6 +17,13 @@ import type { Route, RoutedDiscovery, Routing } from './upstreams.js';
 
 /** Received files waiting for their fdatasync and rename, per worker, before a connection waits for the disk. */
 const PUBLISHING_PER_WORKER = 4;
+
+/**
+ * Files on their way in at once, per worker (ProjectContext.downloads): enough for every connection to be
+ * busy while the files before publish; without a bound, every file of every page read waited for a
+ * connection with its promises and frames (README "Where a run's memory goes").
+ */
+const DOWNLOADS_PER_WORKER = 8;
 
 export interface RunContextInput {
   readonly cfg: Config;
@@ -55,6 +62,7 @@ export function createRunContexts(input: RunContextInput): ContextOf {
     publisher: input.publisher,
     pool: createPool(cfg.workers),
     publishing: createSemaphore(cfg.workers * PUBLISHING_PER_WORKER),
+    downloads: createKeyedPermits(cfg.workers * DOWNLOADS_PER_WORKER),
     log: input.log,
     signal: input.signal,
     // Nothing is removed while the projects sync: the guards decide once every page is in.

@@ -7,6 +7,7 @@
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isValidProjectName, normalizeName } from '../model/names.js';
+import { keepHeapSmall } from '../util/heap-tier.js';
 import { payloadError } from './decode.js';
 import { createGate, type Gate } from './gate.js';
 import {
@@ -169,6 +170,7 @@ async function fetchProject(
   signal: AbortSignal,
 ): Promise<ProjectPage | NotModified> {
   if (!isValidProjectName(name)) throw new TypeError(`Not a valid project name: ${JSON.stringify(name)}`);
+  keepHeapSmall(); // a run that reads pages keeps a small heap (util/heap-tier.ts)
   const normalized = normalizeName(name);
   const url = new URL(`${normalized}/`, sender.base);
   const spec = { headers: { accept: ACCEPT }, conditional };
@@ -234,6 +236,7 @@ async function fetchFile(
   if (target.protocol !== 'https:' && target.protocol !== 'http:') {
     throw payloadError(target, 'not an http(s) URL');
   }
+  keepHeapSmall(); // a run that downloads keeps a small heap (util/heap-tier.ts)
   const declared = options.size ?? null;
   if (declared !== null && declared > maxFileSize) {
     throw fileTooLarge(target, `the index declares ${declared} bytes`, maxFileSize);

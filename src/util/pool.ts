@@ -82,6 +82,60 @@ export function createSemaphore(limit: number): Semaphore {
   };
 }
 
+/** Permits shared by keys (projects): see createKeyedPermits. */
+export interface KeyedPermits {
+  /** Resolves when one of the permits is `key`'s; give it back with release(key). */
+  acquire(key: string): Promise<void>;
+  release(key: string): void;
+}
+
+/**
+ * `limit` permits shared by keys: one key holds at most half of them, so that the others find one free at
+ * once, and a permit given back goes to the waiting key that holds the fewest (the first to ask among
+ * equals), so a key that holds many never keeps one that holds none waiting long.
+ */
+export function createKeyedPermits(limit: number): KeyedPermits {
+  const perKey = Math.max(1, Math.floor(limit / 2));
+  let free = limit;
+  const held = new Map<string, number>();
+  const waiting: { readonly key: string; readonly grant: () => void }[] = [];
+  const heldBy = (key: string): number => held.get(key) ?? 0;
+  const give = (key: string): void => {
+    free--;
+    held.set(key, heldBy(key) + 1);
+  };
+  /** Grants free permits to the waiting keys below their share, those that hold the fewest first. */
+  const grant = (): void => {
+    while (free > 0) {
+      let next = -1;
+      for (let i = 0; i < waiting.length; i++) {
+        const count = heldBy((waiting[i] as { key: string }).key);
+        if (count < perKey && (next < 0 || count < heldBy((waiting[next] as { key: string }).key))) next = i;
+      }
+      if (next < 0) return;
+      const [chosen] = waiting.splice(next, 1) as [{ key: string; grant: () => void }];
+      give(chosen.key);
+      chosen.grant();
+    }
+  };
+  return {
+    acquire(key) {
+      if (free > 0 && heldBy(key) < perKey) {
+        give(key);
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push({ key, grant: resolve }));
+    },
+    release(key) {
+      const left = heldBy(key) - 1;
+      if (left > 0) held.set(key, left);
+      else held.delete(key);
+      free++;
+      grant();
+    },
+  };
+}
+
 /**
  * Runs `fn` for every item with two windows: at most `startLimit` items in their first phase (until
  * `fn` calls `started()`, or ends), and at most `totalLimit` in flight in all. For the sync: reading a
