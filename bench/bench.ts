@@ -31,7 +31,7 @@ import { startBigListing } from './listing-server.js';
 import { benchBundles } from './bundle-bench.js';
 import { benchS3 } from './s3-bench.js';
 import { benchScale, type MeasureChild, type ScaleOptions } from './scale.js';
-import { measureCommandNoop } from './command-noop.js';
+import { measureCommandFirstSync, measureCommandNoop } from './command-noop.js';
 import { benchStateLayout, type StateLayoutOptions } from './state-layout.js';
 
 const CHILD = fileURLToPath(new URL('../test/helpers/sync-child.js', import.meta.url));
@@ -555,9 +555,29 @@ async function main(): Promise<void> {
           result: `${(wall / lower).toFixed(2)} ×`,
           isMet: wall <= 1.3 * lower,
         },
-        atMost('peak RSS', result.maxRssBytes / MiB, ISSUE_14.firstSyncPeakRssMiB, 'MiB', '#14 part 2'),
+        // The sync in a child; the command's own peak is judged on the next row.
+        {
+          target: 'peak RSS (reference)',
+          result: `${(result.maxRssBytes / MiB).toFixed(0)} MiB`,
+          isMet: null,
+        },
       ],
     }));
+    log('first sync, the pypimirror command (end to end)');
+    rows.push(
+      await measureCommandFirstSync(
+        {
+          fake,
+          mirrorRoot: join(work, 'mirror-pypi-command'),
+          packageMatches: requestA.packageMatches ?? [],
+          workers: o.workers,
+          rounds: 1,
+          work,
+          lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
+        },
+        1,
+      ),
+    );
     await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests, result }) => ({
       checks: [
         { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },

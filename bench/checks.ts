@@ -164,12 +164,24 @@ export async function medianRuns(
   command: string,
   args: readonly string[],
   rounds: number,
-  opts: { env?: NodeJS.ProcessEnv; timeTool: string | undefined; scratchFile: string },
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeTool: string | undefined;
+    scratchFile: string;
+    /** Run before each run (the warm-up's too), e.g. to empty a mirror. */
+    before?: () => Promise<void>;
+    /** Default true: one run first, not counted, so that the page cache is warm. */
+    warmUp?: boolean;
+  },
 ): Promise<MedianRun> {
   const env = opts.env ?? process.env;
-  await timeOnce(command, args, env);
+  if (opts.warmUp !== false) {
+    await opts.before?.();
+    await timeOnce(command, args, env);
+  }
   const runs: CommandRun[] = [];
   for (let i = 0; i < Math.max(1, rounds); i++) {
+    await opts.before?.();
     runs.push(await runMeasured(command, args, env, opts.timeTool, opts.scratchFile));
   }
   const median = (pick: (run: CommandRun) => number): number => {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:${GLIBC_TUNABLES} node --single-threaded-gc
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node --single-threaded-gc
 // The pypimirror command (package.json `bin`, npm's link, systemd's ExecStart). It runs the program as one
 // script, the bundle the build makes of main.ts and everything it loads (build/command.ts), compiled with a
 // V8 code cache that the build's training runs made, one per kind of command: a start then neither looks for,
