@@ -16,7 +16,7 @@ import type { Storage } from '../storage/types.js';
 import type { Upstream } from '../model/upstream.js';
 import { forEachWindowed } from '../util/pool.js';
 import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
-import { applyPage, pageFromRecord, type ProjectOutcome, syncProject } from './project.js';
+import { type ProjectOutcome, replanFromRecord, syncProject } from './project.js';
 import {
   formatDryRunSummary,
   formatSummary,
@@ -231,7 +231,7 @@ async function syncRounds(run: RunScope): Promise<void> {
         const projectCtx = run.contextOf(c.name, run.closureFilters);
         outcome =
           c.isReplan === true && record !== null
-            ? await applyPage(projectCtx, pageFromRecord(record, null), c.displayName, record, started)
+            ? await replanFromRecord(projectCtx, record, c.displayName, started)
             : await syncProject(projectCtx, c.name, c.displayName, c.serial, asked, isReplanned, started);
       } catch (err) {
         if (signal.aborted) throw err;
