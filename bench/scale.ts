@@ -20,7 +20,7 @@ import {
   renderRootJson,
 } from '../src/mirror/render.js';
 import { EMPTY_STATE, type MirroredProject, writeRecord, writeState } from '../src/mirror/state.js';
-import { computeScopeKey } from '../src/sync/run.js';
+import { mainRouteKeys } from '../src/sync/upstreams.js';
 import { nextRecord } from '../src/sync/project.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { forEachWindowed } from '../src/util/pool.js';
@@ -177,12 +177,15 @@ async function writeRootAndState(
   await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, null));
   await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   const now = new Date().toISOString();
+  // As a sync through the changelog leaves it: a no-op then finds nothing to change, nor to write.
   await writeState(createLocalStorage(root), {
     ...EMPTY_STATE,
-    scopeKey: computeScopeKey(scaleConfig(root, fake, o)),
+    ...mainRouteKeys(scaleConfig(root, fake, o)),
     lastSerial: fake.serial,
     projects,
     lastRun: { startedAt: now, finishedAt: now, ok: true },
+    removals: [],
+    deletionsHeld: null,
     discovery: {
       mode: 'changelog',
       changelogUnsupportedAt: null,

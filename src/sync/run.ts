@@ -28,7 +28,7 @@ import type { RetryPolicy } from './retrying-download.js';
 import { type ContextOf, createRunContexts } from './run-contexts.js';
 import { type DeletionOutcome, settleDeletions } from './run-deletions.js';
 import { RunTally } from './run-tally.js';
-import { projectMap, rootEntries, sortedProjects } from './state-projects.js';
+import { isStateUnchanged, projectMap, rootEntries, sortedProjects } from './state-projects.js';
 import {
   buildRouting,
   discoverRoutes,
@@ -334,6 +334,25 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
     ...[...tally.emptied].map(([name, record]) => ({ name, record, isForgotten: false })),
   ];
   let report = buildReport();
+  /** The state to write, but for its project entries. */
+  const settledState = (): Omit<MirrorState, 'projects'> => {
+    report = buildReport();
+    return {
+      formatVersion: 1,
+      ...settleRoutes(routed, {
+        projects,
+        retryLater: tally.retryLater,
+        isAborted: counts.isAborted,
+        isDeletionHeld: cause !== null,
+      }),
+      lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
+      removals: deletions.history,
+      deletionsHeld: counts.isAborted ? (state.deletionsHeld ?? null) : hold,
+      ...(run.closure === null ? {} : { closure: run.closure.toState() }),
+    };
+  };
+  const isStateKept =
+    gone.length === 0 && !isRootChanged && isStateUnchanged(state, mirrored, projects, settledState());
   await run.publisher.finish({
     root: isRootChanged ? rootEntries(projects) : null,
     gone,
@@ -350,24 +369,9 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
         await run.findLinks.update(new Set([...tally.touched, ...removed, ...tally.emptied.keys()]));
       }
     },
-    state: () => {
-      report = buildReport();
-      return {
-        formatVersion: 1,
-        ...settleRoutes(routed, {
-          projects,
-          retryLater: tally.retryLater,
-          isAborted: counts.isAborted,
-          isDeletionHeld: cause !== null,
-        }),
-        projects: sortedProjects(projects),
-        lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
-        removals: deletions.history,
-        deletionsHeld: counts.isAborted ? (state.deletionsHeld ?? null) : hold,
-        ...(run.closure === null ? {} : { closure: run.closure.toState() }),
-      };
-    },
+    state: isStateKept ? null : () => ({ ...settledState(), projects: sortedProjects(projects) }),
   });
+  if (isStateKept) report = buildReport();
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
 }
