@@ -13,8 +13,11 @@ import { fileKey, projectKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
 import { settleWindowed, sizeAt } from './project-context.js';
 
-/** How the kept files are checked (see the module comment). */
-export type DiskCheck = 'size' | 'presence';
+/**
+ * How the kept files are checked (see the module comment); `listed`: by presence, in the regular files of
+ * the project's directory as already listed (replan-reads.ts).
+ */
+export type DiskCheck = 'size' | 'presence' | { readonly listed: readonly string[] };
 
 export interface KeptOnDisk {
   /**
@@ -35,8 +38,8 @@ export async function checkKeptFiles(
 ): Promise<KeptOnDisk> {
   let listed: ReadonlySet<string> | null = null;
   let mayHoldTempFiles = true;
-  if (check === 'presence' && files.length > 0) {
-    const names = (await storage.list(projectKey(project))).files;
+  if (check !== 'size' && files.length > 0) {
+    const names = check === 'presence' ? (await storage.list(projectKey(project))).files : check.listed;
     listed = new Set(names);
     // Only the local sweep removes what a listing shows (hidden temp files); object storage's aborts uploads.
     mayHoldTempFiles = storage.kind !== 'local' || names.some(isTempName);

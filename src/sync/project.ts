@@ -328,16 +328,18 @@ export async function applyPage(
 /**
  * A project planned again from its record's page, no page fetched (a filter change the changelog vouches
  * for, a closure round): its kept files are checked by one listing of its directory (disk-check.ts
- * 'presence'): a file removed by hand is fetched again here, one changed in place when its page is next
- * fetched, or by `verify`.
+ * 'presence'; `listed`: the listing read ahead): a file removed by hand is fetched again here, one changed
+ * in place when its page is next fetched, or by `verify`.
  */
 export function replanFromRecord(
   ctx: ProjectContext,
   record: ProjectRecord,
   displayName: string,
   onPlanned: () => void,
+  listed?: readonly string[],
 ): Promise<ProjectOutcome> {
-  return applyPage(ctx, pageFromRecord(record, null), displayName, record, onPlanned, 'presence');
+  const check = listed === undefined ? 'presence' : { listed };
+  return applyPage(ctx, pageFromRecord(record, null), displayName, record, onPlanned, check);
 }
 
 /** The record of `page` with `files` on disk (and what min_release_age held back). */

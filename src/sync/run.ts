@@ -27,6 +27,7 @@ import {
 import type { RetryPolicy } from './retrying-download.js';
 import { type ContextOf, createRunContexts } from './run-contexts.js';
 import { type DeletionOutcome, settleDeletions } from './run-deletions.js';
+import { type ReplanReads, startReplanReads } from './replan-reads.js';
 import { RunTally } from './run-tally.js';
 import { isStateUnchanged, projectMap, rootEntries, sortedProjects } from './state-projects.js';
 import {
@@ -214,13 +215,25 @@ async function syncRounds(run: RunScope): Promise<void> {
   const { cfg, closure, routed, signal, tally, progress, counts } = run;
   const { found } = routed;
   /** One round: pages fetched (or, for a closure re-plan, the record's page planned again) and synced. */
-  const syncRound = (round: readonly ClosureTask[]): Promise<void> =>
+  const syncRound = async (round: readonly ClosureTask[]): Promise<void> => {
+    const reads = startReplanReads(
+      run.storage,
+      round.filter((c) => c.isReplan === true).map((c) => c.name),
+    );
+    try {
+      await syncProjects(round, reads);
+    } finally {
+      await reads?.close();
+    }
+  };
+  const syncProjects = (round: readonly ClosureTask[], reads: ReplanReads | null): Promise<void> =>
     forEachWindowed(round, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       let record: ProjectRecord | null = null;
       let outcome: ProjectOutcome;
       try {
-        record = await readRecord(run.storage, c.name);
+        const ahead = c.isReplan === true ? ((await reads?.take(c.name)) ?? null) : null;
+        record = ahead === null ? await readRecord(run.storage, c.name) : ahead.record;
         // Another upstream's validators say nothing about this one's page; held files coming of age
         // re-plan the project even if its page is unchanged.
         const asked =
@@ -231,7 +244,7 @@ async function syncRounds(run: RunScope): Promise<void> {
         const projectCtx = run.contextOf(c.name, run.closureFilters);
         outcome =
           c.isReplan === true && record !== null
-            ? await replanFromRecord(projectCtx, record, c.displayName, started)
+            ? await replanFromRecord(projectCtx, record, c.displayName, started, ahead?.files)
             : await syncProject(projectCtx, c.name, c.displayName, c.serial, asked, isReplanned, started);
       } catch (err) {
         if (signal.aborted) throw err;
