@@ -19,7 +19,7 @@ const BATCHES_AHEAD = 8;
 const MIN_PROJECTS = 1000;
 
 /** What was read ahead of one project: its record (null: none) and the regular files in its directory. */
-export interface ReadAhead {
+interface ReadAhead {
   readonly record: ProjectRecord | null;
   readonly files: readonly string[];
 }
