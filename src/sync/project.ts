@@ -152,10 +152,12 @@ async function planPage(
 ): Promise<CheckedPlan> {
   const { cfg, log, storage } = ctx;
   // The decoders skip names that cannot be stored; a page rebuilt from an older record may still hold one.
-  for (const f of page.files.filter((file) => whyUnstorableFilename(file.filename) !== null)) {
+  const unstorable = page.files.filter((file) => whyUnstorableFilename(file.filename) !== null);
+  for (const f of unstorable) {
     log.warn('file skipped: its name cannot be stored', { project: page.name, file: f.filename });
   }
-  page = { ...page, files: page.files.filter((file) => whyUnstorableFilename(file.filename) === null) };
+  // The page itself when every name can be stored (a re-plan's is the record's: told unchanged by identity).
+  if (unstorable.length > 0) page = { ...page, files: page.files.filter((f) => !unstorable.includes(f)) };
   page = await withUploadTimes(ctx, page);
   const plan = planProject(page, record, ctx.filters, {
     cleanup: cfg.cleanup,
