@@ -29,7 +29,13 @@ import { type ContextOf, createRunContexts } from './run-contexts.js';
 import { type DeletionOutcome, settleDeletions } from './run-deletions.js';
 import { type ReplanReads, startReplanReads } from './replan-reads.js';
 import { RunTally } from './run-tally.js';
-import { isStateUnchanged, projectMap, rootEntries, sortedProjects } from './state-projects.js';
+import {
+  isStateUnchanged,
+  projectMap,
+  quarantineHolds,
+  rootEntries,
+  sortedProjects,
+} from './state-projects.js';
 import {
   buildRouting,
   discoverRoutes,
@@ -321,7 +327,7 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
       listingFailed: routed.found.isListingFailed,
       aborted: counts.isAborted,
       requests: counts.requests,
-      quarantine: mergeHolds([...tally.projects.values()].map((p) => p.quarantine)),
+      quarantine: mergeHolds(quarantineHolds(tally.projects)),
     };
   };
   if (run.isDryRun) {

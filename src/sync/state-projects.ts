@@ -3,6 +3,7 @@
 // changed, and its memory is the state's, not garbage made from it (issue #14 part 4). Pure.
 import { isDeepStrictEqual } from 'node:util';
 import type { MirroredProject, MirrorState } from '../mirror/state.js';
+import type { QuarantineHold } from '../model/holds.js';
 
 /** The state's entries as a map, in the state's order (no [name, entry] pair per project). */
 export function projectMap(
@@ -33,6 +34,11 @@ export function sortedProjects(
   const sorted: Record<string, MirroredProject> = {};
   for (const name of names) sorted[name] = projects.get(name) as MirroredProject;
   return sorted;
+}
+
+/** The entries' quarantine holds (for the report), with no array of every entry. */
+export function* quarantineHolds(projects: ReadonlyMap<string, MirroredProject>): Generator<QuarantineHold> {
+  for (const p of projects.values()) if (p.quarantine !== undefined) yield p.quarantine;
 }
 
 /** The root page's entries: every project with a page, by name. */
