@@ -1,9 +1,7 @@
 // State under <root>/.pypimirror/: one record per project (written right after its page) and state.json
 // (written last in a run), read and written through the tree's storage. Every write is atomic, so a crash
 // at any instant leaves the previous state.
-import { readFile as readFileWithCallback } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { StateError, wrongStateShape } from '../errors.js';
 import { isNormalizedName } from '../model/names.js';
 import { RECORDS_DIR_KEY, recordKey, STATE_KEY } from '../storage/keys.js';
@@ -134,26 +132,9 @@ export async function readStateJson(path: string): Promise<unknown> {
   return parseStateJson(text, path);
 }
 
-/**
- * The bytes of the tree's file `key`, or null when there is none. On a local tree through fs.readFile's
- * callback form, which costs half the CPU of the promise form storage.get reads with: a re-plan of every
- * project reads every record (issue #14 part 4).
- */
-function getStoredBytes(storage: Storage, key: string): Promise<Buffer | null> {
-  const root = storage.localRoot();
-  if (root === null) return storage.get(key);
-  return new Promise((resolve, reject) => {
-    readFileWithCallback(join(root, ...key.split('/')), (err, bytes) => {
-      if (err === null) resolve(bytes);
-      else if (isNotFound(err)) resolve(null);
-      else reject(err);
-    });
-  });
-}
-
 /** The JSON of the tree's file `key` (under `.pypimirror/`), or null when there is none. */
 export async function readStoredJson(storage: Storage, key: string): Promise<unknown> {
-  const bytes = await getStoredBytes(storage, key);
+  const bytes = await storage.get(key);
   return bytes === null ? null : parseStateJson(bytes.toString('utf8'), storage.describe(key));
 }
 
