@@ -79,6 +79,7 @@ function readOptions(): Options {
       'scale-projects': { type: 'string', default: '100000' },
       'scale-files': { type: 'string', default: '1000000' },
       'scale-new': { type: 'string', default: '10000' },
+      'scale-dir': { type: 'string' },
       'state-layout': { type: 'boolean', default: false },
       'layout-projects': { type: 'string', default: '100000' },
       'layout-files': { type: 'string', default: '10' },
@@ -90,7 +91,8 @@ function readOptions(): Options {
       'npm run bench -- [--delay-ms 20] [--projects 300] [--files 5000] [--big-mib 1024] [--big-rounds 5]\n' +
         '                 [--listing 700000] [--mirrored 10000] [--globs 50] [--workers 8] [--k 10] [--out bench-results.json] [--skip-plain]\n' +
         '                 [--startup-rounds 9]\n' +
-        '                 [--scale [--scale-projects 100000] [--scale-files 1000000] [--scale-new 10000]]\n' +
+        '                 [--scale [--scale-projects 100000] [--scale-files 1000000] [--scale-new 10000]\n' +
+        '                          [--scale-dir DIR]]\n' +
         '                 [--state-layout [--layout-projects 100000] [--layout-files 10]]\n',
     );
     process.exit(0);
@@ -122,6 +124,7 @@ function readOptions(): Options {
             newProjects: Math.round(num('scale-new', values['scale-new'])),
             delayMs: num('delay-ms', values['delay-ms']),
             workers: Math.max(1, num('workers', values.workers)),
+            dir: values['scale-dir'] ?? null,
           }
         : null,
     stateLayout:

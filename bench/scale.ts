@@ -20,10 +20,11 @@ import {
   renderRootJson,
 } from '../src/mirror/render.js';
 import { EMPTY_STATE, type MirroredProject, writeRecord, writeState } from '../src/mirror/state.js';
-import { computeScopeKey } from '../src/sync/run.js';
+import { mainRouteKeys } from '../src/sync/upstreams.js';
 import { nextRecord } from '../src/sync/project.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { forEachWindowed } from '../src/util/pool.js';
+import { keptScaleMirror } from './scale-dir.js';
 import { createLocalStorage } from '../src/storage/local.js';
 
 /** What a scenario's judge is given: the figures of its run. */
@@ -60,6 +61,8 @@ export interface ScaleOptions {
   readonly newProjects: number;
   readonly delayMs: number;
   readonly workers: number;
+  /** `--scale-dir`: where the mirror is kept between runs (scale-dir.ts); null: written in the work directory. */
+  readonly dir: string | null;
 }
 
 /** What bench.ts lends the scenario: its scratch directory, log, and the runner that adds a row per sync. */
@@ -102,15 +105,16 @@ function seedMirrored(fake: FakeUpstream, o: ScaleOptions): void {
 /**
  * The mirror as a sync of `fake` leaves it: every page fetched and decoded by the upstream client, files on
  * disk, the project pages, records and state written by the functions a sync writes them with (records
- * durable; the files and pages without fsync, which only the setup's time would notice).
+ * durable; the files and pages without fsync, which only the setup's time would notice). Returns the state's
+ * project entries, sorted by name.
  */
 async function generateMirror(
   root: string,
   fake: FakeUpstream,
   o: ScaleOptions,
   log: ScaleDeps['log'],
-): Promise<void> {
-  const cfg = makeConfig({ mirrorRoot: root, indexUrl: fake.url, workers: o.workers });
+): Promise<Record<string, MirroredProject>> {
+  const cfg = scaleConfig(root, fake, o);
   await claimRoot(cfg, createLocalStorage(cfg.mirrorRoot));
   const { http, upstream } = connectSilently({ ...cfg, timeoutMs: 60_000 });
   const projects: Record<string, MirroredProject> = {};
@@ -149,18 +153,39 @@ async function generateMirror(
   } finally {
     await http.close();
   }
-  const entries = Object.keys(projects)
-    .sort()
-    .map((name) => ({ name, displayName: name }));
+  const sorted = Object.fromEntries(Object.entries(projects).sort(([a], [b]) => (a < b ? -1 : 1)));
+  await writeRootAndState(root, fake, o, sorted);
+  log(
+    `scale: mirror of ${o.projects} projects, ${o.files} files written in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return sorted;
+}
+
+/** The config the mirror is written with (the sync child's, without its filters). */
+function scaleConfig(root: string, fake: FakeUpstream, o: ScaleOptions): ReturnType<typeof makeConfig> {
+  return makeConfig({ mirrorRoot: root, indexUrl: fake.url, workers: o.workers });
+}
+
+/** The root pages and state.json of a mirror holding `projects` (sorted), synced from `fake` at its serial. */
+async function writeRootAndState(
+  root: string,
+  fake: FakeUpstream,
+  o: ScaleOptions,
+  projects: Record<string, MirroredProject>,
+): Promise<void> {
+  const entries = Object.keys(projects).map((name) => ({ name, displayName: name }));
   await writeFileAtomic(join(root, INDEX_HTML), renderRootHtml(entries, null));
   await writeFileAtomic(join(root, INDEX_JSON), renderRootJson(entries));
   const now = new Date().toISOString();
+  // As a sync through the changelog leaves it: a no-op then finds nothing to change, nor to write.
   await writeState(createLocalStorage(root), {
     ...EMPTY_STATE,
-    scopeKey: computeScopeKey(cfg),
+    ...mainRouteKeys(scaleConfig(root, fake, o)),
     lastSerial: fake.serial,
-    projects: Object.fromEntries(Object.entries(projects).sort(([a], [b]) => (a < b ? -1 : 1))),
+    projects,
     lastRun: { startedAt: now, finishedAt: now, ok: true },
+    removals: [],
+    deletionsHeld: null,
     discovery: {
       mode: 'changelog',
       changelogUnsupportedAt: null,
@@ -170,8 +195,22 @@ async function generateMirror(
       isListingDue: false,
     },
   });
-  log(
-    `scale: mirror of ${o.projects} projects, ${o.files} files written in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+}
+
+/** The mirror to run the scenarios on: written in the work directory, or kept in `o.dir` (scale-dir.ts). */
+function readyMirror(fake: FakeUpstream, o: ScaleOptions, deps: ScaleDeps): Promise<string> {
+  const generate = async (root: string): Promise<Record<string, MirroredProject>> =>
+    generateMirror(root, fake, o, deps.log);
+  if (o.dir === null) {
+    const root = join(deps.work, 'mirror-scale');
+    return generate(root).then(() => root);
+  }
+  const params = { projects: o.projects, files: o.files, lastSerial: fake.serial };
+  return keptScaleMirror(
+    o.dir,
+    params,
+    { generate, writeRootAndState: (root, projects) => writeRootAndState(root, fake, o, projects) },
+    deps.log,
   );
 }
 
@@ -182,8 +221,7 @@ export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void
   try {
     log(`scale: seeding the fake upstream with ${o.projects} projects, ${o.files} files`);
     seedMirrored(fake, o);
-    const root = join(deps.work, 'mirror-scale');
-    await generateMirror(root, fake, o, log);
+    const root = await readyMirror(fake, o, deps);
     fake.latencyMs = o.delayMs;
     const request: SyncChildRequest = {
       mirrorRoot: root,

@@ -158,14 +158,22 @@ export async function writeState(storage: Storage, state: MirrorState): Promise<
 export async function readRecord(storage: Storage, name: string): Promise<ProjectRecord | null> {
   const key = recordKey(name);
   const json = await readStoredJson(storage, key);
-  if (json === null) return null;
+  return json === null ? null : checkRecord(json, name, storage.describe(key));
+}
+
+/** The record of `name` from `text`, the content of its file `where`, checked as readRecord checks it. */
+export function parseRecord(text: string, name: string, where: string): ProjectRecord {
+  return checkRecord(parseStateJson(text, where), name, where);
+}
+
+function checkRecord(json: unknown, name: string, where: string): ProjectRecord {
   if (
     !isObject(json) ||
     json['formatVersion'] !== 1 ||
     json['name'] !== name ||
     !Array.isArray(json['files'])
   ) {
-    throw wrongStateShape(storage.describe(key), `a pypimirror project record for ${name} (formatVersion 1)`);
+    throw wrongStateShape(where, `a pypimirror project record for ${name} (formatVersion 1)`);
   }
   return json as unknown as ProjectRecord;
 }

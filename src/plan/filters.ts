@@ -10,7 +10,7 @@ import {
   type FileSelectionKeys,
 } from './file-selection.js';
 import { normalizeName } from '../model/names.js';
-import { parsePackageMatch, type VersionPolicy } from './versions.js';
+import { isVersionFiltering, parsePackageMatch, type VersionPolicy } from './versions.js';
 
 export interface Filters {
   /** True when the project (any spelling) is selected by package_matches. */
@@ -183,8 +183,12 @@ export function compileFilters(
       // matched and pulled in by the closure gets both lists.
       const own = byMatches(project) ? (specifiers.get(project) ?? ['']) : [];
       const wanted = [...own, ...(pulledIn.get(project) ?? [])];
-      return selectProjectFiles(project, named, fileSelection, wanted.length === 0 ? [''] : wanted, selection)
-        .files;
+      const specifiersOf = wanted.length === 0 ? [''] : wanted;
+      // No file key and no version filter: every file filename_matches leaves is kept, with no version
+      // parsed (a re-plan of 100 000 projects, issue #14 part 4).
+      if (fileSelection.isEmpty && !isVersionFiltering(specifiersOf, selection))
+        return new Set(named.map((f) => f.filename));
+      return selectProjectFiles(project, named, fileSelection, specifiersOf, selection).files;
     },
     literalProjects,
   };

@@ -105,8 +105,25 @@ function isSameFile(local: LocalFile, up: UpstreamFile): boolean {
   return up.size === null || up.size === local.size;
 }
 
-/** The same file with the upstream entry's attributes; a change held before is over. */
+/** Are the two digest maps the same (keys and values)? */
+function isSameHashes(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/**
+ * The same file with the upstream entry's attributes; a change held before is over. The record's own entry
+ * when they are the ones it has (a re-plan from the record), so that an unchanged record is told cheaply.
+ */
 function refresh(local: LocalFile, up: UpstreamFile): LocalFile {
+  const isCurrent =
+    local.heldUpstreamHashes === undefined &&
+    local.url === up.url &&
+    local.requiresPython === up.requiresPython &&
+    local.yanked === up.yanked &&
+    local.uploadTime === up.uploadTime &&
+    isSameHashes(local.upstreamHashes, up.hashes);
+  if (isCurrent) return local;
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { heldUpstreamHashes: _over, ...rest } = local;
   return {

@@ -20,6 +20,7 @@ import type { QuarantineHold } from '../model/holds.js';
 import { fileKey, projectKey } from '../storage/keys.js';
 import type { Storage } from '../storage/types.js';
 import type { ProjectPage, UpstreamFile } from '../model/upstream.js';
+import { checkKeptFiles, type DiskCheck } from './disk-check.js';
 import { fetchFile, fetchMetadata } from './fetch-file.js';
 import {
   describeError,
@@ -144,6 +145,8 @@ interface CheckedPlan {
   readonly damaged: string[];
   /** Mirrored files whose new bytes go to a new path; the old file goes once the page links the new one. */
   readonly replacing: Map<string, LocalFile>;
+  /** False when the project's directory was listed and holds no temp file (disk-check.ts). */
+  readonly mayHoldTempFiles: boolean;
 }
 
 /** Plans `page` against `record` (plan/planner.ts), then checks the files to keep against the tree. */
@@ -151,13 +154,16 @@ async function planPage(
   ctx: ProjectContext,
   page: ProjectPage,
   record: ProjectRecord | null,
+  diskCheck: DiskCheck,
 ): Promise<CheckedPlan> {
   const { cfg, log, storage } = ctx;
   // The decoders skip names that cannot be stored; a page rebuilt from an older record may still hold one.
-  for (const f of page.files.filter((file) => whyUnstorableFilename(file.filename) !== null)) {
+  const unstorable = page.files.filter((file) => whyUnstorableFilename(file.filename) !== null);
+  for (const f of unstorable) {
     log.warn('file skipped: its name cannot be stored', { project: page.name, file: f.filename });
   }
-  page = { ...page, files: page.files.filter((file) => whyUnstorableFilename(file.filename) === null) };
+  // The page itself when every name can be stored (a re-plan's is the record's: told unchanged by identity).
+  if (unstorable.length > 0) page = { ...page, files: page.files.filter((f) => !unstorable.includes(f)) };
   page = await withUploadTimes(ctx, page);
   const plan = planProject(page, record, ctx.filters, {
     cleanup: cfg.cleanup,
@@ -177,19 +183,18 @@ async function planPage(
   const download: UpstreamFile[] = [...plan.download];
   const damaged: string[] = [];
   const byName = new Map(page.files.map((f) => [f.filename, f]));
-  const sizes = await settleWindowed(plan.keep, (file) => sizeAt(storage, fileKey(page.name, file)));
+  const { sizes, mayHoldTempFiles } = await checkKeptFiles(storage, page.name, plan.keep, diskCheck);
   plan.keep.forEach((file, i) => {
-    const r = sizes[i];
-    if (r === undefined || r.status === 'rejected') throw r?.reason; // a disk error fails the project
-    if (r.value === file.size) {
+    const size = sizes[i] ?? null;
+    if (size === file.size) {
       keep.push(file);
       return;
     }
-    if (r.value !== null) damaged.push(fileKey(page.name, file));
+    if (size !== null) damaged.push(fileKey(page.name, file));
     download.push(byName.get(file.filename) as UpstreamFile);
     if (file.heldUpstreamHashes !== undefined) replacing.set(file.filename, file);
   });
-  return { page, plan, keep, download, damaged, replacing };
+  return { page, plan, keep, download, damaged, replacing, mayHoldTempFiles };
 }
 
 /** What a project's downloads brought: the verified files, the failures, the kept files with their `.metadata`. */
@@ -258,16 +263,20 @@ async function rememberPartial(
   return { kind: 'failed', reason: got.errors.join('; ') };
 }
 
-/** Plans `page` against `record`, fetches what is missing, publishes page and record, removes what may go. */
+/**
+ * Plans `page` against `record`, fetches what is missing, publishes page and record, removes what may go.
+ * `diskCheck`: how the files kept are checked in the tree (disk-check.ts).
+ */
 export async function applyPage(
   ctx: ProjectContext,
   page: ProjectPage,
   displayName: string,
   record: ProjectRecord | null,
   onPlanned: () => void = () => {},
+  diskCheck: DiskCheck = 'size',
 ): Promise<ProjectOutcome> {
   const { storage } = ctx;
-  const checked = await planPage(ctx, page, record);
+  const checked = await planPage(ctx, page, record, diskCheck);
   const { plan, download, replacing } = checked;
   page = checked.page;
   if (ctx.isDryRun === true)
@@ -282,7 +291,7 @@ export async function applyPage(
   }
   // The record comes before the directory, so a directory without one is never taken for ours (ownership.ts).
   if (record === null) await claimProject(storage, emptyRecord(page.name, displayName));
-  await storage.sweep(projectKey(page.name));
+  if (checked.mayHoldTempFiles) await storage.sweep(projectKey(page.name));
   onPlanned();
   const got = await fetchPlanned(ctx, checked);
   if (got.errors.length > 0) return rememberPartial(ctx, checked, displayName, record, got);
@@ -322,6 +331,23 @@ export async function applyPage(
     unlinked: plan.unlinked,
     suspect: plan.suspect,
   };
+}
+
+/**
+ * A project planned again from its record's page, no page fetched (a filter change the changelog vouches
+ * for, a closure round): its kept files are checked by one listing of its directory (disk-check.ts
+ * 'presence'; `listed`: the listing read ahead): a file removed by hand is fetched again here, one changed
+ * in place when its page is next fetched, or by `verify`.
+ */
+export function replanFromRecord(
+  ctx: ProjectContext,
+  record: ProjectRecord,
+  displayName: string,
+  onPlanned: () => void,
+  listed?: readonly string[],
+): Promise<ProjectOutcome> {
+  const check = listed === undefined ? 'presence' : { listed };
+  return applyPage(ctx, pageFromRecord(record, null), displayName, record, onPlanned, check);
 }
 
 /** The record of `page` with `files` on disk (and what min_release_age held back). */

@@ -16,7 +16,7 @@ import type { Storage } from '../storage/types.js';
 import type { Upstream } from '../model/upstream.js';
 import { forEachWindowed } from '../util/pool.js';
 import { type ClosureTask, DependencyClosure, MAX_CLOSURE_ROUNDS } from './closure.js';
-import { applyPage, pageFromRecord, type ProjectOutcome, syncProject } from './project.js';
+import { type ProjectOutcome, replanFromRecord, syncProject } from './project.js';
 import {
   formatDryRunSummary,
   formatSummary,
@@ -27,8 +27,15 @@ import {
 import type { RetryPolicy } from './retrying-download.js';
 import { type ContextOf, createRunContexts } from './run-contexts.js';
 import { type DeletionOutcome, settleDeletions } from './run-deletions.js';
+import { type ReplanReads, startReplanReads } from './replan-reads.js';
 import { RunTally } from './run-tally.js';
-import { projectMap, rootEntries, sortedProjects } from './state-projects.js';
+import {
+  isStateUnchanged,
+  projectMap,
+  quarantineHolds,
+  rootEntries,
+  sortedProjects,
+} from './state-projects.js';
 import {
   buildRouting,
   discoverRoutes,
@@ -214,13 +221,25 @@ async function syncRounds(run: RunScope): Promise<void> {
   const { cfg, closure, routed, signal, tally, progress, counts } = run;
   const { found } = routed;
   /** One round: pages fetched (or, for a closure re-plan, the record's page planned again) and synced. */
-  const syncRound = (round: readonly ClosureTask[]): Promise<void> =>
+  const syncRound = async (round: readonly ClosureTask[]): Promise<void> => {
+    const reads = startReplanReads(
+      run.storage,
+      round.filter((c) => c.isReplan === true).map((c) => c.name),
+    );
+    try {
+      await syncProjects(round, reads);
+    } finally {
+      await reads?.close();
+    }
+  };
+  const syncProjects = (round: readonly ClosureTask[], reads: ReplanReads | null): Promise<void> =>
     forEachWindowed(round, cfg.workers * 4, MAX_PROJECTS_IN_FLIGHT, async (c, started) => {
       if (signal.aborted) return;
       let record: ProjectRecord | null = null;
       let outcome: ProjectOutcome;
       try {
-        record = await readRecord(run.storage, c.name);
+        const ahead = c.isReplan === true ? ((await reads?.take(c.name)) ?? null) : null;
+        record = ahead === null ? await readRecord(run.storage, c.name) : ahead.record;
         // Another upstream's validators say nothing about this one's page; held files coming of age
         // re-plan the project even if its page is unchanged.
         const asked =
@@ -231,7 +250,7 @@ async function syncRounds(run: RunScope): Promise<void> {
         const projectCtx = run.contextOf(c.name, run.closureFilters);
         outcome =
           c.isReplan === true && record !== null
-            ? await applyPage(projectCtx, pageFromRecord(record, null), c.displayName, record, started)
+            ? await replanFromRecord(projectCtx, record, c.displayName, started, ahead?.files)
             : await syncProject(projectCtx, c.name, c.displayName, c.serial, asked, isReplanned, started);
       } catch (err) {
         if (signal.aborted) throw err;
@@ -308,7 +327,7 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
       listingFailed: routed.found.isListingFailed,
       aborted: counts.isAborted,
       requests: counts.requests,
-      quarantine: mergeHolds([...tally.projects.values()].map((p) => p.quarantine)),
+      quarantine: mergeHolds(quarantineHolds(tally.projects)),
     };
   };
   if (run.isDryRun) {
@@ -334,6 +353,25 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
     ...[...tally.emptied].map(([name, record]) => ({ name, record, isForgotten: false })),
   ];
   let report = buildReport();
+  /** The state to write, but for its project entries. */
+  const settledState = (): Omit<MirrorState, 'projects'> => {
+    report = buildReport();
+    return {
+      formatVersion: 1,
+      ...settleRoutes(routed, {
+        projects,
+        retryLater: tally.retryLater,
+        isAborted: counts.isAborted,
+        isDeletionHeld: cause !== null,
+      }),
+      lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
+      removals: deletions.history,
+      deletionsHeld: counts.isAborted ? (state.deletionsHeld ?? null) : hold,
+      ...(run.closure === null ? {} : { closure: run.closure.toState() }),
+    };
+  };
+  const isStateKept =
+    gone.length === 0 && !isRootChanged && isStateUnchanged(state, mirrored, projects, settledState());
   await run.publisher.finish({
     root: isRootChanged ? rootEntries(projects) : null,
     gone,
@@ -350,24 +388,9 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
         await run.findLinks.update(new Set([...tally.touched, ...removed, ...tally.emptied.keys()]));
       }
     },
-    state: () => {
-      report = buildReport();
-      return {
-        formatVersion: 1,
-        ...settleRoutes(routed, {
-          projects,
-          retryLater: tally.retryLater,
-          isAborted: counts.isAborted,
-          isDeletionHeld: cause !== null,
-        }),
-        projects: sortedProjects(projects),
-        lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, ok: isReportOk(report) },
-        removals: deletions.history,
-        deletionsHeld: counts.isAborted ? (state.deletionsHeld ?? null) : hold,
-        ...(run.closure === null ? {} : { closure: run.closure.toState() }),
-      };
-    },
+    state: isStateKept ? null : () => ({ ...settledState(), projects: sortedProjects(projects) }),
   });
+  if (isStateKept) report = buildReport();
   (isReportOk(report) ? log.info : log.warn).call(log, formatSummary(report), { summary: true });
   return report;
 }

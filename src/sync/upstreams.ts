@@ -88,6 +88,25 @@ export function wholeScopeKey(cfg: Config): string {
   return fingerprint([mainScopeKey(cfg), ...sections]);
 }
 
+/** Route.projectsKey of the route at `index` (the sections in file order, then [mirror]'s). */
+function projectsKeyOf(cfg: Config, indexUrl: URL, packageMatches: readonly string[], index: number): string {
+  return fingerprint([
+    ...routeProjectsScope(indexUrl, packageMatches),
+    ...claimsScope(cfg.upstreams.slice(0, index)),
+  ]);
+}
+
+/** The keys [mirror]'s route keeps at the top of state.json, as a run writes them (the bench's too). */
+export function mainRouteKeys(
+  cfg: Config,
+): Required<Pick<UpstreamState, 'scopeKey' | 'projectsKey' | 'upstreamKey'>> {
+  return {
+    scopeKey: mainScopeKey(cfg),
+    projectsKey: projectsKeyOf(cfg, cfg.indexUrl, cfg.packageMatches, cfg.upstreams.length),
+    upstreamKey: upstreamKeyOf(cfg.indexUrl),
+  };
+}
+
 function upstreamKeyOf(indexUrl: URL): string {
   return createHash('sha256').update(indexUrl.href).digest('hex').slice(0, 32);
 }
@@ -134,10 +153,7 @@ export function buildRouting(
       packageMatches,
       minReleaseAgeMs: section === null ? cfg.minReleaseAgeMs : section.minReleaseAgeMs,
       scopeKey: fingerprint(routeScope(cfg, indexUrl, packageMatches, index)),
-      projectsKey: fingerprint([
-        ...routeProjectsScope(indexUrl, packageMatches),
-        ...claimsScope(cfg.upstreams.slice(0, index)),
-      ]),
+      projectsKey: projectsKeyOf(cfg, indexUrl, packageMatches, index),
       upstreamKey: upstreamKeyOf(indexUrl),
     });
     claims.push(own);

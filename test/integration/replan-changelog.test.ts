@@ -2,7 +2,8 @@
 // changelog says which pages moved; those are fetched, and every other project is planned again from the
 // page its record holds, with no page request (issue #14 part 4).
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildWheel } from '../helpers/dist-builder.js';
@@ -61,6 +62,38 @@ test('a filename_matches change with the changelog: only the pages it names are 
     ['/pypi'],
   );
   assert.deepEqual(await inodes(), before, 'no page or record rewritten');
+});
+
+test('a re-plan from records lists each directory: a file removed by hand comes back, one changed in place waits for its page', async (t) => {
+  const h = await startHarness(t);
+  seedCatalogue(h.fake);
+  await h.sync({ packageMatches: SELECTED, filenameMatches: ['*.whl'] });
+  const removed = 'demo_lib-1.0-py3-none-any.whl';
+  const changed = 'zope_interface-5.0-py3-none-any.whl';
+  const temp = join(h.root, 'demo-lib', `.${removed}.0123456789ab.tmp`);
+  await rm(join(h.root, 'demo-lib', removed));
+  await writeFile(join(h.root, 'zope-interface', changed), 'changed in place');
+  await writeFile(temp, 'a crashed write');
+
+  h.fake.resetLog();
+  const report = await h.sync({ packageMatches: SELECTED, filenameMatches: ['*'] });
+  assert.equal(report.failures.length, 0);
+  const paths = h.fake.requests.map((r) => r.path);
+  assert.deepEqual(
+    paths.filter((p) => /^\/simple\//.test(p)),
+    [],
+    'no page',
+  );
+  assert.equal(paths.filter((p) => p.endsWith(`/${removed}`)).length, 1, 'the removed file, fetched again');
+  assert.equal(paths.filter((p) => p.endsWith(`/${changed}`)).length, 0, 'the changed file, not asked for');
+  assert.equal(await readFile(join(h.root, 'zope-interface', changed), 'utf8'), 'changed in place');
+  await assert.rejects(stat(temp), { code: 'ENOENT' }, 'the temp file is swept');
+
+  // The project's next page fetch checks sizes: the bytes changed in place are replaced.
+  h.fake.touch('Zope.Interface');
+  await h.sync({ packageMatches: SELECTED, filenameMatches: ['*'] });
+  const bytes = await readFile(join(h.root, 'zope-interface', changed));
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), h.fake.sha256('Zope.Interface', changed));
 });
 
 test('a package_matches change still reads the listing and fetches every selected page', async (t) => {
