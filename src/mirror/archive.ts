@@ -36,6 +36,8 @@ const ZIP64_EXTRA_ID = 0x0001;
 const FLAG_ENCRYPTED = 0x0001;
 const METHOD_STORED = 0;
 const METHOD_DEFLATE = 8;
+/** How much of a zip's end is read at once (the end record's search needs 64 KiB + 22 bytes of it). */
+const ZIP_TAIL_BYTES = 256 * 1024;
 /** Deflate can grow incompressible data slightly; a compressed member this much above the cap is refused. */
 const DEFLATE_SLACK_BYTES = 1024 * 1024;
 const TAR_BLOCK = 512;
@@ -112,9 +114,29 @@ async function withZip(
 ): Promise<Buffer | null> {
   const found = await storage.stat(key).catch(nullIfNotThere);
   if (found === null) return null;
-  const reader: RangeReader = { size: found.size, read: (at, length) => storage.readRange(key, at, length) };
+  const tailLength = Math.min(found.size, ZIP_TAIL_BYTES);
+  const tail = await storage.readRange(key, found.size - tailLength, tailLength);
+  if (tail === null || tail.length !== tailLength) return null;
+  const reader = tailFirstReader(found.size, tail, (at, length) => storage.readRange(key, at, length));
   const members = await readCentralDirectory(reader);
   return members === null ? null : use(reader, members);
+}
+
+/** Answers from `tail` (the file's end, read at once) what lies in it: a small wheel then costs one read, not
+ * one per structure (an open and a close each on a local tree, a ranged GET in a bucket). */
+function tailFirstReader(
+  size: number,
+  tail: Buffer,
+  readRange: (position: number, length: number) => Promise<Buffer | null>,
+): RangeReader {
+  const tailStart = size - tail.length;
+  return {
+    size,
+    read: (position, length) =>
+      position >= tailStart && position + length <= size
+        ? Promise.resolve(tail.subarray(position - tailStart, position - tailStart + length))
+        : readRange(position, length),
+  };
 }
 
 /** null for a file that is not there (ENOENT, or ENOTDIR: a file where a directory should be); else throws. */

@@ -13,6 +13,7 @@ import { buildSdist, buildWheel, renderMetadata } from '../../helpers/dist-build
 import { buildTar, buildTarGz } from '../../helpers/tar.js';
 import { buildZip } from '../../helpers/zip.js';
 import { createLocalStorage } from '../../../src/storage/local.js';
+import type { Storage } from '../../../src/storage/types.js';
 
 /** The archive functions on a local file, through a storage rooted at its directory. */
 const readWheelMetadataAt = (path: string): Promise<Buffer | null> =>
@@ -122,6 +123,34 @@ test('a wheel from the dist builder: its METADATA, byte for byte', async () => {
   const wheel = buildWheel({ name: 'fakepkg-alpha', version: '1.1', requiresDist: ['fakepkg-beta>=1.0'] });
   const path = await put(wheel.filename, wheel.bytes);
   assert.deepEqual(await readWheelMetadataAt(path), Buffer.from(wheel.metadata));
+});
+
+test("a small wheel is read once from its end; a member before the end's window is read where it is", async () => {
+  const local = createLocalStorage(dir);
+  const reads: number[] = [];
+  const counting: Storage = {
+    ...local,
+    readRange: (key, position, length) => {
+      reads.push(position);
+      return local.readRange(key, position, length);
+    },
+  };
+  const small = buildWheel({ name: 'small-wheel', version: '1.0' });
+  await put(small.filename, small.bytes);
+  assert.deepEqual(await readWheelMetadata(counting, small.filename), Buffer.from(small.metadata));
+  assert.equal(reads.length, 1, 'one read: the end record, the directory and METADATA all in the tail');
+
+  // METADATA first, then 400 KiB stored: the member lies before the 256 KiB read from the end.
+  const metadata = Buffer.from(renderMetadata({ name: 'big-wheel', version: '2.0' }));
+  const filler = Buffer.alloc(400 * 1024, 7);
+  const big = buildRawZip([
+    { name: 'big_wheel-2.0.dist-info/METADATA', data: metadata },
+    { name: 'big_wheel/data.bin', data: filler, stored: true },
+  ]);
+  reads.length = 0;
+  await put('big_wheel-2.0-py3-none-any.whl', big);
+  assert.deepEqual(await readWheelMetadata(counting, 'big_wheel-2.0-py3-none-any.whl'), metadata);
+  assert.ok(reads.length > 1 && reads.includes(0), `the member read where it is: ${reads.join(' ')}`);
 });
 
 test('the .dist-info directory is matched by normalised name-version, not by a vendored one', async () => {
