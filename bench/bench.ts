@@ -568,18 +568,15 @@ async function main(): Promise<void> {
     }));
     log('first sync, the pypimirror command (end to end)');
     rows.push(
-      await measureCommandFirstSync(
-        {
-          fake,
-          mirrorRoot: join(work, 'mirror-pypi-command'),
-          packageMatches: requestA.packageMatches ?? [],
-          workers: o.workers,
-          rounds: 1,
-          work,
-          lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
-        },
-        1,
-      ),
+      await measureCommandFirstSync({
+        fake,
+        mirrorRoot: join(work, 'mirror-pypi-command'),
+        packageMatches: requestA.packageMatches ?? [],
+        workers: o.workers,
+        rounds: 1,
+        work,
+        lowerBound: (requests, bytes) => seconds(requests, bytes, bandwidth),
+      }),
     );
     await measure('no-op resync (PyPI-like, changelog)', fake, requestA, ({ requests, result }) => ({
       checks: [

@@ -1,7 +1,8 @@
-// The bench's no-op through the pypimirror command itself, as cron runs it: its #! line (the glibc and V8
-// settings), the config file, the logger, the lock and status.json, from spawn to exit; the medians of
-// several runs (one process's start varies by tens of ms on a shared machine). Issue #14's no-op targets
-// (peak RSS, end-to-end time) are this process's; the sync-child row beside it shows runSync alone.
+// The bench's syncs through the pypimirror command itself, as cron runs it: its #! line (the glibc and V8
+// settings), the config file, the logger, the lock and status.json, from spawn to exit. The no-op: the
+// medians of several runs (one process's start varies by tens of ms on a shared machine), judged against
+// issue #14's no-op targets (peak RSS, end-to-end time); the first sync, into an empty mirror, against its
+// first-sync peak RSS. The sync-child rows beside them show runSync alone.
 import { rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,13 +12,13 @@ import { atMost, combine, ISSUE_14, medianRuns, type Check, type MedianRun, type
 
 const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 
-/** What the no-op is run against: the mirror a first sync of `packageMatches` from `fake` left. */
-export interface CommandNoopTarget {
+/** What the command syncs: `mirrorRoot` (for the no-op, the mirror a first sync left) from `fake`. */
+export interface CommandSyncTarget {
   readonly fake: FakeUpstream;
   readonly mirrorRoot: string;
   readonly packageMatches: readonly string[];
   readonly workers: number;
-  /** How many runs the figures are the medians of (after one warm-up run). */
+  /** How many runs the figures are the medians of (after one warm-up run, for the no-op). */
   readonly rounds: number;
   /** Scratch directory for the config file and time(1)'s output. */
   readonly work: string;
@@ -25,13 +26,13 @@ export interface CommandNoopTarget {
   lowerBound(requests: number, bytes: number): number;
 }
 
-/** `pypimirror sync CONFIG` for `target.mirrorRoot`, `rounds` times after a warm-up: the medians, and per run
- * the requests and bytes (every run makes the same ones). `fresh` empties the mirror before each run. */
+/** `pypimirror sync CONFIG` for `target.mirrorRoot`, `rounds` times: the medians, and per run the requests and
+ * bytes (every run makes the same ones). `fresh`: the mirror emptied before each run, and no warm-up run. */
 async function runCommandSync(
-  target: CommandNoopTarget,
+  target: CommandSyncTarget,
   rounds: number,
   fresh: boolean,
-): Promise<{ run: MedianRun; requests: number; bytes: number; rss: Check }> {
+): Promise<{ run: MedianRun; requests: number; bytes: number }> {
   const config = join(target.work, `${basename(target.mirrorRoot)}.cfg`);
   await writeFile(
     config,
@@ -51,21 +52,23 @@ async function runCommandSync(
       : {}),
   });
   const runs = Math.max(1, rounds) + (fresh ? 0 : 1);
-  const rss: Check =
-    timeTool === undefined
-      ? { target: 'peak RSS (needs GNU time(1), not installed)', result: '–', isMet: null }
-      : { target: 'peak RSS', result: `${run.peakRssMiB.toFixed(0)} MiB`, isMet: null };
   return {
     run,
     requests: Math.ceil(target.fake.requests.length / runs),
     bytes: Math.round(target.fake.bytesSent() / runs),
-    rss,
   };
+}
+
+/** The run's peak RSS against `limit`, or a line saying why there is none. */
+function peakRssCheck(run: MedianRun, limit: number): Check {
+  return Number.isNaN(run.peakRssMiB)
+    ? { target: 'peak RSS (needs GNU time(1), not installed)', result: '–', isMet: null }
+    : atMost('peak RSS', run.peakRssMiB, limit, 'MiB', '#14 part 2');
 }
 
 function commandRow(
   scenario: string,
-  target: CommandNoopTarget,
+  target: CommandSyncTarget,
   measured: { run: MedianRun; requests: number; bytes: number },
   checks: Check[],
 ): Row {
@@ -84,13 +87,11 @@ function commandRow(
 }
 
 /** `pypimirror sync CONFIG` on an up-to-date mirror: the row, judged against issue #14's no-op targets. */
-export async function measureCommandNoop(target: CommandNoopTarget): Promise<Row> {
+export async function measureCommandNoop(target: CommandSyncTarget): Promise<Row> {
   const measured = await runCommandSync(target, target.rounds, false);
   const checks = [
     { target: 'requests ≤ 2', result: `${measured.requests}`, isMet: measured.requests <= 2 },
-    Number.isNaN(measured.run.peakRssMiB)
-      ? measured.rss
-      : atMost('peak RSS', measured.run.peakRssMiB, ISSUE_14.noopPeakRssMiB, 'MiB', '#14 part 2'),
+    peakRssCheck(measured.run, ISSUE_14.noopPeakRssMiB),
     atMost('process', measured.run.seconds, ISSUE_14.noopProcessSeconds, 's', '#14 part 3', 2),
   ];
   return commandRow('no-op resync, the pypimirror command (end to end)', target, measured, checks);
@@ -101,13 +102,11 @@ export async function measureCommandNoop(target: CommandNoopTarget): Promise<Row
  * first-sync peak RSS (the command's whole process, as the issue measured it), with its time against the
  * lower bound as a reference (the sync-child row judges the sync's own time). Medians of `rounds` (≥ 1).
  */
-export async function measureCommandFirstSync(target: CommandNoopTarget, rounds: number): Promise<Row> {
-  const measured = await runCommandSync(target, rounds, true);
+export async function measureCommandFirstSync(target: CommandSyncTarget): Promise<Row> {
+  const measured = await runCommandSync(target, target.rounds, true);
   const lower = target.lowerBound(measured.requests, measured.bytes);
   const checks = [
-    Number.isNaN(measured.run.peakRssMiB)
-      ? measured.rss
-      : atMost('peak RSS', measured.run.peakRssMiB, ISSUE_14.firstSyncPeakRssMiB, 'MiB', '#14 part 2'),
+    peakRssCheck(measured.run, ISSUE_14.firstSyncPeakRssMiB),
     {
       target: 'process ÷ lower bound (reference)',
       result: `${(measured.run.seconds / lower).toFixed(2)} ×`,

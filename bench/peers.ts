@@ -90,15 +90,21 @@ function makeDist(name: string, n: number, random: () => number): BuiltDist {
 async function startPeerUpstream(o: Options): Promise<{ fake: FakeUpstream; selected: string[] }> {
   const fake = await startFakeUpstream({ latencyMs: o.delayMs, filePaths: 'packages' });
   const random = makeRandom(42);
-  const projects = Array.from({ length: o.selected + o.others }, (_, i) => projectName(i));
+  const selected = Array.from({ length: o.selected }, (_, i) => projectName(i));
+  const others = Array.from({ length: o.others }, (_, i) => projectName(o.selected + i));
   const counts = new Map<string, number>();
-  for (let f = 0; f < o.files * (1 + o.others / o.selected); f++) {
-    const name = projects[f % projects.length] as string;
-    const n = counts.get(name) ?? 0;
-    counts.set(name, n + 1);
-    fake.addFile(name, makeDist(name, n, random));
-  }
-  return { fake, selected: projects.slice(0, o.selected) };
+  // Exactly `files` among the selected projects, and as many per project among the others.
+  const spread = (names: readonly string[], files: number): void => {
+    for (let f = 0; f < files; f++) {
+      const name = names[f % names.length] as string;
+      const n = counts.get(name) ?? 0;
+      counts.set(name, n + 1);
+      fake.addFile(name, makeDist(name, n, random));
+    }
+  };
+  spread(selected, o.files);
+  if (others.length > 0) spread(others, Math.round((o.files * o.others) / o.selected));
+  return { fake, selected };
 }
 
 /** One peer: how to write its config for a mirror directory, and its command line. */
