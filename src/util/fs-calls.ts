@@ -64,7 +64,7 @@ const fsyncAsync = promisify(fsync);
 const fdatasyncAsync = promisify(fdatasync);
 
 async function writeAllPooled(fd: number, data: Uint8Array): Promise<void> {
-  for (let done = 0; done < data.length; ) {
+  for (let done = 0; done < data.length;) {
     const { bytesWritten } = await writeAsync(fd, data, done, data.length - done);
     done += bytesWritten;
   }
@@ -97,7 +97,7 @@ export const directCalls: FsCalls = {
   read: async (fd, buffer, offset, length, position) => readSync(fd, buffer, offset, length, position),
   async write(fd, data) {
     if (data.length > QUICK_WRITE_BYTES) return writeAllPooled(fd, data);
-    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
   },
   fchmod: async (fd, mode) => fchmodSync(fd, mode),
   close: async (fd) => closeSync(fd),
