@@ -2,27 +2,20 @@
 // file streams into a hidden temp file beside its target (the buffered sink for small files, the slot sink
 // with O_DIRECT and the hashing thread for large ones, of this storage's own), is fdatasynced and renamed into place (a hard link,
 // which refuses a name that is taken); small files go through writeFileAtomic (temp, fsync, rename, fsync
-// of the directory). Nothing here follows a symlink inside the tree where it decides what a key is.
-import {
-  link,
-  lstat,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rmdir,
-  unlink,
-  type FileHandle,
-} from 'node:fs/promises';
+// of the directory). Nothing here follows a symlink inside the tree where it decides what a key is. The
+// quick calls of a file's way into the tree are made directly where the root's file system allows it
+// (util/fs-calls.ts).
+import { open, readdir, readFile, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StoreError } from '../errors.js';
 import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
 import { createSlotSink, SlotResources } from './slots.js';
+import { fsCallsFor, pooledCalls, type FsCalls } from '../util/fs-calls.js';
 import {
+  createNewFile,
   ensureDir,
   isNotFound,
-  openNewFile,
   regularFileSize,
   removeTempFiles,
   syncDir,
@@ -45,6 +38,8 @@ interface LocalStorageOptions {
   readonly threadIdleMs?: number;
   /** Hash large files on the hashing thread (default: when the machine has more than one core). */
   readonly hashOnThread?: boolean;
+  /** How the file-system calls are made (default: as the root's file system allows, fs-calls.ts). */
+  readonly calls?: FsCalls;
 }
 
 /**
@@ -54,17 +49,19 @@ interface LocalStorageOptions {
 export function createLocalStorage(root: string, options: LocalStorageOptions = {}): Storage {
   const pathOf = (key: string): string => (key === '' ? root : join(root, ...key.split('/')));
   const slots = new SlotResources(options.threadIdleMs);
+  const calls = options.calls ?? fsCallsFor(root);
   return {
     kind: 'local',
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, slots, options.hashOnThread),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { slots, calls, ...options }),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
       await writeFileAtomic(pathOf(key), body, {
         isDurable: durability !== 'none',
         isDirectorySynced: durability === 'full',
+        calls,
       });
     },
     async get(key) {
@@ -78,19 +75,19 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         ...(signal === undefined ? {} : { signal }),
       }) as unknown as Readable;
     },
-    readRange: (key, position, length) => readLocalRange(pathOf(key), position, length),
+    readRange: (key, position, length) => readLocalRange(pathOf(key), position, length, calls),
     async stat(key): Promise<StoredObject | null> {
-      const size = await regularFileSize(pathOf(key));
+      const size = await regularFileSize(pathOf(key), calls);
       return size === null ? null : { size, sha256: null };
     },
     async entryAt(key): Promise<EntryKind | null> {
-      const info = await lstat(pathOf(key)).catch(nullIfMissing);
+      const info = await calls.lstat(pathOf(key)).catch(nullIfMissing);
       if (info === null) return null;
       return info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
     },
     list: (dir) => listLocal(pathOf(dir)),
     async remove(key) {
-      return unlink(pathOf(key)).then(() => true, falseIfMissing);
+      return calls.unlink(pathOf(key)).then(() => true, falseIfMissing);
     },
     async removeDir(dir) {
       try {
@@ -103,7 +100,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         throw err;
       }
     },
-    settle: (dir) => syncDir(pathOf(dir)),
+    settle: (dir) => syncDir(pathOf(dir), calls),
     sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep),
   };
 }
@@ -129,31 +126,36 @@ async function listLocal(path: string): Promise<Listing> {
   return listing;
 }
 
-async function readLocalRange(path: string, position: number, length: number): Promise<Buffer | null> {
-  const handle = await open(path, 'r').catch(nullIfMissing);
-  if (handle === null) return null;
+async function readLocalRange(
+  path: string,
+  position: number,
+  length: number,
+  calls: FsCalls,
+): Promise<Buffer | null> {
+  const fd = await calls.openRead(path).catch(nullIfMissing);
+  if (fd === null) return null;
   try {
     const buffer = Buffer.alloc(length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+      const bytesRead = await calls.read(fd, buffer, done, length - done, position + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
     return done === length ? buffer : buffer.subarray(0, done);
   } finally {
-    await handle.close();
+    await calls.close(fd);
   }
 }
 
 /** Creates the temp file beside `target` (and the directories above it when they are missing). */
-async function openTemp(temp: string): Promise<FileHandle> {
+async function openTemp(temp: string, calls: FsCalls): Promise<number> {
   try {
-    return await openNewFile(temp); // 0644 whatever the umask
+    return await createNewFile(temp, calls); // 0644 whatever the umask
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await ensureDir(dirname(temp));
-    return openNewFile(temp);
+    await ensureDir(dirname(temp), calls);
+    return createNewFile(temp, calls);
   }
 }
 
@@ -161,32 +163,31 @@ async function openTemp(temp: string): Promise<FileHandle> {
 async function beginLocalFile(
   target: string,
   opts: BeginFileOptions,
-  slots: SlotResources,
-  hashOnThread: boolean | undefined,
+  { slots, calls, hashOnThread }: { slots: SlotResources; calls: FsCalls; hashOnThread?: boolean },
 ): Promise<FileUpload> {
   const temp = tempPathFor(target);
-  const handle = await openTemp(temp).catch((err: unknown) => {
+  const fd = await openTemp(temp, calls).catch((err: unknown) => {
     throw diskError(err, temp);
   });
   let sink: FileSink;
   try {
     sink =
       opts.size !== null && opts.size >= LARGE_FILE_BYTES
-        ? await createSlotSink(handle.fd, temp, opts.algorithms, opts.events, slots, {
+        ? await createSlotSink(fd, temp, opts.algorithms, opts.events, slots, {
             ...(hashOnThread === undefined ? {} : { hashOnThread }),
           })
-        : createBufferedSink(handle.fd, temp, opts.algorithms, opts.events);
+        : createBufferedSink(fd, temp, opts.algorithms, opts.events);
   } catch (err) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
+    await calls.close(fd).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
     throw diskError(err, temp);
   }
   let isOpen = true;
   const removeTemp = async (): Promise<void> => {
     if (!isOpen) return;
     isOpen = false;
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
+    await calls.close(fd).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
   };
   return {
     push: (chunk) => sink.push(chunk),
@@ -194,11 +195,11 @@ async function beginLocalFile(
     async commit({ mayReplace }) {
       try {
         // fdatasync: the data and the file size, all that a reader of the renamed file needs.
-        await handle.datasync();
+        await calls.fdatasync(fd);
         isOpen = false;
-        await handle.close();
-        if (mayReplace) await rename(temp, target);
-        else await renameNoReplace(temp, target);
+        await calls.close(fd);
+        if (mayReplace) await calls.rename(temp, target);
+        else await renameNoReplace(temp, target, calls);
       } catch (err) {
         isOpen = true;
         await removeTemp();
@@ -217,21 +218,25 @@ async function beginLocalFile(
  * Moves `temp` to `target` only if nothing is there: link() fails with EEXIST rather than replace, so no
  * instant sees a published file change. Where the file system has no hard links, a stat guards the rename.
  */
-export async function renameNoReplace(temp: string, target: string): Promise<void> {
+export async function renameNoReplace(
+  temp: string,
+  target: string,
+  calls: FsCalls = pooledCalls,
+): Promise<void> {
   const refuse = (): StoreError =>
     new StoreError(
       'STORE_EXISTS',
       `${target}: a file is already there; a published file is never overwritten with other bytes`,
     );
   try {
-    await link(temp, target);
+    await calls.link(temp, target);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'EEXIST') throw refuse();
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-    if ((await regularFileSize(target)) !== null) throw refuse();
-    await rename(temp, target);
+    if ((await regularFileSize(target, calls)) !== null) throw refuse();
+    await calls.rename(temp, target);
     return;
   }
-  await unlink(temp).catch(() => {}); // published; a leftover hidden temp name is removed next run
+  await calls.unlink(temp).catch(() => {}); // published; a leftover hidden temp name is removed next run
 }

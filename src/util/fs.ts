@@ -2,9 +2,10 @@
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../model/layout.js';
+import { pooledCalls, type FsCalls } from './fs-calls.js';
 
 /** Mode of every directory pypimirror creates: the web server's user must read and enter it. */
 export const DIR_MODE = 0o755;
@@ -17,8 +18,8 @@ export function tempPathFor(target: string): string {
 }
 
 /** `mkdir -p` with every directory it creates set to DIR_MODE (mkdir's mode is cut by the umask). */
-export async function ensureDir(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+export async function ensureDir(dir: string, calls: FsCalls = pooledCalls): Promise<void> {
+  const first = await calls.mkdirs(dir, DIR_MODE);
   if (first === undefined) return;
   let path = first;
   await chmod(path, DIR_MODE);
@@ -55,8 +56,7 @@ export function readUmask(): number | null {
  */
 export async function openNewFile(path: string): Promise<FileHandle> {
   const handle = await open(path, 'wx', FILE_MODE);
-  const umask = readUmask();
-  if (umask !== null && (umask & FILE_MODE) === 0) return handle;
+  if (isModeKept()) return handle;
   try {
     await handle.chmod(FILE_MODE);
   } catch (err) {
@@ -67,13 +67,33 @@ export async function openNewFile(path: string): Promise<FileHandle> {
   return handle;
 }
 
-/** fsync a directory so that a rename in it survives a power loss. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** Whether open() leaves FILE_MODE as it is: the umask takes none of its bits. */
+function isModeKept(): boolean {
+  const umask = readUmask();
+  return umask !== null && (umask & FILE_MODE) === 0;
+}
+
+/** openNewFile's descriptor, made through `calls` (fs-calls.ts). */
+export async function createNewFile(path: string, calls: FsCalls): Promise<number> {
+  const fd = await calls.openNew(path, FILE_MODE);
+  if (isModeKept()) return fd;
   try {
-    await handle.sync();
+    await calls.fchmod(fd, FILE_MODE);
+  } catch (err) {
+    await calls.close(fd).catch(() => {});
+    await calls.unlink(path).catch(() => {});
+    throw err;
+  }
+  return fd;
+}
+
+/** fsync a directory so that a rename in it survives a power loss. */
+export async function syncDir(dir: string, calls: FsCalls = pooledCalls): Promise<void> {
+  const fd = await calls.openRead(dir);
+  try {
+    await calls.fsync(fd);
   } finally {
-    await handle.close();
+    await calls.close(fd);
   }
 }
 
@@ -82,7 +102,8 @@ export async function syncDir(dir: string): Promise<void> {
  * (fsync of the file and its directory) unless `isDurable` is false: then a crash of the process still
  * leaves the old file or the new one, and only a power loss may lose the write. `isDirectorySynced: false`
  * fsyncs the file but leaves the directory to a later durable write in it (a page after its files). An
- * iterable is written piece by piece (a large JSON record need not be one string).
+ * iterable is written piece by piece (a large JSON record need not be one string). `calls`: how the
+ * file-system calls are made (fs-calls.ts).
  */
 export async function writeFileAtomic(
   target: string,
@@ -90,46 +111,48 @@ export async function writeFileAtomic(
   {
     isDurable = true,
     isDirectorySynced = isDurable,
-  }: { isDurable?: boolean; isDirectorySynced?: boolean } = {},
+    calls = pooledCalls,
+  }: { isDurable?: boolean; isDirectorySynced?: boolean; calls?: FsCalls } = {},
 ): Promise<void> {
-  await ensureDir(dirname(target));
+  await ensureDir(dirname(target), calls);
   const temp = tempPathFor(target);
-  const handle = await openNewFile(temp);
+  const fd = await createNewFile(temp, calls);
   try {
-    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    else await writePieces(handle, data);
-    if (isDurable) await handle.sync();
+    if (typeof data === 'string') await calls.write(fd, Buffer.from(data));
+    else if (data instanceof Uint8Array) await calls.write(fd, data);
+    else await writePieces(fd, data, calls);
+    if (isDurable) await calls.fsync(fd);
   } catch (err) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
+    await calls.close(fd).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
     throw err;
   }
-  await handle.close();
+  await calls.close(fd);
   try {
-    await rename(temp, target);
+    await calls.rename(temp, target);
   } catch (err) {
-    await unlink(temp).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
     throw err;
   }
-  if (isDirectorySynced) await syncDir(dirname(target));
+  if (isDirectorySynced) await syncDir(dirname(target), calls);
 }
 
 /** Pieces of an iterable are written this much at a time (a small record: one write, not one per piece). */
 const WRITE_BATCH_CHARS = 1 << 20;
 
-async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+async function writePieces(fd: number, pieces: Iterable<string>, calls: FsCalls): Promise<void> {
   let batch: string[] = [];
   let chars = 0;
   for (const piece of pieces) {
     batch.push(piece);
     chars += piece.length;
     if (chars >= WRITE_BATCH_CHARS) {
-      await handle.write(batch.join(''));
+      await calls.write(fd, Buffer.from(batch.join('')));
       batch = [];
       chars = 0;
     }
   }
-  if (batch.length > 0) await handle.write(batch.join(''));
+  if (batch.length > 0) await calls.write(fd, Buffer.from(batch.join('')));
 }
 
 /**
@@ -149,9 +172,9 @@ export async function removeTempFiles(dir: string, keep: ReadonlySet<string> = n
 }
 
 /** Size of the regular file at `path` (never through a symlink), or null when there is none. */
-export async function regularFileSize(path: string): Promise<number | null> {
+export async function regularFileSize(path: string, calls: FsCalls = pooledCalls): Promise<number | null> {
   try {
-    const info = await lstat(path);
+    const info = await calls.lstat(path);
     return info.isFile() ? info.size : null;
   } catch (err) {
     if (isNotFound(err)) return null;

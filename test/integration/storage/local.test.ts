@@ -1,6 +1,7 @@
 // The local file system as the tree's storage (src/storage/local.ts): keys under the root, uploads invisible
 // until committed, a committed name never overwritten unless asked, nothing left behind by an abort, and
-// the listing, removal and sweep that the sync and verify use.
+// the listing, removal and sweep that the sync and verify use; the same with the file-system calls made on
+// libuv's thread pool and directly (util/fs-calls.ts).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -18,6 +19,10 @@ import type { FileUpload, Storage, UploadEvents } from '../../../src/storage/typ
 import { makeConfig } from '../../helpers/config.js';
 import { createRecordingStorage } from '../../helpers/recording-storage.js';
 import { listTree, makeTempDir } from '../../helpers/tree.js';
+import { directCalls, pooledCalls } from '../../../src/util/fs-calls.js';
+
+const CALLS = [pooledCalls, directCalls];
+const callsName = (calls: typeof pooledCalls): string => (calls.isDirect ? 'direct calls' : 'pooled calls');
 
 const NO_EVENTS: UploadEvents = { onRoom: () => {}, onFailure: () => {} };
 
@@ -34,73 +39,75 @@ async function upload(storage: Storage, key: string, bytes: Buffer): Promise<[Fi
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
-test('an upload is invisible until committed, hashed while it streams, and never replaces a file', async (t) => {
-  const root = await makeTempDir(t);
-  const storage = createLocalStorage(root);
-  for (const bytes of [Buffer.from('small file'), Buffer.alloc(LARGE_FILE_BYTES + 12345, 7)]) {
-    const key = fileKey('demo', { filename: `demo-${bytes.length}.tar.gz` });
-    const [into, digests] = await upload(storage, key, bytes);
-    assert.deepEqual(digests, [sha256(bytes), createHash('md5').update(bytes).digest('hex')]);
-    assert.equal(await storage.stat(key), null, 'nothing visible before the commit');
-    await into.commit({ mayReplace: false, sha256: sha256(bytes) });
-    assert.deepEqual(await storage.stat(key), { size: bytes.length, sha256: null });
-    assert.deepEqual(await hashStored(storage, key), { sha256: sha256(bytes), size: bytes.length });
-    const [again] = await upload(storage, key, Buffer.from('other bytes'));
-    await assert.rejects(again.commit({ mayReplace: false, sha256: '0'.repeat(64) }), (err) => {
-      assert.ok(err instanceof StoreError && err.code === 'STORE_EXISTS', String(err));
-      return true;
-    });
-    assert.deepEqual(await readFile(join(root, key)), bytes, 'the published file is untouched');
-  }
-  const [aborted] = await upload(storage, 'demo/aborted-1.0.tar.gz', Buffer.from('x'));
-  await aborted.abort();
-  assert.deepEqual(await listTree(root), [
-    'demo/demo-10.tar.gz',
-    `demo/demo-${LARGE_FILE_BYTES + 12345}.tar.gz`,
-  ]);
-  const metadataKey = 'demo/demo-10.tar.gz.metadata';
-  const [first] = await upload(storage, metadataKey, Buffer.from('one'));
-  await first.commit({ mayReplace: true, sha256: sha256(Buffer.from('one')) });
-  const [second] = await upload(storage, metadataKey, Buffer.from('two'));
-  await second.commit({ mayReplace: true, sha256: sha256(Buffer.from('two')) });
-  assert.equal((await storage.get(metadataKey))?.toString(), 'two', 'mayReplace replaces');
-});
-
-test('put, get, ranges, listing, kinds, removal and sweep address the tree by key', async (t) => {
-  const root = await makeTempDir(t);
-  const storage = createLocalStorage(root);
-  assert.equal(storage.localRoot(), root);
-  const [html, json] = projectPageKeys('demo');
-  await storage.put(html, '<html></html>\n');
-  await storage.put(json, ['{"a":', '1}\n'], { durability: 'data' });
-  await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
-  assert.equal((await storage.get(json))?.toString(), '{"a":1}\n');
-  assert.equal(await storage.get('demo/missing'), null);
-  assert.equal((await storage.readRange(html, 1, 4))?.toString(), 'html');
-  assert.equal((await storage.readRange(html, 10, 100))?.toString(), 'ml>\n');
-  assert.equal(await storage.open('nothing/here'), null);
-  await mkdir(join(root, 'demo', '0123456789abcdef'));
-  await symlink('/etc', join(root, 'demo', 'link'));
-  await writeFile(join(root, 'demo', '.index.html.0123456789ab.tmp'), 'left by a kill');
-  assert.deepEqual(await storage.list('demo'), {
-    files: ['.index.html.0123456789ab.tmp', 'index.html', 'index.v1_json'],
-    dirs: ['0123456789abcdef'],
-    others: ['link'],
+for (const calls of CALLS) {
+  test(`an upload is invisible until committed, hashed while it streams, and never replaces a file (${callsName(calls)})`, async (t) => {
+    const root = await makeTempDir(t);
+    const storage = createLocalStorage(root, { calls });
+    for (const bytes of [Buffer.from('small file'), Buffer.alloc(LARGE_FILE_BYTES + 12345, 7)]) {
+      const key = fileKey('demo', { filename: `demo-${bytes.length}.tar.gz` });
+      const [into, digests] = await upload(storage, key, bytes);
+      assert.deepEqual(digests, [sha256(bytes), createHash('md5').update(bytes).digest('hex')]);
+      assert.equal(await storage.stat(key), null, 'nothing visible before the commit');
+      await into.commit({ mayReplace: false, sha256: sha256(bytes) });
+      assert.deepEqual(await storage.stat(key), { size: bytes.length, sha256: null });
+      assert.deepEqual(await hashStored(storage, key), { sha256: sha256(bytes), size: bytes.length });
+      const [again] = await upload(storage, key, Buffer.from('other bytes'));
+      await assert.rejects(again.commit({ mayReplace: false, sha256: '0'.repeat(64) }), (err) => {
+        assert.ok(err instanceof StoreError && err.code === 'STORE_EXISTS', String(err));
+        return true;
+      });
+      assert.deepEqual(await readFile(join(root, key)), bytes, 'the published file is untouched');
+    }
+    const [aborted] = await upload(storage, 'demo/aborted-1.0.tar.gz', Buffer.from('x'));
+    await aborted.abort();
+    assert.deepEqual(await listTree(root), [
+      'demo/demo-10.tar.gz',
+      `demo/demo-${LARGE_FILE_BYTES + 12345}.tar.gz`,
+    ]);
+    const metadataKey = 'demo/demo-10.tar.gz.metadata';
+    const [first] = await upload(storage, metadataKey, Buffer.from('one'));
+    await first.commit({ mayReplace: true, sha256: sha256(Buffer.from('one')) });
+    const [second] = await upload(storage, metadataKey, Buffer.from('two'));
+    await second.commit({ mayReplace: true, sha256: sha256(Buffer.from('two')) });
+    assert.equal((await storage.get(metadataKey))?.toString(), 'two', 'mayReplace replaces');
   });
-  assert.deepEqual(await storage.list('absent'), { files: [], dirs: [], others: [] });
-  assert.equal(await storage.entryAt('demo'), 'dir');
-  assert.equal(await storage.entryAt('demo/link'), 'other');
-  assert.equal(await storage.entryAt(html), 'file');
-  assert.equal(await storage.entryAt('demo/none'), null);
-  assert.equal(await storage.stat('demo/link'), null, 'a symlink is never a file of the tree');
-  assert.equal(await storage.sweep('demo'), 1);
-  assert.equal(await storage.removeDir('demo'), false, 'not empty: stays');
-  assert.equal(await storage.remove(html), true);
-  assert.equal(await storage.remove(html), false);
-  await storage.settle('demo');
-  assert.equal(await storage.removeDir('demo/0123456789abcdef'), true);
-  assert.equal(await storage.removeDir('demo/0123456789abcdef'), true, 'gone already');
-});
+
+  test(`put, get, ranges, listing, kinds, removal and sweep address the tree by key (${callsName(calls)})`, async (t) => {
+    const root = await makeTempDir(t);
+    const storage = createLocalStorage(root, { calls });
+    assert.equal(storage.localRoot(), root);
+    const [html, json] = projectPageKeys('demo');
+    await storage.put(html, '<html></html>\n');
+    await storage.put(json, ['{"a":', '1}\n'], { durability: 'data' });
+    await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
+    assert.equal((await storage.get(json))?.toString(), '{"a":1}\n');
+    assert.equal(await storage.get('demo/missing'), null);
+    assert.equal((await storage.readRange(html, 1, 4))?.toString(), 'html');
+    assert.equal((await storage.readRange(html, 10, 100))?.toString(), 'ml>\n');
+    assert.equal(await storage.open('nothing/here'), null);
+    await mkdir(join(root, 'demo', '0123456789abcdef'));
+    await symlink('/etc', join(root, 'demo', 'link'));
+    await writeFile(join(root, 'demo', '.index.html.0123456789ab.tmp'), 'left by a kill');
+    assert.deepEqual(await storage.list('demo'), {
+      files: ['.index.html.0123456789ab.tmp', 'index.html', 'index.v1_json'],
+      dirs: ['0123456789abcdef'],
+      others: ['link'],
+    });
+    assert.deepEqual(await storage.list('absent'), { files: [], dirs: [], others: [] });
+    assert.equal(await storage.entryAt('demo'), 'dir');
+    assert.equal(await storage.entryAt('demo/link'), 'other');
+    assert.equal(await storage.entryAt(html), 'file');
+    assert.equal(await storage.entryAt('demo/none'), null);
+    assert.equal(await storage.stat('demo/link'), null, 'a symlink is never a file of the tree');
+    assert.equal(await storage.sweep('demo'), 1);
+    assert.equal(await storage.removeDir('demo'), false, 'not empty: stays');
+    assert.equal(await storage.remove(html), true);
+    assert.equal(await storage.remove(html), false);
+    await storage.settle('demo');
+    assert.equal(await storage.removeDir('demo/0123456789abcdef'), true);
+    assert.equal(await storage.removeDir('demo/0123456789abcdef'), true, 'gone already');
+  });
+}
 
 test('every key gets its Content-Type', () => {
   assert.equal(contentTypeFor('index.html'), 'text/html; charset=utf-8');
