@@ -80,6 +80,11 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   if (cephInstalled()) {
     assert.equal(requestsOf(S3_LINE), requestsOf(LOCAL_LINE));
     assert.equal(requestsOf(S3_LINE), 1 + projects + files + k, 'every page and file of bench-p0*');
+    // Both ratios against the disk's: wall (the gateway's CPU in it) and the client's CPU alone.
+    assert.deepEqual(
+      rowOf(S3_LINE).checks.map((c) => c.target),
+      ['wall vs local disk (reference)', 'client CPU vs local disk (reference)'],
+    );
   }
 
   // Every row carries its targets, judged; the JSON keeps its combined verdict as before.
