@@ -3,7 +3,8 @@
 // top-level `PKG-INFO` (.tar.gz streamed until the member, or .zip). Every read is bounded, so a hostile or
 // broken archive costs at most a few tens of MiB and yields null, never a crash.
 import { pipeline } from 'node:stream';
-import { crc32, createGunzip, inflateRaw } from 'node:zlib';
+import { crc32, createGunzip } from 'node:zlib';
+import { inflateBounded } from './inflate.js';
 import { normalizeName } from '../model/names.js';
 import type { Storage } from '../storage/types.js';
 
@@ -282,15 +283,6 @@ async function readZipMember(reader: RangeReader, member: ZipMember): Promise<Bu
   } else return null;
   if (data.length !== member.uncompressedSize || crc32(data) !== member.crc) return null;
   return data;
-}
-
-/** Raw-deflate `raw`, refusing output beyond `limit` bytes; null when it is not valid deflate data. */
-function inflateBounded(raw: Buffer, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    inflateRaw(raw, { maxOutputLength: Math.max(limit, 1) }, (err, result) => {
-      resolve(err === null ? result : null);
-    });
-  });
 }
 
 /** Pulls exact byte counts out of an async stream of chunks. */

@@ -1,6 +1,6 @@
 // Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory. Every directory
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -12,9 +12,18 @@ export const DIR_MODE = 0o755;
 /** Mode of every file pypimirror creates. */
 export const FILE_MODE = 0o644;
 
-/** A hidden temp path in the same directory as `target`: `.<name>.<random>.tmp`. */
+/** Random bytes for temp names, drawn 6 at a time; one call to the generator per 256 names. */
+const nameEntropy = Buffer.alloc(6 * 256);
+let nameEntropyAt = nameEntropy.length;
+
+/** A hidden temp path in the same directory as `target`: `.<name>.<12 random hex>.tmp`. */
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  if (nameEntropyAt === nameEntropy.length) {
+    randomFillSync(nameEntropy);
+    nameEntropyAt = 0;
+  }
+  const random = nameEntropy.toString('hex', nameEntropyAt, (nameEntropyAt += 6));
+  return join(dirname(target), `.${basename(target)}.${random}${TEMP_SUFFIX}`);
 }
 
 /** `mkdir -p` with every directory it creates set to DIR_MODE (mkdir's mode is cut by the umask). */
