@@ -170,11 +170,12 @@ interface RoundResult {
 }
 
 /**
- * One round: each peer's first sync, no-op and re-sync after `changed` projects got a file, in `peers`' order,
- * each peer into a new directory of `work` (the round's own). No round deletes a mirror (main removes them all at the end):
- * on an ext4 without a journal (this bench's VM), allocating an inode scans past every inode deleted in the
- * last minutes, so a first sync right after the previous round's mirrors were deleted spent 0.3-0.4 CPU s
- * more (of 2.7) in the kernel, for each peer in proportion to the files it creates.
+ * One round: each peer's first sync, no-op and re-sync after `changed` projects got a file, in `peers`'
+ * order, each peer into a new directory of `work` (the round's own). No round deletes a mirror (main
+ * removes them all at the end): on an ext4 without a journal (this bench's VM), allocating an inode scans
+ * past every inode deleted in the last minutes, so a first sync right after the previous round's mirrors
+ * were deleted spent 0.3-0.4 CPU s more (of 2.7) in the kernel, each peer in proportion to the files it
+ * creates.
  */
 async function runRound(
   o: Options,

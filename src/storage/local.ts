@@ -1,10 +1,10 @@
 // The served tree on the local file system (storage/types.ts): a key is a path under the root directory. A
 // file streams into a hidden temp file beside its target (the buffered sink for small files, the slot sink
-// with O_DIRECT and the hashing thread for large ones, of this storage's own), is fdatasynced and renamed into place (a hard link,
-// which refuses a name that is taken); small files go through writeFileAtomic (temp, fsync, rename, fsync
-// of the directory). Nothing here follows a symlink inside the tree where it decides what a key is. The
-// quick calls of a file's way into the tree are made directly where the root's file system allows it
-// (util/fs-calls.ts).
+// with O_DIRECT and the hashing thread for large ones, of this storage's own), is fdatasynced and renamed
+// into place (a hard link, which refuses a name that is taken); small files go through writeFileAtomic
+// (temp, fsync, rename, fsync of the directory). Nothing here follows a symlink inside the tree where it
+// decides what a key is. The quick calls of a file's way into the tree are made directly where the root's
+// file system allows it (util/fs-calls.ts).
 import { open, readdir, readFile, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -55,7 +55,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { slots, calls, ...options }),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { ...options, slots, calls }),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
       await writeFileAtomic(pathOf(key), body, {

@@ -7,10 +7,10 @@
 // the device (close, link, unlink, rename, lstat, mkdir: a new directory at most once per project,
 // opening and reading an existing file, a write of a few KiB into the page cache) take microseconds, and
 // are made directly: on the peer bench's first sync (685 files), 3.10 → 2.64 CPU s and 2.77 → 2.49 s wall,
-// medians of 8 interleaved runs. Creating a file (the kernel allocates an inode, and ext4 without a journal scans past
-// recently deleted ones for it), fsync and fdatasync (which wait for the device) and large writes stay on
-// the pool, whatever the file system. On a network or FUSE file system (NFS, CIFS, sshfs), where any call
-// may be a round trip, every call stays on the pool.
+// medians of 8 interleaved runs. Creating a file (the kernel allocates an inode, and ext4 without a
+// journal scans past recently deleted ones for it), fsync and fdatasync (which wait for the device) and
+// large writes stay on the pool, whatever the file system. On a network or FUSE file system (NFS, CIFS,
+// sshfs), where any call may be a round trip, every call stays on the pool.
 import {
   closeSync,
   fchmodSync,
