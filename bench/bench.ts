@@ -430,6 +430,11 @@ function printTable(rows: readonly Row[]): void {
   process.stdout.write(formatTable(figures, table));
 }
 
+/** A sync child's peak RSS, shown beside a row whose command is judged on the next one. */
+function peakRssReference(maxRssBytes: number): Check {
+  return { target: 'peak RSS (reference)', result: `${(maxRssBytes / MiB).toFixed(0)} MiB`, isMet: null };
+}
+
 /**
  * Issue #14 part 3: `pypimirror --version` and `pypimirror check CONFIG` as an admin runs them (the command
  * through its #! line), medians of `startupRounds` runs, beside Node's own start (`node -e 0`); CPU and peak
@@ -559,11 +564,7 @@ async function main(): Promise<void> {
           isMet: wall <= 1.3 * lower,
         },
         // The sync in a child; the command's own peak is judged on the next row.
-        {
-          target: 'peak RSS (reference)',
-          result: `${(result.maxRssBytes / MiB).toFixed(0)} MiB`,
-          isMet: null,
-        },
+        peakRssReference(result.maxRssBytes),
       ],
     }));
     log('first sync, the pypimirror command (end to end)');
@@ -582,11 +583,7 @@ async function main(): Promise<void> {
       checks: [
         { target: 'requests ≤ 2', result: `${requests}`, isMet: requests <= 2 },
         // runSync alone; the command's own figures are judged on the next row.
-        {
-          target: 'peak RSS (reference)',
-          result: `${(result.maxRssBytes / MiB).toFixed(0)} MiB`,
-          isMet: null,
-        },
+        peakRssReference(result.maxRssBytes),
       ],
     }));
     log('no-op resync, the pypimirror command (end to end)');
