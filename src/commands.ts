@@ -16,7 +16,7 @@ import { republishFromRecords } from './mirror/republish.js';
 import { createProgressLine, type StatusLine } from './progress.js';
 import { isReportOk } from './sync/report.js';
 import { runSync } from './sync/run.js';
-import { createHttp, userAgent } from './upstream/http.js';
+import { compileHttpParserAhead, createHttp, userAgent } from './upstream/http.js';
 import { createUpstream } from './upstream/simple-api.js';
 import type { StartupHangups } from './startup-hangups.js';
 import type { VerifyProblem } from './verify.js';
@@ -235,6 +235,7 @@ export function abortOnSignals(log: Logger): { signal: AbortSignal; dispose(): v
  */
 function createClient(cfg: Config, deps: Pick<CommandDeps, 'log' | 'env' | 'version'>): UpstreamClient {
   keepWasmBaseline(); // before undici compiles its HTTP parser
+  compileHttpParserAhead(deps.env);
   const https: { close(): Promise<void> }[] = [];
   const connect = (transport: Pick<Config, 'indexUrl' | 'timeoutMs' | 'caFile' | 'requestDeadlineMs'>) => {
     const http = createHttp({

@@ -94,6 +94,11 @@ class ReopenableFile extends Writable {
     return this.path;
   }
 
+  /** Whether a line written now would reach a file. */
+  get isOpen(): boolean {
+    return this.out !== null;
+  }
+
   private open(): void {
     const path = this.path;
     if (path === null) return;
@@ -177,9 +182,12 @@ export function createLogger(opts: LoggerOptions): LoggerHandle {
     const line = formatLine('cannot write the log file', { file: path, error: err.message });
     consoleStream.write(`${renderConsole('error', line, new Date().toISOString())}\n`);
   });
+  // With no file open, a line is dropped before it is timestamped and rendered for nothing.
+  const onlyWhileOpen = winston.format((info) => (file.isOpen ? info : false))();
   const fileTransport = new winston.transports.Stream({
     stream: file,
     format: winston.format.combine(
+      onlyWhileOpen,
       winston.format.timestamp(),
       winston.format.printf((info) => `${String(info['timestamp'])} ${info.level}: ${lineOf(info)}`),
     ),

@@ -3,6 +3,7 @@
 // (util/ca.ts) and redirects.
 // It makes no decisions about statuses or retries (send.ts does).
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { TextDecoder } from 'node:util';
 import type { Dispatcher } from 'undici';
 import api from 'undici/lib/api/index.js';
@@ -13,6 +14,7 @@ import { redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Env } from '../util/env.js';
 import { trustedCertificates } from '../util/ca.js';
+import { compileAhead } from '../util/wasm-tier.js';
 
 // undici's pieces by path, not its index (which also loads fetch, WebSocket, the caches and the mock agents,
 // none of which pypimirror uses): first what the index does before anything else, making request, connect
@@ -47,6 +49,18 @@ export interface Http {
   readonly userAgent: string;
   /** Closes every pool (in-flight requests finish first). */
   close(): Promise<void>;
+}
+
+/**
+ * Starts compiling undici's HTTP parser (util/wasm-tier.ts), the one it will pick: the SIMD build unless
+ * UNDICI_NO_WASM_SIMD=1 or on ppc64, where undici (7) takes the plain one and this leaves it to undici.
+ */
+export function compileHttpParserAhead(env: Env): void {
+  if (env['UNDICI_NO_WASM_SIMD'] === '1' || process.arch === 'ppc64') return;
+  // require, not import(): the bundle's import() of a CommonJS module copies the Buffer it exports, index
+  // by index (~100 ms for its 54 000 bytes).
+  const wasm: unknown = createRequire(import.meta.url)('undici/lib/llhttp/llhttp_simd-wasm.js');
+  if (wasm instanceof Uint8Array) compileAhead(wasm);
 }
 
 let version: string | null = null;

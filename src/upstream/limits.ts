@@ -42,13 +42,18 @@ export interface Deadline {
   done(): void;
 }
 
+/** A monotonic clock in milliseconds (process.hrtime: `performance` would load perf_hooks on every run). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /**
  * Starts the deadline of a request to `url`: `totalMs` from now (`baseMs` is the configured request_deadline,
  * for the message). The returned signal also aborts when `outer` does, with `outer.reason`.
  */
 export function startDeadline(url: URL, totalMs: number, baseMs: number, outer: AbortSignal): Deadline {
   const controller = new AbortController();
-  const started = performance.now();
+  const started = monotonicMs();
   let deadlineMs = totalMs;
   let timer: NodeJS.Timeout | null = null;
   const onOuter = (): void => controller.abort(outer.reason);
@@ -56,7 +61,7 @@ export function startDeadline(url: URL, totalMs: number, baseMs: number, outer: 
     if (timer !== null) clearTimeout(timer);
     timer = setTimeout(
       () => controller.abort(new RequestDeadlineError(url, deadlineMs, baseMs)),
-      Math.max(0, started + deadlineMs - performance.now()),
+      Math.max(0, started + deadlineMs - monotonicMs()),
     );
     timer.unref();
   };

@@ -147,6 +147,48 @@ test("a no-op sync through the changelog loads neither htmlparser2 nor undici's 
   assert.ok(!noop.files.includes('undici/index.js'), noop.files.join(' '));
 });
 
+/** The built-in modules (`node:http2`, `internal/perf/performance`) that `pypimirror <args>` loaded. */
+async function loadedBuiltins(t: TestContext, args: readonly string[]): Promise<string[]> {
+  const dir = await makeTempDir(t);
+  const out = join(dir, 'builtins.json');
+  const hook = join(dir, 'builtins.cjs');
+  // Preloaded through NODE_OPTIONS; Node's own list of what it loaded, at exit.
+  await writeFile(
+    hook,
+    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, ` +
+      `JSON.stringify(process.moduleLoadList)));\n`,
+  );
+  const child = spawn(CLI, args, {
+    timeout: 60_000,
+    env: { ...process.env, PYPIMIRROR_CONFIG: undefined, NODE_OPTIONS: `--require ${hook}` },
+  });
+  child.stderr.resume();
+  child.stdout.resume();
+  assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+  const list = JSON.parse(await readFile(out, 'utf8')) as string[];
+  return list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+}
+
+test('a sync from an http:// upstream loads neither http2, tls nor perf_hooks', async (t) => {
+  const fake = await startFakeUpstream();
+  t.after(() => fake.close());
+  fake.addProject('demo', [{ filename: 'demo-1.0-py3-none-any.whl', bytes: Buffer.from('demo wheel') }]);
+  const dir = await makeTempDir(t);
+  const config = join(dir, 'pypimirror.cfg');
+  await writeFile(
+    config,
+    `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\nindex_url = ${fake.url}\npackage_matches = demo\n`,
+  );
+  for (const run of ['first', 'no-op']) {
+    const builtins = await loadedBuiltins(t, ['sync', config]);
+    assert.ok(builtins.includes('http'), `${run}: ${builtins.join(' ')}`); // the list is Node's own
+    for (const unneeded of ['http2', 'tls', 'perf_hooks']) {
+      assert.ok(!builtins.includes(unneeded), `the ${run} sync loaded ${unneeded}: ${builtins.join(' ')}`);
+    }
+  }
+  assert.ok(await readFile(join(dir, 'mirror', 'demo', 'demo-1.0-py3-none-any.whl')));
+});
+
 test('a code cache V8 rejects costs only speed, and without the bundle the command runs main.js', async (t) => {
   // A copy of the command beside the real bundle and modules (dist/src/ as links), with a cache of garbage.
   const dir = await makeTempDir(t);

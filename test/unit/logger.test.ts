@@ -42,3 +42,25 @@ test('console and file get the same line; debug lines appear only at the debug l
     assert.equal(line.replace(/^\S+ /, ''), expected[i]);
   });
 });
+
+test('the file gets only the lines logged while a file is set; the console gets them all', async (t) => {
+  const dir = await makeTempDir(t);
+  const logFile = join(dir, 'mirror.log');
+  const stream = new PassThrough();
+  let console = '';
+  stream.setEncoding('utf8').on('data', (d: string) => (console += d));
+  const handle = createLogger({ verbose: false, logFile, env: {}, isTty: false, stream });
+  handle.logger.info('one');
+  handle.configure({ verbose: false, logFile: null });
+  handle.logger.info('two');
+  handle.configure({ verbose: false, logFile });
+  handle.logger.info('three');
+  await handle.close();
+
+  assert.deepEqual(console.trimEnd().split('\n'), ['info: one', 'info: two', 'info: three']);
+  const fileLines = (await readFile(logFile, 'utf8')).trimEnd().split('\n');
+  assert.deepEqual(
+    fileLines.map((line) => line.replace(/^\S+ /, '')),
+    ['info: one', 'info: three'],
+  );
+});
