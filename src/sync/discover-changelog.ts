@@ -8,8 +8,9 @@ import {
   errorText,
   withoutListing,
   type Run,
-  selectMirrored,
 } from './discover-shared.js';
+import type { MirroredProject } from '../mirror/state.js';
+import { projectNames } from './state-projects.js';
 
 /** Changes since `since`, or null when the changelog cannot say (unsupported, failed, too long, mass removal). */
 export async function discoverChangelog(run: Run, since: number): Promise<Discovery | null> {
@@ -48,26 +49,42 @@ export async function discoverChangelog(run: Run, since: number): Promise<Discov
       isRemoved: row.action === 'remove project',
     });
   }
+  // One pass over the mirrored projects: the selection, what leaves it, and the serials not known.
   const mirrored = state.projects;
-  const selected = selectMirrored(state, filters);
-  const toSync = new Map<string, Candidate>();
-  const removed = new Set<string>();
-  for (const [name, change] of changes) {
-    const known = mirrored[name];
-    if (change.isRemoved) {
-      // The journal is authoritative: no page to fetch. Deletion goes through the normal cleanup path.
-      if (selected.delete(name)) removed.add(name);
+  const selected = new Map<string, Candidate>();
+  const toRemove: string[] = [];
+  const unknownSerial: Candidate[] = [];
+  let removed = 0;
+  const names = projectNames(mirrored);
+  const mirroredCount = names.length;
+  for (const name of names) {
+    if (!filters.matchNormalizedProject(name)) {
+      toRemove.push(name);
       continue;
     }
+    // The journal is authoritative: no page to fetch. Deletion goes through the normal cleanup path.
+    if (changes.get(name)?.isRemoved === true) {
+      toRemove.push(name);
+      removed++;
+      continue;
+    }
+    const p = mirrored[name] as MirroredProject;
+    const candidate = { name, displayName: p.displayName, serial: p.serial };
+    selected.set(name, candidate);
+    if (p.serial === null) unknownSerial.push(candidate);
+  }
+  const toSync = new Map<string, Candidate>();
+  for (const [name, change] of changes) {
+    const known = mirrored[name];
+    if (change.isRemoved) continue;
     if (known !== undefined && known.serial !== null && known.serial >= change.serial) continue;
     const candidate = { name, displayName: known?.displayName ?? change.displayName, serial: change.serial };
     selected.set(name, candidate);
     toSync.set(name, candidate);
   }
-  const mirroredCount = Object.keys(mirrored).length;
-  if (removed.size >= 2 && removed.size > mirroredCount / 2) {
+  if (removed >= 2 && removed > mirroredCount / 2) {
     log.warn('upstream changelog removes most mirrored projects; checking before deleting', {
-      removed: removed.size,
+      removed,
       mirrored: mirroredCount,
     });
     return null;
@@ -81,6 +98,6 @@ export async function discoverChangelog(run: Run, since: number): Promise<Discov
     selected.set(name, candidate);
     toSync.set(name, candidate);
   }
-  for (const c of selected.values()) if (c.serial === null && !toSync.has(c.name)) toSync.set(c.name, c);
-  return withoutListing(run, 'changelog', selected, [...toSync.values()], lastSerial);
+  for (const c of unknownSerial) if (selected.get(c.name) === c && !toSync.has(c.name)) toSync.set(c.name, c);
+  return withoutListing(run, 'changelog', selected, [...toSync.values()], lastSerial, toRemove);
 }

@@ -130,8 +130,8 @@ export function memoOf(run: Run): DiscoveryMemo {
 }
 
 /**
- * A discovery that read no listing: `selected` as known, every mirrored project outside it to remove, no
- * deletion held for the listing's sake.
+ * A discovery that read no listing: `selected` as known, every mirrored project outside it to remove (given
+ * when the caller has them already), no deletion held for the listing's sake.
  */
 export function withoutListing(
   run: Run,
@@ -139,12 +139,13 @@ export function withoutListing(
   selected: ReadonlyMap<string, Candidate>,
   toSync: readonly Candidate[],
   lastSerial: number | null,
+  toRemove: readonly string[] = Object.keys(run.input.state.projects).filter((name) => !selected.has(name)),
 ): Discovery {
   return {
     mode,
     selected,
     toSync,
-    toRemove: Object.keys(run.input.state.projects).filter((name) => !selected.has(name)),
+    toRemove,
     deletionsHeld: null,
     isListingFailed: false,
     listingCount: null,

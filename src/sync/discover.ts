@@ -13,6 +13,7 @@ import { normalizeName } from '../model/names.js';
 import type { ConditionalHeaders, ListedProject } from '../model/upstream.js';
 import { discoverChangelog } from './discover-changelog.js';
 import { discoverLiteral } from './discover-literal.js';
+import type { ProjectEntries } from './state-projects.js';
 import { createStorableCheck } from './unstorable.js';
 import {
   type Candidate,
@@ -196,7 +197,7 @@ function listingUnchanged(run: Run, lastSerial: number | null): Discovery {
 /** How the run ended, as settleDiscovery needs it (not the daemon's RunOutcome, a round's result). */
 export interface RunEnd {
   /** Projects in state after the run. */
-  readonly projects: ReadonlyMap<string, MirroredProject>;
+  readonly projects: ProjectEntries;
   /** Projects that failed or whose page was stale this run, with the serial that was wanted. */
   readonly retryLater: readonly Candidate[];
   readonly isAborted: boolean;

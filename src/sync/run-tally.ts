@@ -4,12 +4,12 @@
 // here once (`note`); the guards and the end of the run read it back.
 import type { Logger } from '../log.js';
 import type { ProjectRecord } from '../model/record.js';
-import type { MirroredProject } from '../mirror/state.js';
 import type { SuspectPage } from '../plan/planner.js';
 import type { ProjectPage, UpstreamFile } from '../model/upstream.js';
 import type { Candidate } from './discover.js';
 import type { ProjectOutcome } from './project.js';
 import { formatBytes, type ProjectFailure } from './report.js';
+import { RunProjects, type StoredProjects } from './state-projects.js';
 import type { Route } from './upstreams.js';
 
 /** Files a page no longer links, retained until the guards decide; `isWhole`: none would be left. */
@@ -20,8 +20,8 @@ export interface Unlinked {
 }
 
 export class RunTally {
-  /** The state's project entries as the run leaves them. */
-  readonly projects: Map<string, MirroredProject>;
+  /** The state's project entries as the run leaves them (those it read, and its changes over them). */
+  readonly projects: RunProjects;
   readonly failures: ProjectFailure[] = [];
   /** Projects whose upstream page was stale: fetched again next run. */
   readonly deferred: string[] = [];
@@ -47,13 +47,13 @@ export class RunTally {
 
   constructor(
     /** The state's project entries before the run. */
-    readonly mirrored: ReadonlyMap<string, MirroredProject>,
+    readonly mirrored: StoredProjects,
     private readonly routeOf: (name: string) => Route,
     private readonly log: Logger,
     /** Where `sync --dry-run` prints what it would do. */
     private readonly print: (line: string) => void,
   ) {
-    this.projects = new Map(mirrored);
+    this.projects = new RunProjects(mirrored);
   }
 
   /** The project stays mirrored with `record`: its state entry. */

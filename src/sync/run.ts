@@ -31,10 +31,10 @@ import { type ReplanReads, startReplanReads } from './replan-reads.js';
 import { RunTally } from './run-tally.js';
 import {
   isStateUnchanged,
-  projectMap,
   quarantineHolds,
   rootEntries,
   sortedProjects,
+  StoredProjects,
 } from './state-projects.js';
 import {
   buildRouting,
@@ -174,8 +174,7 @@ async function runSyncWith(
     isRescoped: routed.byRoute.some((r) => r.isRescoped),
   });
   const print = deps.print ?? (() => {});
-  const mirrored = projectMap(state.projects);
-  const tally = new RunTally(mirrored, (name) => routed.of(name).route, log, print);
+  const tally = new RunTally(new StoredProjects(state.projects), (name) => routed.of(name).route, log, print);
   const progress = {
     projectsDone: 0,
     projectsToCheck: found.toSync.length,
@@ -371,7 +370,7 @@ async function finishRun(run: RunScope, deletions: DeletionOutcome): Promise<Syn
     };
   };
   const isStateKept =
-    gone.length === 0 && !isRootChanged && isStateUnchanged(state, mirrored, projects, settledState());
+    gone.length === 0 && !isRootChanged && isStateUnchanged(state, projects, settledState());
   await run.publisher.finish({
     root: isRootChanged ? rootEntries(projects) : null,
     gone,

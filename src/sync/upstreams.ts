@@ -11,6 +11,7 @@ import type { MirroredProject, MirrorState, UpstreamState } from '../mirror/stat
 import { compileFilters, selectionScope, type Filters } from '../plan/filters.js';
 import { normalizeName } from '../model/names.js';
 import type { Upstream } from '../model/upstream.js';
+import { type ProjectEntries, projectNames } from './state-projects.js';
 import { type Candidate, describeDiscovery, discover, type Discovery, settleDiscovery } from './discover.js';
 
 /** One upstream the run reads. */
@@ -197,7 +198,7 @@ function ownState(state: MirrorState, route: Route): UpstreamState {
  * projects it owns now. A project that came from another upstream has no serial here (its page is fetched
  * in full: that upstream's serials and validators say nothing about this one).
  */
-function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState {
+function viewOf(state: MirrorState, route: Route, routing: Routing, moved: ReadonlySet<string>): MirrorState {
   const own = ownState(state, route);
   return {
     ...state,
@@ -207,28 +208,22 @@ function viewOf(state: MirrorState, route: Route, routing: Routing): MirrorState
     lastSerial: own.lastSerial,
     listingCount: own.listingCount,
     ...(own.discovery === undefined ? {} : { discovery: own.discovery }),
-    projects: ownedProjects(state.projects, route, routing),
+    projects: ownedProjects(state.projects, route, routing, moved),
   };
 }
 
 /**
- * The mirrored projects `route` owns now, each from that route or without its serial. With one upstream
- * and every project from it (the usual mirror), that is the state's own object, not a copy of 100 000
- * entries.
+ * The mirrored projects `route` owns now, each from that route or without its serial (`moved`: those
+ * that came from another upstream). With one upstream and every project from it (the usual mirror), that
+ * is the state's own object, not a copy of 100 000 entries.
  */
 function ownedProjects(
   all: Readonly<Record<string, MirroredProject>>,
   route: Route,
   routing: Routing,
+  moved: ReadonlySet<string>,
 ): Readonly<Record<string, MirroredProject>> {
-  const isAsStored = (name: string, p: MirroredProject): boolean =>
-    routing.ownerOf(name) === route && sourceOf(p) === route.section;
-  let isWhole = routing.routes.length === 1;
-  for (const name in all) {
-    if (!isWhole) break;
-    isWhole = isAsStored(name, all[name] as MirroredProject);
-  }
-  if (isWhole) return all;
+  if (routing.routes.length === 1 && moved.size === 0) return all;
   const projects: Record<string, MirroredProject> = {};
   for (const name in all) {
     const p = all[name] as MirroredProject;
@@ -271,9 +266,18 @@ export interface RoutedDiscoverInput {
 /** Runs discovery route by route (discover.ts), then merges the answers. */
 export async function discoverRoutes(input: RoutedDiscoverInput): Promise<RoutedDiscovery> {
   const { routing, log, cfg, state, signal, now } = input;
+  // One pass over the mirrored projects, copying none (a state of 100 000 entries is read once).
+  const moved = new Set<string>();
+  const due = new Set<string>();
+  const only = routing.routes.length === 1 ? (routing.routes[0] as Route) : null;
+  for (const name of projectNames(state.projects)) {
+    const p = state.projects[name] as MirroredProject;
+    if (sourceOf(p) !== (only ?? routing.ownerOf(name)).section) moved.add(name);
+    if (p.quarantine !== undefined && Date.parse(p.quarantine.until) <= now.getTime()) due.add(name);
+  }
   const byRoute: RouteDiscovery[] = [];
   for (const route of routing.routes) {
-    const view = viewOf(state, route, routing);
+    const view = viewOf(state, route, routing, moved);
     const isRescoped = view.scopeKey !== route.scopeKey;
     // Only the files of the same projects may change: the changelog can still say which pages are current.
     const isFilesRescoped = isRescoped && view.projectsKey === route.projectsKey;
@@ -296,14 +300,6 @@ export async function discoverRoutes(input: RoutedDiscoverInput): Promise<Routed
     const owner = routing.ownerOf(name);
     return byRoute.find((r) => r.route === owner) as RouteDiscovery;
   };
-  // One pass over the mirrored projects, copying none (a state of 100 000 entries is read once).
-  const moved = new Set<string>();
-  const due = new Set<string>();
-  for (const name in state.projects) {
-    const p = state.projects[name] as MirroredProject;
-    if (sourceOf(p) !== routing.ownerOf(name).section) moved.add(name);
-    if (p.quarantine !== undefined && Date.parse(p.quarantine.until) <= now.getTime()) due.add(name);
-  }
   return { found: mergeDiscoveries(byRoute, routing, due), byRoute, of, moved, due };
 }
 
@@ -358,7 +354,7 @@ function mergeDiscoveries(
 
 /** How the run ended, for each route's stored discovery (discover.ts RunEnd). */
 export interface RoutedOutcome {
-  readonly projects: ReadonlyMap<string, MirroredProject>;
+  readonly projects: ProjectEntries;
   readonly retryLater: readonly Candidate[];
   readonly isAborted: boolean;
   readonly isDeletionHeld: boolean;

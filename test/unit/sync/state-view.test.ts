@@ -8,7 +8,13 @@ import { silentLogger } from '../../../src/log.js';
 import { EMPTY_STATE, type MirroredProject, type MirrorState } from '../../../src/mirror/state.js';
 import type { Upstream } from '../../../src/model/upstream.js';
 import { NO_DISCOVERY_STATE } from '../../../src/sync/discover-shared.js';
-import { projectMap, rootEntries, sortedProjects } from '../../../src/sync/state-projects.js';
+import {
+  isStateUnchanged,
+  rootEntries,
+  RunProjects,
+  sortedProjects,
+  StoredProjects,
+} from '../../../src/sync/state-projects.js';
 import { buildRouting, discoverRoutes } from '../../../src/sync/upstreams.js';
 import { makeConfig } from '../../helpers/config.js';
 import { upstreamSection } from '../../helpers/upstream-sections.js';
@@ -75,7 +81,9 @@ test('with a section: the main route sees what is left to it, and a moved projec
 });
 
 test('the entries go back sorted by name, in one pass when nothing was added', () => {
-  const read = projectMap({ a: { displayName: 'A', serial: 1 }, b: { displayName: 'B', serial: 2 } });
+  const read = new RunProjects(
+    new StoredProjects({ a: { displayName: 'A', serial: 1 }, b: { displayName: 'B', serial: 2 } }),
+  );
   assert.deepEqual([...read.keys()], ['a', 'b']);
   read.set('0new', { displayName: '0new', serial: 3 });
   read.set('c', { displayName: 'C', serial: null, isEmpty: true });
@@ -85,4 +93,92 @@ test('the entries go back sorted by name, in one pass when nothing was added', (
     ['0new', 'A', 'B'],
     'a project without a page is not on the root page',
   );
+});
+
+const a: MirroredProject = { displayName: 'A', serial: 1, files: 1 };
+const b: MirroredProject = { displayName: 'B', serial: 2, files: 2 };
+/** The entries of state.json as read: an object from JSON, with a name Object.prototype also has. */
+const storedEntries = (): Record<string, MirroredProject> =>
+  JSON.parse(JSON.stringify({ a, b, constructor: { displayName: 'constructor', serial: 3 } })) as Record<
+    string,
+    MirroredProject
+  >;
+
+test('the entries read are the state object itself, names Object.prototype has included', () => {
+  const entries = storedEntries();
+  const stored = new StoredProjects(entries);
+  assert.equal(stored.size, 3);
+  assert.equal(stored.get('a'), entries['a']);
+  assert.equal(stored.get('toString'), undefined);
+  assert.equal(stored.has('hasOwnProperty'), false);
+  assert.equal(stored.get('constructor')?.serial, 3);
+  assert.deepEqual([...stored.keys()], ['a', 'b', 'constructor']);
+  assert.deepEqual([...stored.values()], Object.values(entries));
+});
+
+test("a run's entries: nothing copied until changed; set, removed, added, as a Map would hold them", () => {
+  const entries = storedEntries();
+  const run = new RunProjects(new StoredProjects(entries));
+  assert.equal(run.isAsRead(), true);
+  run.set('a', { ...a, serial: 5 });
+  run.delete('b');
+  run.delete('missing');
+  run.set('c', { displayName: 'C', serial: 6 });
+  const map = new Map(Object.entries(entries));
+  map.set('a', { ...a, serial: 5 });
+  map.delete('b');
+  map.set('c', { displayName: 'C', serial: 6 });
+  assert.deepEqual([...run], [...map]);
+  assert.equal(run.size, map.size);
+  assert.equal(run.get('b'), undefined);
+  assert.equal(run.has('b'), false);
+  assert.equal(run.get('c')?.serial, 6);
+  assert.equal(run.isAsRead(), false);
+  assert.equal(entries['a']?.serial, 1, 'the entries read are never written');
+  run.delete('c');
+  run.set('b', b);
+  assert.equal(run.size, 3);
+  assert.deepEqual(
+    [...run.keys()],
+    ['a', 'b', 'constructor'],
+    'a project removed and set again keeps its place',
+  );
+});
+
+test('a run whose changes each put back the entry read is as read; any other change is not', () => {
+  const entries = storedEntries();
+  const changedBack = new RunProjects(new StoredProjects(entries));
+  changedBack.set('a', { ...a, serial: 9 });
+  changedBack.set('a', entries['a'] as MirroredProject);
+  changedBack.set('new', { displayName: 'new', serial: 1 });
+  changedBack.delete('new');
+  assert.equal(changedBack.isAsRead(), true);
+  const equalButNew = new RunProjects(new StoredProjects(entries));
+  equalButNew.set('a', { ...(entries['a'] as MirroredProject) });
+  assert.equal(equalButNew.isAsRead(), false, 'a new entry is written, however equal');
+  const removed = new RunProjects(new StoredProjects(entries));
+  removed.delete('b');
+  assert.equal(removed.isAsRead(), false);
+  const swapped = new RunProjects(new StoredProjects(entries));
+  swapped.delete('b');
+  swapped.set('d', b);
+  assert.equal(swapped.size, 3);
+  assert.equal(swapped.isAsRead(), false, 'as many entries, not the same ones');
+});
+
+test('the state is unchanged only when its entries are as read and its other fields equal', () => {
+  const entries = storedEntries();
+  const before = stateOf(entries, 'k');
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { projects: _projects, ...rest } = before;
+  const later = {
+    ...rest,
+    lastRun: { startedAt: '2026-12-02T00:00:00Z', finishedAt: '2026-12-02T00:00:01Z', ok: true },
+  };
+  const run = new RunProjects(new StoredProjects(entries));
+  assert.equal(isStateUnchanged(before, run, later), true);
+  assert.equal(isStateUnchanged(before, run, { ...later, lastSerial: 101 }), false);
+  assert.equal(isStateUnchanged(before, run, { ...later, lastRun: { ...later.lastRun, ok: false } }), false);
+  run.set('b', { ...b, serial: null });
+  assert.equal(isStateUnchanged(before, run, later), false);
 });
