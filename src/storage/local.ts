@@ -50,19 +50,30 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
   const pathOf = (key: string): string => (key === '' ? root : join(root, ...key.split('/')));
   const slots = new SlotResources(options.threadIdleMs);
   const calls = options.calls ?? fsCallsFor(root);
+  const dirs = new KnownDirs(calls);
   return {
     kind: 'local',
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { ...options, slots, calls }),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { ...options, slots, calls, dirs }),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
-      await writeFileAtomic(pathOf(key), body, {
-        isDurable: durability !== 'none',
-        isDirectorySynced: durability === 'full',
-        calls,
-      });
+      const path = pathOf(key);
+      const write = (): Promise<void> =>
+        writeFileAtomic(path, body, {
+          isDurable: durability !== 'none',
+          isDirectorySynced: durability === 'full',
+          calls,
+          ensureParent: (dir) => dirs.ensure(dir),
+        });
+      try {
+        await write();
+      } catch (err) {
+        // A directory known to exist was removed behind this storage's back: made again, once.
+        if (!isNotFound(err) || !dirs.forget(dirname(path))) throw err;
+        await write();
+      }
     },
     async get(key) {
       return readFile(pathOf(key)).catch(nullIfMissing);
@@ -92,6 +103,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
     async removeDir(dir) {
       try {
         await rmdir(pathOf(dir));
+        dirs.forget(pathOf(dir));
         return true;
       } catch (err) {
         if (isNotFound(err)) return true;
@@ -148,13 +160,39 @@ async function readLocalRange(
   }
 }
 
+/**
+ * The directories a storage made or found during its life (a run), so that each is made (or found there)
+ * once, not once per file written into it: a project's new directory is made before its first file is
+ * created in it, not after a create that fails, and its pages and later files make no mkdir call. A hint
+ * only: a directory removed behind the storage's back is forgotten when a create in it fails, and made again.
+ */
+class KnownDirs {
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly calls: FsCalls) {}
+
+  /** `mkdir -p` of `dir` unless it is known to exist. */
+  async ensure(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await ensureDir(dir, this.calls);
+    this.dirs.add(dir);
+  }
+
+  /** `dir` is no longer known to exist; true when it was. */
+  forget(dir: string): boolean {
+    return this.dirs.delete(dir);
+  }
+}
+
 /** Creates the temp file beside `target` (and the directories above it when they are missing). */
-async function openTemp(temp: string, calls: FsCalls): Promise<number> {
+async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<number> {
+  const dir = dirname(temp);
+  await dirs.ensure(dir);
   try {
     return await createNewFile(temp, calls); // 0644 whatever the umask
   } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await ensureDir(dirname(temp), calls);
+    if (!isNotFound(err) || !dirs.forget(dir)) throw err;
+    await dirs.ensure(dir);
     return createNewFile(temp, calls);
   }
 }
@@ -163,10 +201,15 @@ async function openTemp(temp: string, calls: FsCalls): Promise<number> {
 async function beginLocalFile(
   target: string,
   opts: BeginFileOptions,
-  { slots, calls, hashOnThread }: { slots: SlotResources; calls: FsCalls; hashOnThread?: boolean },
+  {
+    slots,
+    calls,
+    dirs,
+    hashOnThread,
+  }: { slots: SlotResources; calls: FsCalls; dirs: KnownDirs; hashOnThread?: boolean },
 ): Promise<FileUpload> {
   const temp = tempPathFor(target);
-  const fd = await openTemp(temp, calls).catch((err: unknown) => {
+  const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
     throw diskError(err, temp);
   });
   let sink: FileSink;
