@@ -9,7 +9,14 @@ import { open, readdir, readFile, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StoreError } from '../errors.js';
-import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
+import {
+  createBufferedSink,
+  createHeldSink,
+  diskError,
+  LARGE_FILE_BYTES,
+  SMALL_FILE_BYTES,
+  type FileSink,
+} from './sink.js';
 import { createSlotSink, SlotResources } from './slots.js';
 import { fsCallsFor, pooledCalls, type FsCalls } from '../util/fs-calls.js';
 import {
@@ -219,7 +226,11 @@ async function beginLocalFile(
         ? await createSlotSink(fd, temp, opts.algorithms, opts.events, slots, {
             ...(hashOnThread === undefined ? {} : { hashOnThread }),
           })
-        : createBufferedSink(fd, temp, opts.algorithms, opts.events);
+        : opts.size !== null && opts.size <= SMALL_FILE_BYTES
+          ? createHeldSink(fd, temp, opts.size, opts.algorithms, opts.events, (f, data) =>
+              calls.write(f, data),
+            )
+          : createBufferedSink(fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await calls.close(fd).catch(() => {});
     await calls.unlink(temp).catch(() => {});
