@@ -82,9 +82,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         await write();
       }
     },
-    async get(key) {
-      return readFile(pathOf(key)).catch(nullIfMissing);
-    },
+    get: (key) => readLocalFile(pathOf(key), calls),
     async open(key, signal) {
       const handle = await open(pathOf(key), 'r').catch(nullIfMissing);
       if (handle === null) return null;
@@ -143,6 +141,34 @@ async function listLocal(path: string): Promise<Listing> {
   }
   for (const names of Object.values(listing)) names.sort();
   return listing;
+}
+
+/** A file at most this large is read through `calls`; a larger one by readFile, on libuv's thread pool. */
+const QUICK_READ_BYTES = 64 << 10;
+
+/**
+ * The bytes of the file at `path`, or null when there is none. Through `calls` (fs-calls.ts: directly where
+ * the root's file system allows it, so that a missing file, as a new project's record is, costs no hand-off
+ * to the thread pool), unless it is larger than QUICK_READ_BYTES.
+ */
+async function readLocalFile(path: string, calls: FsCalls): Promise<Buffer | null> {
+  const fd = await calls.openRead(path).catch(nullIfMissing);
+  if (fd === null) return null;
+  let buffer: Buffer | null = null;
+  let done = 0;
+  try {
+    const size = await calls.size(fd);
+    if (size <= QUICK_READ_BYTES) {
+      buffer = Buffer.allocUnsafe(size);
+      for (let got = -1; got !== 0 && done < size; done += got) {
+        got = await calls.read(fd, buffer, done, size - done, done);
+      }
+    }
+  } finally {
+    await calls.close(fd);
+  }
+  if (buffer === null) return readFile(path).catch(nullIfMissing);
+  return done === buffer.length ? buffer : buffer.subarray(0, done);
 }
 
 async function readLocalRange(

@@ -14,6 +14,7 @@
 import {
   closeSync,
   fchmodSync,
+  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -26,7 +27,7 @@ import {
   type Stats,
 } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { close, fchmod, fdatasync, fsync, open, read, write } from 'node:fs';
+import { close, fchmod, fdatasync, fstat, fsync, open, read, write } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -45,6 +46,8 @@ export interface FsCalls {
   /** Writes all of `data` at the descriptor's position. */
   write(fd: number, data: Uint8Array): Promise<void>;
   fchmod(fd: number, mode: number): Promise<void>;
+  /** The size of the open file. */
+  size(fd: number): Promise<number>;
   fsync(fd: number): Promise<void>;
   fdatasync(fd: number): Promise<void>;
   close(fd: number): Promise<void>;
@@ -61,6 +64,7 @@ const readAsync = promisify(read);
 const writeAsync = promisify(write);
 const closeAsync = promisify(close);
 const fchmodAsync = promisify(fchmod);
+const fstatAsync = promisify(fstat);
 const fsyncAsync = promisify(fsync);
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -80,6 +84,7 @@ export const pooledCalls: FsCalls = {
     (await readAsync(fd, buffer, offset, length, position)).bytesRead,
   write: writeAllPooled,
   fchmod: fchmodAsync,
+  size: async (fd) => (await fstatAsync(fd)).size,
   fsync: fsyncAsync,
   fdatasync: fdatasyncAsync,
   close: closeAsync,
@@ -101,6 +106,7 @@ export const directCalls: FsCalls = {
     for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
   },
   fchmod: async (fd, mode) => fchmodSync(fd, mode),
+  size: async (fd) => fstatSync(fd).size,
   close: async (fd) => closeSync(fd),
   link: async (existing, path) => linkSync(existing, path),
   unlink: async (path) => unlinkSync(path),

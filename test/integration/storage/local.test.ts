@@ -112,6 +112,12 @@ for (const calls of CALLS) {
     await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
     assert.equal((await storage.get(json))?.toString(), '{"a":1}\n');
     assert.equal(await storage.get('demo/missing'), null);
+    assert.equal((await storage.get(html))?.toString(), '<html></html>\n');
+    // Above 64 KiB a file is read on the thread pool, whichever the calls: the same bytes.
+    const record = Buffer.alloc((64 << 10) + 1, 'r');
+    await storage.put(recordKey('demo'), record);
+    assert.deepEqual(await storage.get(recordKey('demo')), record);
+    await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
     assert.equal((await storage.readRange(html, 1, 4))?.toString(), 'html');
     assert.equal((await storage.readRange(html, 10, 100))?.toString(), 'ml>\n');
     assert.equal(await storage.open('nothing/here'), null);
