@@ -118,7 +118,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
       }
     },
     settle: (dir) => syncDir(pathOf(dir), calls),
-    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep),
+    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, calls),
   };
 }
 

@@ -2,7 +2,7 @@
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../model/layout.js';
 import { pooledCalls, type FsCalls } from './fs-calls.js';
@@ -181,17 +181,22 @@ async function writePieces(fd: number, pieces: Iterable<string>, calls: FsCalls)
 
 /**
  * Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. Names in `keep`
- * (entries an adopted root held before pypimirror) are never touched.
+ * (entries an adopted root held before pypimirror) are never touched. `calls`: how the directory is listed
+ * and the files removed (fs-calls.ts).
  */
-export async function removeTempFiles(dir: string, keep: ReadonlySet<string> = new Set()): Promise<number> {
+export async function removeTempFiles(
+  dir: string,
+  keep: ReadonlySet<string> = new Set(),
+  calls: FsCalls = pooledCalls,
+): Promise<number> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = await calls.readdir(dir);
   } catch {
     return 0;
   }
   const temps = names.filter((n) => isTempName(n) && !keep.has(n));
-  await Promise.all(temps.map((n) => unlink(join(dir, n)).catch(() => {})));
+  await Promise.all(temps.map((n) => calls.unlink(join(dir, n)).catch(() => {})));
   return temps.length;
 }
 
