@@ -97,8 +97,11 @@ export function createPublisher(storage: Storage, options: PublisherOptions): Pu
   const pages = async (record: ProjectRecord): Promise<void> => {
     if (!options.createIndexes) return;
     const [html, json] = projectPageKeys(record.name);
-    // HTML first: a directory must never offer JSON without HTML (docs/protocol.md §2).
-    await storage.put(html, renderProjectHtml(record));
+    // HTML first: a directory must never offer JSON without HTML (docs/protocol.md §2). Both pages are
+    // fsynced; their directory once, after the JSON page: that one fsync makes both renames durable, as it
+    // does the files' links made in the same directory before them (the record, in another directory, is
+    // written only after it).
+    await storage.put(html, renderProjectHtml(record), { durability: 'data' });
     await storage.put(json, renderProjectJson(record));
   };
   return {

@@ -9,7 +9,14 @@ import { open, readdir, readFile, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StoreError } from '../errors.js';
-import { createBufferedSink, diskError, LARGE_FILE_BYTES, type FileSink } from './sink.js';
+import {
+  createBufferedSink,
+  createHeldSink,
+  diskError,
+  LARGE_FILE_BYTES,
+  SMALL_FILE_BYTES,
+  type FileSink,
+} from './sink.js';
 import { createSlotSink, SlotResources } from './slots.js';
 import { fsCallsFor, pooledCalls, type FsCalls } from '../util/fs-calls.js';
 import {
@@ -50,23 +57,32 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
   const pathOf = (key: string): string => (key === '' ? root : join(root, ...key.split('/')));
   const slots = new SlotResources(options.threadIdleMs);
   const calls = options.calls ?? fsCallsFor(root);
+  const dirs = new KnownDirs(calls);
   return {
     kind: 'local',
     where: root,
     localRoot: () => root,
     describe: pathOf,
-    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { ...options, slots, calls }),
+    beginFile: (key, opts) => beginLocalFile(pathOf(key), opts, { ...options, slots, calls, dirs }),
     async put(key, body, opts: PutOptions = {}) {
       const durability = opts.durability ?? 'full';
-      await writeFileAtomic(pathOf(key), body, {
-        isDurable: durability !== 'none',
-        isDirectorySynced: durability === 'full',
-        calls,
-      });
+      const path = pathOf(key);
+      const write = (): Promise<void> =>
+        writeFileAtomic(path, body, {
+          isDurable: durability !== 'none',
+          isDirectorySynced: durability === 'full',
+          calls,
+          ensureParent: (dir) => dirs.ensure(dir),
+        });
+      try {
+        await write();
+      } catch (err) {
+        // A directory known to exist was removed behind this storage's back: made again, once.
+        if (!isNotFound(err) || !dirs.forget(dirname(path))) throw err;
+        await write();
+      }
     },
-    async get(key) {
-      return readFile(pathOf(key)).catch(nullIfMissing);
-    },
+    get: (key) => readLocalFile(pathOf(key), calls),
     async open(key, signal) {
       const handle = await open(pathOf(key), 'r').catch(nullIfMissing);
       if (handle === null) return null;
@@ -92,6 +108,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
     async removeDir(dir) {
       try {
         await rmdir(pathOf(dir));
+        dirs.forget(pathOf(dir));
         return true;
       } catch (err) {
         if (isNotFound(err)) return true;
@@ -101,7 +118,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
       }
     },
     settle: (dir) => syncDir(pathOf(dir), calls),
-    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep),
+    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, calls),
   };
 }
 
@@ -126,6 +143,34 @@ async function listLocal(path: string): Promise<Listing> {
   return listing;
 }
 
+/** A file at most this large is read through `calls`; a larger one by readFile, on libuv's thread pool. */
+const QUICK_READ_BYTES = 64 << 10;
+
+/**
+ * The bytes of the file at `path`, or null when there is none. Through `calls` (fs-calls.ts: directly where
+ * the root's file system allows it, so that a missing file, as a new project's record is, costs no hand-off
+ * to the thread pool), unless it is larger than QUICK_READ_BYTES.
+ */
+async function readLocalFile(path: string, calls: FsCalls): Promise<Buffer | null> {
+  const fd = await calls.openRead(path).catch(nullIfMissing);
+  if (fd === null) return null;
+  let buffer: Buffer | null = null;
+  let done = 0;
+  try {
+    const size = await calls.size(fd);
+    if (size <= QUICK_READ_BYTES) {
+      buffer = Buffer.allocUnsafe(size);
+      for (let got = -1; got !== 0 && done < size; done += got) {
+        got = await calls.read(fd, buffer, done, size - done, done);
+      }
+    }
+  } finally {
+    await calls.close(fd);
+  }
+  if (buffer === null) return readFile(path).catch(nullIfMissing);
+  return done === buffer.length ? buffer : buffer.subarray(0, done);
+}
+
 async function readLocalRange(
   path: string,
   position: number,
@@ -148,13 +193,39 @@ async function readLocalRange(
   }
 }
 
+/**
+ * The directories a storage made or found during its life (a run), so that each is made (or found there)
+ * once, not once per file written into it: a project's new directory is made before its first file is
+ * created in it, not after a create that fails, and its pages and later files make no mkdir call. A hint
+ * only: a directory removed behind the storage's back is forgotten when a create in it fails, and made again.
+ */
+class KnownDirs {
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly calls: FsCalls) {}
+
+  /** `mkdir -p` of `dir` unless it is known to exist. */
+  async ensure(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await ensureDir(dir, this.calls);
+    this.dirs.add(dir);
+  }
+
+  /** `dir` is no longer known to exist; true when it was. */
+  forget(dir: string): boolean {
+    return this.dirs.delete(dir);
+  }
+}
+
 /** Creates the temp file beside `target` (and the directories above it when they are missing). */
-async function openTemp(temp: string, calls: FsCalls): Promise<number> {
+async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<number> {
+  const dir = dirname(temp);
+  await dirs.ensure(dir);
   try {
     return await createNewFile(temp, calls); // 0644 whatever the umask
   } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await ensureDir(dirname(temp), calls);
+    if (!isNotFound(err) || !dirs.forget(dir)) throw err;
+    await dirs.ensure(dir);
     return createNewFile(temp, calls);
   }
 }
@@ -163,10 +234,15 @@ async function openTemp(temp: string, calls: FsCalls): Promise<number> {
 async function beginLocalFile(
   target: string,
   opts: BeginFileOptions,
-  { slots, calls, hashOnThread }: { slots: SlotResources; calls: FsCalls; hashOnThread?: boolean },
+  {
+    slots,
+    calls,
+    dirs,
+    hashOnThread,
+  }: { slots: SlotResources; calls: FsCalls; dirs: KnownDirs; hashOnThread?: boolean },
 ): Promise<FileUpload> {
   const temp = tempPathFor(target);
-  const fd = await openTemp(temp, calls).catch((err: unknown) => {
+  const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
     throw diskError(err, temp);
   });
   let sink: FileSink;
@@ -176,7 +252,11 @@ async function beginLocalFile(
         ? await createSlotSink(fd, temp, opts.algorithms, opts.events, slots, {
             ...(hashOnThread === undefined ? {} : { hashOnThread }),
           })
-        : createBufferedSink(fd, temp, opts.algorithms, opts.events);
+        : opts.size !== null && opts.size <= SMALL_FILE_BYTES
+          ? createHeldSink(fd, temp, opts.size, opts.algorithms, opts.events, (f, data) =>
+              calls.write(f, data),
+            )
+          : createBufferedSink(fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await calls.close(fd).catch(() => {});
     await calls.unlink(temp).catch(() => {});

@@ -3,10 +3,13 @@
 // chunks themselves and hashes on the event loop; and slots.ts's, for large files.
 import { createHash } from 'node:crypto';
 import { fdatasync, writev } from 'node:fs';
-import { StoreError } from '../errors.js';
+import { IntegrityError, StoreError } from '../errors.js';
 
 /** Files at least this large go through slots.ts (direct writes, hashing thread). */
 export const LARGE_FILE_BYTES = 8 << 20;
+
+/** Files of a known size at most this large are held whole, then written in one call (createHeldSink). */
+export const SMALL_FILE_BYTES = 64 << 10;
 
 /** Bytes written between two background fdatasyncs of a file written through the page cache. */
 const BACKGROUND_FLUSH_BYTES = 32 << 20;
@@ -87,6 +90,55 @@ export function createBufferedSink(
     async abort() {
       await writer.idle();
       await (flushing as Promise<void> | null)?.catch(() => {});
+    },
+  };
+}
+
+/**
+ * The sink for a file of a known size of at most SMALL_FILE_BYTES: hashes each chunk on the event loop and
+ * holds the chunks; `finish` writes them with one `write` (fs-calls.ts: made directly where the root's file
+ * system allows, a copy into the page cache), rather than a write per chunk on libuv's thread pool. A body
+ * longer than `size` fails as soon as it is, so no more than `size` bytes are ever held.
+ */
+export function createHeldSink(
+  fd: number,
+  path: string,
+  size: number,
+  algorithms: readonly string[],
+  events: SinkEvents,
+  write: (fd: number, data: Uint8Array) => Promise<void>,
+): FileSink {
+  const hashes = algorithms.map((algo) => createHash(algo));
+  let held: Buffer[] = [];
+  let pushed = 0;
+  let failure: Error | null = null;
+  return {
+    push(chunk) {
+      if (failure !== null) return true;
+      pushed += chunk.length;
+      if (pushed > size) {
+        held = [];
+        failure = new IntegrityError('INTEGRITY_SIZE', `${path}: more than the expected ${size} bytes`);
+        events.onFailure(failure);
+        return true;
+      }
+      for (const hash of hashes) hash.update(chunk);
+      held.push(chunk);
+      return true;
+    },
+    async finish() {
+      if (failure !== null) throw failure;
+      const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held);
+      held = [];
+      try {
+        await write(fd, bytes);
+      } catch (err) {
+        throw diskError(err, path);
+      }
+      return hashes.map((h) => h.digest('hex'));
+    },
+    async abort() {
+      held = [];
     },
   };
 }

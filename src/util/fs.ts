@@ -2,7 +2,7 @@
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../model/layout.js';
 import { pooledCalls, type FsCalls } from './fs-calls.js';
@@ -26,10 +26,13 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${random}${TEMP_SUFFIX}`);
 }
 
-/** `mkdir -p` with every directory it creates set to DIR_MODE (mkdir's mode is cut by the umask). */
+/**
+ * `mkdir -p` with every directory it creates set to DIR_MODE: mkdir's mode is cut by the umask, so a chmod
+ * follows each new directory unless the umask takes none of DIR_MODE's bits (the usual 022 or 002).
+ */
 export async function ensureDir(dir: string, calls: FsCalls = pooledCalls): Promise<void> {
   const first = await calls.mkdirs(dir, DIR_MODE);
-  if (first === undefined) return;
+  if (first === undefined || isKeptByUmask(DIR_MODE)) return;
   let path = first;
   await chmod(path, DIR_MODE);
   const rest = relative(first, dir);
@@ -78,8 +81,13 @@ export async function openNewFile(path: string): Promise<FileHandle> {
 
 /** Whether open() leaves FILE_MODE as it is: the umask takes none of its bits. */
 function isModeKept(): boolean {
+  return isKeptByUmask(FILE_MODE);
+}
+
+/** Whether the umask takes none of `mode`'s bits (false when it cannot be read). */
+function isKeptByUmask(mode: number): boolean {
   const umask = readUmask();
-  return umask !== null && (umask & FILE_MODE) === 0;
+  return umask !== null && (umask & mode) === 0;
 }
 
 /** openNewFile's descriptor, made through `calls` (fs-calls.ts). */
@@ -112,7 +120,8 @@ export async function syncDir(dir: string, calls: FsCalls = pooledCalls): Promis
  * leaves the old file or the new one, and only a power loss may lose the write. `isDirectorySynced: false`
  * fsyncs the file but leaves the directory to a later durable write in it (a page after its files). An
  * iterable is written piece by piece (a large JSON record need not be one string). `calls`: how the
- * file-system calls are made (fs-calls.ts).
+ * file-system calls are made (fs-calls.ts). `ensureParent` makes the target's directory (default ensureDir;
+ * a storage that knows which directories it made passes its own).
  */
 export async function writeFileAtomic(
   target: string,
@@ -121,9 +130,15 @@ export async function writeFileAtomic(
     isDurable = true,
     isDirectorySynced = isDurable,
     calls = pooledCalls,
-  }: { isDurable?: boolean; isDirectorySynced?: boolean; calls?: FsCalls } = {},
+    ensureParent = (dir: string) => ensureDir(dir, calls),
+  }: {
+    isDurable?: boolean;
+    isDirectorySynced?: boolean;
+    calls?: FsCalls;
+    ensureParent?: (dir: string) => Promise<void>;
+  } = {},
 ): Promise<void> {
-  await ensureDir(dirname(target), calls);
+  await ensureParent(dirname(target));
   const temp = tempPathFor(target);
   const fd = await createNewFile(temp, calls);
   try {
@@ -166,17 +181,22 @@ async function writePieces(fd: number, pieces: Iterable<string>, calls: FsCalls)
 
 /**
  * Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. Names in `keep`
- * (entries an adopted root held before pypimirror) are never touched.
+ * (entries an adopted root held before pypimirror) are never touched. `calls`: how the directory is listed
+ * and the files removed (fs-calls.ts).
  */
-export async function removeTempFiles(dir: string, keep: ReadonlySet<string> = new Set()): Promise<number> {
+export async function removeTempFiles(
+  dir: string,
+  keep: ReadonlySet<string> = new Set(),
+  calls: FsCalls = pooledCalls,
+): Promise<number> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = await calls.readdir(dir);
   } catch {
     return 0;
   }
   const temps = names.filter((n) => isTempName(n) && !keep.has(n));
-  await Promise.all(temps.map((n) => unlink(join(dir, n)).catch(() => {})));
+  await Promise.all(temps.map((n) => calls.unlink(join(dir, n)).catch(() => {})));
   return temps.length;
 }
 

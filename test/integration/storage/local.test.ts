@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, StoreError } from '../../../src/errors.js';
+import { ConfigError, IntegrityError, StoreError } from '../../../src/errors.js';
 import { openFindLinks } from '../../../src/mirror/find-links.js';
 import { silentLogger } from '../../../src/log.js';
-import { LARGE_FILE_BYTES } from '../../../src/storage/sink.js';
+import { LARGE_FILE_BYTES, SMALL_FILE_BYTES } from '../../../src/storage/sink.js';
 import { contentTypeFor, SIMPLE_JSON_TYPE } from '../../../src/storage/content-type.js';
 import { hashStored } from '../../../src/storage/hash.js';
 import { fileKey, projectPageKeys, recordKey } from '../../../src/storage/keys.js';
@@ -33,7 +33,8 @@ async function upload(storage: Storage, key: string, bytes: Buffer): Promise<[Fi
     algorithms: ['sha256', 'md5'],
     events: NO_EVENTS,
   });
-  for (let at = 0; at < bytes.length; at += 1 << 20) into.push(bytes.subarray(at, at + (1 << 20)));
+  const piece = bytes.length < 1 << 20 ? 4096 : 1 << 20;
+  for (let at = 0; at < bytes.length; at += piece) into.push(bytes.subarray(at, at + piece));
   return [into, await into.finish()];
 }
 
@@ -43,7 +44,13 @@ for (const calls of CALLS) {
   test(`an upload is invisible until committed, hashed while it streams, and never replaces a file (${callsName(calls)})`, async (t) => {
     const root = await makeTempDir(t);
     const storage = createLocalStorage(root, { calls });
-    for (const bytes of [Buffer.from('small file'), Buffer.alloc(LARGE_FILE_BYTES + 12345, 7)]) {
+    // One of each sink: held whole, written through the page cache as it streams, the large files' slots.
+    const sizes = [
+      Buffer.from('small file'),
+      Buffer.alloc(SMALL_FILE_BYTES + 1, 5),
+      Buffer.alloc(LARGE_FILE_BYTES + 12345, 7),
+    ];
+    for (const bytes of sizes) {
       const key = fileKey('demo', { filename: `demo-${bytes.length}.tar.gz` });
       const [into, digests] = await upload(storage, key, bytes);
       assert.deepEqual(digests, [sha256(bytes), createHash('md5').update(bytes).digest('hex')]);
@@ -62,6 +69,7 @@ for (const calls of CALLS) {
     await aborted.abort();
     assert.deepEqual(await listTree(root), [
       'demo/demo-10.tar.gz',
+      `demo/demo-${SMALL_FILE_BYTES + 1}.tar.gz`,
       `demo/demo-${LARGE_FILE_BYTES + 12345}.tar.gz`,
     ]);
     const metadataKey = 'demo/demo-10.tar.gz.metadata';
@@ -70,6 +78,28 @@ for (const calls of CALLS) {
     const [second] = await upload(storage, metadataKey, Buffer.from('two'));
     await second.commit({ mayReplace: true, sha256: sha256(Buffer.from('two')) });
     assert.equal((await storage.get(metadataKey))?.toString(), 'two', 'mayReplace replaces');
+  });
+
+  test(`a small upload that gets more bytes than its size fails at once and leaves nothing (${callsName(calls)})`, async (t) => {
+    const root = await makeTempDir(t);
+    const storage = createLocalStorage(root, { calls });
+    const failures: Error[] = [];
+    const into = await storage.beginFile('demo/demo-1.0.tar.gz', {
+      size: 6000,
+      algorithms: ['sha256'],
+      events: { onRoom: () => {}, onFailure: (err) => failures.push(err) },
+    });
+    into.push(Buffer.alloc(4096, 1));
+    assert.equal(failures.length, 0, 'no failure within the size');
+    into.push(Buffer.alloc(4096, 1));
+    assert.equal(failures.length, 1);
+    assert.ok(
+      failures[0] instanceof IntegrityError && failures[0].code === 'INTEGRITY_SIZE',
+      String(failures[0]),
+    );
+    await assert.rejects(into.finish(), (err) => err === failures[0]);
+    await into.abort();
+    assert.deepEqual(await listTree(root), [], 'no temp file is left, and nothing is published');
   });
 
   test(`put, get, ranges, listing, kinds, removal and sweep address the tree by key (${callsName(calls)})`, async (t) => {
@@ -82,6 +112,12 @@ for (const calls of CALLS) {
     await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
     assert.equal((await storage.get(json))?.toString(), '{"a":1}\n');
     assert.equal(await storage.get('demo/missing'), null);
+    assert.equal((await storage.get(html))?.toString(), '<html></html>\n');
+    // Above 64 KiB a file is read on the thread pool, whichever the calls: the same bytes.
+    const record = Buffer.alloc((64 << 10) + 1, 'r');
+    await storage.put(recordKey('demo'), record);
+    assert.deepEqual(await storage.get(recordKey('demo')), record);
+    await storage.put(recordKey('demo'), '{}\n', { durability: 'none' });
     assert.equal((await storage.readRange(html, 1, 4))?.toString(), 'html');
     assert.equal((await storage.readRange(html, 10, 100))?.toString(), 'ml>\n');
     assert.equal(await storage.open('nothing/here'), null);
