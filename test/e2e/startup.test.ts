@@ -13,7 +13,7 @@ import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { repoRoot } from '../helpers/repo-root.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tree.js';
@@ -122,7 +122,8 @@ test('check loads neither undici, winston nor chokidar; sync not the bundle or v
   }
 });
 
-test("a no-op sync through the changelog loads neither htmlparser2 nor undici's index", async (t) => {
+/** A fake upstream serving one project, `demo` (one wheel), and a config that mirrors it into `dir`/mirror. */
+async function demoMirror(t: TestContext): Promise<{ fake: FakeUpstream; dir: string; config: string }> {
   const fake = await startFakeUpstream();
   t.after(() => fake.close());
   fake.addProject('demo', [{ filename: 'demo-1.0-py3-none-any.whl', bytes: Buffer.from('demo wheel') }]);
@@ -132,6 +133,11 @@ test("a no-op sync through the changelog loads neither htmlparser2 nor undici's 
     config,
     `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\nindex_url = ${fake.url}\npackage_matches = demo\n`,
   );
+  return { fake, dir, config };
+}
+
+test("a no-op sync through the changelog loads neither htmlparser2 nor undici's index", async (t) => {
+  const { fake, config } = await demoMirror(t);
   const first = await loadedPackages(t, ['sync', config]);
   assert.equal(first.code, 0);
   fake.resetLog();
@@ -170,15 +176,7 @@ async function loadedBuiltins(t: TestContext, args: readonly string[]): Promise<
 }
 
 test('a sync from an http:// upstream loads neither http2, tls nor perf_hooks', async (t) => {
-  const fake = await startFakeUpstream();
-  t.after(() => fake.close());
-  fake.addProject('demo', [{ filename: 'demo-1.0-py3-none-any.whl', bytes: Buffer.from('demo wheel') }]);
-  const dir = await makeTempDir(t);
-  const config = join(dir, 'pypimirror.cfg');
-  await writeFile(
-    config,
-    `[mirror]\nmirror_file_path = ${join(dir, 'mirror')}\nindex_url = ${fake.url}\npackage_matches = demo\n`,
-  );
+  const { dir, config } = await demoMirror(t);
   for (const run of ['first', 'no-op']) {
     const builtins = await loadedBuiltins(t, ['sync', config]);
     assert.ok(builtins.includes('http'), `${run}: ${builtins.join(' ')}`); // the list is Node's own

@@ -5,17 +5,24 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
-import { createLogger } from '../../src/logger.js';
+import { test, type TestContext } from 'node:test';
+import { createLogger, type LoggerHandle } from '../../src/logger.js';
 import { makeTempDir } from '../helpers/tree.js';
 
-test('console and file get the same line; debug lines appear only at the debug level', async (t) => {
-  const dir = await makeTempDir(t);
-  const logFile = join(dir, 'mirror.log');
+/** A logger at info writing to a log file in a temp dir, and what it printed on the console so far. */
+async function startLogger(
+  t: TestContext,
+): Promise<{ logFile: string; handle: LoggerHandle; consoleText: () => string }> {
+  const logFile = join(await makeTempDir(t), 'mirror.log');
   const stream = new PassThrough();
-  let console = '';
-  stream.setEncoding('utf8').on('data', (d: string) => (console += d));
+  let text = '';
+  stream.setEncoding('utf8').on('data', (d: string) => (text += d));
   const handle = createLogger({ verbose: false, logFile, env: {}, isTty: false, stream });
+  return { logFile, handle, consoleText: () => text };
+}
+
+test('console and file get the same line; debug lines appear only at the debug level', async (t) => {
+  const { logFile, handle, consoleText } = await startLogger(t);
   const log = handle.logger.child({ project: 'demo' });
   log.info('fetched', {
     file: 'demo-1.0.tar.gz',
@@ -34,7 +41,7 @@ test('console and file get the same line; debug lines appear only at the debug l
     'debug: shown at debug project=demo n=3',
   ];
   assert.equal(serialised, 0, 'a dropped debug line was serialised');
-  assert.deepEqual(console.trimEnd().split('\n'), expected);
+  assert.deepEqual(consoleText().trimEnd().split('\n'), expected);
   const fileLines = (await readFile(logFile, 'utf8')).trimEnd().split('\n');
   assert.equal(fileLines.length, 2);
   fileLines.forEach((line, i) => {
@@ -44,12 +51,7 @@ test('console and file get the same line; debug lines appear only at the debug l
 });
 
 test('the file gets only the lines logged while a file is set; the console gets them all', async (t) => {
-  const dir = await makeTempDir(t);
-  const logFile = join(dir, 'mirror.log');
-  const stream = new PassThrough();
-  let console = '';
-  stream.setEncoding('utf8').on('data', (d: string) => (console += d));
-  const handle = createLogger({ verbose: false, logFile, env: {}, isTty: false, stream });
+  const { logFile, handle, consoleText } = await startLogger(t);
   handle.logger.info('one');
   handle.configure({ verbose: false, logFile: null });
   handle.logger.info('two');
@@ -57,7 +59,7 @@ test('the file gets only the lines logged while a file is set; the console gets 
   handle.logger.info('three');
   await handle.close();
 
-  assert.deepEqual(console.trimEnd().split('\n'), ['info: one', 'info: two', 'info: three']);
+  assert.deepEqual(consoleText().trimEnd().split('\n'), ['info: one', 'info: two', 'info: three']);
   const fileLines = (await readFile(logFile, 'utf8')).trimEnd().split('\n');
   assert.deepEqual(
     fileLines.map((line) => line.replace(/^\S+ /, '')),
