@@ -3,7 +3,6 @@
 // (util/ca.ts) and redirects.
 // It makes no decisions about statuses or retries (send.ts does).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { TextDecoder } from 'node:util';
 import type { Dispatcher } from 'undici';
 import api from 'undici/lib/api/index.js';
@@ -15,6 +14,7 @@ import type { Logger } from '../log.js';
 import type { Env } from '../util/env.js';
 import { trustedCertificates } from '../util/ca.js';
 import { compileAhead } from '../util/wasm-tier.js';
+import llhttpSimd from './llhttp-simd.cjs';
 
 // undici's pieces by path, not its index (which also loads fetch, WebSocket, the caches and the mock agents,
 // none of which pypimirror uses): first what the index does before anything else, making request, connect
@@ -57,10 +57,8 @@ export interface Http {
  */
 export function compileHttpParserAhead(env: Env): void {
   if (env['UNDICI_NO_WASM_SIMD'] === '1' || process.arch === 'ppc64') return;
-  // require, not import(): the bundle's import() of a CommonJS module copies the Buffer it exports, index
-  // by index (~100 ms for its 54 000 bytes).
-  const wasm: unknown = createRequire(import.meta.url)('undici/lib/llhttp/llhttp_simd-wasm.js');
-  if (wasm instanceof Uint8Array) compileAhead(wasm);
+  const bytes = llhttpSimd.load();
+  if (bytes instanceof Uint8Array) compileAhead(bytes);
 }
 
 let version: string | null = null;
