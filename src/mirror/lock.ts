@@ -11,16 +11,18 @@
 // proper-lockfile's own staleness rule (remove any lock older than `stale`) would bypass this, so it is
 // given a `stale` that never passes, and the decision above is made here.
 //
-// Every acquisition, including a takeover, happens inside a short mutex (`<lock>.acquiring`, also a mkdir),
-// so two processes that both find the same dead or stale holder cannot both remove it and both win.
-import { chmod, mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+// Every acquisition, including a takeover, happens inside a short mutex (`<lock>.acquiring`, a file made with
+// O_EXCL that names its holder), so two processes that both find the same dead or stale holder cannot both
+// remove it and both win. The owner file is written before the lock directory is made and removed after it
+// is, so that a holder killed at any instant leaves either no lock or a lock whose owner file names it.
+import { chmod, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile, { type LockOptions as ProperLockOptions } from 'proper-lockfile';
 import { LockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { DIR_MODE, ensureDir, isNotFound, writeFileAtomic } from '../util/fs.js';
+import { DIR_MODE, ensureDir, isNotFound, writeSmallFile } from '../util/fs.js';
 
 export interface LockHolder {
   readonly pid: number;
@@ -187,21 +189,50 @@ function sameHolder(a: LockHolder | null, b: LockHolder): boolean {
   return a !== null && a.pid === b.pid && a.host === b.host && a.since === b.since;
 }
 
-/** Runs `fn` inside the acquisition mutex. */
+/**
+ * Whether the mutex file at `path` was left by a process that no longer takes the lock: its holder on this
+ * host is gone, or it is older than MUTEX_STALE_MS (a holder elsewhere, or one killed before it wrote its
+ * name: the mutex is held for milliseconds).
+ */
+async function isMutexAbandoned(path: string, host: string): Promise<boolean> {
+  const [text, info] = await Promise.all([
+    readFile(path, 'utf8').catch(() => ''),
+    stat(path).catch(() => null),
+  ]);
+  if (info === null) return false; // gone meanwhile: try again
+  const [pid, holderHost] = text.trim().split(' ');
+  const holderPid = Number(pid);
+  if (holderHost === host && Number.isInteger(holderPid) && holderPid > 0 && !isProcessAlive(holderPid)) {
+    return true;
+  }
+  return Date.now() - info.mtimeMs > MUTEX_STALE_MS;
+}
+
+/** Removes an abandoned mutex: a file, or the directory that versions before 2026-12 made. */
+async function removeMutex(path: string): Promise<void> {
+  await unlink(path).catch(async (err: unknown) => {
+    if (errnoCode(err) === 'EISDIR' || errnoCode(err) === 'EPERM') await rmdir(path).catch(() => {});
+  });
+}
+
+/**
+ * Runs `fn` inside the acquisition mutex: a file made with O_EXCL that names its holder (`<pid> <host>`), so
+ * that one left by a killed process of this host is removed at once rather than after MUTEX_STALE_MS.
+ */
 async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>): Promise<T> {
   const path = mutexPath(lockFile);
+  const host = hostname();
   const deadline = Date.now() + MUTEX_WAIT_MS;
   for (;;) {
     try {
-      await mkdir(path);
+      await writeSmallFile(path, `${process.pid} ${host}\n`, 'wx');
       break;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
-    const info = await stat(path).catch(() => null);
-    if (info !== null && Date.now() - info.mtimeMs > MUTEX_STALE_MS) {
+    if (await isMutexAbandoned(path, host)) {
       log.warn('removing a lock-acquisition mutex left by a killed process', { path });
-      await rmdir(path).catch(() => {});
+      await removeMutex(path);
       continue;
     }
     if (Date.now() > deadline) {
@@ -212,7 +243,7 @@ async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>)
   try {
     return await fn();
   } finally {
-    await rmdir(path).catch(() => {});
+    await unlink(path).catch(() => {});
   }
 }
 
@@ -287,34 +318,39 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
     ...(startTime === null ? {} : { startTime }),
   };
   const unlock = await withMutex(lockFile, opts.log, async () => {
+    const info = await stat(lockFile).catch((e: unknown) => {
+      if (isNotFound(e)) return null;
+      throw e;
+    });
+    if (info !== null) {
+      const current = await readHolder(lockFile);
+      const refreshedAgoMs = now().getTime() - info.mtimeMs;
+      const isOnThisHost = current !== null && current.host === host;
+      const isRunning = isOnThisHost && (await isHolderAlive(current));
+      const verdict = judgeLock({ holder: current, host, isRunning, refreshedAgoMs, staleMs });
+      if (verdict === 'held') {
+        throw new LockError('LOCK_HELD', formatHeld(lockFile, current, refreshedAgoMs), { holder: current });
+      }
+      warnTakeover(opts.log, lockFile, verdict, current, refreshedAgoMs, staleMs);
+      await rmdir(lockFile).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+    }
+    // The owner file is written before the lock is made, and removed only after it (release): whenever
+    // the lock exists, its owner file names its holder, so a holder killed at any instant is judged by its
+    // pid and not left to go stale. Inside the mutex no other acquisition can come between, and only the
+    // mutex's holders read it: written in place, not through a temp file that a kill would leave behind.
+    await writeSmallFile(ownerPath(lockFile), `${JSON.stringify(holder)}\n`, 'w');
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(lockFile, lockOptions);
     } catch (err) {
+      // Only a process that does not take the mutex (an older pypimirror) can have made it meanwhile.
       if (errnoCode(err) !== 'ELOCKED') throw err;
-      const current = await readHolder(lockFile);
-      const info = await stat(lockFile).catch(() => null);
-      if (info !== null) {
-        const refreshedAgoMs = now().getTime() - info.mtimeMs;
-        const isOnThisHost = current !== null && current.host === host;
-        const isRunning = isOnThisHost && (await isHolderAlive(current));
-        const verdict = judgeLock({ holder: current, host, isRunning, refreshedAgoMs, staleMs });
-        if (verdict === 'held') {
-          throw new LockError('LOCK_HELD', formatHeld(lockFile, current, refreshedAgoMs), {
-            cause: err,
-            holder: current,
-          });
-        }
-        warnTakeover(opts.log, lockFile, verdict, current, refreshedAgoMs, staleMs);
-        await rmdir(lockFile).catch((e: unknown) => {
-          if (!isNotFound(e)) throw e;
-        });
-      } // else: released meanwhile
-      release = await lockfile.lock(lockFile, lockOptions);
+      throw new LockError('LOCK_HELD', formatHeld(lockFile, null, null), { cause: err, holder: null });
     }
     try {
       await chmod(lockFile, DIR_MODE); // proper-lockfile's mkdir leaves the mode to the umask
-      await writeFileAtomic(ownerPath(lockFile), `${JSON.stringify(holder)}\n`);
     } catch (err) {
       await release().catch(() => {});
       throw err;
@@ -330,12 +366,16 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       if (isReleased) return;
       isReleased = true;
       if (isLost) return;
-      // The owner file goes first: whoever finds the lock directory without it waits for staleness.
-      if (sameHolder(await readHolder(lockFile), holder)) {
-        await unlink(ownerPath(lockFile)).catch(() => {});
-      }
       await unlock().catch((err: unknown) => {
         if (errnoCode(err) !== 'ERELEASED' && errnoCode(err) !== 'ENOTACQUIRED') throw err;
+      });
+      // The owner file goes after the lock (see the acquisition), inside the mutex so that it is never a
+      // newer holder's. Killed in between, or the mutex not had, it stays: an owner file without its lock
+      // is nobody's, and the next acquisition writes its own.
+      await withMutex(lockFile, opts.log, async () => {
+        if (sameHolder(await readHolder(lockFile), holder)) await unlink(ownerPath(lockFile));
+      }).catch((err: unknown) => {
+        opts.log.debug('run lock owner file left', { lock: lockFile, error: String(err) });
       });
       opts.log.debug('run lock released', { lock: lockFile });
     },

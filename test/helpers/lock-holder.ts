@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ownerPath } from '../../src/mirror/lock.js';
@@ -96,4 +96,67 @@ export async function startBlockedHolder(
       return last;
     },
   };
+}
+
+/**
+ * A CommonJS preload that SIGKILLs its process right after its `KILL_AFTER_STEP`th call that changes a
+ * file whose name holds `KILL_LOCK_NAME` (the lock, its owner file, their temp files, the mutex), made
+ * through node:fs or node:fs/promises: a holder killed after each step of taking and giving up the lock.
+ */
+const KILL_AFTER_STEP_PRELOAD = `
+const fs = require('node:fs');
+const { basename } = require('node:path');
+const { syncBuiltinESMExports } = require('node:module');
+const name = process.env.KILL_LOCK_NAME;
+const after = Number(process.env.KILL_AFTER_STEP);
+let steps = 0;
+const touches = (p) => typeof p === 'string' && basename(p).includes(name);
+const step = () => { if (++steps === after) process.kill(process.pid, 'SIGKILL'); };
+for (const m of ['mkdir', 'rmdir', 'unlink', 'rename', 'writeFile', 'open', 'chmod']) {
+  const promised = fs.promises[m];
+  fs.promises[m] = async function (p, ...rest) {
+    const result = await promised.call(this, p, ...rest);
+    if (touches(p)) step();
+    return result;
+  };
+  const withCallback = fs[m];
+  fs[m] = function (p, ...rest) {
+    const cb = rest.at(-1);
+    if (!touches(p) || typeof cb !== 'function') return withCallback.call(this, p, ...rest);
+    return withCallback.call(this, p, ...rest.slice(0, -1), (...a) => { if (!a[0]) step(); cb(...a); });
+  };
+}
+syncBuiltinESMExports();
+`;
+
+/**
+ * A process that takes `lockFile` and gives it up, SIGKILLed right after its `step`th change to the lock's
+ * files (see KILL_AFTER_STEP_PRELOAD): 'killed', or 'done' when it has fewer steps than that.
+ */
+export async function holderKilledAfterStep(
+  t: TestContext,
+  dir: string,
+  lockFile: string,
+  step: number,
+): Promise<'killed' | 'done'> {
+  const preload = join(dir, 'kill-after-step.cjs');
+  await writeFile(preload, KILL_AFTER_STEP_PRELOAD);
+  const script = `
+    const { acquireRunLock } = await import(${JSON.stringify(LOCK_MODULE)});
+    const { silentLogger } = await import(${JSON.stringify(LOG_MODULE)});
+    const lock = await acquireRunLock({ lockFile: ${JSON.stringify(lockFile)}, log: silentLogger, onLost() {} });
+    await lock.release();
+    console.log('done');`;
+  const child = spawn(process.execPath, ['--require', preload, '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, KILL_LOCK_NAME: basename(lockFile), KILL_AFTER_STEP: String(step) },
+  });
+  t.after(() => void child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  if (signal === 'SIGKILL') return 'killed';
+  assert.equal(code, 0, out);
+  assert.equal(out.trim(), 'done');
+  return 'done';
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -16,7 +16,13 @@ import { startCli } from '../helpers/cli-process.js';
 import { renderConfig } from '../helpers/daemon-config.js';
 import { buildWheel } from '../helpers/dist-builder.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
-import { deadPid, leaveLock, setLockAge, startBlockedHolder } from '../helpers/lock-holder.js';
+import {
+  deadPid,
+  holderKilledAfterStep,
+  leaveLock,
+  setLockAge,
+  startBlockedHolder,
+} from '../helpers/lock-holder.js';
 import { repoRoot } from '../helpers/repo-root.js';
 import { runCli } from '../helpers/run-cli.js';
 import { seedCatalogue } from '../helpers/sync-harness.js';
@@ -210,6 +216,22 @@ describe('run lock, in one process', () => {
     assert.deepEqual(outputs.sort(), ['LOCK_HELD', 'LOCK_HELD', 'LOCK_HELD', 'won']);
   });
 
+  it('removes an acquisition mutex whose holder is gone, and an old one of unknown holder', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    // Left by a killed process of this host: removed at once.
+    await writeFile(`${lockFile}.acquiring`, `${await deadPid()} ${hostname()}\n`);
+    const log = createCaptureLogger();
+    await (await acquireRunLock({ lockFile, log, onLost: () => {} })).release();
+    // A directory, as versions before 2026-12 made it, not touched for a minute: its holder is gone.
+    await mkdir(`${lockFile}.acquiring`);
+    await setLockAge(`${lockFile}.acquiring`, 60_000);
+    const lock = await acquireRunLock({ lockFile, log, onLost: () => {} });
+    await lock.release();
+    assert.equal(log.find('removing a lock-acquisition mutex left by a killed process', 'warn').length, 2);
+    assert.deepEqual((await readdir(dir)).sort(), []);
+  });
+
   it('reports a lost lock once, and release is then a no-op', async (t) => {
     const dir = await makeTempDir(t);
     const lockFile = join(dir, '.pypimirror.lock');
@@ -266,6 +288,36 @@ async function listTemps(root: string): Promise<string[]> {
 }
 
 describe('run lock, across processes', () => {
+  it('a holder killed after any step of taking or giving up the lock leaves it free for the next run at once', async (t) => {
+    const dir = await makeTempDir(t);
+    const lockFile = join(dir, '.pypimirror.lock');
+    const MAX_STEPS = 30;
+    let killed = 0;
+    for (let step = 1; step <= MAX_STEPS; step++) {
+      if ((await holderKilledAfterStep(t, dir, lockFile, step)) === 'done') break;
+      killed++;
+      // Whatever the kill left (a mutex, an owner file, a lock and its owner), the holder was of this host
+      // and is gone: the lock is free now, not after 60 s without a refresh.
+      const log = createCaptureLogger();
+      const lock = await acquireRunLock({ lockFile, log, onLost: () => {} }).catch((err: unknown) => {
+        assert.fail(`after a kill at step ${step}: ${String(err)}`);
+      });
+      assert.deepEqual(log.find('stale', 'warn'), [], `step ${step}`);
+      const owner = JSON.parse(await readFile(ownerPath(lockFile), 'utf8')) as { pid: number };
+      assert.equal(owner.pid, process.pid, `step ${step}`);
+      await lock.release();
+      assert.deepEqual(
+        await readdir(dir).then((names) => names.filter((n) => n.includes('.pypimirror.lock'))),
+        [],
+        `step ${step}`,
+      );
+    }
+    // Acquisition and release change the lock's files in 8 steps (mutex, owner, lock, mutex; lock, mutex,
+    // owner, mutex) and chmods: each was a kill instant.
+    assert.ok(killed >= 8 && killed < MAX_STEPS, `killed ${killed} times`);
+    t.diagnostic(`cases: ${killed}`);
+  });
+
   it('a `run` killed with -9 does not block the next `sync`', async (t) => {
     const { fake, root, config, big } = await startBigDownload(t);
     const daemon = startCli(t, ['run', config]);
