@@ -230,6 +230,68 @@ async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<
   }
 }
 
+/**
+ * Makes the written temp file durable and visible at `target`: fdatasync (the data and the file size, all
+ * that a reader of the renamed file needs), close, then a rename (`mayReplace`) or a link that refuses a
+ * name that is taken. On failure the temp file is gone and `target` untouched.
+ */
+async function commitTemp(
+  fd: number,
+  temp: string,
+  target: string,
+  mayReplace: boolean,
+  calls: FsCalls,
+): Promise<void> {
+  let isOpen = true;
+  try {
+    await calls.fdatasync(fd);
+    isOpen = false;
+    await calls.close(fd);
+    if (mayReplace) await calls.rename(temp, target);
+    else await renameNoReplace(temp, target, calls);
+  } catch (err) {
+    if (isOpen) await calls.close(fd).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
+    throw diskError(err, target);
+  }
+}
+
+/**
+ * A small file's upload (a known size of at most SMALL_FILE_BYTES): held in memory while it streams and
+ * hashes, and given a temp file only when it commits, where it is written in one call, fdatasynced and
+ * linked into place. The download's connection slot is let go when the body is in (retrying-download.ts),
+ * before the commit: it never waits for the thread pool to create a file, which other projects' fsyncs
+ * keep busy, and a download that fails leaves no file to remove.
+ */
+function beginHeldLocalFile(
+  target: string,
+  size: number,
+  opts: BeginFileOptions,
+  { calls, dirs }: { calls: FsCalls; dirs: KnownDirs },
+): FileUpload {
+  const sink = createHeldSink(target, size, opts.algorithms, opts.events);
+  return {
+    push: (chunk) => sink.push(chunk),
+    finish: () => sink.finish(),
+    async commit({ mayReplace }) {
+      const bytes = sink.take();
+      const temp = tempPathFor(target);
+      const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
+        throw diskError(err, temp);
+      });
+      try {
+        await calls.write(fd, bytes);
+      } catch (err) {
+        await calls.close(fd).catch(() => {});
+        await calls.unlink(temp).catch(() => {});
+        throw diskError(err, temp);
+      }
+      await commitTemp(fd, temp, target, mayReplace, calls);
+    },
+    abort: () => sink.abort(),
+  };
+}
+
 /** A file's upload into its hidden temp file; committed by fdatasync and a rename (or link) into place. */
 async function beginLocalFile(
   target: string,
@@ -241,6 +303,9 @@ async function beginLocalFile(
     hashOnThread,
   }: { slots: SlotResources; calls: FsCalls; dirs: KnownDirs; hashOnThread?: boolean },
 ): Promise<FileUpload> {
+  if (opts.size !== null && opts.size <= SMALL_FILE_BYTES) {
+    return beginHeldLocalFile(target, opts.size, opts, { calls, dirs });
+  }
   const temp = tempPathFor(target);
   const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
     throw diskError(err, temp);
@@ -252,11 +317,7 @@ async function beginLocalFile(
         ? await createSlotSink(fd, temp, opts.algorithms, opts.events, slots, {
             ...(hashOnThread === undefined ? {} : { hashOnThread }),
           })
-        : opts.size !== null && opts.size <= SMALL_FILE_BYTES
-          ? createHeldSink(fd, temp, opts.size, opts.algorithms, opts.events, (f, data) =>
-              calls.write(f, data),
-            )
-          : createBufferedSink(fd, temp, opts.algorithms, opts.events);
+        : createBufferedSink(fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await calls.close(fd).catch(() => {});
     await calls.unlink(temp).catch(() => {});
@@ -273,18 +334,8 @@ async function beginLocalFile(
     push: (chunk) => sink.push(chunk),
     finish: () => sink.finish(),
     async commit({ mayReplace }) {
-      try {
-        // fdatasync: the data and the file size, all that a reader of the renamed file needs.
-        await calls.fdatasync(fd);
-        isOpen = false;
-        await calls.close(fd);
-        if (mayReplace) await calls.rename(temp, target);
-        else await renameNoReplace(temp, target, calls);
-      } catch (err) {
-        isOpen = true;
-        await removeTemp();
-        throw diskError(err, target);
-      }
+      isOpen = false;
+      await commitTemp(fd, temp, target, mayReplace, calls);
     },
     async abort() {
       // No write may still use the descriptor when it is closed (the number could be reused).

@@ -80,6 +80,26 @@ for (const calls of CALLS) {
     assert.equal((await storage.get(metadataKey))?.toString(), 'two', 'mayReplace replaces');
   });
 
+  test(`a small upload is held until it commits: no file before, and a commit that fails leaves none (${callsName(calls)})`, async (t) => {
+    const root = await makeTempDir(t);
+    const storage = createLocalStorage(root, { calls });
+    const bytes = Buffer.alloc(SMALL_FILE_BYTES, 3);
+    const [into] = await upload(storage, 'demo/demo-1.0.tar.gz', bytes);
+    assert.deepEqual(await listTree(root), [], 'no temp file while the download runs nor after it');
+    await into.commit({ mayReplace: false, sha256: sha256(bytes) });
+    assert.deepEqual(await readFile(join(root, 'demo/demo-1.0.tar.gz')), bytes);
+    // A commit whose directory cannot be made (a file is in its way) fails naming the path, leaves nothing.
+    await writeFile(join(root, 'blocked'), 'a file, not a directory');
+    const [blocked] = await upload(storage, 'blocked/blocked-1.0.tar.gz', bytes);
+    await assert.rejects(blocked.commit({ mayReplace: false, sha256: sha256(bytes) }), (err) => {
+      assert.ok(err instanceof StoreError && err.code === 'STORE_IO', String(err));
+      assert.match(err.message, /blocked/);
+      return true;
+    });
+    await blocked.abort();
+    assert.deepEqual(await listTree(root), ['blocked', 'demo/demo-1.0.tar.gz']);
+  });
+
   test(`a small upload that gets more bytes than its size fails at once and leaves nothing (${callsName(calls)})`, async (t) => {
     const root = await makeTempDir(t);
     const storage = createLocalStorage(root, { calls });
