@@ -24,7 +24,7 @@ import { mainRouteKeys } from '../src/sync/upstreams.js';
 import { nextRecord } from '../src/sync/project.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { forEachWindowed } from '../src/util/pool.js';
-import { keptScaleMirror } from './scale-dir.js';
+import { emptyTrash, keptScaleMirror } from './scale-dir.js';
 import { createLocalStorage } from '../src/storage/local.js';
 
 /** What a scenario's judge is given: the figures of its run. */
@@ -291,5 +291,6 @@ export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void
     );
   } finally {
     await fake.close();
+    if (o.dir !== null) await emptyTrash(o.dir);
   }
 }

@@ -58,6 +58,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
   const slots = new SlotResources(options.threadIdleMs);
   const calls = options.calls ?? fsCallsFor(root);
   const dirs = new KnownDirs(calls);
+  const dirSyncs = new DirSyncs(calls);
   return {
     kind: 'local',
     where: root,
@@ -70,7 +71,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
       const write = (): Promise<void> =>
         writeFileAtomic(path, body, {
           isDurable: durability !== 'none',
-          isDirectorySynced: durability === 'full',
+          isDirectorySynced: false, // below, shared with the writes in the same directory
           calls,
           ensureParent: (dir) => dirs.ensure(dir),
         });
@@ -81,6 +82,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         if (!isNotFound(err) || !dirs.forget(dirname(path))) throw err;
         await write();
       }
+      if (durability === 'full') await dirSyncs.sync(dirname(path));
     },
     get: (key) => readLocalFile(pathOf(key), calls),
     async open(key, signal) {
@@ -117,7 +119,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         throw err;
       }
     },
-    settle: (dir) => syncDir(pathOf(dir), calls),
+    settle: (dir) => dirSyncs.sync(pathOf(dir)),
     sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, calls),
   };
 }
@@ -216,6 +218,45 @@ class KnownDirs {
     return this.dirs.delete(dir);
   }
 }
+
+/**
+ * The fsyncs that make renames in a directory durable, shared by the writes that wait for one at the same
+ * time (a group commit): a write whose rename is done waits for an fsync of its directory that starts after
+ * it asked; while one runs, the writes that ask wait together for the next. The records of the projects
+ * published during one fsync of `.pypimirror/projects` then cost one more fsync between them, not one each.
+ */
+class DirSyncs {
+  /** The fsync running now, per directory. */
+  private readonly running = new Map<string, Promise<void>>();
+  /** The fsync that starts once the running one ends, per directory. */
+  private readonly queued = new Map<string, Promise<void>>();
+
+  constructor(private readonly calls: FsCalls) {}
+
+  /** Resolves once an fsync of `dir` that started after this call has ended; rejects with its failure. */
+  sync(dir: string): Promise<void> {
+    const queued = this.queued.get(dir);
+    if (queued !== undefined) return queued;
+    const running = this.running.get(dir);
+    if (running === undefined) return this.start(dir);
+    const next = running.then(noop, noop).then(() => {
+      this.queued.delete(dir);
+      return this.start(dir);
+    });
+    this.queued.set(dir, next);
+    return next;
+  }
+
+  private start(dir: string): Promise<void> {
+    const done: Promise<void> = syncDir(dir, this.calls).finally(() => {
+      if (this.running.get(dir) === done) this.running.delete(dir);
+    });
+    this.running.set(dir, done);
+    return done;
+  }
+}
+
+function noop(): void {}
 
 /** Creates the temp file beside `target` (and the directories above it when they are missing). */
 async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<number> {

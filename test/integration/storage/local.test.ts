@@ -199,3 +199,57 @@ test('find_links_dir, local by nature, refuses a storage that is not on this mac
   );
   assert.deepEqual(elsewhere.ops, [], 'nothing written');
 });
+
+test('durable writes in one directory share its fsyncs, each covered by one that started after its rename', async (t) => {
+  const root = await makeTempDir(t);
+  const events: string[] = [];
+  const dirFds = new Map<number, string>();
+  const calls: typeof pooledCalls = {
+    ...pooledCalls,
+    async openRead(path) {
+      const fd = await pooledCalls.openRead(path);
+      dirFds.set(fd, path);
+      return fd;
+    },
+    async rename(from, to) {
+      await pooledCalls.rename(from, to);
+      events.push(`rename ${to}`);
+    },
+    async fsync(fd) {
+      const dir = dirFds.get(fd);
+      const id = events.length;
+      if (dir !== undefined) events.push(`start ${id} ${dir}`);
+      await pooledCalls.fsync(fd);
+      if (dir !== undefined) events.push(`end ${id} ${dir}`);
+    },
+    async close(fd) {
+      dirFds.delete(fd);
+      await pooledCalls.close(fd);
+    },
+  };
+  const storage = createLocalStorage(root, { calls });
+  const keys = Array.from({ length: 24 }, (_, i) => recordKey(`p${i}`));
+  await Promise.all(
+    keys.map(async (key) => {
+      await storage.put(key, `{"n":"${key}"}\n`);
+      events.push(`done ${join(root, key)}`);
+    }),
+  );
+  const dir = join(root, '.pypimirror', 'projects');
+  const starts = events.filter((e) => e.startsWith('start ') && e.endsWith(` ${dir}`)).length;
+  assert.ok(starts >= 1 && starts < keys.length, `${starts} fsyncs of ${dir} for ${keys.length} records`);
+  for (const key of keys) {
+    const path = join(root, key);
+    const renamed = events.indexOf(`rename ${path}`);
+    const done = events.indexOf(`done ${path}`);
+    // Some fsync of the directory started after the rename and ended before the write resolved.
+    const covered = events.some((e, i) => {
+      const m = /^start (\d+) (.*)$/.exec(e);
+      if (m === null || m[2] !== dir || i < renamed) return false;
+      const end = events.indexOf(`end ${m[1]} ${dir}`);
+      return end > i && end < done;
+    });
+    assert.ok(covered, `${key}: ${events.join('\n')}`);
+  }
+  t.diagnostic(`${starts} directory fsyncs for ${keys.length} records`);
+});
