@@ -5,8 +5,9 @@
 // first put back as it was written: the projects a scenario added are removed, the root pages and the state
 // written again (re-keyed to this run's upstream URL), and the records read once, so the page cache holds
 // them as it does after writing.
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MirroredProject } from '../src/mirror/state.js';
 import { INDEX_HTML, INDEX_JSON, STATE_DIR } from '../src/model/layout.js';
 import { RECORDS_DIR_KEY } from '../src/storage/keys.js';
@@ -16,6 +17,43 @@ import { forEachWindowed } from '../src/util/pool.js';
 const SCALE_MIRROR_FORMAT = 1;
 const MARKER = 'scale-mirror.json';
 const PROJECTS = 'projects.json';
+/** Where a restore moves what the last run's scenarios added, until emptyTrash. */
+const TRASH = 'trash';
+/** When emptyTrash last removed something (ms since the epoch). */
+const TRASH_EMPTIED = 'trash-emptied-at';
+/** ext4's window for recently deleted inodes: 60 s, plus 300 s while their inode table block is dirty. */
+const RECENTLY_DELETED_MS = 360_000;
+
+/**
+ * Removes what the restore moved aside. Called once the scenarios are done: on ext4 without a journal (this
+ * bench's VM), allocating an inode scans past the inodes deleted in the last 60-360 s (`recently_deleted`),
+ * so removing the last run's 10 000 projects just before the first sync of 10 000 new ones would have it
+ * pay for that scan (15-18 % of its CPU in bench:peers' first sync, README "Benchmark"), which a site whose
+ * mirror did not just delete 10 000 projects does not pay.
+ */
+export async function emptyTrash(dir: string): Promise<void> {
+  const trash = join(dir, TRASH);
+  const names = async (d: string): Promise<string[]> => readdir(d).catch(() => []);
+  const moved =
+    (await names(trash)).filter((n) => n !== STATE_DIR).length +
+    (await names(join(trash, RECORDS_DIR_KEY))).length;
+  await rm(trash, { recursive: true, force: true });
+  if (moved === 0) return;
+  await writeFile(join(dir, TRASH_EMPTIED), `${Date.now()}\n`);
+}
+
+/**
+ * Waits until RECENTLY_DELETED_MS have passed since the last emptyTrash (a bench run just before this one),
+ * so that this run's first sync does not pay for the inodes that one freed either.
+ */
+async function waitPastRecentDeletes(dir: string, log: (msg: string) => void): Promise<void> {
+  const at = Number((await readFile(join(dir, TRASH_EMPTIED), 'utf8').catch(() => '0')).trim());
+  const waitMs = at + RECENTLY_DELETED_MS - Date.now();
+  if (!(waitMs > 0)) return;
+  log(`scale: waiting ${Math.ceil(waitMs / 1000)} s, until the last run's removals are 360 s old (ext4)`);
+  await sleep(Math.min(waitMs, RECENTLY_DELETED_MS));
+}
+
 /** Records read at once while the page cache is warmed. */
 const WARM_CONCURRENCY = 32;
 
@@ -54,6 +92,7 @@ export async function keptScaleMirror(
       MirroredProject
     >;
     await restore(root, projects, writer);
+    await waitPastRecentDeletes(dir, log);
     log(`scale: reusing the mirror in ${dir} (${params.projects} projects, ${params.files} files)`);
     return root;
   }
@@ -103,11 +142,15 @@ async function restore(
   );
   const records = await readdir(join(root, RECORDS_DIR_KEY));
   const extraRecords = records.filter((n) => !isKept(n.replace(/\.json$/, '')));
+  // Moved aside, not removed: see emptyTrash.
+  const trash = join(dirname(root), TRASH);
+  await emptyTrash(dirname(root)); // left by a run that was stopped
+  await mkdir(join(trash, RECORDS_DIR_KEY), { recursive: true });
   await forEachWindowed(extraDirs, WARM_CONCURRENCY, WARM_CONCURRENCY, (n) =>
-    rm(join(root, n), { recursive: true, force: true }),
+    rename(join(root, n), join(trash, n)),
   );
   await forEachWindowed(extraRecords, WARM_CONCURRENCY, WARM_CONCURRENCY, (n) =>
-    rm(join(root, RECORDS_DIR_KEY, n), { force: true }),
+    rename(join(root, RECORDS_DIR_KEY, n), join(trash, RECORDS_DIR_KEY, n)),
   );
   await writer.writeRootAndState(root, projects);
   await forEachWindowed(Object.keys(projects), WARM_CONCURRENCY, WARM_CONCURRENCY, async (name) => {

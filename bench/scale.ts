@@ -24,7 +24,7 @@ import { mainRouteKeys } from '../src/sync/upstreams.js';
 import { nextRecord } from '../src/sync/project.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { forEachWindowed } from '../src/util/pool.js';
-import { keptScaleMirror } from './scale-dir.js';
+import { emptyTrash, keptScaleMirror } from './scale-dir.js';
 import { createLocalStorage } from '../src/storage/local.js';
 
 /** What a scenario's judge is given: the figures of its run. */
@@ -214,6 +214,34 @@ function readyMirror(fake: FakeUpstream, o: ScaleOptions, deps: ScaleDeps): Prom
   );
 }
 
+/**
+ * Where a run's wall time went beyond its requests, from the upstream's log: the span from the first request
+ * to the end of the last, and the requests in flight on average over it (the lower bound has `workers` all
+ * the time), and each request's mean time at the upstream (its delay, plus serving it).
+ */
+function requestSpan(fake: FakeUpstream, workers: number): Record<string, number> {
+  let first = Infinity;
+  let last = -Infinity;
+  let busy = 0;
+  let ended = 0;
+  for (const r of fake.requests) {
+    if (r.endedAt === undefined) continue;
+    first = Math.min(first, r.startedAt);
+    last = Math.max(last, r.endedAt);
+    busy += r.endedAt - r.startedAt;
+    ended++;
+  }
+  const span = last - first;
+  if (!(span > 0)) return {};
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    requestSpanSeconds: round(span / 1000),
+    meanInFlight: round(busy / span),
+    workers,
+    meanRequestMs: round(busy / ended),
+  };
+}
+
 /** The scenarios, each a row of bench.ts's table (through deps.measure). `o.projects` 0: none. */
 export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void> {
   const { log, measure } = deps;
@@ -254,6 +282,7 @@ export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void
       fake,
       request,
       ({ requests, wall, lower }) => ({
+        notes: requestSpan(fake, o.workers),
         checks: [
           {
             target: `requests = 1 + pages + files = ${expected}`,
@@ -291,5 +320,6 @@ export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void
     );
   } finally {
     await fake.close();
+    if (o.dir !== null) await emptyTrash(o.dir);
   }
 }

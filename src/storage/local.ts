@@ -58,6 +58,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
   const slots = new SlotResources(options.threadIdleMs);
   const calls = options.calls ?? fsCallsFor(root);
   const dirs = new KnownDirs(calls);
+  const dirSyncs = new DirSyncs(calls);
   return {
     kind: 'local',
     where: root,
@@ -70,7 +71,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
       const write = (): Promise<void> =>
         writeFileAtomic(path, body, {
           isDurable: durability !== 'none',
-          isDirectorySynced: durability === 'full',
+          isDirectorySynced: false, // below, shared with the writes in the same directory
           calls,
           ensureParent: (dir) => dirs.ensure(dir),
         });
@@ -81,6 +82,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         if (!isNotFound(err) || !dirs.forget(dirname(path))) throw err;
         await write();
       }
+      if (durability === 'full') await dirSyncs.sync(dirname(path));
     },
     get: (key) => readLocalFile(pathOf(key), calls),
     async open(key, signal) {
@@ -117,7 +119,7 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
         throw err;
       }
     },
-    settle: (dir) => syncDir(pathOf(dir), calls),
+    settle: (dir) => dirSyncs.sync(pathOf(dir)),
     sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, calls),
   };
 }
@@ -217,6 +219,45 @@ class KnownDirs {
   }
 }
 
+/**
+ * The fsyncs that make renames in a directory durable, shared by the writes that wait for one at the same
+ * time (a group commit): a write whose rename is done waits for an fsync of its directory that starts after
+ * it asked; while one runs, the writes that ask wait together for the next. The records of the projects
+ * published during one fsync of `.pypimirror/projects` then cost one more fsync between them, not one each.
+ */
+class DirSyncs {
+  /** The fsync running now, per directory. */
+  private readonly running = new Map<string, Promise<void>>();
+  /** The fsync that starts once the running one ends, per directory. */
+  private readonly queued = new Map<string, Promise<void>>();
+
+  constructor(private readonly calls: FsCalls) {}
+
+  /** Resolves once an fsync of `dir` that started after this call has ended; rejects with its failure. */
+  sync(dir: string): Promise<void> {
+    const queued = this.queued.get(dir);
+    if (queued !== undefined) return queued;
+    const running = this.running.get(dir);
+    if (running === undefined) return this.start(dir);
+    const next = running.then(noop, noop).then(() => {
+      this.queued.delete(dir);
+      return this.start(dir);
+    });
+    this.queued.set(dir, next);
+    return next;
+  }
+
+  private start(dir: string): Promise<void> {
+    const done: Promise<void> = syncDir(dir, this.calls).finally(() => {
+      if (this.running.get(dir) === done) this.running.delete(dir);
+    });
+    this.running.set(dir, done);
+    return done;
+  }
+}
+
+function noop(): void {}
+
 /** Creates the temp file beside `target` (and the directories above it when they are missing). */
 async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<number> {
   const dir = dirname(temp);
@@ -230,6 +271,68 @@ async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<
   }
 }
 
+/**
+ * Makes the written temp file durable and visible at `target`: fdatasync (the data and the file size, all
+ * that a reader of the renamed file needs), close, then a rename (`mayReplace`) or a link that refuses a
+ * name that is taken. On failure the temp file is gone and `target` untouched.
+ */
+async function commitTemp(
+  fd: number,
+  temp: string,
+  target: string,
+  mayReplace: boolean,
+  calls: FsCalls,
+): Promise<void> {
+  let isOpen = true;
+  try {
+    await calls.fdatasync(fd);
+    isOpen = false;
+    await calls.close(fd);
+    if (mayReplace) await calls.rename(temp, target);
+    else await renameNoReplace(temp, target, calls);
+  } catch (err) {
+    if (isOpen) await calls.close(fd).catch(() => {});
+    await calls.unlink(temp).catch(() => {});
+    throw diskError(err, target);
+  }
+}
+
+/**
+ * A small file's upload (a known size of at most SMALL_FILE_BYTES): held in memory while it streams and
+ * hashes, and given a temp file only when it commits, where it is written in one call, fdatasynced and
+ * linked into place. The download's connection slot is let go when the body is in (retrying-download.ts),
+ * before the commit: it never waits for the thread pool to create a file, which other projects' fsyncs
+ * keep busy, and a download that fails leaves no file to remove.
+ */
+function beginHeldLocalFile(
+  target: string,
+  size: number,
+  opts: BeginFileOptions,
+  { calls, dirs }: { calls: FsCalls; dirs: KnownDirs },
+): FileUpload {
+  const sink = createHeldSink(target, size, opts.algorithms, opts.events);
+  return {
+    push: (chunk) => sink.push(chunk),
+    finish: () => sink.finish(),
+    async commit({ mayReplace }) {
+      const bytes = sink.take();
+      const temp = tempPathFor(target);
+      const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
+        throw diskError(err, temp);
+      });
+      try {
+        await calls.write(fd, bytes);
+      } catch (err) {
+        await calls.close(fd).catch(() => {});
+        await calls.unlink(temp).catch(() => {});
+        throw diskError(err, temp);
+      }
+      await commitTemp(fd, temp, target, mayReplace, calls);
+    },
+    abort: () => sink.abort(),
+  };
+}
+
 /** A file's upload into its hidden temp file; committed by fdatasync and a rename (or link) into place. */
 async function beginLocalFile(
   target: string,
@@ -241,6 +344,9 @@ async function beginLocalFile(
     hashOnThread,
   }: { slots: SlotResources; calls: FsCalls; dirs: KnownDirs; hashOnThread?: boolean },
 ): Promise<FileUpload> {
+  if (opts.size !== null && opts.size <= SMALL_FILE_BYTES) {
+    return beginHeldLocalFile(target, opts.size, opts, { calls, dirs });
+  }
   const temp = tempPathFor(target);
   const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
     throw diskError(err, temp);
@@ -252,11 +358,7 @@ async function beginLocalFile(
         ? await createSlotSink(fd, temp, opts.algorithms, opts.events, slots, {
             ...(hashOnThread === undefined ? {} : { hashOnThread }),
           })
-        : opts.size !== null && opts.size <= SMALL_FILE_BYTES
-          ? createHeldSink(fd, temp, opts.size, opts.algorithms, opts.events, (f, data) =>
-              calls.write(f, data),
-            )
-          : createBufferedSink(fd, temp, opts.algorithms, opts.events);
+        : createBufferedSink(fd, temp, opts.algorithms, opts.events);
   } catch (err) {
     await calls.close(fd).catch(() => {});
     await calls.unlink(temp).catch(() => {});
@@ -273,18 +375,8 @@ async function beginLocalFile(
     push: (chunk) => sink.push(chunk),
     finish: () => sink.finish(),
     async commit({ mayReplace }) {
-      try {
-        // fdatasync: the data and the file size, all that a reader of the renamed file needs.
-        await calls.fdatasync(fd);
-        isOpen = false;
-        await calls.close(fd);
-        if (mayReplace) await calls.rename(temp, target);
-        else await renameNoReplace(temp, target, calls);
-      } catch (err) {
-        isOpen = true;
-        await removeTemp();
-        throw diskError(err, target);
-      }
+      isOpen = false;
+      await commitTemp(fd, temp, target, mayReplace, calls);
     },
     async abort() {
       // No write may still use the descriptor when it is closed (the number could be reused).

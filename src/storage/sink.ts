@@ -94,24 +94,28 @@ export function createBufferedSink(
   };
 }
 
+/** A small file's sink (createHeldSink): its bytes are held, not written. */
+export interface HeldSink extends FileSink {
+  /** After `finish` resolved: the file's bytes (once; the sink then holds nothing). */
+  take(): Buffer;
+}
+
 /**
  * The sink for a file of a known size of at most SMALL_FILE_BYTES: hashes each chunk on the event loop and
- * holds the chunks; `finish` writes them with one `write` (fs-calls.ts: made directly where the root's file
- * system allows, a copy into the page cache), rather than a write per chunk on libuv's thread pool. A body
- * longer than `size` fails as soon as it is, so no more than `size` bytes are ever held.
+ * holds the chunks, for the upload to write in one call when it commits (local.ts). A body longer than
+ * `size` fails as soon as it is, so no more than `size` bytes are ever held.
  */
 export function createHeldSink(
-  fd: number,
   path: string,
   size: number,
   algorithms: readonly string[],
   events: SinkEvents,
-  write: (fd: number, data: Uint8Array) => Promise<void>,
-): FileSink {
+): HeldSink {
   const hashes = algorithms.map((algo) => createHash(algo));
   let held: Buffer[] = [];
   let pushed = 0;
   let failure: Error | null = null;
+  let bytes: Buffer | null = null;
   return {
     push(chunk) {
       if (failure !== null) return true;
@@ -128,17 +132,19 @@ export function createHeldSink(
     },
     async finish() {
       if (failure !== null) throw failure;
-      const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held);
+      bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held);
       held = [];
-      try {
-        await write(fd, bytes);
-      } catch (err) {
-        throw diskError(err, path);
-      }
       return hashes.map((h) => h.digest('hex'));
+    },
+    take() {
+      if (bytes === null) throw new Error(`${path}: the held bytes were taken, or never finished`);
+      const taken = bytes;
+      bytes = null;
+      return taken;
     },
     async abort() {
       held = [];
+      bytes = null;
     },
   };
 }

@@ -39,8 +39,9 @@ export interface FileUpload {
   /** Takes the next bytes of the file. false: pause the source until `events.onRoom`. */
   push(chunk: Buffer): boolean;
   /**
-   * After the source ended: resolves, once every byte is written (not yet durable nor visible), with the hex
-   * digests in the order of `algorithms`; rejects with the first failure.
+   * After the source ended: resolves, once every byte is written (not yet durable nor visible; a small file
+   * of the local file system is held in memory until `commit` writes it), with the hex digests in the order
+   * of `algorithms`; rejects with the first failure.
    */
   finish(): Promise<string[]>;
   /**

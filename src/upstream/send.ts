@@ -4,9 +4,8 @@
 // types, gzip decoding and the cap on a decoded body. Every failure leaves as an UpstreamError (bugs
 // excepted); an abort rejects with UPSTREAM_ABORTED (cause = signal.reason).
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { UpstreamError, redactUrl } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConditionalHeaders, NotModified } from '../model/upstream.js';
@@ -25,6 +24,12 @@ import { toUpstreamError, withRetries } from './retry.js';
 
 /** Body chunks between two yields to the event loop (signals, timers, the lock's refresh) while parsing. */
 const CHUNKS_PER_YIELD = 4;
+/** A gzip body at most this long (Content-Length) is read whole and inflated in one call (streamBody)... */
+const WHOLE_GZIP_BYTES = 64 << 10;
+/** ...when it decodes to at most this much; held whole at most this long, where a stream holds a chunk. */
+const WHOLE_GZIP_DECODED_BYTES = 1 << 20;
+/** The pieces a body inflated whole is parsed in, as a stream's chunks would be. */
+const READ_PIECE_BYTES = 64 << 10;
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 const HTML_TYPES: readonly string[] = ['application/vnd.pypi.simple.v1+html', 'text/html'];
@@ -202,14 +207,66 @@ export async function isAbsent(res: Response, statuses: readonly number[]): Prom
 export async function contentOf(res: Response, url: URL, asked: 'gzip' | 'identity'): Promise<Readable> {
   const encoding = header(res, 'content-encoding')?.trim().toLowerCase() ?? '';
   if (encoding === '' || encoding === 'identity') return res.body;
-  if (asked === 'gzip' && (encoding === 'gzip' || encoding === 'x-gzip')) {
+  if (asked === 'gzip' && isGzip(encoding)) {
     const gunzip = createGunzip();
-    // A network error of the body reaches the reader as itself (and is retried as such).
-    pipeline(res.body, gunzip).catch(() => {}); // the reader of `gunzip` gets the error
+    // A network error of the body reaches the reader as itself (and is retried as such). Piped by hand:
+    // stream.pipeline makes an AbortController per call, and a DOMException when it ends.
+    res.body.once('error', (err) => gunzip.destroy(err));
+    res.body.pipe(gunzip);
     return gunzip;
   }
   await res.body.dump();
   throw payloadError(url, `unexpected Content-Encoding "${encoding}" (${asked} was asked for)`);
+}
+
+function isGzip(encoding: string): boolean {
+  return encoding === 'gzip' || encoding === 'x-gzip';
+}
+
+/**
+ * A gzip body announced (Content-Length) at most WHOLE_GZIP_BYTES long, read whole; null for any other
+ * body, which is streamed. A network error of the body is thrown as itself.
+ */
+async function readSmallGzip(res: Response): Promise<Buffer | null> {
+  if (!isGzip(header(res, 'content-encoding')?.trim().toLowerCase() ?? '')) return null;
+  const length = contentLength(res);
+  if (length === null || length > WHOLE_GZIP_BYTES) return null;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+  } finally {
+    res.body.destroy();
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/**
+ * `gzipped` inflated in one call when it decodes to at most `limit` bytes; null when it decodes to more (it
+ * is then streamed, so the cap on a decoded body stops it without holding it).
+ */
+function inflateWhole(gzipped: Buffer, url: URL, limit: number): Buffer | null {
+  try {
+    return gunzipSync(gzipped, { maxOutputLength: limit });
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') return null;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw payloadError(url, `gzip body does not decode: ${(err as Error).message}`, err);
+    }
+    throw err;
+  }
+}
+
+/** Feeds `decoded` to `onChunk` in pieces of READ_PIECE_BYTES, yielding to the event loop as `consume` does. */
+async function feedWhole(decoded: Buffer, onChunk: (chunk: Buffer) => void): Promise<void> {
+  for (let at = 0, pieces = 0; at < decoded.length; at += READ_PIECE_BYTES) {
+    onChunk(decoded.subarray(at, at + READ_PIECE_BYTES));
+    if (++pieces % CHUNKS_PER_YIELD === 0 && at + READ_PIECE_BYTES < decoded.length) await yieldToLoop();
+  }
 }
 
 /** Feeds `content` (from contentOf) to `onChunk`; a gzip stream that does not decode is UPSTREAM_PAYLOAD. */
@@ -261,11 +318,24 @@ export async function streamBody(
 ): Promise<void> {
   const decoder = decoderFor(header(res, 'content-type'));
   let size = 0;
-  await consume(res, await contentOf(res, url, 'gzip'), url, (chunk) => {
+  const onChunk = (chunk: Buffer): void => {
     size += chunk.length;
     if (size > max) throw payloadError(url, `the answer is larger than ${max} bytes (decoded)`);
     onSize(size);
     write(decoder.decode(chunk, { stream: true }));
-  });
+  };
+  // A small gzip body (a project page, mostly) is read whole and inflated in one call: a zlib stream hands
+  // each write and its flush to libuv's thread pool, two thread wake-ups per page each way.
+  const gzipped = await readSmallGzip(res);
+  const whole = gzipped === null ? null : inflateWhole(gzipped, url, WHOLE_GZIP_DECODED_BYTES);
+  if (whole !== null) {
+    await feedWhole(whole, onChunk);
+  } else if (gzipped !== null) {
+    const gunzip = createGunzip();
+    gunzip.end(gzipped);
+    await consume(res, gunzip, url, onChunk);
+  } else {
+    await consume(res, await contentOf(res, url, 'gzip'), url, onChunk);
+  }
   write(decoder.decode());
 }

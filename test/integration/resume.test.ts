@@ -25,9 +25,11 @@ function seed(h: DiscoveryHarness): { held: string } {
   for (const name of ['small-a', 'small-b', 'small-c']) {
     h.fake.addProject(name, [dist(name, '1.0', 20_000), dist(name, '2.0', 30_000)]);
   }
+  // The file that stalls is larger than a small file (held in memory until its commit, SMALL_FILE_BYTES),
+  // so it streams into a temp file that a kill leaves behind for the next run to sweep.
   h.fake.addProject(
     'big',
-    ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5'].map((v) => dist('big', v, 25_000)),
+    ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5'].map((v) => dist('big', v, v === '1.5' ? 100_000 : 25_000)),
   );
   return { held: new URL(h.fake.fileUrl('big', 'big-1.5-py3-none-any.whl')).pathname };
 }

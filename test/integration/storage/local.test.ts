@@ -80,6 +80,26 @@ for (const calls of CALLS) {
     assert.equal((await storage.get(metadataKey))?.toString(), 'two', 'mayReplace replaces');
   });
 
+  test(`a small upload is held until it commits: no file before, and a commit that fails leaves none (${callsName(calls)})`, async (t) => {
+    const root = await makeTempDir(t);
+    const storage = createLocalStorage(root, { calls });
+    const bytes = Buffer.alloc(SMALL_FILE_BYTES, 3);
+    const [into] = await upload(storage, 'demo/demo-1.0.tar.gz', bytes);
+    assert.deepEqual(await listTree(root), [], 'no temp file while the download runs nor after it');
+    await into.commit({ mayReplace: false, sha256: sha256(bytes) });
+    assert.deepEqual(await readFile(join(root, 'demo/demo-1.0.tar.gz')), bytes);
+    // A commit whose directory cannot be made (a file is in its way) fails naming the path, leaves nothing.
+    await writeFile(join(root, 'blocked'), 'a file, not a directory');
+    const [blocked] = await upload(storage, 'blocked/blocked-1.0.tar.gz', bytes);
+    await assert.rejects(blocked.commit({ mayReplace: false, sha256: sha256(bytes) }), (err) => {
+      assert.ok(err instanceof StoreError && err.code === 'STORE_IO', String(err));
+      assert.match(err.message, /blocked/);
+      return true;
+    });
+    await blocked.abort();
+    assert.deepEqual(await listTree(root), ['blocked', 'demo/demo-1.0.tar.gz']);
+  });
+
   test(`a small upload that gets more bytes than its size fails at once and leaves nothing (${callsName(calls)})`, async (t) => {
     const root = await makeTempDir(t);
     const storage = createLocalStorage(root, { calls });
@@ -178,4 +198,58 @@ test('find_links_dir, local by nature, refuses a storage that is not on this mac
     'unset: nothing to refuse',
   );
   assert.deepEqual(elsewhere.ops, [], 'nothing written');
+});
+
+test('durable writes in one directory share its fsyncs, each covered by one that started after its rename', async (t) => {
+  const root = await makeTempDir(t);
+  const events: string[] = [];
+  const dirFds = new Map<number, string>();
+  const calls: typeof pooledCalls = {
+    ...pooledCalls,
+    async openRead(path) {
+      const fd = await pooledCalls.openRead(path);
+      dirFds.set(fd, path);
+      return fd;
+    },
+    async rename(from, to) {
+      await pooledCalls.rename(from, to);
+      events.push(`rename ${to}`);
+    },
+    async fsync(fd) {
+      const dir = dirFds.get(fd);
+      const id = events.length;
+      if (dir !== undefined) events.push(`start ${id} ${dir}`);
+      await pooledCalls.fsync(fd);
+      if (dir !== undefined) events.push(`end ${id} ${dir}`);
+    },
+    async close(fd) {
+      dirFds.delete(fd);
+      await pooledCalls.close(fd);
+    },
+  };
+  const storage = createLocalStorage(root, { calls });
+  const keys = Array.from({ length: 24 }, (_, i) => recordKey(`p${i}`));
+  await Promise.all(
+    keys.map(async (key) => {
+      await storage.put(key, `{"n":"${key}"}\n`);
+      events.push(`done ${join(root, key)}`);
+    }),
+  );
+  const dir = join(root, '.pypimirror', 'projects');
+  const starts = events.filter((e) => e.startsWith('start ') && e.endsWith(` ${dir}`)).length;
+  assert.ok(starts >= 1 && starts < keys.length, `${starts} fsyncs of ${dir} for ${keys.length} records`);
+  for (const key of keys) {
+    const path = join(root, key);
+    const renamed = events.indexOf(`rename ${path}`);
+    const done = events.indexOf(`done ${path}`);
+    // Some fsync of the directory started after the rename and ended before the write resolved.
+    const covered = events.some((e, i) => {
+      const m = /^start (\d+) (.*)$/.exec(e);
+      if (m === null || m[2] !== dir || i < renamed) return false;
+      const end = events.indexOf(`end ${m[1]} ${dir}`);
+      return end > i && end < done;
+    });
+    assert.ok(covered, `${key}: ${events.join('\n')}`);
+  }
+  t.diagnostic(`${starts} directory fsyncs for ${keys.length} records`);
 });
