@@ -281,21 +281,31 @@ export async function benchScale(o: ScaleOptions, deps: ScaleDeps): Promise<void
       `scale: first sync of ${o.newProjects} new projects`,
       fake,
       request,
-      ({ requests, wall, lower }) => ({
-        notes: requestSpan(fake, o.workers),
-        checks: [
-          {
-            target: `requests = 1 + pages + files = ${expected}`,
-            result: `${requests}`,
-            isMet: requests === expected,
-          },
-          {
-            target: `wall ≤ ${TARGETS.firstSyncOverLowerBound} × lower bound (#14 part 4)`,
-            result: `${(wall / lower).toFixed(2)} ×`,
-            isMet: wall <= TARGETS.firstSyncOverLowerBound * lower,
-          },
-        ],
-      }),
+      ({ requests, wall, lower }) => {
+        const span = requestSpan(fake, o.workers);
+        const served = ((span['meanRequestMs'] ?? NaN) * requests) / o.workers / 1000;
+        return {
+          notes: span,
+          checks: [
+            {
+              target: `requests = 1 + pages + files = ${expected}`,
+              result: `${requests}`,
+              isMet: requests === expected,
+            },
+            {
+              target: `wall ≤ ${TARGETS.firstSyncOverLowerBound} × lower bound (#14 part 4)`,
+              result: `${(wall / lower).toFixed(2)} ×`,
+              isMet: wall <= TARGETS.firstSyncOverLowerBound * lower,
+            },
+            {
+              // The upstream's own time per request (its delay, and serving) in place of the delay alone.
+              target: "wall ÷ (requests × the upstream's mean time per request ÷ workers) (reference)",
+              result: `${(wall / served).toFixed(2)} ×`,
+              isMet: null,
+            },
+          ],
+        };
+      },
     );
 
     // Every file is a wheel: the new filter keeps every file, and only the re-planning is measured.

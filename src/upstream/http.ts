@@ -1,6 +1,6 @@
-// Builds the undici dispatcher: keep-alive pools (connections per origin = workers), timeouts, proxies from the
-// environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env), the CAs trusted
-// (util/ca.ts) and redirects.
+// Builds the undici dispatcher: keep-alive pools (connections per origin = 2 × workers), timeouts, proxies
+// from the environment (EnvHttpProxyAgent, fed from the env object we are given, never process.env), the CAs
+// trusted (util/ca.ts) and redirects.
 // It makes no decisions about statuses or retries (send.ts does).
 import { readFileSync } from 'node:fs';
 import { TextDecoder } from 'node:util';
@@ -24,6 +24,8 @@ Object.assign(DispatcherBase.prototype, api);
 const MAX_REDIRECTIONS = 5;
 const PROJECT_URL = 'https://github.com/pypimirror/pypimirror';
 
+/** Keep-alive connections per origin for each worker (see `connections` below). */
+const CONNECTIONS_PER_WORKER = 2;
 export interface HttpOptions {
   /** Connect, headers and body (between chunks) timeout. */
   readonly timeoutMs: number;
@@ -113,7 +115,13 @@ export function createHttp(opts: HttpOptions): Http {
   const tls = { timeout: opts.timeoutMs, ...(ca === null ? {} : { ca }) };
   const agent = new EnvHttpProxyAgent({
     ...proxies,
-    connections: opts.workers,
+    // Requests in flight are bounded by the sync's pool (util/pool.ts) at `workers`. undici reuses a
+    // connection only one event-loop cycle after its response ends (setImmediate, against servers that close
+    // a connection they said they would keep), and a request sent meanwhile waits for it when every other
+    // connection is busy: on a busy event loop, milliseconds per request. A spare connection per worker
+    // takes it at once (a first sync of 2 000 new projects at 20 ms per request, 8 workers: 6.6-6.9 → 6.9-7.1
+    // requests in flight, 12.3-12.9 → 11.9-12.3 s, 6 pairs).
+    connections: opts.workers * CONNECTIONS_PER_WORKER,
     connect: tls,
     // Through a proxy the tunnel replaces `connect`; these carry the timeout and the CAs to the proxy and the
     // TLS inside it.

@@ -37,11 +37,13 @@ test('pages and files share one pool of `workers` slots, and small projects are 
     2,
   );
   assert.equal(h.fake.maxConcurrent(), 2);
-  // Over keep-alive connections: the 45 requests of the run (listing, 4 pages, 43 files) travel on the
-  // `workers` connections of the pool, and none is opened per request.
+  // Over keep-alive connections: the 45 requests of the run (listing, 4 pages, 43 files) travel on at most
+  // 2 × `workers` connections (a spare one per worker, for while undici readies the one that just
+  // answered), and none is opened per request.
   assert.ok(log.length >= 45, `${log.length} requests`);
-  assert.equal(h.fake.connectionCount(), 2);
-  assert.deepEqual([...new Set(log.map((r) => r.connection))].sort(), [1, 2]);
+  const connections = h.fake.connectionCount();
+  assert.ok(connections >= 2 && connections <= 4, `${connections} connections`);
+  assert.equal(new Set(log.map((r) => r.connection)).size, connections);
 
   const bigFiles = log.filter((r) => r.path.startsWith('/files/aaa-big/'));
   assert.equal(bigFiles.length, 40);

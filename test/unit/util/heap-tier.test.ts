@@ -51,7 +51,8 @@ async function youngGenerationUnderLoad(
 test('once a file is fetched, the young generation grows no more', async () => {
   const { before, after } = await youngGenerationUnderLoad(true);
   assert.ok(before <= 4 * MiB, `young generation ${before / MiB} MiB before the load`);
-  assert.equal(after, before);
+  // It may shrink (V8 does when it finds the allocation rate low, as on a loaded machine), never grow.
+  assert.ok(after <= before, `young generation ${before / MiB} → ${after / MiB} MiB`);
 });
 
 test('a process that fetches no file keeps V8 defaults: the same load grows the young generation', async () => {
