@@ -2,9 +2,9 @@
 // that its 750 s of writing is paid once. DIR holds the mirror, the state's project entries as written, and
 // a marker of the parameters it was written with. A marker that does not match (other sizes, another way
 // of writing it, a mirror missing records) has the mirror written afresh, never reused. A kept mirror is
-// first put back as it was written: the projects a scenario added are removed, the root pages and the state
-// written again (re-keyed to this run's upstream URL), and the records read once, so the page cache holds
-// them as it does after writing.
+// first put back as it was written: the projects a scenario added are moved aside (removed once the
+// scenarios are done, see emptyTrash), the root pages and the state written again (re-keyed to this run's
+// upstream URL), and the records read once, so the page cache holds them as it does after writing.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
