@@ -147,22 +147,43 @@ export class RunProjects implements ProjectEntries {
 }
 
 /**
- * The entries as state.json stores them, sorted by name. The map of a run that added no project is in
- * order already (it was read sorted): then it is copied in one pass, with no sort.
+ * Visits the entries in name order. The entries read come sorted (state.json is) and a run's new ones after
+ * them (RunProjects): the first name out of order starts the rest, which alone is sorted, then merged with
+ * the sorted part before it. One walk with forEach: RunProjects' iterators build an array of every entry.
  */
-export function sortedProjects(projects: ProjectEntries): Record<string, MirroredProject> {
-  let previous = '';
-  let isSorted = true;
-  for (const name of projects.keys()) {
-    if (name < previous) {
-      isSorted = false;
-      break;
+function forEachByName(
+  projects: ProjectEntries,
+  visit: (entry: MirroredProject, name: string) => void,
+): void {
+  const names: string[] = [];
+  const entries: MirroredProject[] = [];
+  let sortedCount = -1;
+  projects.forEach((entry, name) => {
+    if (sortedCount < 0 && names.length > 0 && name < (names[names.length - 1] as string)) {
+      sortedCount = names.length;
     }
-    previous = name;
+    names.push(name);
+    entries.push(entry);
+  });
+  const at = (k: number): void => visit(entries[k] as MirroredProject, names[k] as string);
+  if (sortedCount < 0) {
+    for (let k = 0; k < names.length; k++) at(k);
+    return;
   }
-  const names = isSorted ? projects.keys() : [...projects.keys()].sort();
+  const name = (k: number): string => names[k] as string;
+  const rest = Array.from({ length: names.length - sortedCount }, (_, i) => sortedCount + i).sort((a, b) =>
+    name(a) < name(b) ? -1 : 1,
+  );
+  for (let i = 0, j = 0; i < sortedCount || j < rest.length;) {
+    const isFromSorted = j >= rest.length || (i < sortedCount && name(i) < name(rest[j] as number));
+    at(isFromSorted ? i++ : (rest[j++] as number));
+  }
+}
+
+/** The entries as state.json stores them, sorted by name. */
+export function sortedProjects(projects: ProjectEntries): Record<string, MirroredProject> {
   const sorted: Record<string, MirroredProject> = {};
-  for (const name of names) sorted[name] = projects.get(name) as MirroredProject;
+  forEachByName(projects, (entry, name) => (sorted[name] = entry));
   return sorted;
 }
 
@@ -178,9 +199,10 @@ export function quarantineHolds(projects: ProjectEntries): QuarantineHold[] {
 /** The root page's entries: every project with a page, by name. */
 export function rootEntries(projects: ProjectEntries): { name: string; displayName: string }[] {
   const entries: { name: string; displayName: string }[] = [];
-  for (const [name, p] of projects)
+  forEachByName(projects, (p, name) => {
     if (p.isEmpty !== true) entries.push({ name, displayName: p.displayName });
-  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  });
+  return entries;
 }
 
 /**

@@ -95,6 +95,27 @@ test('the entries go back sorted by name, in one pass when nothing was added', (
   );
 });
 
+test('the entries go back sorted by name when the run added names among, before and after those read', () => {
+  const read: Record<string, MirroredProject> = {};
+  for (let i = 0; i < 200; i += 2)
+    read[`p${String(i).padStart(3, '0')}`] = { displayName: `P${i}`, serial: i };
+  const run = new RunProjects(new StoredProjects(read));
+  // Added in no order: between the names read, before the first, after the last.
+  for (const i of [151, 7, 199, 0.5, 63, 250, 1]) {
+    run.set(`p${String(i).padStart(3, '0')}`, { displayName: `new ${i}`, serial: 1 });
+  }
+  run.set('a-first', { displayName: 'first', serial: 1, isEmpty: true });
+  run.delete('p010');
+  run.set('p020', { displayName: 'changed', serial: 9 });
+  const expected = [...run.keys()].sort();
+  assert.deepEqual(Object.keys(sortedProjects(run)), expected);
+  assert.equal(sortedProjects(run)['p020']?.displayName, 'changed');
+  assert.deepEqual(
+    rootEntries(run).map((e) => e.name),
+    expected.filter((n) => n !== 'a-first'),
+  );
+});
+
 const a: MirroredProject = { displayName: 'A', serial: 1, files: 1 };
 const b: MirroredProject = { displayName: 'B', serial: 2, files: 2 };
 /** The entries of state.json as read: an object from JSON, with a name Object.prototype also has. */
