@@ -272,9 +272,10 @@ async function openTemp(temp: string, calls: FsCalls, dirs: KnownDirs): Promise<
 }
 
 /**
- * Makes the written temp file durable and visible at `target`: fdatasync (the data and the file size, all
- * that a reader of the renamed file needs), close, then a rename (`mayReplace`) or a link that refuses a
- * name that is taken. On failure the temp file is gone and `target` untouched.
+ * Makes the temp file durable and visible at `target`, after writing `bytes` to it when given (a held small
+ * file): fdatasync (the data and the file size, all that a reader of the renamed file needs), close, then a
+ * rename (`mayReplace`) or a link that refuses a name that is taken. On failure the temp file is gone and
+ * `target` untouched.
  */
 async function commitTemp(
   fd: number,
@@ -282,9 +283,11 @@ async function commitTemp(
   target: string,
   mayReplace: boolean,
   calls: FsCalls,
+  bytes?: Uint8Array,
 ): Promise<void> {
   let isOpen = true;
   try {
+    if (bytes !== undefined) await calls.write(fd, bytes);
     await calls.fdatasync(fd);
     isOpen = false;
     await calls.close(fd);
@@ -320,14 +323,7 @@ function beginHeldLocalFile(
       const fd = await openTemp(temp, calls, dirs).catch((err: unknown) => {
         throw diskError(err, temp);
       });
-      try {
-        await calls.write(fd, bytes);
-      } catch (err) {
-        await calls.close(fd).catch(() => {});
-        await calls.unlink(temp).catch(() => {});
-        throw diskError(err, temp);
-      }
-      await commitTemp(fd, temp, target, mayReplace, calls);
+      await commitTemp(fd, temp, target, mayReplace, calls, bytes);
     },
     abort: () => sink.abort(),
   };
