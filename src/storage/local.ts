@@ -120,7 +120,10 @@ export function createLocalStorage(root: string, options: LocalStorageOptions = 
       }
     },
     settle: (dir) => dirSyncs.sync(pathOf(dir)),
-    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, calls),
+    // The root holds one entry per project: listed directly, 100 000 names held the event loop for 170 ms
+    // of a no-op. It is listed on the thread pool, while the run goes on (isRootSweepConfined).
+    sweep: (dir, keep) => removeTempFiles(pathOf(dir), keep, dir === '' ? pooledCalls : calls),
+    isRootSweepConfined: true,
   };
 }
 

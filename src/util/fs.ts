@@ -195,7 +195,8 @@ async function writePieces(fd: number, pieces: Iterable<string>, calls: FsCalls)
 /**
  * Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. Names in `keep`
  * (entries an adopted root held before pypimirror) are never touched. `calls`: how the directory is listed
- * and the files removed (fs-calls.ts).
+ * and the files removed (fs-calls.ts). Never rejects: a directory that cannot be listed, or a file that
+ * cannot be removed, is left for the next sweep.
  */
 export async function removeTempFiles(
   dir: string,
