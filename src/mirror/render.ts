@@ -6,8 +6,14 @@ import type { LocalFile, ProjectRecord } from '../model/record.js';
 /** The Simple API version our pages declare: we emit PEP 700's `versions` and `size`, nothing newer. */
 const API_VERSION = '1.1';
 
+/** A character escapeHtml replaces. */
+const HTML_SPECIAL = /[&<>"']/;
+
 /** Escapes text for HTML content and double-quoted attribute values. */
 export function escapeHtml(text: string): string {
+  // Most text has none (a project name never has): one scan instead of five replaces, 220 000 times for
+  // the root page of 110 000 projects.
+  if (!HTML_SPECIAL.test(text)) return text;
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -131,4 +131,10 @@ export interface Storage {
    * uploads and temporary objects under it. Names in `keep` are never touched. Returns how many went.
    */
   sweep(dir: string, keep?: ReadonlySet<string>): Promise<number>;
+  /**
+   * True when the root's sweep removes only what killed runs left in the root directory itself (temp files),
+   * never what a write under way makes elsewhere: a run may start it, go on, and wait for it only before it
+   * writes into the root. (An object store's root sweep aborts every unfinished upload under the tree.)
+   */
+  readonly isRootSweepConfined?: boolean;
 }

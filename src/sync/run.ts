@@ -148,8 +148,12 @@ async function runSyncWith(
   const foreign = new Set(
     isDryRun ? await foreignOfRoot(cfg, storage) : (await claimRoot(cfg, storage, started)).foreign,
   );
+  // What killed runs left. A local root's sweep (temp files in the root alone, never one of this run's
+  // before its root pages) goes on beside the run, which waits for it before writing them (isRootSweepConfined).
+  let rootSwept: Promise<unknown> = Promise.resolve();
   if (!isDryRun) {
-    await storage.sweep('', foreign);
+    if (storage.isRootSweepConfined === true) rootSwept = storage.sweep('', foreign);
+    else await storage.sweep('', foreign);
     await storage.sweep(STATE_DIR);
   }
   // find_links_dir: a directory pypimirror may not fill stops the run here (ConfigError), before any request.
@@ -209,6 +213,7 @@ async function runSyncWith(
     contextOf: (name) => contextOf(name, run.closureFilters),
   });
   // 4. Root page, removal of the directories it no longer links, state (mirror/publish.ts).
+  await rootSwept;
   return finishRun(run, deletions);
 }
 

@@ -116,6 +116,10 @@ export async function createNewFile(path: string, calls: FsCalls): Promise<numbe
 /** fsync a directory so that a rename in it survives a power loss. */
 export async function syncDir(dir: string, calls: FsCalls = pooledCalls): Promise<void> {
   const fd = await calls.openRead(dir);
+  if (fd === null) {
+    const err = new Error(`ENOENT: no such file or directory, open '${dir}'`);
+    throw Object.assign(err, { errno: -2, code: 'ENOENT', syscall: 'open', path: dir });
+  }
   try {
     await calls.fsync(fd);
   } finally {
@@ -191,19 +195,21 @@ async function writePieces(fd: number, pieces: Iterable<string>, calls: FsCalls)
 /**
  * Removes leftover hidden temp files (from a crash or a kill) in `dir`; returns how many. Names in `keep`
  * (entries an adopted root held before pypimirror) are never touched. `calls`: how the directory is listed
- * and the files removed (fs-calls.ts).
+ * and the files removed (fs-calls.ts). Never rejects: a directory that cannot be listed, or a file that
+ * cannot be removed, is left for the next sweep.
  */
 export async function removeTempFiles(
   dir: string,
   keep: ReadonlySet<string> = new Set(),
   calls: FsCalls = pooledCalls,
 ): Promise<number> {
-  let names: string[];
+  let names: string[] | null;
   try {
     names = await calls.readdir(dir);
   } catch {
     return 0;
   }
+  if (names === null) return 0;
   const temps = names.filter((n) => isTempName(n) && !keep.has(n));
   await Promise.all(temps.map((n) => calls.unlink(join(dir, n)).catch(() => {})));
   return temps.length;
@@ -211,13 +217,8 @@ export async function removeTempFiles(
 
 /** Size of the regular file at `path` (never through a symlink), or null when there is none. */
 export async function regularFileSize(path: string, calls: FsCalls = pooledCalls): Promise<number | null> {
-  try {
-    const info = await calls.lstat(path);
-    return info.isFile() ? info.size : null;
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
+  const info = await calls.lstat(path);
+  return info?.isFile() === true ? info.size : null;
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -206,6 +206,16 @@ export class UpstreamModel {
     this.record(project, null, 'remove project');
   }
 
+  /**
+   * Forgets every project, file and journal row, keeping the serial and Last-Modified: the upstream as a
+   * client synced up to `serial` sees it through the changelog, nothing more held for what is not asked again.
+   */
+  forgetCatalogue(): void {
+    this.projects.clear();
+    this.filesByName.clear();
+    this.journal.length = 0;
+  }
+
   /** Yanks one file (`reason` omitted = yanked without reason); PyPI journals it as `yank release`. */
   yank(name: string, filename: string, reason?: string): void {
     const file = this.requireFile(name, filename);

@@ -162,6 +162,30 @@ test('upstream changes: new files fetched, removed files cleaned, yanks and dele
   assert.deepEqual(pages, ['/simple/demo-app/', '/simple/demo-lib/', '/simple/foo-bar/']);
 });
 
+test("the root's leftover temp files go while the run goes on, before its root pages are written", async (t) => {
+  const h = await startHarness(t);
+  seedCatalogue(h.fake);
+  await h.sync({ packageMatches: ['demo-*'] });
+  // What a run killed while writing the root pages leaves: swept beside this run (on the thread pool), and
+  // waited for before this run's own root pages, whose temp files are never taken for leftovers.
+  const left = ['.index.html.0123456789ab.tmp', '.index.v1_json.abcdef012345.tmp'];
+  for (const name of left) await writeFile(join(h.root, name), 'killed');
+  const report = await h.sync({ packageMatches: ['demo-*', 'foo_bar'] });
+  assert.equal(report.failures.length, 0);
+  const tree = await listTree(h.root);
+  assert.deepEqual(
+    tree.filter((f) => !f.includes('/')),
+    ['index.html', 'index.v1_json'],
+  );
+  assert.match(await readFile(join(h.root, 'index.html'), 'utf8'), /foo-bar/);
+  for (const name of left) await writeFile(join(h.root, name), 'killed');
+  await h.sync({ packageMatches: ['demo-*', 'foo_bar'] }); // a no-op sweeps them too
+  assert.deepEqual(
+    (await listTree(h.root)).filter((f) => !f.includes('/')),
+    ['index.html', 'index.v1_json'],
+  );
+});
+
 test('cleanup: a project the config no longer selects is removed; with cleanup off it stays', async (t) => {
   const h = await startHarness(t);
   seedCatalogue(h.fake);

@@ -208,7 +208,7 @@ test('durable writes in one directory share its fsyncs, each covered by one that
     ...pooledCalls,
     async openRead(path) {
       const fd = await pooledCalls.openRead(path);
-      dirFds.set(fd, path);
+      if (fd !== null) dirFds.set(fd, path);
       return fd;
     },
     async rename(from, to) {

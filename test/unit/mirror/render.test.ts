@@ -152,6 +152,9 @@ test('root page: one link per project, relative, with the display name; base_url
 
 test('escapeHtml', () => {
   assert.equal(escapeHtml(`<a href="x">&'`), '&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
+  assert.equal(escapeHtml('zope-interface'), 'zope-interface');
+  for (const special of ['&', '<', '>', '"', "'"])
+    assert.notEqual(escapeHtml(`a${special}b`), `a${special}b`);
 });
 
 test('a replaced file is linked at its <16 hex>/ path, in HTML and JSON; the page reader reads both back', () => {
