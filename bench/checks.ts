@@ -1,8 +1,14 @@
 // The bench's verdicts: each scenario's figures against their targets (issue #14's where it sets one for the
 // scenario, the bench's own otherwise), the table `npm run bench` prints, one line per target with MET or
 // MISSED, and the start-up timings of the command itself (issue #14 part 3) beside Node's own start.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { LaunchAnswer } from './launcher.js';
+
+const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
 
 /** One line of the table (bundle-bench.ts builds its own). */
 export interface Row {
@@ -110,17 +116,58 @@ export function formatTable(figureHeaders: readonly string[], rows: readonly Tab
   );
 }
 
-/** Milliseconds from spawn to exit of `command args`, which must exit 0. */
+/** The launcher (launcher.ts): started with the first command timed, referenced only while it runs one. */
+let launcher: { child: ChildProcess; next: number; pending: Map<number, (a: LaunchAnswer) => void> } | null =
+  null;
+
+function startLauncher(): NonNullable<typeof launcher> {
+  const child = spawn(process.execPath, [LAUNCHER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const started = { child, next: 1, pending: new Map<number, (a: LaunchAnswer) => void>() };
+  createInterface({ input: child.stdout as Readable }).on('line', (line) => {
+    const answer = JSON.parse(line) as LaunchAnswer;
+    started.pending.get(answer.id)?.(answer);
+    started.pending.delete(answer.id);
+    if (started.pending.size === 0) idle(started.child);
+  });
+  child.once('exit', (code) => {
+    launcher = null;
+    const error = { ms: NaN, code: null, stderr: `the bench's launcher exited with ${code}` };
+    for (const [id, resolve] of started.pending) resolve({ id, ...error });
+  });
+  return started;
+}
+
+/** Lets the bench exit while the launcher waits for its next command (its stdin's end stops it). */
+function idle(child: ChildProcess): void {
+  child.unref();
+  (child.stdin as Writable & { unref?: () => void }).unref?.();
+  (child.stdout as Readable & { unref?: () => void }).unref?.();
+}
+
+function busy(child: ChildProcess): void {
+  child.ref();
+  (child.stdin as Writable & { ref?: () => void }).ref?.();
+  (child.stdout as Readable & { ref?: () => void }).ref?.();
+}
+
+/** Milliseconds from spawn to exit of `command args`, which must exit 0, started by the launcher. */
 async function timeOnce(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const started = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  const ms = performance.now() - started;
-  if (code !== 0)
-    throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(0, 500)}`);
-  return ms;
+  launcher ??= startLauncher();
+  const { child, pending } = launcher;
+  const id = launcher.next++;
+  const childEnv = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const answer = await new Promise<LaunchAnswer>((resolve) => {
+    pending.set(id, resolve);
+    busy(child);
+    child.stdin?.write(`${JSON.stringify({ id, command, args, env: childEnv })}\n`);
+  });
+  if (answer.code !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited with ${answer.code}: ${answer.stderr.slice(0, 500)}`,
+    );
+  return answer.ms;
 }
 
 /** One run of a command: wall seconds from spawn to exit; its peak RSS and CPU seconds (NaN without time(1)). */
