@@ -296,6 +296,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
   const { signal, dispose } = abortOnSignals(deps.log);
   const client = createClient(cfg, deps);
   const progress = deps.statusLine === undefined ? null : createProgressLine(deps.statusLine);
+  let closing: Promise<void> | null = null;
   try {
     const outcome = await runLockedSync(
       {
@@ -306,6 +307,9 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
         version: deps.version,
         allowDeletions: deps.allowDeletions === true,
         ...(progress === null ? {} : { onProgress: progress.update }),
+        // Closing the connections takes a few ms (each socket's close is an event-loop turn): beside the
+        // status file and the lock's release rather than after them.
+        onSyncEnd: () => void (closing ??= client.close()),
       },
       cfg,
       signal,
@@ -321,7 +325,7 @@ async function runSyncCommand(cfg: Config, deps: CommandDeps): Promise<number> {
   } finally {
     progress?.clear();
     dispose();
-    await client.close();
+    await (closing ?? client.close());
   }
 }
 

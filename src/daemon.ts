@@ -47,6 +47,11 @@ export interface LockedRunDeps {
   readonly onProgress?: SyncDeps['onProgress'];
   /** `sync --allow-deletions` (the daemon never sets it). */
   readonly allowDeletions?: boolean;
+  /**
+   * Called once the sync is over, before the status file is written and the lock released: the one-shot
+   * `sync`, which makes no request after it, closes its connections meanwhile.
+   */
+  readonly onSyncEnd?: () => void;
 }
 
 export type RunOutcome =
@@ -148,6 +153,7 @@ export async function runLockedSync(
     error = err;
   }
   const finishedAt = now();
+  deps.onSyncEnd?.();
   const isAborted = runSignal.aborted;
   // Why it stopped, for the status file: the lost lock, the shutdown, or the crash.
   const reason: unknown = lostError ?? (isAborted ? (signal.reason as unknown) : error);

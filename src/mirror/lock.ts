@@ -15,14 +15,15 @@
 // O_EXCL that names its holder), so two processes that both find the same dead or stale holder cannot both
 // remove it and both win. The owner file is written before the lock directory is made and removed after it
 // is, so that a holder killed at any instant leaves either no lock or a lock whose owner file names it.
-import { chmod, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmodSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile, { type LockOptions as ProperLockOptions } from 'proper-lockfile';
 import { LockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { DIR_MODE, ensureDir, isNotFound, writeSmallFile } from '../util/fs.js';
+import { directCalls } from '../util/fs-calls.js';
+import { DIR_MODE, ensureDir, writeSmallFileSync } from '../util/fs.js';
 
 export interface LockHolder {
   readonly pid: number;
@@ -100,9 +101,9 @@ export function parseStartTime(stat: string): number | null {
 }
 
 /** When process `pid` of this host started (see parseStartTime), or null when /proc does not say. */
-export async function readStartTime(pid: number): Promise<number | null> {
+export function readStartTime(pid: number): number | null {
   try {
-    return parseStartTime(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
@@ -116,7 +117,7 @@ export async function readStartTime(pid: number): Promise<number | null> {
 async function isHolderRunning(holder: LockHolder): Promise<boolean> {
   if (!isProcessAlive(holder.pid)) return false;
   if (holder.startTime === undefined) return true;
-  const startTime = await readStartTime(holder.pid);
+  const startTime = readStartTime(holder.pid);
   return startTime === null || startTime === holder.startTime;
 }
 
@@ -158,9 +159,9 @@ function decodeHolder(value: unknown): LockHolder | null {
 }
 
 /** The recorded holder of `lockFile`, or null when unknown (no owner file, or an unreadable one). */
-async function readHolder(lockFile: string): Promise<LockHolder | null> {
+function readHolder(lockFile: string): LockHolder | null {
   try {
-    return decodeHolder(JSON.parse(await readFile(ownerPath(lockFile), 'utf8')));
+    return decodeHolder(JSON.parse(readFileSync(ownerPath(lockFile), 'utf8')));
   } catch {
     return null;
   }
@@ -194,12 +195,15 @@ function sameHolder(a: LockHolder | null, b: LockHolder): boolean {
  * host is gone, or it is older than MUTEX_STALE_MS (a holder elsewhere, or one killed before it wrote its
  * name: the mutex is held for milliseconds).
  */
-async function isMutexAbandoned(path: string, host: string): Promise<boolean> {
-  const [text, info] = await Promise.all([
-    readFile(path, 'utf8').catch(() => ''),
-    stat(path).catch(() => null),
-  ]);
-  if (info === null) return false; // gone meanwhile: try again
+function isMutexAbandoned(path: string, host: string): boolean {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // a directory (see removeMutex), or gone meanwhile: judged by its stat
+  }
+  const info = statSync(path, { throwIfNoEntry: false });
+  if (info === undefined) return false; // gone meanwhile: try again
   const [pid, holderHost] = text.trim().split(' ');
   const holderPid = Number(pid);
   if (holderHost === host && Number.isInteger(holderPid) && holderPid > 0 && !isProcessAlive(holderPid)) {
@@ -209,10 +213,17 @@ async function isMutexAbandoned(path: string, host: string): Promise<boolean> {
 }
 
 /** Removes an abandoned mutex: a file, or the directory that versions before 2026-12 made. */
-async function removeMutex(path: string): Promise<void> {
-  await unlink(path).catch(async (err: unknown) => {
-    if (errnoCode(err) === 'EISDIR' || errnoCode(err) === 'EPERM') await rmdir(path).catch(() => {});
-  });
+function removeMutex(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'EISDIR' && errnoCode(err) !== 'EPERM') return;
+    try {
+      rmdirSync(path);
+    } catch {
+      // gone meanwhile, or not ours to remove: the next attempt judges it again
+    }
+  }
 }
 
 /**
@@ -225,14 +236,14 @@ async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>)
   const deadline = Date.now() + MUTEX_WAIT_MS;
   for (;;) {
     try {
-      await writeSmallFile(path, `${process.pid} ${host}\n`, 'wx');
+      writeSmallFileSync(path, `${process.pid} ${host}\n`, 'wx');
       break;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
-    if (await isMutexAbandoned(path, host)) {
+    if (isMutexAbandoned(path, host)) {
       log.warn('removing a lock-acquisition mutex left by a killed process', { path });
-      await removeMutex(path);
+      removeMutex(path);
       continue;
     }
     if (Date.now() > deadline) {
@@ -243,7 +254,11 @@ async function withMutex<T>(lockFile: string, log: Logger, fn: () => Promise<T>)
   try {
     return await fn();
   } finally {
-    await unlink(path).catch(() => {});
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone: a mutex is removed by its holder only, or as abandoned
+    }
   }
 }
 
@@ -308,9 +323,9 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       opts.onLost(lost);
     },
   };
-  await ensureDir(dirname(lockFile));
+  await ensureDir(dirname(lockFile), directCalls);
 
-  const startTime = await readStartTime(process.pid);
+  const startTime = readStartTime(process.pid);
   const holder: LockHolder = {
     pid: process.pid,
     host,
@@ -318,12 +333,9 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
     ...(startTime === null ? {} : { startTime }),
   };
   const unlock = await withMutex(lockFile, opts.log, async () => {
-    const info = await stat(lockFile).catch((e: unknown) => {
-      if (isNotFound(e)) return null;
-      throw e;
-    });
-    if (info !== null) {
-      const current = await readHolder(lockFile);
+    const info = statSync(lockFile, { throwIfNoEntry: false });
+    if (info !== undefined) {
+      const current = readHolder(lockFile);
       const refreshedAgoMs = now().getTime() - info.mtimeMs;
       const isOnThisHost = current !== null && current.host === host;
       const isRunning = isOnThisHost && (await isHolderAlive(current));
@@ -332,15 +344,17 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
         throw new LockError('LOCK_HELD', formatHeld(lockFile, current, refreshedAgoMs), { holder: current });
       }
       warnTakeover(opts.log, lockFile, verdict, current, refreshedAgoMs, staleMs);
-      await rmdir(lockFile).catch((e: unknown) => {
-        if (!isNotFound(e)) throw e;
-      });
+      try {
+        rmdirSync(lockFile);
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+      }
     }
     // The owner file is written before the lock is made, and removed only after it (release): whenever
     // the lock exists, its owner file names its holder, so a holder killed at any instant is judged by its
     // pid and not left to go stale. Inside the mutex no other acquisition can come between, and only the
     // mutex's holders read it: written in place, not through a temp file that a kill would leave behind.
-    await writeSmallFile(ownerPath(lockFile), `${JSON.stringify(holder)}\n`, 'w');
+    writeSmallFileSync(ownerPath(lockFile), `${JSON.stringify(holder)}\n`, 'w');
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(lockFile, lockOptions);
@@ -350,7 +364,7 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       throw new LockError('LOCK_HELD', formatHeld(lockFile, null, null), { cause: err, holder: null });
     }
     try {
-      await chmod(lockFile, DIR_MODE); // proper-lockfile's mkdir leaves the mode to the umask
+      chmodSync(lockFile, DIR_MODE); // proper-lockfile's mkdir leaves the mode to the umask
     } catch (err) {
       await release().catch(() => {});
       throw err;
@@ -373,7 +387,7 @@ export async function acquireRunLock(opts: LockOptions): Promise<RunLock> {
       // newer holder's. Killed in between, or the mutex not had, it stays: an owner file without its lock
       // is nobody's, and the next acquisition writes its own.
       await withMutex(lockFile, opts.log, async () => {
-        if (sameHolder(await readHolder(lockFile), holder)) await unlink(ownerPath(lockFile));
+        if (sameHolder(readHolder(lockFile), holder)) unlinkSync(ownerPath(lockFile));
       }).catch((err: unknown) => {
         opts.log.debug('run lock owner file left', { lock: lockFile, error: String(err) });
       });

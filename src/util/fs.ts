@@ -1,8 +1,8 @@
 // Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory. Every directory
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
 import { randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { chmod, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { isTempName, TEMP_SUFFIX } from '../model/layout.js';
 import { pooledCalls, type FsCalls } from './fs-calls.js';
@@ -81,11 +81,13 @@ export async function openNewFile(path: string): Promise<FileHandle> {
 
 /**
  * Writes a few bytes to `path` in place (`w`) or as a new file (`wx`, failing with EEXIST), with FILE_MODE
- * whatever the umask: not atomic, for files that only their writer's mutex reads (the lock's files).
+ * whatever the umask: not atomic, for files that only their writer's mutex reads (the lock's files). On the
+ * calling thread: a few small files at the start and end of a run, where a round trip to the thread pool
+ * per call cost more than the calls themselves.
  */
-export async function writeSmallFile(path: string, data: string, flag: 'w' | 'wx'): Promise<void> {
-  await writeFile(path, data, { flag, mode: FILE_MODE });
-  if (!isModeKept()) await chmod(path, FILE_MODE);
+export function writeSmallFileSync(path: string, data: string, flag: 'w' | 'wx'): void {
+  writeFileSync(path, data, { flag, mode: FILE_MODE });
+  if (!isModeKept()) chmodSync(path, FILE_MODE);
 }
 
 /** Whether open() leaves FILE_MODE as it is: the umask takes none of its bits. */

@@ -126,6 +126,16 @@ for (const m of ['mkdir', 'rmdir', 'unlink', 'rename', 'writeFile', 'open', 'chm
     return withCallback.call(this, p, ...rest.slice(0, -1), (...a) => { if (!a[0]) step(); cb(...a); });
   };
 }
+// The lock's own steps are synchronous calls (mirror/lock.ts); openSync is left alone, as writeFileSync's own
+// open is one step with its write.
+for (const m of ['mkdirSync', 'rmdirSync', 'unlinkSync', 'renameSync', 'writeFileSync', 'chmodSync']) {
+  const direct = fs[m];
+  fs[m] = function (p, ...rest) {
+    const result = direct.call(this, p, ...rest);
+    if (touches(p)) step();
+    return result;
+  };
+}
 syncBuiltinESMExports();
 `;
 

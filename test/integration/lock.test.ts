@@ -62,7 +62,7 @@ describe('run lock, in one process', () => {
     assert.equal(owner['pid'], process.pid);
     assert.equal(owner['host'], hostname());
     assert.match(String(owner['since']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    assert.equal(owner['startTime'], await readStartTime(process.pid));
+    assert.equal(owner['startTime'], readStartTime(process.pid));
     assert.equal(typeof owner['startTime'], 'number');
     await lock.release();
     await lock.release();
@@ -128,7 +128,7 @@ describe('run lock, in one process', () => {
     const dir = await makeTempDir(t);
     const lockFile = join(dir, '.pypimirror.lock');
     const live = await liveProcess(t);
-    const startTime = await readStartTime(live);
+    const startTime = readStartTime(live);
     assert.ok(startTime !== null);
     await leaveLock(lockFile, { pid: live, host: hostname(), startTime }, 600_000);
     const log = createCaptureLogger();
@@ -147,7 +147,7 @@ describe('run lock, in one process', () => {
     const dir = await makeTempDir(t);
     const lockFile = join(dir, '.pypimirror.lock');
     const live = await liveProcess(t);
-    const startTime = await readStartTime(live);
+    const startTime = readStartTime(live);
     assert.ok(startTime !== null);
     // The holder died and its pid was given to a process started later.
     await leaveLock(lockFile, { pid: live, host: hostname(), startTime: startTime - 1 });
