@@ -22,7 +22,7 @@ import {
   combine,
   formatTable,
   ISSUE_14,
-  medianRuns,
+  interleavedRuns,
   type Check,
   type MedianRun,
   type Row,
@@ -466,10 +466,16 @@ async function measureStartup(
   });
   const judge = (run: MedianRun): Check =>
     atMost('process', run.seconds * 1000, ISSUE_14.startupMs, 'ms', '#14 part 3');
-  log(`start-up: node, pypimirror --version, pypimirror check (${o.startupRounds} rounds each)`);
-  const node = await medianRuns(process.execPath, ['-e', '0'], o.startupRounds, measured);
-  const version = await medianRuns(COMMAND, ['--version'], o.startupRounds, measured);
-  const check = await medianRuns(COMMAND, ['check', config], o.startupRounds, measured);
+  log(`start-up: node, pypimirror --version, pypimirror check (${o.startupRounds} interleaved rounds)`);
+  const [node, version, check] = (await interleavedRuns(
+    [
+      { command: process.execPath, args: ['-e', '0'] },
+      { command: COMMAND, args: ['--version'] },
+      { command: COMMAND, args: ['check', config] },
+    ],
+    o.startupRounds,
+    measured,
+  )) as [MedianRun, MedianRun, MedianRun];
   const reference = {
     target: 'Node itself (reference)',
     result: `${(node.seconds * 1000).toFixed(0)} ms`,

@@ -203,6 +203,17 @@ export interface MedianRun extends CommandRun {
   readonly allSeconds: readonly number[];
 }
 
+/** Options of medianRuns and interleavedRuns. */
+export interface MedianRunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeTool: string | undefined;
+  scratchFile: string;
+  /** Run before each run (the warm-up's too), e.g. to empty a mirror. */
+  before?: () => Promise<void>;
+  /** Default true: one run first, not counted, so that the page cache is warm. */
+  warmUp?: boolean;
+}
+
 /**
  * `rounds` runs of `command args` (after one warm-up run, so the page cache is warm), each measured as
  * runMeasured does: the median of each figure. On a shared machine the CPU figure is the steadier one.
@@ -211,34 +222,46 @@ export async function medianRuns(
   command: string,
   args: readonly string[],
   rounds: number,
-  opts: {
-    env?: NodeJS.ProcessEnv;
-    timeTool: string | undefined;
-    scratchFile: string;
-    /** Run before each run (the warm-up's too), e.g. to empty a mirror. */
-    before?: () => Promise<void>;
-    /** Default true: one run first, not counted, so that the page cache is warm. */
-    warmUp?: boolean;
-  },
+  opts: MedianRunOptions,
 ): Promise<MedianRun> {
+  const [run] = await interleavedRuns([{ command, args }], rounds, opts);
+  return run as MedianRun;
+}
+
+/**
+ * medianRuns of several commands in interleaved rounds (each round runs every command once, in order), so
+ * that a moment when the machine is slower (a shared VM's neighbours) weighs on each of them alike: their
+ * figures compare with each other. The medians, in the order of `commands`.
+ */
+export async function interleavedRuns(
+  commands: readonly { readonly command: string; readonly args: readonly string[] }[],
+  rounds: number,
+  opts: MedianRunOptions,
+): Promise<MedianRun[]> {
   const env = opts.env ?? process.env;
   if (opts.warmUp !== false) {
-    await opts.before?.();
-    await timeOnce(command, args, env);
+    for (const { command, args } of commands) {
+      await opts.before?.();
+      await timeOnce(command, args, env);
+    }
   }
-  const runs: CommandRun[] = [];
+  const runs: CommandRun[][] = commands.map(() => []);
   for (let i = 0; i < Math.max(1, rounds); i++) {
-    await opts.before?.();
-    runs.push(await runMeasured(command, args, env, opts.timeTool, opts.scratchFile));
+    for (const [c, { command, args }] of commands.entries()) {
+      await opts.before?.();
+      runs[c]?.push(await runMeasured(command, args, env, opts.timeTool, opts.scratchFile));
+    }
   }
-  const median = (pick: (run: CommandRun) => number): number => {
-    const sorted = runs.map(pick).sort((a, b) => a - b);
-    return sorted[sorted.length >> 1] ?? NaN;
-  };
-  return {
-    seconds: median((r) => r.seconds),
-    cpuSeconds: median((r) => r.cpuSeconds),
-    peakRssMiB: median((r) => r.peakRssMiB),
-    allSeconds: runs.map((r) => r.seconds),
-  };
+  return runs.map((of) => {
+    const median = (pick: (run: CommandRun) => number): number => {
+      const sorted = of.map(pick).sort((a, b) => a - b);
+      return sorted[sorted.length >> 1] ?? NaN;
+    };
+    return {
+      seconds: median((r) => r.seconds),
+      cpuSeconds: median((r) => r.cpuSeconds),
+      peakRssMiB: median((r) => r.peakRssMiB),
+      allSeconds: of.map((r) => r.seconds),
+    };
+  });
 }

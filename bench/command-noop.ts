@@ -8,7 +8,16 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeUpstream } from '../test/helpers/fake-upstream.js';
 import { findExecutable } from '../test/helpers/web-servers.js';
-import { atMost, combine, ISSUE_14, medianRuns, type Check, type MedianRun, type Row } from './checks.js';
+import {
+  atMost,
+  combine,
+  interleavedRuns,
+  ISSUE_14,
+  medianRuns,
+  type Check,
+  type MedianRun,
+  type Row,
+} from './checks.js';
 
 const COMMAND = fileURLToPath(new URL('../src/pypimirror.cjs', import.meta.url));
 
@@ -32,7 +41,7 @@ async function runCommandSync(
   target: CommandSyncTarget,
   rounds: number,
   fresh: boolean,
-): Promise<{ run: MedianRun; requests: number; bytes: number }> {
+): Promise<{ run: MedianRun; node: MedianRun | null; requests: number; bytes: number }> {
   const config = join(target.work, `${basename(target.mirrorRoot)}.cfg`);
   await writeFile(
     config,
@@ -42,18 +51,27 @@ async function runCommandSync(
   const timeTool = findExecutable('time');
   target.fake.resetLog();
   const env = { ...process.env, PYPIMIRROR_CONFIG: undefined };
-  const run = await medianRuns(COMMAND, ['sync', config], rounds, {
-    env,
-    timeTool,
-    scratchFile: join(target.work, 'time.out'),
-    // A first sync is long and its cache is the upstream's: no warm-up run.
-    ...(fresh
-      ? { before: () => rm(target.mirrorRoot, { recursive: true, force: true }), warmUp: false }
-      : {}),
-  });
+  const opts = { env, timeTool, scratchFile: join(target.work, 'time.out') };
+  const sync = { command: COMMAND, args: ['sync', config] };
+  // A first sync is long and its cache is the upstream's: no warm-up run. A no-op's rounds alternate with
+  // `node -e 0`, whose time beside it shows what the machine gave Node in the same moments.
+  const [run, node] = fresh
+    ? [
+        await medianRuns(sync.command, sync.args, rounds, {
+          ...opts,
+          before: () => rm(target.mirrorRoot, { recursive: true, force: true }),
+          warmUp: false,
+        }),
+        null,
+      ]
+    : ((await interleavedRuns([sync, { command: process.execPath, args: ['-e', '0'] }], rounds, opts)) as [
+        MedianRun,
+        MedianRun,
+      ]);
   const runs = Math.max(1, rounds) + (fresh ? 0 : 1);
   return {
     run,
+    node,
     requests: Math.ceil(target.fake.requests.length / runs),
     bytes: Math.round(target.fake.bytesSent() / runs),
   };
@@ -94,7 +112,16 @@ export async function measureCommandNoop(target: CommandSyncTarget): Promise<Row
     peakRssCheck(measured.run, ISSUE_14.noopPeakRssMiB),
     atMost('process', measured.run.seconds, ISSUE_14.noopProcessSeconds, 's', '#14 part 3', 2),
   ];
-  return commandRow('no-op resync, the pypimirror command (end to end)', target, measured, checks);
+  const ms = (run: MedianRun): number[] => run.allSeconds.map((seconds) => Math.round(seconds * 1000));
+  const node = measured.node;
+  if (node !== null) {
+    const result = `${(node.seconds * 1000).toFixed(0)} ms`;
+    checks.push({ target: 'node -e 0 in the same rounds (reference)', result, isMet: null });
+  }
+  return {
+    ...commandRow('no-op resync, the pypimirror command (end to end)', target, measured, checks),
+    notes: { msPerRound: ms(measured.run), ...(node === null ? {} : { nodeMsPerRound: ms(node) }) },
+  };
 }
 
 /**
