@@ -101,10 +101,15 @@ test('bench smoke: every scenario at a small size makes the requests it should, 
   }
   // Issue #14's no-op targets are judged on the command's row (peak RSS needs GNU time(1) to be judged).
   const noop = rowOf('no-op resync, the pypimirror command (end to end)').checks.map((c) => c.target);
-  assert.equal(noop.length, 3, noop.join('; '));
+  assert.equal(noop.length, 4, noop.join('; '));
   assert.equal(noop[0], 'requests ≤ 2');
   assert.match(noop[1] ?? '', /^peak RSS (≤ 75 MiB \(#14 part 2\)|\(needs GNU time\(1\), not installed\))$/);
   assert.equal(noop[2], 'process ≤ 0.15 s (#14 part 3)');
+  // Node's own start in the same rounds, beside it; every round of both in the JSON.
+  assert.equal(noop[3], 'node -e 0 in the same rounds (reference)');
+  const noopNotes = rowOf('no-op resync, the pypimirror command (end to end)').notes ?? {};
+  assert.equal((noopNotes['msPerRound'] as unknown[]).length, 1);
+  assert.equal((noopNotes['nodeMsPerRound'] as unknown[]).length, 1);
   // The printed table: one line per judged target ending its verdict, and the count.
   const judgedCount = rows.flatMap((r) => r.checks).filter((c) => c.isMet !== null).length;
   const verdicts = stdout.split('\n').filter((l) => /\s(MET|MISSED)\s/.test(l));
