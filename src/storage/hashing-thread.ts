@@ -2,7 +2,6 @@
 // hashes, sends it the slots of a SlotPool (slot-pool.ts) and gives each slot back to the pool once hashed.
 // The worker keeps the process alive only while a stream is being hashed (an idle daemon, or a sync that
 // has finished, does not wait for it), and its owner ends it once idle (slots.ts SlotResources).
-import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-worker.js';
 import type { SlotPool } from './slot-pool.js';
 
@@ -33,6 +32,9 @@ export interface HashingThread {
 export function startHashingThread(onFailed: (thread: HashingThread) => void): HashingThread {
   // No Node options from the command line (--input-type, --require, loaders: not for this thread); V8 flags
   // such as --single-threaded-gc are the process's, and apply here anyway.
+  // node:worker_threads loads with the first thread: a run with no large file (a no-op) does without it,
+  // ~1.5 ms of its start (issue #14 part 3).
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: [] });
   worker.unref();
   const streams = new Map<number, ThreadStream>();

@@ -4,7 +4,6 @@
 // thread-pool round trips (open, fstat, read, close) and a listing one more, each a switch between threads
 // on a small machine: most of a 100 000-project re-plan. Only for a local tree and many projects; anything
 // the thread could not read is read again the usual way, which fails the project as it would have.
-import { Worker } from 'node:worker_threads';
 import { parseRecord } from '../mirror/state.js';
 import type { ProjectRecord } from '../model/record.js';
 import { recordKey } from '../storage/keys.js';
@@ -43,6 +42,7 @@ export function startReplanReads(
   const root = storage.localRoot();
   if (root === null || names.length === 0 || names.length < minProjects) return null;
   // No Node options from the command line for this thread (as the hashing thread).
+  const { Worker } = process.getBuiltinModule('node:worker_threads'); // loaded when needed, as hashing-thread.ts
   const worker = new Worker(new URL('./replan-read-worker.js', import.meta.url), { execArgv: [] });
   const batchOf = new Map<string, number>();
   names.forEach((name, i) => batchOf.set(name, Math.floor(i / BATCH)));
