@@ -202,8 +202,12 @@ function isMutexAbandoned(path: string, host: string): boolean {
   } catch {
     // a directory (see removeMutex), or gone meanwhile: judged by its stat
   }
-  const info = statSync(path, { throwIfNoEntry: false });
-  if (info === undefined) return false; // gone meanwhile: try again
+  let info;
+  try {
+    info = statSync(path);
+  } catch {
+    return false; // gone meanwhile: try again
+  }
   const [pid, holderHost] = text.trim().split(' ');
   const holderPid = Number(pid);
   if (holderHost === host && Number.isInteger(holderPid) && holderPid > 0 && !isProcessAlive(holderPid)) {
