@@ -76,11 +76,16 @@ export interface LoggerHandle {
 
 /**
  * The log file as a stream that can be reopened or pointed elsewhere while winston writes to it. Lines are
- * dropped while no file is set, or after the file could not be opened (until the next reopen).
+ * dropped while no file is set, or after the file could not be opened (until the next reopen). A reopened
+ * file is opened once the previous stream has closed, and the lines written meanwhile wait for it: the two
+ * streams' opens and writes would otherwise race on the thread pool, and a line could land in the file
+ * before one written earlier.
  */
 class ReopenableFile extends Writable {
   private path: string | null;
   private out: WriteStream | null = null;
+  /** While the previous stream closes: resolves once the next one is opened (or none is, with no path). */
+  private reopening: Promise<void> | null = null;
   private readonly onError: (path: string, err: Error) => void;
 
   constructor(path: string | null, onError: (path: string, err: Error) => void) {
@@ -96,7 +101,7 @@ class ReopenableFile extends Writable {
 
   /** Whether a line written now would reach a file. */
   get isOpen(): boolean {
-    return this.out !== null;
+    return this.out !== null || (this.reopening !== null && this.path !== null);
   }
 
   private open(): void {
@@ -118,8 +123,19 @@ class ReopenableFile extends Writable {
   reopen(): void {
     const old = this.out;
     this.out = null;
-    this.open();
-    old?.end();
+    if (this.reopening !== null) return; // the stream that follows the one closing opens at the path set now
+    if (old === null || old.closed) {
+      this.open();
+      return;
+    }
+    this.reopening = new Promise<void>((resolve) => {
+      old.once('close', () => {
+        this.reopening = null;
+        this.open();
+        resolve();
+      });
+      old.end();
+    });
   }
 
   setPath(path: string | null): void {
@@ -129,11 +145,20 @@ class ReopenableFile extends Writable {
   }
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.reopening !== null) {
+      // Writable holds the lines after this one until the callback: they keep their order.
+      void this.reopening.then(() => this._write(chunk, _encoding, callback));
+      return;
+    }
     this.out?.write(chunk as string | Buffer);
     callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.reopening !== null) {
+      void this.reopening.then(() => this._final(callback));
+      return;
+    }
     const out = this.out;
     this.out = null;
     if (out === null || out.closed) return callback();

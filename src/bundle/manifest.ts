@@ -1,6 +1,6 @@
 // What a bundle says it carries (issue #16): the manifest, its canonical JSON (the bytes that are signed),
 // the names of a bundle's files, and the change between the last export and the tree now. Pure.
-import { createHash } from 'node:crypto';
+import { createHash } from '../storage/hash.js';
 import { isSafeLocalPath, localRelPath } from '../model/layout.js';
 import type { ProjectRecord } from '../model/record.js';
 import { isNormalizedName } from '../model/names.js';

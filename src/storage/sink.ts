@@ -1,9 +1,9 @@
 // Where a download's bytes go while it streams: into its temp file, and through the digests that verify it.
 // Two kinds: this file's, for files below LARGE_FILE_BYTES (or of unknown size), which writes the received
 // chunks themselves and hashes on the event loop; and slots.ts's, for large files.
-import { createHash } from 'node:crypto';
 import { fdatasync, writev } from 'node:fs';
 import { IntegrityError, StoreError } from '../errors.js';
+import { createHash } from './hash.js';
 
 /** Files at least this large go through slots.ts (direct writes, hashing thread). */
 export const LARGE_FILE_BYTES = 8 << 20;

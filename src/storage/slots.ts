@@ -15,9 +15,10 @@
 // The pool and the thread belong to a SlotResources that the caller owns (the local storage has one of its
 // own, storage/local.ts): each is created when the first large file needs it; the pool goes when no download
 // uses it, the thread once no large file has come for a few seconds.
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { constants, open, close, write } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { createHash } from './hash.js';
 import { startHashingThread, type HashingThread } from './hashing-thread.js';
 import { diskError, type FileSink, type SinkEvents } from './sink.js';
 import { POOL_SLOTS, SLOT_BYTES, SlotPool, type SlotOwner } from './slot-pool.js';

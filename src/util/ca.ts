@@ -1,6 +1,5 @@
 // The CA certificates trusted for the upstream: Node's own roots, NODE_EXTRA_CA_CERTS, and `ca_file` (a
 // corporate CA). Node drops NODE_EXTRA_CA_CERTS as soon as a `ca` list is given, so that list names all three.
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -40,6 +39,7 @@ export function readCaFile(path: string): string[] {
       'it holds no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)',
     );
   }
+  const { X509Certificate } = process.getBuiltinModule('node:crypto'); // loaded when a CA file is read
   certificates.forEach((pem, i) => {
     try {
       new X509Certificate(pem);

@@ -1,6 +1,5 @@
 // Atomic, durable writes: temp file beside the target → fsync → rename → fsync the directory. Every directory
 // and file pypimirror creates gets an explicit mode (0755 / 0644), whatever the umask.
-import { randomFillSync } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -19,7 +18,8 @@ let nameEntropyAt = nameEntropy.length;
 /** A hidden temp path in the same directory as `target`: `.<name>.<12 random hex>.tmp`. */
 export function tempPathFor(target: string): string {
   if (nameEntropyAt === nameEntropy.length) {
-    randomFillSync(nameEntropy);
+    // node:crypto loads with the first temp name: `check` writes none (issue #14 part 3).
+    process.getBuiltinModule('node:crypto').randomFillSync(nameEntropy);
     nameEntropyAt = 0;
   }
   const random = nameEntropy.toString('hex', nameEntropyAt, (nameEntropyAt += 6));

