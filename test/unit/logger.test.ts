@@ -69,7 +69,8 @@ test('the file gets only the lines logged while a file is set; the console gets 
 
 test('lines keep their order in the file across reopens and a file set again at once', async (t) => {
   // Each reopen opens a new stream: before it waited for the previous one to close, their opens and writes
-  // raced on the thread pool, and 35 of 40 runs of this loop put a line before an earlier one.
+  // raced on the thread pool; 35 of 40 loggers run through 20 rounds of this loop put a line before an
+  // earlier one, and this test failed against that code.
   const { logFile, handle } = await startLogger(t);
   const expected: string[] = [];
   for (let i = 0; i < 40; i++) {
